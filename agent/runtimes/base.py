@@ -1,0 +1,117 @@
+"""The one interface every runtime (LiteRT, ONNX Runtime, ...) implements.
+
+The profiling loop in ``agent/session.py`` only talks to these types. A runtime
+module turns a model file plus a ``RunConfig`` into a ``LoadedModel`` whose
+``run()`` is the hot path, and separately produces per-layer timings from the
+runtime's own profiler (profiling is not free, so latency and per-layer timings
+come from different iterations: see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+COMPUTE_UNITS = ("NPU", "GPU", "CPU")
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """One layer (op/node) in one profiled iteration."""
+
+    name: str
+    type: str
+    compute_unit: str  # one of COMPUTE_UNITS
+    execution_time_us: float
+    execution_cycles: int | None = None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]  # -1 for a dimension that is still dynamic
+    dtype: str  # numpy dtype name, e.g. "float32"
+
+
+@dataclass
+class RunConfig:
+    """What the agent applies for one job, already validated by the controller.
+
+    Sub-option values arrive as canonical strings (``"true"``, ``"4"``,
+    ``"kHtpBurst"``); each runtime maps them to its own keys and rejects, with
+    ``InvalidOptionError``, anything it cannot apply.
+    """
+
+    workdir: Path  # scratch space for profiler output files
+    compute_units: tuple[str, ...] = ("all",)  # lower-case: all, npu, gpu, cpu
+    tflite_delegates: tuple[str, ...] = ()
+    tflite_options: dict[str, str] = field(default_factory=dict)
+    qnn_options: dict[str, str] = field(default_factory=dict)
+    onnx_execution_providers: tuple[str, ...] = ()
+    # Concrete shapes for inputs; needed to make dynamic dims static before QNN.
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class AppliedConfig:
+    """What actually ran: recorded in the job result next to what was requested."""
+
+    runtime: str  # "litert", "tflite_runtime", "onnxruntime"
+    runtime_version: str
+    accelerators: list[str] = field(default_factory=list)  # delegates / EPs in use, in order
+    fallbacks: list[str] = field(default_factory=list)  # e.g. "qnn: libQnnTFLiteDelegate.so not found"
+    warnings: list[str] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # e.g. {"num_threads": "2"}
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    name: str
+    version: str
+    available: bool
+    accelerators: tuple[str, ...] = ()  # e.g. ("xnnpack",), ("CPUExecutionProvider", "QNNExecutionProvider")
+    backends: tuple[str, ...] = ()  # QNN backends found, e.g. ("htp",)
+    detail: str = ""  # why not available
+
+
+class LoadedModel(Protocol):
+    applied: AppliedConfig
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    def set_inputs(self, feeds: dict[str, np.ndarray]) -> None:
+        """Bind input values for the following ``run()`` calls."""
+
+    def run(self) -> None:
+        """One inference on the bound inputs. The hot path: nothing else."""
+
+    def get_outputs(self) -> dict[str, np.ndarray]:
+        """Outputs of the last ``run()``."""
+
+    def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    name: str
+    #: file suffixes this runtime loads, e.g. (".tflite",)
+    suffixes: tuple[str, ...]
+
+    def info(self) -> RuntimeInfo: ...
+
+    def load(self, model_path: Path, config: RunConfig) -> LoadedModel:
+        """Load and prepare a model; raise InvalidModelError / MissingLibraryError / ..."""
+
+    def profile_layers(
+        self,
+        model_path: Path,
+        config: RunConfig,
+        feeds: dict[str, np.ndarray],
+        iterations: int,
+    ) -> list[list[LayerTiming]]:
+        """Run ``iterations`` profiled inferences; one list of layers per iteration.
+
+        Uses its own profiled load so the timed loop never pays for profiling.
+        """

@@ -1,0 +1,23 @@
+"""Exceptions raised by the devicelab API (the seed service's names).
+
+    Error
+    ├── UserError       something in the user's input caused the failure
+    └── InternalError   our failure (agent crashed, protocol mismatch, bug)
+
+Third-party and agent errors are mapped into these at the boundary, chained
+with ``raise ... from exc`` so the original stays visible.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class for all exceptions explicitly thrown by the API."""
+
+
+class UserError(Error):
+    """Something in the user input caused a failure; adjust the input."""
+
+
+class InternalError(Error):
+    """Internal failure of devicelab; please report it with the job id."""
