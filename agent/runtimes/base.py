@@ -53,6 +53,11 @@ class RunConfig:
     onnx_execution_providers: tuple[str, ...] = ()
     # Concrete shapes for inputs; needed to make dynamic dims static before QNN.
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Device facts from device_profiles/ (the controller sends them; the agent holds none).
+    soc_model: str = ""  # QNN soc_model id, e.g. "43" for SM8550
+    htp_arch: str = ""  # e.g. "73"
+    # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
+    library_dirs: tuple[str, ...] = ()
 
 
 @dataclass
