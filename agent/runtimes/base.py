@@ -67,7 +67,8 @@ class AppliedConfig:
     runtime: str  # "litert", "tflite_runtime", "onnxruntime"
     runtime_version: str
     accelerators: list[str] = field(default_factory=list)  # delegates / EPs in use, in order
-    fallbacks: list[str] = field(default_factory=list)  # e.g. "qnn: libQnnTFLiteDelegate.so not found"
+    # e.g. "qnn: libQnnTFLiteDelegate.so not found"
+    fallbacks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)  # e.g. {"num_threads": "2"}
 
@@ -77,7 +78,8 @@ class RuntimeInfo:
     name: str
     version: str
     available: bool
-    accelerators: tuple[str, ...] = ()  # e.g. ("xnnpack",), ("CPUExecutionProvider", "QNNExecutionProvider")
+    # e.g. ("xnnpack",) or ("CPUExecutionProvider", "QNNExecutionProvider")
+    accelerators: tuple[str, ...] = ()
     backends: tuple[str, ...] = ()  # QNN backends found, e.g. ("htp",)
     detail: str = ""  # why not available
 

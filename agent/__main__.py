@@ -1,0 +1,59 @@
+"""``python -m agent serve --port P --workdir DIR``: run the device agent.
+
+Prints one line ``DEVICELAB_AGENT_READY port=<port> pid=<pid>`` on stdout once
+the server listens, which the controller's transports wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+READY_LINE = "DEVICELAB_AGENT_READY"
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the agent's gRPC API")
+    serve.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--workdir", type=Path, required=True, help="artifacts and scratch files")
+    serve.add_argument(
+        "--token-env",
+        default="DEVICELAB_AGENT_TOKEN",
+        help="environment variable holding the session token (unset = no auth)",
+    )
+    serve.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s [agent|%(process)d] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    from agent.server import build_server  # after logging, so import errors are logged
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    # The token travels by environment, never argv: argv is visible in `ps` to every user.
+    token = os.environ.get(args.token_env, "")
+    server, port = build_server(args.workdir, args.port, args.host, token)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"{READY_LINE} port={port} pid={os.getpid()}", flush=True)
+    stop.wait()
+    server.stop(grace=2).wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Content-addressed artifact store on the device.
+
+An artifact lives at ``<root>/<sha256>/<filename>``; the sha256 is the identity,
+the filename keeps the suffix the runtimes dispatch on. Uploads go to a
+temporary file, are hashed while written, and are renamed into place only when
+the hash matches, so a broken upload never leaves a half file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import ArtifactNotFoundError, InvalidModelError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class UploadChunk:
+    sha256: str
+    filename: str
+    data: bytes
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, sha256: str) -> Path | None:
+        """The stored file for ``sha256``, or None when absent."""
+        if not _SHA256.match(sha256):
+            return None
+        folder = self.root / sha256
+        if not folder.is_dir():
+            return None
+        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        return files[0] if files else None
+
+    def require(self, sha256: str) -> Path:
+        path = self.path_of(sha256)
+        if path is None:
+            raise ArtifactNotFoundError(f"artifact {sha256} is not on this device; upload it first")
+        return path
+
+    def put(self, chunks: Iterable[UploadChunk]) -> Path:
+        """Store a streamed upload; the first chunk names sha256 and filename."""
+        iterator = iter(chunks)
+        first = next(iterator, None)
+        if first is None:
+            raise InvalidModelError("empty artifact upload")
+        sha256, filename = first.sha256.lower(), Path(first.filename).name
+        if not _SHA256.match(sha256) or not filename:
+            raise InvalidModelError(
+                f"bad artifact identity sha256={sha256!r} filename={filename!r}"
+            )
+        folder = self.root / sha256
+        folder.mkdir(exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in (first, *iterator):
+                    digest.update(chunk.data)
+                    out.write(chunk.data)
+            if digest.hexdigest() != sha256:
+                raise InvalidModelError(
+                    f"upload of {filename} is corrupt: sha256 {digest.hexdigest()} != {sha256}"
+                )
+            final = folder / filename
+            os.replace(tmp, final)
+            return final
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

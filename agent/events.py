@@ -1,0 +1,55 @@
+"""Domain events of one profile job, in the order the session emits them.
+
+The session yields these; ``agent/serde.py`` turns them into protobuf messages.
+Keeping them proto-free lets the loop be tested and reasoned about on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.runtimes.base import AppliedConfig, LayerTiming, TensorSpec
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: str  # "first_load", "warm_load", "warmup", "inference", "layer_profile"
+
+
+@dataclass(frozen=True)
+class LoadDone:
+    stage: str  # "first_load" or "warm_load"
+    time_us: int
+    peak_memory_bytes: int
+    memory_increase_bytes: int
+
+
+@dataclass(frozen=True)
+class Applied:
+    config: AppliedConfig
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+@dataclass(frozen=True)
+class IterationTimes:
+    first_index: int
+    latencies_us: list[int]
+
+
+@dataclass(frozen=True)
+class LayerIteration:
+    index: int
+    layers: list[LayerTiming]
+
+
+@dataclass(frozen=True)
+class Done:
+    iterations: int
+    stop_reason: str  # "max_iterations" or "max_time"
+    loop_time_s: float
+    peak_memory_bytes: int
+    memory_increase_bytes: int
+
+
+ProfileEvent = StageStarted | LoadDone | Applied | IterationTimes | LayerIteration | Done

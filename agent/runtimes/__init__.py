@@ -1,0 +1,57 @@
+"""Runtime registry: which runtime loads which file suffix.
+
+Runtime modules are imported lazily so an agent on a device without, say,
+onnxruntime still serves LiteRT jobs and reports ONNX as unavailable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+
+from agent.errors import InvalidModelError, RuntimeUnavailableError
+from agent.runtimes.base import Runtime, RuntimeInfo
+
+# name -> (module, class, suffixes)
+_REGISTRY: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "litert": ("agent.runtimes.litert", "LiteRtRuntime", (".tflite",)),
+    "onnxruntime": ("agent.runtimes.onnx_runtime", "OnnxRuntime", (".onnx", ".bin")),
+}
+
+
+@cache
+def get_runtime(name: str) -> Runtime:
+    """The runtime instance called ``name``; RuntimeUnavailableError if it cannot import."""
+    module_name, class_name, _ = _REGISTRY[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RuntimeUnavailableError(
+            f"runtime {name} is not installed on this device: {exc}"
+        ) from exc
+    runtime: Runtime = getattr(module, class_name)()
+    return runtime
+
+
+def runtime_for(model_path: Path) -> Runtime:
+    """The runtime that loads ``model_path``, chosen by its suffix."""
+    suffix = model_path.suffix.lower()
+    for name, (_, _, suffixes) in _REGISTRY.items():
+        if suffix in suffixes:
+            return get_runtime(name)
+    known = sorted(s for _, _, sfx in _REGISTRY.values() for s in sfx)
+    raise InvalidModelError(
+        f"{model_path.name}: no runtime for suffix '{suffix}' (known: {', '.join(known)})"
+    )
+
+
+def all_runtime_info() -> list[RuntimeInfo]:
+    """What every registered runtime reports about itself on this device."""
+    infos = []
+    for name in _REGISTRY:
+        try:
+            infos.append(get_runtime(name).info())
+        except RuntimeUnavailableError as exc:
+            infos.append(RuntimeInfo(name=name, version="", available=False, detail=str(exc)))
+    return infos

@@ -1,0 +1,122 @@
+"""Protobuf <-> agent domain objects, in one place (the servicer stays thin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from agent import events
+from agent.errors import AgentError, JobCancelledError
+from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
+from protos import agent_pb2 as pb
+
+_STAGES = {
+    "first_load": pb.STAGE_FIRST_LOAD,
+    "warm_load": pb.STAGE_WARM_LOAD,
+    "warmup": pb.STAGE_WARMUP,
+    "inference": pb.STAGE_INFERENCE,
+    "layer_profile": pb.STAGE_LAYER_PROFILE,
+}
+
+
+def run_config_from_proto(options: pb.RunOptions, workdir: Path) -> RunConfig:
+    return RunConfig(
+        workdir=workdir,
+        compute_units=tuple(options.compute_units) or ("all",),
+        tflite_delegates=tuple(options.tflite_delegates),
+        tflite_options=dict(options.tflite_options),
+        qnn_options=dict(options.qnn_options),
+        onnx_execution_providers=tuple(options.onnx_execution_providers),
+        input_shapes={s.name: tuple(s.shape) for s in options.input_specs if s.shape},
+        soc_model=options.soc_model,
+        htp_arch=options.htp_arch,
+        library_dirs=tuple(options.library_dirs),
+    )
+
+
+def tensor_specs_to_proto(specs: list[TensorSpec]) -> list[pb.InputSpec]:
+    return [pb.InputSpec(name=s.name, shape=list(s.shape), dtype=s.dtype) for s in specs]
+
+
+def applied_to_proto(
+    config: AppliedConfig, inputs: list[TensorSpec], outputs: list[TensorSpec]
+) -> pb.Applied:
+    return pb.Applied(
+        runtime=config.runtime,
+        runtime_version=config.runtime_version,
+        accelerators=config.accelerators,
+        fallbacks=config.fallbacks,
+        warnings=config.warnings,
+        settings=config.settings,
+        inputs=tensor_specs_to_proto(inputs),
+        outputs=tensor_specs_to_proto(outputs),
+    )
+
+
+def layer_to_proto(layer: LayerTiming) -> pb.Layer:
+    return pb.Layer(
+        name=layer.name,
+        type=layer.type,
+        compute_unit=layer.compute_unit,
+        execution_time_us=layer.execution_time_us,
+        execution_cycles=layer.execution_cycles or 0,
+        has_cycles=layer.execution_cycles is not None,
+    )
+
+
+def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
+    match event:
+        case events.StageStarted(stage):
+            return pb.ProfileEvent(stage_started=pb.StageStarted(stage=_STAGES[stage]))
+        case events.LoadDone(stage, time_us, peak, increase):
+            done = pb.LoadDone(
+                stage=_STAGES[stage],
+                time_us=time_us,
+                peak_memory_bytes=peak,
+                memory_increase_bytes=increase,
+            )
+            return pb.ProfileEvent(load_done=done)
+        case events.Applied(config, inputs, outputs):
+            return pb.ProfileEvent(applied=applied_to_proto(config, inputs, outputs))
+        case events.IterationTimes(first_index, latencies):
+            times = pb.IterationTimes(first_index=first_index, latencies_us=latencies)
+            return pb.ProfileEvent(iterations=times)
+        case events.LayerIteration(index, layers):
+            layer_iteration = pb.LayerIteration(
+                index=index, layers=[layer_to_proto(layer) for layer in layers]
+            )
+            return pb.ProfileEvent(layer_iteration=layer_iteration)
+        case events.Done():
+            summary = pb.Summary(
+                iterations=event.iterations,
+                stop_reason=event.stop_reason,
+                loop_time_s=event.loop_time_s,
+                peak_memory_bytes=event.peak_memory_bytes,
+                memory_increase_bytes=event.memory_increase_bytes,
+            )
+            return pb.ProfileEvent(done=summary)
+    raise TypeError(f"unknown event {event!r}")
+
+
+def error_to_proto(exc: BaseException) -> pb.ErrorInfo:
+    if isinstance(exc, JobCancelledError):
+        kind = pb.ErrorInfo.CANCELLED
+    elif isinstance(exc, AgentError) and exc.user_caused:
+        kind = pb.ErrorInfo.USER
+    else:
+        kind = pb.ErrorInfo.INTERNAL
+    return pb.ErrorInfo(kind=kind, error_type=type(exc).__name__, message=str(exc))
+
+
+def tensor_to_array(tensor: pb.Tensor) -> np.ndarray:
+    dtype = np.dtype(tensor.dtype).newbyteorder("<")
+    return np.frombuffer(tensor.data, dtype=dtype).reshape(tuple(tensor.shape)).copy()
+
+
+def array_to_tensor(name: str, array: np.ndarray) -> pb.Tensor:
+    array = np.ascontiguousarray(array)
+    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    return pb.Tensor(
+        name=name, dtype=array.dtype.name, shape=list(array.shape), data=little.tobytes()
+    )

@@ -1,0 +1,216 @@
+"""The agent's gRPC server: a thin servicer over sessions, artifacts and runtimes.
+
+Errors: inside a ``Profile`` stream they travel as an ``error`` event (the
+stream has already sent events, and the controller wants what was measured);
+for unary calls they become gRPC status codes. Either way the agent error class
+decides whether the controller reports a ``UserError`` or an ``InternalError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import psutil
+
+from agent import __version__, serde
+from agent.artifacts import ArtifactStore, UploadChunk
+from agent.errors import AgentError, JobCancelledError
+from agent.runtimes import all_runtime_info, runtime_for
+from agent.session import ProfilePlan, ProfileSession
+from protos import agent_pb2 as pb
+from protos import agent_pb2_grpc as pb_grpc
+
+log = logging.getLogger("devicelab.agent")
+
+TOKEN_METADATA_KEY = "x-devicelab-token"
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def _status_for(exc: AgentError) -> grpc.StatusCode:
+    if isinstance(exc, JobCancelledError):
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.INVALID_ARGUMENT if exc.user_caused else grpc.StatusCode.INTERNAL
+
+
+def _device_os() -> str:
+    return (
+        "android"
+        if "ANDROID_ROOT" in os.environ or Path("/system/build.prop").exists()
+        else (platform.system().lower())
+    )
+
+
+class AgentServicer(pb_grpc.AgentServicer):
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.artifacts = ArtifactStore(workdir / "artifacts")
+        self.started = time.monotonic()
+        # One job at a time: two jobs on one device would measure each other.
+        self._job_lock = threading.Lock()
+        self._cancel_events: dict[str, threading.Event] = {}
+
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingReply:
+        uptime = time.monotonic() - self.started
+        return pb.PingReply(agent_version=__version__, pid=os.getpid(), uptime_s=uptime)
+
+    def GetDeviceInfo(
+        self, request: pb.DeviceInfoRequest, context: grpc.ServicerContext
+    ) -> pb.DeviceInfo:
+        runtimes = [
+            pb.RuntimeInfo(
+                name=info.name,
+                version=info.version,
+                available=info.available,
+                accelerators=info.accelerators,
+                backends=info.backends,
+                detail=info.detail,
+            )
+            for info in all_runtime_info()
+        ]
+        uname = platform.uname()
+        return pb.DeviceInfo(
+            hostname=uname.node,
+            os=_device_os(),
+            os_release=uname.release,
+            machine=uname.machine,
+            cpu_count=os.cpu_count() or 1,
+            memory_total_bytes=psutil.virtual_memory().total,
+            runtimes=runtimes,
+            agent_version=__version__,
+            python_version=platform.python_version(),
+        )
+
+    def HasArtifact(
+        self, request: pb.ArtifactRef, context: grpc.ServicerContext
+    ) -> pb.ArtifactStatus:
+        path = self.artifacts.path_of(request.sha256)
+        size = path.stat().st_size if path else 0
+        return pb.ArtifactStatus(sha256=request.sha256, present=path is not None, size_bytes=size)
+
+    def UploadArtifact(
+        self, request_iterator: Iterator[pb.ArtifactChunk], context: grpc.ServicerContext
+    ) -> pb.ArtifactStatus:
+        chunks = (UploadChunk(c.sha256, c.filename, c.data) for c in request_iterator)
+        try:
+            path = self.artifacts.put(chunks)
+        except AgentError as exc:
+            context.abort(_status_for(exc), str(exc))
+        sha = path.parent.name
+        return pb.ArtifactStatus(sha256=sha, present=True, size_bytes=path.stat().st_size)
+
+    def Profile(
+        self, request: pb.ProfileRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ProfileEvent]:
+        cancelled = self._register(request.job_id)
+        try:
+            with self._job_lock:
+                yield from self._profile(request, cancelled)
+        except Exception as exc:  # every failure reaches the controller as an event
+            if not isinstance(exc, AgentError):
+                log.exception("job %s failed", request.job_id)
+            yield pb.ProfileEvent(error=serde.error_to_proto(exc))
+        finally:
+            self._cancel_events.pop(request.job_id, None)
+
+    def _profile(
+        self, request: pb.ProfileRequest, cancelled: threading.Event
+    ) -> Iterator[pb.ProfileEvent]:
+        model_path = self.artifacts.require(request.artifact_sha256)
+        runtime = runtime_for(model_path)
+        with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
+            config = serde.run_config_from_proto(request.options, Path(scratch))
+            plan = ProfilePlan(
+                max_iterations=request.max_iterations or 100,
+                max_time_s=request.max_time_s or 600.0,
+                warmup_iterations=request.warmup_iterations,
+                layer_profile_iterations=request.layer_profile_iterations,
+            )
+            session = ProfileSession(runtime, model_path, config, plan, cancelled)
+            for event in session.run():
+                yield serde.event_to_proto(event)
+
+    def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
+        try:
+            with self._job_lock:
+                return self._infer(request)
+        except AgentError as exc:
+            context.abort(_status_for(exc), f"{type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")  # context.abort raises
+
+    def _infer(self, request: pb.InferRequest) -> pb.InferReply:
+        model_path = self.artifacts.require(request.artifact_sha256)
+        runtime = runtime_for(model_path)
+        with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
+            config = serde.run_config_from_proto(request.options, Path(scratch))
+            model = runtime.load(model_path, config)
+            try:
+                samples = []
+                for sample in request.samples:
+                    model.set_inputs({t.name: serde.tensor_to_array(t) for t in sample.tensors})
+                    model.run()
+                    outputs = model.get_outputs()
+                    tensors = [serde.array_to_tensor(n, a) for n, a in outputs.items()]
+                    samples.append(pb.Sample(tensors=tensors))
+                applied = serde.applied_to_proto(model.applied, model.inputs, model.outputs)
+            finally:
+                model.close()
+        return pb.InferReply(samples=samples, applied=applied)
+
+    def Cancel(self, request: pb.CancelRequest, context: grpc.ServicerContext) -> pb.CancelReply:
+        event = self._cancel_events.get(request.job_id)
+        if event is not None:
+            event.set()
+        return pb.CancelReply(found=event is not None)
+
+    def _register(self, job_id: str) -> threading.Event:
+        event = threading.Event()
+        self._cancel_events[job_id] = event
+        return event
+
+
+class _TokenInterceptor(grpc.ServerInterceptor):
+    """Rejects calls without the session token the controller started us with."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+        def deny(request: object, context: grpc.ServicerContext) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong devicelab token")
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if metadata.get(TOKEN_METADATA_KEY) == self._token:
+            return continuation(handler_call_details)
+        return self._deny
+
+
+def build_server(
+    workdir: Path, port: int, host: str = "127.0.0.1", token: str = ""
+) -> tuple[grpc.Server, int]:
+    """A started gRPC server; returns it with the bound port (``port=0`` picks one)."""
+    interceptors = [_TokenInterceptor(token)] if token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    pb_grpc.add_AgentServicer_to_server(AgentServicer(workdir), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind the agent to {host}:{port}")
+    server.start()
+    return server, bound

@@ -1,0 +1,352 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_FIRST_LOAD: _ClassVar[Stage]
+    STAGE_WARM_LOAD: _ClassVar[Stage]
+    STAGE_WARMUP: _ClassVar[Stage]
+    STAGE_INFERENCE: _ClassVar[Stage]
+    STAGE_LAYER_PROFILE: _ClassVar[Stage]
+STAGE_UNSPECIFIED: Stage
+STAGE_FIRST_LOAD: Stage
+STAGE_WARM_LOAD: Stage
+STAGE_WARMUP: Stage
+STAGE_INFERENCE: Stage
+STAGE_LAYER_PROFILE: Stage
+
+class PingRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PingReply(_message.Message):
+    __slots__ = ("agent_version", "pid", "uptime_s")
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    agent_version: str
+    pid: int
+    uptime_s: float
+    def __init__(self, agent_version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ...) -> None: ...
+
+class DeviceInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RuntimeInfo(_message.Message):
+    __slots__ = ("name", "version", "available", "accelerators", "backends", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    available: bool
+    accelerators: _containers.RepeatedScalarFieldContainer[str]
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., available: _Optional[bool] = ..., accelerators: _Optional[_Iterable[str]] = ..., backends: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class DeviceInfo(_message.Message):
+    __slots__ = ("hostname", "os", "os_release", "machine", "cpu_count", "memory_total_bytes", "runtimes", "agent_version", "python_version")
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    OS_RELEASE_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RUNTIMES_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    hostname: str
+    os: str
+    os_release: str
+    machine: str
+    cpu_count: int
+    memory_total_bytes: int
+    runtimes: _containers.RepeatedCompositeFieldContainer[RuntimeInfo]
+    agent_version: str
+    python_version: str
+    def __init__(self, hostname: _Optional[str] = ..., os: _Optional[str] = ..., os_release: _Optional[str] = ..., machine: _Optional[str] = ..., cpu_count: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., runtimes: _Optional[_Iterable[_Union[RuntimeInfo, _Mapping]]] = ..., agent_version: _Optional[str] = ..., python_version: _Optional[str] = ...) -> None: ...
+
+class ArtifactRef(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    def __init__(self, sha256: _Optional[str] = ...) -> None: ...
+
+class ArtifactStatus(_message.Message):
+    __slots__ = ("sha256", "present", "size_bytes")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    present: bool
+    size_bytes: int
+    def __init__(self, sha256: _Optional[str] = ..., present: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class ArtifactChunk(_message.Message):
+    __slots__ = ("sha256", "filename", "total_bytes", "data")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    filename: str
+    total_bytes: int
+    data: bytes
+    def __init__(self, sha256: _Optional[str] = ..., filename: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class InputSpec(_message.Message):
+    __slots__ = ("name", "shape", "dtype")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    dtype: str
+    def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ...) -> None: ...
+
+class RunOptions(_message.Message):
+    __slots__ = ("compute_units", "tflite_delegates", "tflite_options", "qnn_options", "onnx_execution_providers", "input_specs", "soc_model", "htp_arch", "library_dirs")
+    class TfliteOptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class QnnOptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    COMPUTE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TFLITE_DELEGATES_FIELD_NUMBER: _ClassVar[int]
+    TFLITE_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    QNN_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    ONNX_EXECUTION_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SPECS_FIELD_NUMBER: _ClassVar[int]
+    SOC_MODEL_FIELD_NUMBER: _ClassVar[int]
+    HTP_ARCH_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_DIRS_FIELD_NUMBER: _ClassVar[int]
+    compute_units: _containers.RepeatedScalarFieldContainer[str]
+    tflite_delegates: _containers.RepeatedScalarFieldContainer[str]
+    tflite_options: _containers.ScalarMap[str, str]
+    qnn_options: _containers.ScalarMap[str, str]
+    onnx_execution_providers: _containers.RepeatedScalarFieldContainer[str]
+    input_specs: _containers.RepeatedCompositeFieldContainer[InputSpec]
+    soc_model: str
+    htp_arch: str
+    library_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProfileRequest(_message.Message):
+    __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_PROFILE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    artifact_sha256: str
+    options: RunOptions
+    max_iterations: int
+    max_time_s: float
+    warmup_iterations: int
+    layer_profile_iterations: int
+    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., max_iterations: _Optional[int] = ..., max_time_s: _Optional[float] = ..., warmup_iterations: _Optional[int] = ..., layer_profile_iterations: _Optional[int] = ...) -> None: ...
+
+class StageStarted(_message.Message):
+    __slots__ = ("stage",)
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ...) -> None: ...
+
+class LoadDone(_message.Message):
+    __slots__ = ("stage", "time_us", "peak_memory_bytes", "memory_increase_bytes")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
+    PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_INCREASE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    time_us: int
+    peak_memory_bytes: int
+    memory_increase_bytes: int
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., time_us: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., memory_increase_bytes: _Optional[int] = ...) -> None: ...
+
+class IterationTimes(_message.Message):
+    __slots__ = ("first_index", "latencies_us")
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LATENCIES_US_FIELD_NUMBER: _ClassVar[int]
+    first_index: int
+    latencies_us: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, first_index: _Optional[int] = ..., latencies_us: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Layer(_message.Message):
+    __slots__ = ("name", "type", "compute_unit", "execution_time_us", "execution_cycles", "has_cycles")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_UNIT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_CYCLES_FIELD_NUMBER: _ClassVar[int]
+    HAS_CYCLES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    compute_unit: str
+    execution_time_us: float
+    execution_cycles: int
+    has_cycles: bool
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., compute_unit: _Optional[str] = ..., execution_time_us: _Optional[float] = ..., execution_cycles: _Optional[int] = ..., has_cycles: _Optional[bool] = ...) -> None: ...
+
+class LayerIteration(_message.Message):
+    __slots__ = ("index", "layers", "wall_time_us")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    WALL_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    layers: _containers.RepeatedCompositeFieldContainer[Layer]
+    wall_time_us: int
+    def __init__(self, index: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., wall_time_us: _Optional[int] = ...) -> None: ...
+
+class Applied(_message.Message):
+    __slots__ = ("runtime", "runtime_version", "accelerators", "fallbacks", "warnings", "settings", "inputs", "outputs")
+    class SettingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_FIELD_NUMBER: _ClassVar[int]
+    FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    runtime: str
+    runtime_version: str
+    accelerators: _containers.RepeatedScalarFieldContainer[str]
+    fallbacks: _containers.RepeatedScalarFieldContainer[str]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    settings: _containers.ScalarMap[str, str]
+    inputs: _containers.RepeatedCompositeFieldContainer[InputSpec]
+    outputs: _containers.RepeatedCompositeFieldContainer[InputSpec]
+    def __init__(self, runtime: _Optional[str] = ..., runtime_version: _Optional[str] = ..., accelerators: _Optional[_Iterable[str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ..., settings: _Optional[_Mapping[str, str]] = ..., inputs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ...) -> None: ...
+
+class Summary(_message.Message):
+    __slots__ = ("iterations", "stop_reason", "loop_time_s", "peak_memory_bytes", "memory_increase_bytes")
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    LOOP_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_INCREASE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    iterations: int
+    stop_reason: str
+    loop_time_s: float
+    peak_memory_bytes: int
+    memory_increase_bytes: int
+    def __init__(self, iterations: _Optional[int] = ..., stop_reason: _Optional[str] = ..., loop_time_s: _Optional[float] = ..., peak_memory_bytes: _Optional[int] = ..., memory_increase_bytes: _Optional[int] = ...) -> None: ...
+
+class ErrorInfo(_message.Message):
+    __slots__ = ("kind", "error_type", "message")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[ErrorInfo.Kind]
+        USER: _ClassVar[ErrorInfo.Kind]
+        INTERNAL: _ClassVar[ErrorInfo.Kind]
+        CANCELLED: _ClassVar[ErrorInfo.Kind]
+    KIND_UNSPECIFIED: ErrorInfo.Kind
+    USER: ErrorInfo.Kind
+    INTERNAL: ErrorInfo.Kind
+    CANCELLED: ErrorInfo.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    kind: ErrorInfo.Kind
+    error_type: str
+    message: str
+    def __init__(self, kind: _Optional[_Union[ErrorInfo.Kind, str]] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ProfileEvent(_message.Message):
+    __slots__ = ("stage_started", "load_done", "applied", "iterations", "layer_iteration", "done", "error")
+    STAGE_STARTED_FIELD_NUMBER: _ClassVar[int]
+    LOAD_DONE_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_ITERATION_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    stage_started: StageStarted
+    load_done: LoadDone
+    applied: Applied
+    iterations: IterationTimes
+    layer_iteration: LayerIteration
+    done: Summary
+    error: ErrorInfo
+    def __init__(self, stage_started: _Optional[_Union[StageStarted, _Mapping]] = ..., load_done: _Optional[_Union[LoadDone, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ..., iterations: _Optional[_Union[IterationTimes, _Mapping]] = ..., layer_iteration: _Optional[_Union[LayerIteration, _Mapping]] = ..., done: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ...) -> None: ...
+
+class Tensor(_message.Message):
+    __slots__ = ("name", "dtype", "shape", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dtype: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class InferRequest(_message.Message):
+    __slots__ = ("job_id", "artifact_sha256", "options", "samples")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    artifact_sha256: str
+    options: RunOptions
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
+
+class Sample(_message.Message):
+    __slots__ = ("tensors",)
+    TENSORS_FIELD_NUMBER: _ClassVar[int]
+    tensors: _containers.RepeatedCompositeFieldContainer[Tensor]
+    def __init__(self, tensors: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ...) -> None: ...
+
+class InferReply(_message.Message):
+    __slots__ = ("samples", "applied")
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    applied: Applied
+    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelReply(_message.Message):
+    __slots__ = ("found",)
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    def __init__(self, found: _Optional[bool] = ...) -> None: ...
