@@ -1,0 +1,145 @@
+"""The controller's side of the agent's gRPC API.
+
+gRPC errors become ``UserError`` / ``InternalError`` here and nowhere else, with
+the device named in the message, so callers above never see grpc types.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+
+from controller.errors import InternalError, UserError
+from protos import agent_pb2 as pb
+from protos import agent_pb2_grpc as pb_grpc
+
+TOKEN_METADATA_KEY = "x-devicelab-token"  # must match agent/server.py
+CHUNK_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+PING_TIMEOUT_SEC = 5.0
+
+_USER_CODES = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+}
+
+ProgressCallback = Callable[[int, int], None]  # (bytes_done, bytes_total)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def grpc_errors(device: str) -> Iterator[None]:
+    """Map gRPC failures to devicelab errors that name the device."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        if code in _USER_CODES:
+            raise UserError(f"[{device}] {details}") from exc
+        if code == grpc.StatusCode.UNAVAILABLE:
+            raise InternalError(f"[{device}] agent unreachable: {details}") from exc
+        raise InternalError(f"[{device}] agent call failed ({code}): {details}") from exc
+
+
+class AgentClient:
+    """One connection to one agent.
+
+    Example:
+        client = AgentClient("127.0.0.1:50051", device="local")
+        sha = client.ensure_artifact(Path("model.onnx"))
+        for event in client.profile(pb.ProfileRequest(job_id="j1", artifact_sha256=sha)):
+            ...
+    """
+
+    def __init__(self, address: str, device: str, token: str = "") -> None:
+        self.address = address
+        self.device = device
+        self._metadata = ((TOKEN_METADATA_KEY, token),) if token else ()
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self._stub = pb_grpc.AgentStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def ping(self, timeout_sec: float = PING_TIMEOUT_SEC) -> pb.PingReply:
+        with grpc_errors(self.device):
+            return self._stub.Ping(pb.PingRequest(), timeout=timeout_sec, metadata=self._metadata)
+
+    def device_info(self) -> pb.DeviceInfo:
+        with grpc_errors(self.device):
+            return self._stub.GetDeviceInfo(pb.DeviceInfoRequest(), metadata=self._metadata)
+
+    def has_artifact(self, sha256: str) -> bool:
+        with grpc_errors(self.device):
+            reply = self._stub.HasArtifact(pb.ArtifactRef(sha256=sha256), metadata=self._metadata)
+        return reply.present
+
+    def ensure_artifact(self, path: Path, progress: ProgressCallback | None = None) -> str:
+        """Upload ``path`` unless the agent already has its sha256; return the sha256."""
+        sha256 = sha256_of(path)
+        if self.has_artifact(sha256):
+            return sha256
+        with grpc_errors(self.device):
+            reply = self._stub.UploadArtifact(
+                _chunks(path, sha256, progress), metadata=self._metadata
+            )
+        if reply.sha256 != sha256:
+            raise InternalError(f"[{self.device}] stored {reply.sha256}, expected {sha256}")
+        return sha256
+
+    def profile(self, request: pb.ProfileRequest) -> Iterator[pb.ProfileEvent]:
+        with grpc_errors(self.device):
+            yield from self._stub.Profile(request, metadata=self._metadata)
+
+    def infer(self, request: pb.InferRequest) -> pb.InferReply:
+        with grpc_errors(self.device):
+            return self._stub.Infer(request, metadata=self._metadata)
+
+    def cancel(self, job_id: str) -> bool:
+        with grpc_errors(self.device):
+            request = pb.CancelRequest(job_id=job_id)
+            return self._stub.Cancel(request, metadata=self._metadata).found
+
+
+def _chunks(
+    path: Path, sha256: str, progress: ProgressCallback | None
+) -> Iterator[pb.ArtifactChunk]:
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as handle:
+        first = True
+        while True:
+            data = handle.read(CHUNK_BYTES)
+            if not data and not first:
+                break
+            if first:
+                yield pb.ArtifactChunk(
+                    sha256=sha256, filename=path.name, total_bytes=total, data=data
+                )
+                first = False
+            else:
+                yield pb.ArtifactChunk(data=data)
+            done += len(data)
+            if progress:
+                progress(done, total)
+            if not data:
+                break

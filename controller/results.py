@@ -1,0 +1,196 @@
+"""The profile result: built from the agent's events, shaped like the cloud service's.
+
+``download_profile()`` returns the dict from ``ProfileResultBuilder.build()``:
+``execution_summary`` and ``execution_detail`` keep the cloud service's keys and
+units (microseconds, bytes) so existing analysis scripts work unchanged; what
+devicelab adds lives in its own top-level keys (``devicelab``), never inside
+those two.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from protos import agent_pb2 as pb
+
+_STAGE_NAMES = {
+    pb.STAGE_FIRST_LOAD: "first_load",
+    pb.STAGE_WARM_LOAD: "warm_load",
+}
+
+# Per-layer summary statistic across profiled iterations: the median resists the
+# odd preempted iteration better than the mean, and matches the loop's summary.
+LAYER_AGGREGATE = "median"
+
+
+@dataclass
+class _Load:
+    time_us: int
+    peak_bytes: int
+    increase_bytes: int
+
+
+@dataclass
+class ProfileResultBuilder:
+    """Accumulates ``ProfileEvent`` messages; ``build()`` gives the result dict."""
+
+    latencies_us: list[int] = field(default_factory=list)
+    loads: dict[str, _Load] = field(default_factory=dict)
+    layer_iterations: list[list[pb.Layer]] = field(default_factory=list)
+    applied: pb.Applied | None = None
+    summary: pb.Summary | None = None
+    error: pb.ErrorInfo | None = None
+
+    def add(self, event: pb.ProfileEvent) -> None:
+        kind = event.WhichOneof("event")
+        if kind == "load_done":
+            done = event.load_done
+            self.loads[_STAGE_NAMES[done.stage]] = _Load(
+                done.time_us, done.peak_memory_bytes, done.memory_increase_bytes
+            )
+        elif kind == "iterations":
+            if event.iterations.first_index != len(self.latencies_us):
+                raise ValueError(
+                    f"iteration batch starts at {event.iterations.first_index}, "
+                    f"expected {len(self.latencies_us)}"
+                )
+            self.latencies_us.extend(event.iterations.latencies_us)
+        elif kind == "layer_iteration":
+            self.layer_iterations.append(list(event.layer_iteration.layers))
+        elif kind == "applied":
+            self.applied = event.applied
+        elif kind == "done":
+            self.summary = event.done
+        elif kind == "error":
+            self.error = event.error
+
+    def build(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The result dict; ``extra`` is merged into the ``devicelab`` key."""
+        result = {
+            "execution_summary": self._execution_summary(),
+            "execution_detail": aggregate_layers(self.layer_iterations),
+            "devicelab": self._devicelab_extras(),
+        }
+        if extra:
+            result["devicelab"].update(extra)
+        return result
+
+    def _execution_summary(self) -> dict[str, Any]:
+        first = self.loads.get("first_load")
+        warm = self.loads.get("warm_load")
+        loop_peak = self.summary.peak_memory_bytes if self.summary else 0
+        loop_increase = self.summary.memory_increase_bytes if self.summary else 0
+        median = int(statistics.median(self.latencies_us)) if self.latencies_us else 0
+        return {
+            "estimated_inference_time": median,
+            "estimated_inference_peak_memory": loop_peak,
+            "first_load_time": first.time_us if first else 0,
+            "first_load_peak_memory": first.peak_bytes if first else 0,
+            "warm_load_time": warm.time_us if warm else 0,
+            "warm_load_peak_memory": warm.peak_bytes if warm else 0,
+            # Nothing is compiled on the device here: the runtimes prepare during load.
+            "compile_time": 0,
+            "compile_peak_memory": 0,
+            "inference_memory_increase_range": [loop_increase, loop_increase],
+            "inference_memory_peak_range": [loop_peak, loop_peak],
+            "first_load_memory_increase_range": _range(first, "increase_bytes"),
+            "first_load_memory_peak_range": _range(first, "peak_bytes"),
+            "warm_load_memory_increase_range": _range(warm, "increase_bytes"),
+            "warm_load_memory_peak_range": _range(warm, "peak_bytes"),
+            "compile_memory_increase_range": [0, 0],
+            "compile_memory_peak_range": [0, 0],
+            "all_inference_times": list(self.latencies_us),
+            "all_first_load_times": [first.time_us] if first else [],
+            "all_warm_load_times": [warm.time_us] if warm else [],
+            "all_compile_times": [],
+        }
+
+    def _devicelab_extras(self) -> dict[str, Any]:
+        latencies = self.latencies_us
+        extras: dict[str, Any] = {
+            "iterations": len(latencies),
+            "stop_reason": self.summary.stop_reason if self.summary else "",
+            "loop_time_s": self.summary.loop_time_s if self.summary else 0.0,
+            "inference_time_stats_us": latency_stats(latencies),
+            # Latency comes from unprofiled iterations; per-layer times from these.
+            "layer_profile_iterations": len(self.layer_iterations),
+            "layer_aggregate": LAYER_AGGREGATE,
+            "layers_per_compute_unit": layers_per_compute_unit(self.layer_iterations),
+        }
+        if self.applied is not None:
+            extras["applied"] = applied_to_dict(self.applied)
+        return extras
+
+
+def _range(load: _Load | None, attr: str) -> list[int]:
+    value = getattr(load, attr) if load else 0
+    return [value, value]
+
+
+def latency_stats(latencies_us: list[int]) -> dict[str, float]:
+    """Median, p90, min, max, mean of a latency list (empty -> {})."""
+    if not latencies_us:
+        return {}
+    ordered = sorted(latencies_us)
+    p90_index = min(len(ordered) - 1, max(0, int(round(0.9 * len(ordered))) - 1))
+    return {
+        "median": float(statistics.median(ordered)),
+        "p90": float(ordered[p90_index]),
+        "min": float(ordered[0]),
+        "max": float(ordered[-1]),
+        "mean": float(statistics.fmean(ordered)),
+    }
+
+
+def aggregate_layers(iterations: list[list[pb.Layer]]) -> list[dict[str, Any]]:
+    """One entry per layer (in execution order), the median over profiled iterations."""
+    times: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    cycles: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for layers in iterations:
+        for layer in layers:
+            key = (layer.name, layer.type, layer.compute_unit)
+            times[key].append(layer.execution_time_us)
+            if layer.has_cycles:
+                cycles[key].append(layer.execution_cycles)
+    detail = []
+    for key, values in times.items():  # dicts keep first-seen order = execution order
+        name, op_type, unit = key
+        entry: dict[str, Any] = {
+            "name": name,
+            "type": op_type,
+            "compute_unit": unit,
+            "execution_time": float(statistics.median(values)),
+        }
+        if cycles.get(key):
+            entry["execution_cycles"] = int(statistics.median(cycles[key]))
+        detail.append(entry)
+    return detail
+
+
+def layers_per_compute_unit(iterations: list[list[pb.Layer]]) -> dict[str, int]:
+    if not iterations:
+        return {}
+    counts: dict[str, int] = defaultdict(int)
+    for layer in iterations[0]:
+        counts[layer.compute_unit] += 1
+    return dict(counts)
+
+
+def applied_to_dict(applied: pb.Applied) -> dict[str, Any]:
+    return {
+        "runtime": applied.runtime,
+        "runtime_version": applied.runtime_version,
+        "accelerators": list(applied.accelerators),
+        "fallbacks": list(applied.fallbacks),
+        "warnings": list(applied.warnings),
+        "settings": dict(applied.settings),
+        "inputs": [_spec(s) for s in applied.inputs],
+        "outputs": [_spec(s) for s in applied.outputs],
+    }
+
+
+def _spec(spec: pb.InputSpec) -> dict[str, Any]:
+    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}

@@ -1,0 +1,108 @@
+"""The local host as a device: the agent runs as a subprocess, over real gRPC.
+
+This is the embedded default device. It is the same agent that runs on a
+phone, started with this interpreter, bound to loopback, protected by a
+per-session token passed through its environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from controller.agent_client import AgentClient
+from controller.config import home_dir
+from controller.errors import InternalError
+
+log = logging.getLogger("devicelab.transport.local")
+
+READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
+AGENT_START_TIMEOUT_SEC = 60.0
+LOCAL_SERIAL = "local"
+
+
+class LocalTransport:
+    """Starts ``python -m agent serve`` on this host and connects to it."""
+
+    def __init__(self, workdir: Path | None = None, python: str = sys.executable) -> None:
+        self.serial = LOCAL_SERIAL
+        self.workdir = workdir or home_dir() / "local-agent"
+        self.python = python
+        self._process: subprocess.Popen[str] | None = None
+        self._client: AgentClient | None = None
+        self._lock = threading.Lock()
+        self._stderr_tail: list[str] = []
+
+    def connect(self) -> AgentClient:
+        with self._lock:
+            if self._client is not None and self._alive():
+                return self._client
+            self._stop_process()
+            self._client = self._start()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop_process()
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _start(self) -> AgentClient:
+        token = secrets.token_hex(16)
+        env = {**os.environ, "DEVICELAB_AGENT_TOKEN": token}
+        repo_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        cmd = [self.python, "-m", "agent", "serve", "--port", "0", "--workdir", str(self.workdir)]
+        self._process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        port = self._wait_ready()
+        client = AgentClient(f"127.0.0.1:{port}", device=self.serial, token=token)
+        client.ping()
+        log.info("[local] agent pid %s listening on port %s", self._process.pid, port)
+        return client
+
+    def _wait_ready(self) -> int:
+        assert self._process is not None and self._process.stdout is not None
+        deadline = time.monotonic() + AGENT_START_TIMEOUT_SEC
+        # readline blocks; the agent prints the line or exits, and either ends the wait.
+        for line in self._process.stdout:
+            if line.startswith(READY_LINE):
+                fields = dict(part.split("=", 1) for part in line.split()[1:])
+                return int(fields["port"])
+            if time.monotonic() > deadline:
+                break
+        self._process.wait(timeout=5)
+        tail = "".join(self._stderr_tail[-20:])
+        raise InternalError(
+            f"[local] agent failed to start (exit {self._process.returncode}):\n{tail}"
+        )
+
+    def _drain_stderr(self) -> None:
+        process = self._process
+        assert process is not None and process.stderr is not None
+        for line in process.stderr:
+            self._stderr_tail.append(line)
+            del self._stderr_tail[:-200]
+            log.debug("[local|agent] %s", line.rstrip())
+
+    def _stop_process(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
