@@ -30,27 +30,39 @@ def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
 
 
 class _Progress:
-    """Prints stages and iteration counts to stderr while a job runs."""
+    """Prints stages and iteration counts to stderr while a job runs.
+
+    On a terminal the iteration count updates in place; in a log (not a TTY)
+    each stage is one line, so CI logs stay readable.
+    """
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.tty = sys.stderr.isatty()
         self.iterations = 0
 
     def __call__(self, job: Any, event: Any) -> None:
         if self.quiet:
             return
+        from protos import agent_pb2 as pb
+
         kind = event.WhichOneof("event")
         if kind == "stage_started":
-            from protos import agent_pb2 as pb
-
             stage = pb.Stage.Name(event.stage_started.stage).removeprefix("STAGE_").lower()
-            print(f"\n[{job.job_id}] {stage.replace('_', ' ')}", end="", file=sys.stderr, flush=True)
-        elif kind == "iterations":
+            self._line(f"[{job.job_id}] {stage.replace('_', ' ')}", newline=True)
+        elif kind == "iterations" and self.tty:
             self.iterations += len(event.iterations.latencies_us)
-            print(f"\r[{job.job_id}] inference: {self.iterations} iterations", end="",
-                  file=sys.stderr, flush=True)
-        elif kind in ("done", "error"):
-            print(file=sys.stderr)
+            self._line(f"[{job.job_id}] inference: {self.iterations} iterations", newline=False)
+        elif kind == "done":
+            self._line(f"[{job.job_id}] done: {event.done.iterations} timed iterations", True)
+        elif kind == "error":
+            self._line(f"[{job.job_id}] error: {event.error.message}", newline=True)
+
+    def _line(self, text: str, newline: bool) -> None:
+        prefix = "\r\033[K" if self.tty else ""
+        print(
+            prefix + text, end="\n" if newline or not self.tty else "", file=sys.stderr, flush=True
+        )
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -111,8 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--device", default="", help="device name (default: this host)")
     profile.add_argument("--options", default="", help='job options, e.g. "--compute_unit cpu"')
     profile.add_argument("--json", metavar="FILE", help="write the result dict as JSON")
-    profile.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,..",
-                         help="concrete shape for an input with dynamic dims (repeatable)")
+    profile.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=D0,D1,..",
+        help="concrete shape for an input with dynamic dims (repeatable)",
+    )
     profile.add_argument("--top", type=int, default=25, help="layers shown in the table")
     profile.add_argument("--quiet", action="store_true", help="no progress on stderr")
     profile.set_defaults(func=cmd_profile)

@@ -1,0 +1,29 @@
+"""Small sample models the project generates, so every feature runs out of the box.
+
+``devicelab samples DIR`` writes them; tests use them too. They are tiny on
+purpose: the QNN HTP simulator on a host CPU is slow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SAMPLE_NAMES = ("tiny_cnn.onnx", "tiny_cnn_qdq.onnx", "tiny_cnn_dynamic.onnx", "tiny_cnn.tflite")
+
+
+def write_samples(directory: Path) -> list[Path]:
+    """Write every sample model into ``directory``; return their paths.
+
+    Example:
+        write_samples(Path("models"))  # models/tiny_cnn.onnx, models/tiny_cnn.tflite, ...
+    """
+    from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
+    from controller.samples.tflite_models import write_tiny_cnn_tflite
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        write_tiny_cnn_onnx(directory / "tiny_cnn.onnx"),
+        write_tiny_cnn_qdq_onnx(directory / "tiny_cnn_qdq.onnx"),
+        write_tiny_cnn_onnx(directory / "tiny_cnn_dynamic.onnx", dynamic_batch=True),
+        write_tiny_cnn_tflite(directory / "tiny_cnn.tflite"),
+    ]

@@ -57,8 +57,14 @@ class _GraphBuilder:
         """Add a small float32 bias vector."""
         return self.constant(name, (self.rng.standard_normal(size) * 0.01).astype(np.float32))
 
-    def op(self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0,
-           options: object = None) -> None:  # fmt: skip
+    def op(
+        self,
+        code: int,
+        inputs: list[int],
+        outputs: list[int],
+        options_type: int = 0,
+        options: object = None,
+    ) -> None:
         """Append one operator; operator codes are deduplicated."""
         if code not in self.opcodes:
             self.opcodes.append(code)
@@ -75,8 +81,15 @@ class _GraphBuilder:
         return len(self.tensors) - 1
 
 
-def _conv(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int], out_ch: int,
-          kernel: int, stride: int, name: str) -> tuple[int, tuple[int, int, int, int]]:  # fmt: skip
+def _conv(
+    g: _GraphBuilder,
+    x: int,
+    shape: tuple[int, int, int, int],
+    out_ch: int,
+    kernel: int,
+    stride: int,
+    name: str,
+) -> tuple[int, tuple[int, int, int, int]]:
     """CONV_2D with SAME padding and fused RELU; returns (tensor, shape)."""
     n, h, w, c = shape
     out_shape = (n, -(-h // stride), -(-w // stride), out_ch)
@@ -90,8 +103,9 @@ def _conv(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int], out_ch: in
     return y, out_shape
 
 
-def _depthwise(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int], stride: int,
-               name: str) -> tuple[int, tuple[int, int, int, int]]:  # fmt: skip
+def _depthwise(
+    g: _GraphBuilder, x: int, shape: tuple[int, int, int, int], stride: int, name: str
+) -> tuple[int, tuple[int, int, int, int]]:
     """3x3 DEPTHWISE_CONV_2D (multiplier 1) with SAME padding and fused RELU."""
     n, h, w, c = shape
     out_shape = (n, -(-h // stride), -(-w // stride), c)
@@ -114,19 +128,34 @@ def _head(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int]) -> int:
     pooled = g.activation("head/mean", (n, c))
     reducer = schema.ReducerOptionsT()
     reducer.keepDims = False
-    g.op(schema.BuiltinOperator.MEAN, [x, axes], [pooled], schema.BuiltinOptions.ReducerOptions,
-         reducer)  # fmt: skip
+    g.op(
+        schema.BuiltinOperator.MEAN,
+        [x, axes],
+        [pooled],
+        schema.BuiltinOptions.ReducerOptions,
+        reducer,
+    )
     weights = g.weights("head/fc/weights", (NUM_CLASSES, c), c)
     logits = g.activation("head/fc/logits", (n, NUM_CLASSES))
     fc_inputs = [pooled, weights, g.bias("head/fc/bias", NUM_CLASSES)]
     fc_opts = schema.FullyConnectedOptionsT()
-    g.op(schema.BuiltinOperator.FULLY_CONNECTED, fc_inputs, [logits],
-         schema.BuiltinOptions.FullyConnectedOptions, fc_opts)  # fmt: skip
+    g.op(
+        schema.BuiltinOperator.FULLY_CONNECTED,
+        fc_inputs,
+        [logits],
+        schema.BuiltinOptions.FullyConnectedOptions,
+        fc_opts,
+    )
     probs = g.activation(OUTPUT_NAME, (n, NUM_CLASSES))
     softmax = schema.SoftmaxOptionsT()
     softmax.beta = 1.0
-    g.op(schema.BuiltinOperator.SOFTMAX, [logits], [probs], schema.BuiltinOptions.SoftmaxOptions,
-         softmax)  # fmt: skip
+    g.op(
+        schema.BuiltinOperator.SOFTMAX,
+        [logits],
+        [probs],
+        schema.BuiltinOptions.SoftmaxOptions,
+        softmax,
+    )
     return probs
 
 

@@ -1,0 +1,332 @@
+"""TFLite delegates for the LiteRT runtime: which library, which options, where.
+
+``DELEGATE_OPTIONS`` is the one table that maps the seed's delegate
+sub-options of ``--tflite_options`` (``qnn_*``, ``gpu_*``, ``nnapi_*``) to the
+string key/value pairs each delegate library's external-delegate entry point
+(``tflite_plugin_create_delegate``) parses. Enum names are translated to the
+numbers the libraries expect: the QNN delegate accepts nothing else, and a
+name such as ``burst`` for ``htp_performance_mode`` has been seen to abort the
+whole process instead of failing the load, so every value is validated here
+before it can reach a library.
+
+Where each key comes from (``source`` column):
+    qairt-doc   Qualcomm's "External Delegate Options" table (QAIRT TFLite
+                delegate docs) and QnnTFLiteDelegate.h for the enum numbers.
+    tflite-src  TensorFlow Lite's GPU plugin (``delegates/gpu/delegate.cc``
+                ``ParseOptions`` keys = ``TfLiteGpuDelegateOptionsV2`` fields;
+                enum numbers from ``delegate_options.h``) and
+                ``nnapi_delegate_c_api.h`` for the NNAPI fields.
+    inferred    Not found in any public text here; named after the
+                delegate's C options field with the same prefix convention
+                as its documented keys. Check on a device before relying on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.errors import InvalidOptionError
+
+DELEGATE_NAMES = ("qnn", "qnn-gpu", "nnapi", "nnapi-gpu", "gpu", "xnnpack")
+QNN_LIBRARY = "libQnnTFLiteDelegate.so"
+GPU_LIBRARY = "libtensorflowlite_gpu_delegate.so"
+NNAPI_LIBRARY = "libnnapi_delegate.so"
+LIBRARIES = {
+    "qnn": QNN_LIBRARY,
+    "qnn-gpu": QNN_LIBRARY,
+    "nnapi": NNAPI_LIBRARY,
+    "nnapi-gpu": NNAPI_LIBRARY,
+    "gpu": GPU_LIBRARY,
+}
+# Searched after RunConfig.library_dirs and LD_LIBRARY_PATH.
+ANDROID_LIBRARY_DIRS = (
+    "/vendor/lib64",
+    "/odm/lib64",
+    "/system/vendor/lib64",
+    "/system/lib64",
+    "/vendor/lib",
+    "/system/lib",
+)
+
+_QNN = ("qnn", "qnn-gpu")
+_QNN_HTP = ("qnn",)
+_QNN_GPU = ("qnn-gpu",)
+_GPU = ("gpu",)
+_NNAPI = ("nnapi", "nnapi-gpu")
+
+_HTP_PERFORMANCE = {
+    "kHtpSustainedHighPerformance": "1",
+    "kHtpBurst": "2",
+    "kHtpHighPerformance": "3",
+    "kHtpPowerSaver": "4",
+    "kHtpLowPowerSaver": "5",
+    "kHtpHighPowerSaver": "6",
+    "kHtpLowBalanced": "7",
+    "kHtpBalanced": "8",
+}
+_DSP_PERFORMANCE = {name.replace("kHtp", "kDsp"): value for name, value in _HTP_PERFORMANCE.items()}
+_GPU_PRIORITY = {
+    "TFLITE_GPU_INFERENCE_PRIORITY_AUTO": "0",
+    "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION": "1",
+    "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY": "2",
+    "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE": "3",
+}
+BOOL = {"true": "1", "false": "0"}
+POSITIVE_INT = "positive int"
+INT = "int"
+
+
+@dataclass(frozen=True)
+class DelegateOption:
+    """One row of the table: a seed sub-option and what a delegate library gets."""
+
+    option: str  # the seed's sub-option name
+    delegates: tuple[str, ...]  # our delegate names it applies to
+    key: str  # key passed to tflite_plugin_create_delegate
+    values: Mapping[str, str] | str  # seed value -> library value, or POSITIVE_INT / INT
+    default: str | None  # seed default, passed when the user gives none (None: library's own)
+    source: str  # qairt-doc | tflite-src | inferred (module docstring)
+
+
+# fmt: off
+DELEGATE_OPTIONS: tuple[DelegateOption, ...] = (
+    DelegateOption("qnn_log_level", _QNN, "log_level", {
+        "kLogOff": "0", "kLogLevelError": "1", "kLogLevelWarn": "2", "kLogLevelInfo": "3",
+        "kLogLevelVerbose": "4", "kLogLevelDebug": "5"}, "kLogLevelWarn", "qairt-doc"),
+    DelegateOption("qnn_graph_priority", _QNN, "graph_priority", {
+        "kQnnPriorityDefault": "0", "kQnnPriorityLow": "1", "kQnnPriorityNormal": "2",
+        "kQnnPriorityNormalHigh": "3", "kQnnPriorityHigh": "4", "kQnnPriorityUndefined": "5"},
+        None, "inferred"),
+    DelegateOption("qnn_gpu_precision", _QNN_GPU, "gpu_precision", {
+        "kGpuUserProvided": "0", "kGpuFp32": "1", "kGpuFp16": "2", "kGpuHybrid": "3"},
+        "kGpuFp16", "qairt-doc"),
+    DelegateOption("qnn_gpu_performance_mode", _QNN_GPU, "gpu_performance_mode", {
+        "kGpuDefault": "0", "kGpuHigh": "1", "kGpuNormal": "2", "kGpuLow": "3"},
+        "kGpuHigh", "qairt-doc"),
+    # DSP keys only matter for backend_type=dsp (pre-HTP Hexagon); passed with qnn.
+    DelegateOption("qnn_dsp_performance_mode", _QNN_HTP, "dsp_performance_mode",
+                   _DSP_PERFORMANCE, None, "qairt-doc"),
+    DelegateOption("qnn_dsp_encoding", _QNN_HTP, "dsp_encoding", {
+        "kDspStatic": "0", "kDspDynamic": "1"}, None, "inferred"),
+    DelegateOption("qnn_htp_performance_mode", _QNN_HTP, "htp_performance_mode",
+                   _HTP_PERFORMANCE, "kHtpBurst", "qairt-doc"),
+    DelegateOption("qnn_htp_precision", _QNN_HTP, "htp_precision", {
+        "kHtpQuantized": "0", "kHtpFp16": "1"}, "kHtpFp16", "qairt-doc"),
+    DelegateOption("qnn_htp_optimization_strategy", _QNN_HTP, "htp_optimization_strategy", {
+        "kHtpOptimizeForInference": "0", "kHtpOptimizeForPrepare": "1"},
+        "kHtpOptimizeForInference", "qairt-doc"),
+    DelegateOption("qnn_htp_use_conv_hmx", _QNN_HTP, "htp_use_conv_hmx", BOOL, "true", "qairt-doc"),
+    DelegateOption("qnn_htp_use_fold_relu", _QNN_HTP, "htp_use_fold_relu", BOOL, "false",
+                   "qairt-doc"),
+    DelegateOption("qnn_htp_vtcm_size", _QNN_HTP, "htp_vtcm_size", POSITIVE_INT, None, "inferred"),
+    DelegateOption("qnn_htp_num_hvx_threads", _QNN_HTP, "htp_num_hvx_threads", POSITIVE_INT, None,
+                   "inferred"),
+    DelegateOption("gpu_inference_preference", _GPU, "inference_preference", {
+        "TFLITE_GPU_INFERENCE_PREFERENCE_FAST_SINGLE_ANSWER": "0",
+        "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED": "1",
+        "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED": "2"},
+        "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED", "tflite-src"),
+    DelegateOption("gpu_inference_priority1", _GPU, "inference_priority1", _GPU_PRIORITY,
+                   "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY", "tflite-src"),
+    DelegateOption("gpu_inference_priority2", _GPU, "inference_priority2", _GPU_PRIORITY,
+                   "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE", "tflite-src"),
+    DelegateOption("gpu_inference_priority3", _GPU, "inference_priority3", _GPU_PRIORITY,
+                   "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION", "tflite-src"),
+    DelegateOption("gpu_max_delegated_partitions", _GPU, "max_delegated_partitions", POSITIVE_INT,
+                   "1", "tflite-src"),
+    DelegateOption("nnapi_execution_preference", _NNAPI, "execution_preference", {
+        "kLowPower": "0", "kFastSingleAnswer": "1", "kSustainedSpeed": "2"},
+        "kSustainedSpeed", "tflite-src"),
+    DelegateOption("nnapi_max_number_delegated_partitions", _NNAPI,
+                   "max_number_delegated_partitions", INT, "3", "tflite-src"),
+    DelegateOption("nnapi_allow_fp16", _NNAPI, "allow_fp16", BOOL, None, "tflite-src"),
+)
+# fmt: on
+OPTIONS_BY_NAME = {row.option: row for row in DELEGATE_OPTIONS}
+
+# Experimental flag bits of TfLiteGpuDelegateOptionsV2 (delegate_options.h).
+_GPU_FLAG_ENABLE_QUANT = 1 << 0
+_GPU_FLAG_GL_ONLY = 1 << 2
+# Snapdragon's NNAPI driver exposes the Adreno GPU under this accelerator name
+# (inferred, like the "inferred" rows above).
+NNAPI_GPU_ACCELERATOR = "qti-gpu"
+
+
+@dataclass(frozen=True)
+class GeneralOptions:
+    """The seed's "TensorFlow Lite Options" (apply to all delegates)."""
+
+    enable_fallback: bool = True
+    invoke_interpreter_on_cold_load: bool = False
+    allow_fp32_as_fp16: bool = True
+    force_opengl: bool = False
+    number_of_threads: int = -1
+    release_dynamic_tensors: bool = False
+    given: frozenset[str] = field(default_factory=frozenset)  # keys the user set
+
+
+@dataclass(frozen=True)
+class DelegateSpec:
+    """A delegate to load: our name, its library file, and its option strings."""
+
+    name: str
+    path: Path
+    options: dict[str, str]
+
+    def describe(self) -> str:
+        """``k=v;k=v`` for AppliedConfig.settings."""
+        return ";".join(f"{key}={value}" for key, value in self.options.items())
+
+
+def library_search_dirs(extra_dirs: tuple[str, ...] = ()) -> list[str]:
+    """Directories searched for a delegate library, in order, without repeats."""
+    from_env = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d]
+    ordered = [*extra_dirs, *from_env, *ANDROID_LIBRARY_DIRS]
+    return list(dict.fromkeys(ordered))
+
+
+def find_library(file_name: str, dirs: list[str]) -> Path | None:
+    """The first ``dirs/file_name`` that exists, or None."""
+    for directory in dirs:
+        candidate = Path(directory) / file_name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def convert_value(row: DelegateOption, value: str) -> str:
+    """The library's string for the seed ``value`` of ``row``.
+
+    Raises:
+        InvalidOptionError: ``value`` is not one the seed allows for this option.
+    """
+    if isinstance(row.values, Mapping):
+        if value not in row.values:
+            allowed = ", ".join(row.values)
+            raise InvalidOptionError(f"{row.option}={value!r} is not one of: {allowed}")
+        return row.values[value]
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or (row.values == POSITIVE_INT and number <= 0):
+        raise InvalidOptionError(f"{row.option}={value!r} must be a {row.values}")
+    return str(number)
+
+
+def delegate_options(
+    name: str, user: Mapping[str, str], general: GeneralOptions, htp_arch: str = ""
+) -> dict[str, str]:
+    """All option strings for delegate ``name``: derived keys, table rows, defaults."""
+    options = _derived_options(name, user, general)
+    for row in DELEGATE_OPTIONS:
+        if name not in row.delegates or row.key in options:
+            continue
+        value = user.get(row.option, _default(row, htp_arch))
+        if value is not None:
+            options[row.key] = convert_value(row, value)
+    return options
+
+
+def _default(row: DelegateOption, htp_arch: str) -> str | None:
+    # The seed: HTP fp16 "only applicable on 8gen1 and newer" (HTP v69+); on an
+    # older, known arch leave precision to the delegate.
+    if row.option == "qnn_htp_precision" and htp_arch.isdigit() and int(htp_arch) < 69:
+        return None
+    return row.default
+
+
+def _derived_options(name: str, user: Mapping[str, str], general: GeneralOptions) -> dict[str, str]:
+    """Keys that come from the delegate choice and the general options, not a table row."""
+    fp16 = general.allow_fp32_as_fp16
+    if name == "qnn":
+        options = {"backend_type": "htp"}
+        if not fp16 and "qnn_htp_precision" not in user:
+            options["htp_precision"] = "0"  # quantized: fp32 ops are not lowered to fp16
+        return options
+    if name == "qnn-gpu":
+        options = {"backend_type": "gpu"}
+        if not fp16 and "qnn_gpu_precision" not in user:
+            options["gpu_precision"] = "1"  # kGpuFp32
+        return options
+    if name == "gpu":
+        flags = _GPU_FLAG_ENABLE_QUANT | (_GPU_FLAG_GL_ONLY if general.force_opengl else 0)
+        return {"is_precision_loss_allowed": "1" if fp16 else "0", "experimental_flags": str(flags)}
+    options = {} if "nnapi_allow_fp16" in user else {"allow_fp16": "1" if fp16 else "0"}
+    if name == "nnapi-gpu":
+        options["accelerator_name"] = NNAPI_GPU_ACCELERATOR
+    return options
+
+
+def unused_option_warnings(user: Mapping[str, str], delegates: list[str]) -> list[str]:
+    """One warning per delegate sub-option whose delegate is not in ``delegates``."""
+    warnings = []
+    for option in user:
+        row = OPTIONS_BY_NAME.get(option)
+        if row is not None and not set(row.delegates) & set(delegates):
+            wanted = " or ".join(row.delegates)
+            warnings.append(
+                f"{option} not applied: it needs delegate {wanted}, which is not in use"
+            )
+    return warnings
+
+
+_GENERAL_BOOLS = (
+    "enable_fallback",
+    "invoke_interpreter_on_cold_load",
+    "allow_fp32_as_fp16",
+    "force_opengl",
+    "release_dynamic_tensors",
+)
+GENERAL_OPTION_NAMES = (*_GENERAL_BOOLS, "number_of_threads")
+
+
+def parse_tflite_options(raw: Mapping[str, str]) -> tuple[GeneralOptions, dict[str, str]]:
+    """Split ``--tflite_options`` into general options and delegate sub-options.
+
+    Delegate sub-option values are validated here too, so a bad value fails the
+    job before any library is loaded, whichever delegates end up in use.
+
+    Raises:
+        InvalidOptionError: An unknown sub-option, or a value it does not accept.
+    """
+    unknown = sorted(set(raw) - set(GENERAL_OPTION_NAMES) - set(OPTIONS_BY_NAME))
+    if unknown:
+        raise InvalidOptionError(f"unknown --tflite_options sub-option(s): {', '.join(unknown)}")
+    values: dict[str, object] = {
+        name: _parse_bool(name, raw[name]) for name in _GENERAL_BOOLS if name in raw
+    }
+    if "number_of_threads" in raw:
+        values["number_of_threads"] = _parse_threads(raw["number_of_threads"])
+    general = GeneralOptions(**values, given=frozenset(values))  # type: ignore[arg-type]
+    delegate_user = {key: value for key, value in raw.items() if key in OPTIONS_BY_NAME}
+    for key, value in delegate_user.items():
+        convert_value(OPTIONS_BY_NAME[key], value)
+    return general, delegate_user
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in BOOL:
+        raise InvalidOptionError(f"{name}={value!r} must be true or false")
+    return lowered == "true"
+
+
+def _parse_threads(value: str) -> int:
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads == 0 or threads < -1:
+        raise InvalidOptionError(f"number_of_threads={value!r} must be -1 or a positive int")
+    return threads
+
+
+def resolve_threads(number_of_threads: int) -> int:
+    """The seed's -1 means half the hardware threads (at least one)."""
+    if number_of_threads == -1:
+        return max(1, (os.cpu_count() or 2) // 2)
+    return number_of_threads

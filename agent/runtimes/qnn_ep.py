@@ -1,0 +1,410 @@
+"""The QNN execution provider of ONNX Runtime: backends, registration, options, profiling CSV.
+
+``onnxruntime-qnn`` ships the QNN EP as a *plugin* EP plus the QNN backend libraries
+(``libQnnHtp.so`` runs as a simulator on x86_64 hosts). One ORT session holds at most
+one QNN EP instance, hence one QNN backend: ``onnx_runtime.py`` picks the first
+backend that works and records the others as fallbacks.
+
+The ``--qnn_options`` sub-options of the seed map to QNN EP provider options through
+``QNN_OPTIONS``, the single table for that mapping.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from agent.errors import InvalidOptionError, MissingLibraryError
+from agent.runtimes.base import LayerTiming
+
+QNN_EP_NAME = "QNNExecutionProvider"
+QNN_PROVIDER_LIBRARY = "libonnxruntime_providers_qnn.so"
+#: The plugin EP keeps its provider options as session config entries under this prefix.
+QNN_CONFIG_PREFIX = "ep.qnnexecutionprovider."
+QNN_SYSTEM_LIBRARY = "libQnnSystem.so"
+
+
+@dataclass(frozen=True)
+class QnnBackend:
+    """One QNN backend the QNN EP can drive."""
+
+    key: str  # QNN EP ``backend_type`` value
+    library: str
+    compute_unit: str  # what per-layer timings report
+    ep_option: str  # the ``--onnx_execution_providers`` value selecting it
+    backend_id: int  # QNN_BACKEND_ID_* as stored in context binaries
+
+
+HTP = QnnBackend("htp", "libQnnHtp.so", "NPU", "qnn", 6)
+GPU = QnnBackend("gpu", "libQnnGpu.so", "GPU", "qnn-gpu", 4)
+BACKENDS: tuple[QnnBackend, ...] = (HTP, GPU)
+
+
+def qnn_package_dir() -> Path | None:
+    """Directory of the ``onnxruntime_qnn`` package (EP + QNN libraries), or None."""
+    try:
+        import onnxruntime_qnn
+    except ImportError:
+        return None
+    return Path(onnxruntime_qnn.get_library_path()).parent
+
+
+def qnn_versions() -> dict[str, str]:
+    """Versions of onnxruntime-qnn and the QNN SDK it bundles (empty when absent)."""
+    try:
+        from onnxruntime_qnn import build_and_package_info as info
+    except ImportError:
+        return {}
+    return {
+        "onnxruntime_qnn": str(getattr(info, "__version__", "")),
+        "qnn_sdk": str(getattr(info, "qnn_version", "")),
+    }
+
+
+def library_search_dirs(library_dirs: Sequence[str]) -> list[Path]:
+    """Where QNN libraries are looked for: the job's directories first, then the package."""
+    dirs = [Path(d) for d in library_dirs]
+    package = qnn_package_dir()
+    if package is not None:
+        dirs.append(package)
+    return dirs
+
+
+def find_library(name: str, library_dirs: Sequence[str]) -> Path | None:
+    """First ``name`` found in ``library_search_dirs``; None when absent everywhere."""
+    for directory in library_search_dirs(library_dirs):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_backends(library_dirs: Sequence[str] = ()) -> tuple[QnnBackend, ...]:
+    """Backends whose library is present (present is not the same as usable: no GPU here)."""
+    return tuple(b for b in BACKENDS if find_library(b.library, library_dirs) is not None)
+
+
+_REGISTER_LOCK = threading.Lock()
+
+
+def register_qnn_ep(ort: ModuleType) -> list[Any]:
+    """Register the QNN plugin EP with ORT (once per process); return its ``OrtEpDevice``s.
+
+    Raises:
+        MissingLibraryError: ``onnxruntime-qnn`` is not installed.
+    """
+    with _REGISTER_LOCK:
+        devices = [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
+        if devices:
+            return devices
+        package = qnn_package_dir()
+        if package is None:
+            raise MissingLibraryError(
+                f"{QNN_PROVIDER_LIBRARY} not found: the onnxruntime-qnn package is not installed"
+            )
+        ort.register_execution_provider_library(QNN_EP_NAME, str(package / QNN_PROVIDER_LIBRARY))
+        return [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
+
+
+def backend_provider_options(backend: QnnBackend, library_dirs: Sequence[str]) -> dict[str, str]:
+    """``backend_path`` when the job ships its own backend library, else ``backend_type``.
+
+    Raises:
+        MissingLibraryError: the backend library is in none of the searched directories.
+    """
+    library = find_library(backend.library, library_dirs)
+    if library is None:
+        searched = ", ".join(str(d) for d in library_search_dirs(library_dirs)) or "nowhere"
+        raise MissingLibraryError(f"{backend.library} not found (searched: {searched})")
+    package = qnn_package_dir()
+    if package is not None and library.parent == package:
+        return {"backend_type": backend.key}
+    return {"backend_path": str(library)}
+
+
+# --------------------------------------------------------------------------------------
+# --qnn_options -> QNN EP provider options
+# --------------------------------------------------------------------------------------
+
+
+class OptionKind(Enum):
+    PROVIDER = "provider"  # becomes a QNN EP provider option
+    IMPLICIT = "implicit"  # accepted: the QNN EP always behaves this way
+    CONTEXT_BINARY = "context_binary"  # applied when loading a .bin (graph selection)
+    NO_EQUIVALENT = "no_equivalent"  # the QNN EP has no knob: recorded as a warning
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    """Accept one of ``allowed`` (case-insensitive); the QNN EP wants it lower-case."""
+
+    def convert(key: str, value: str) -> str:
+        if value.upper() not in allowed:
+            raise InvalidOptionError(f"qnn_options {key}={value!r}: expected one of {allowed}")
+        return value.lower()
+
+    return convert
+
+
+def _int_between(low: int, high: int) -> Callable[[str, str], str]:
+    def convert(key: str, value: str) -> str:
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise InvalidOptionError(f"qnn_options {key}={value!r}: expected {low}..{high}")
+        return str(number)
+
+    return convert
+
+
+def _float16(key: str, value: str) -> str:
+    if value.upper() != "FLOAT16":
+        raise InvalidOptionError(f"qnn_options {key}={value!r}: only FLOAT16 is defined")
+    return "1"
+
+
+def _finalize_flag(key: str, value: str) -> str:
+    if value.upper() != "FINALIZE_OPTIMIZATION_FLAG":
+        raise InvalidOptionError(
+            f"qnn_options {key}={value!r}: expected FINALIZE_OPTIMIZATION_FLAG"
+        )
+    return value
+
+
+def _graph_names(key: str, value: str) -> str:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise InvalidOptionError(f"qnn_options {key}: give at least one graph name")
+    return ",".join(names)
+
+
+@dataclass(frozen=True)
+class QnnOptionRule:
+    """How one ``--qnn_options`` sub-option lands on the QNN EP."""
+
+    kind: OptionKind
+    provider_key: str = ""
+    convert: Callable[[str, str], str] | None = None
+    note: str = ""  # why there is no equivalent, or how it applies implicitly
+    htp_only: bool = False
+
+
+_NO_EP_KNOB = "the ONNX Runtime QNN EP exposes no option for it"
+
+
+def _none(note: str = _NO_EP_KNOB) -> QnnOptionRule:
+    return QnnOptionRule(OptionKind.NO_EQUIVALENT, note=note)
+
+
+def _provider(key: str, convert: Callable[[str, str], str], htp_only: bool) -> QnnOptionRule:
+    return QnnOptionRule(OptionKind.PROVIDER, key, convert, htp_only=htp_only)
+
+
+_PERFORMANCE_MODES = (
+    "EXTREME_POWER_SAVER",
+    "LOW_POWER_SAVER",
+    "POWER_SAVER",
+    "HIGH_POWER_SAVER",
+    "LOW_BALANCED",
+    "BALANCED",
+    "HIGH_PERFORMANCE",
+    "SUSTAINED_HIGH_PERFORMANCE",
+    "BURST",
+)
+_PRIORITIES = ("LOW", "NORMAL", "NORMAL_HIGH", "HIGH")
+
+#: Every sub-option of the seed's "Qualcomm AI Engine Direct Options" table, in its order.
+#: Provider option names come from the QNN EP source (onnxruntime-qnn, qnn_ep.cc).
+QNN_OPTIONS: dict[str, QnnOptionRule] = {
+    "context_async_execution_queue_depth_numeric": _none("ORT executes QNN graphs synchronously"),
+    "context_enable_graphs": QnnOptionRule(
+        OptionKind.CONTEXT_BINARY, convert=_graph_names, note="selects graphs of a .bin"
+    ),
+    "context_error_reporting_options_level": _none(),
+    "context_error_reporting_options_storage_limit": _none(),
+    "context_memory_limit_hint": _none(),
+    "context_priority": _provider("qnn_context_priority", _choice(*_PRIORITIES), htp_only=False),
+    "context_gpu_performance_hint": _none(),
+    "context_gpu_use_gl_buffers": _none(),
+    "context_htp_performance_mode": _provider(
+        "htp_performance_mode", _choice(*_PERFORMANCE_MODES), htp_only=True
+    ),
+    "default_graph_priority": _none("the QNN EP sets context priority only (context_priority)"),
+    "default_graph_gpu_precision": _none(),
+    "default_graph_gpu_disable_memory_optimizations": _none(),
+    "default_graph_gpu_disable_node_optimizations": _none(),
+    "default_graph_gpu_disable_queue_recording": _none(),
+    "default_graph_htp_disable_fold_relu_activation_into_conv": _none(),
+    "default_graph_htp_num_hvx_threads": _none(),
+    "default_graph_htp_optimization_type": QnnOptionRule(
+        OptionKind.IMPLICIT,
+        convert=_finalize_flag,
+        note="the QNN EP always uses FINALIZE_OPTIMIZATION_FLAG",
+        htp_only=True,
+    ),
+    "default_graph_htp_optimization_value": _provider(
+        "htp_graph_finalization_optimization_mode", _int_between(1, 3), htp_only=True
+    ),
+    "default_graph_htp_precision": _provider("enable_htp_fp16_precision", _float16, htp_only=True),
+    "default_graph_htp_disable_short_depth_conv_on_hmx": _none(),
+    # 0 ("use the maximum") is handled in _vtcm_rule_applies: the EP treats 0 as "not set".
+    "default_graph_htp_vtcm_size": _provider("vtcm_mb", _int_between(0, 1 << 16), htp_only=True),
+}
+
+
+@dataclass
+class QnnOptionPlan:
+    """Result of mapping ``--qnn_options`` for one QNN backend (or none)."""
+
+    provider_options: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # implicit ones, for the record
+    enable_graphs: tuple[str, ...] = ()
+
+
+def map_qnn_options(options: dict[str, str], backend: QnnBackend | None) -> QnnOptionPlan:
+    """Map ``--qnn_options`` onto QNN EP provider options for ``backend``.
+
+    Values are validated even when they end up unused. A sub-option with no equivalent
+    on this path becomes a warning that names it; nothing is dropped silently.
+
+    Raises:
+        InvalidOptionError: unknown sub-option, or a value outside its allowed set.
+    """
+    plan = QnnOptionPlan()
+    for key, value in options.items():
+        rule = QNN_OPTIONS.get(key)
+        if rule is None:
+            raise InvalidOptionError(
+                f"qnn_options: unknown sub-option {key!r} (known: {', '.join(QNN_OPTIONS)})"
+            )
+        converted = rule.convert(key, value) if rule.convert else value
+        _apply_rule(plan, key, value, converted, rule, backend)
+    return plan
+
+
+def _apply_rule(
+    plan: QnnOptionPlan,
+    key: str,
+    value: str,
+    converted: str,
+    rule: QnnOptionRule,
+    backend: QnnBackend | None,
+) -> None:
+    label = f"qnn_options {key}={value}"
+    if rule.kind is OptionKind.NO_EQUIVALENT:
+        plan.warnings.append(f"{label} not applied: {rule.note}")
+    elif rule.kind is OptionKind.CONTEXT_BINARY:
+        plan.enable_graphs = tuple(converted.split(","))
+    elif backend is None:
+        plan.warnings.append(f"{label} not applied: no QNN backend in use (CPU only)")
+    elif rule.htp_only and backend is not HTP:
+        plan.warnings.append(f"{label} not applied: HTP only, QNN backend in use is {backend.key}")
+    elif rule.kind is OptionKind.IMPLICIT:
+        plan.settings[key] = f"{value} ({rule.note})"
+    elif rule.provider_key == "vtcm_mb" and converted == "0":
+        plan.warnings.append(
+            f"{label} not applied: the QNN EP cannot request the maximum VTCM (it reads 0 as "
+            "'unset'), so the backend's default VTCM size applies"
+        )
+    else:
+        plan.provider_options[rule.provider_key] = converted
+
+
+# --------------------------------------------------------------------------------------
+# QNN profiling CSV (provider options profiling_level=detailed, profiling_file_path=...)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QnnOpSample:
+    """One op of one QNN graph execution, as the backend reported it."""
+
+    name: str
+    type: str
+    cycles: int | None
+    time_us: float | None
+
+
+@dataclass
+class QnnExecution:
+    """One QNN graph execution from the profiling CSV."""
+
+    ops: list[QnnOpSample] = field(default_factory=list)
+    accelerator_cycles: int | None = None
+    accelerator_us: float | None = None
+    execute_us: float | None = None
+
+
+_ACCEL_CYCLES = "Accelerator (execute) time (cycles)"
+_ACCEL_TIME = "Accelerator (execute) time"
+_EXECUTE_TIME = "QNN (execute) time"
+
+
+def parse_qnn_profile_csv(path: Path) -> list[QnnExecution]:
+    """Split a QNN profiling CSV into graph executions (finalize rows are dropped).
+
+    A block of rows belongs to one execution and ends with the ``QNN (execute) time``
+    row; ``NODE`` rows inside it are the per-op samples.
+    """
+    executions: list[QnnExecution] = []
+    current = QnnExecution()
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            identifier = (row.get("Event Identifier") or "").strip()
+            if (row.get("Message") or "").strip() == "NODE":
+                current.ops.append(_op_sample(identifier, row))
+            elif identifier == _ACCEL_CYCLES:
+                current.accelerator_cycles = int(float(row["Time"]))
+            elif identifier == _ACCEL_TIME:
+                current.accelerator_us = _microseconds(row)
+            elif identifier == _EXECUTE_TIME:
+                current.execute_us = _microseconds(row)
+                executions.append(current)
+                current = QnnExecution()
+    return executions
+
+
+_TO_MICROSECONDS = {"NS": 1e-3, "US": 1.0, "MS": 1e3, "S": 1e6}
+
+
+def _microseconds(row: dict[str, str]) -> float:
+    unit = (row.get("Unit of Measurement") or "US").strip().upper()
+    return float(row["Time"]) * _TO_MICROSECONDS.get(unit, 1.0)
+
+
+def _op_sample(identifier: str, row: dict[str, str]) -> QnnOpSample:
+    """``conv1_token_1:OpId_23 (cycles)`` -> name ``conv1_token_1``; ``Input OpId_2`` -> Input."""
+    label = identifier.removesuffix(" (cycles)").strip()
+    name, _, _ = label.partition(":OpId_")
+    kind = name.split(" ", 1)[0] if " OpId_" in name else ""
+    unit = (row.get("Unit of Measurement") or "").strip().upper()
+    if unit == "CYCLES":
+        return QnnOpSample(name, kind, int(float(row["Time"])), None)
+    return QnnOpSample(name, kind, None, _microseconds(row))
+
+
+def execution_layers(
+    execution: QnnExecution, compute_unit: str, op_types: dict[str, str]
+) -> list[LayerTiming]:
+    """Per-op ``LayerTiming`` rows of one QNN execution.
+
+    HTP reports cycles per op but time only for the whole graph, so an op's time is its
+    share of the accelerator execute time, in proportion to its cycles.
+    """
+    total = execution.accelerator_cycles or sum(op.cycles or 0 for op in execution.ops)
+    layers = []
+    for op in execution.ops:
+        time_us = op.time_us
+        if time_us is None and op.cycles is not None and total and execution.accelerator_us:
+            time_us = execution.accelerator_us * op.cycles / total
+        op_type = op_types.get(op.name) or op.type or "QNN"
+        layers.append(LayerTiming(op.name, op_type, compute_unit, time_us or 0.0, op.cycles))
+    return layers

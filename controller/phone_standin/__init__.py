@@ -1,0 +1,38 @@
+"""Phone stand-in: a device-side ADB endpoint over TCP, for tests (and trying devicelab sans phone).
+
+This is **test infrastructure**, not part of the product's runtime. The real
+adb server accepts it with ``adb connect 127.0.0.1:PORT`` and talks to it with
+the documented wire protocol (AOSP ``protocol.txt``, ``SERVICES.TXT``,
+``SYNC.TXT``, ``shell_protocol.h``): shell (v1 and v2 with exit codes), sync
+(push, pull, stat v1/v2, list) and ``tcp:`` forwarding. Device paths map into a
+sandbox directory; ``getprop``/``dumpsys battery`` and sysfs files are faked from
+a props JSON.
+
+Modules, one job each::
+
+    wire        message header pack/read, constants
+    streams     stream ids, flow control (one packet in flight), byte-stream reader
+    connection  one adb server connection: CNXN handshake, OPEN routing, dispatch
+    services    service name -> handler
+    shell       shell:, shell,v2,...:, exec:
+    sync        sync: (STAT/STA2/LST2/LIST/SEND/RECV/QUIT)
+    forward     tcp:PORT
+    paths       device path <-> sandbox mapping (shared by shell and sync)
+    sandbox     sandbox layout, tools, fake sysfs
+    props       default props, props JSON, CNXN banner
+    processes   shell environment, spawning, kill-all
+    device      StandinDevice: listener, lifecycle, faults
+    testing     helpers for tests: a private adb server, a connected stand-in
+
+Run one device until killed::
+
+    python -m controller.phone_standin --sandbox DIR [--port 5555] [--props props.json]
+        [--serial-name NAME] [--adb-connect]
+"""
+
+from __future__ import annotations
+
+from controller.phone_standin.device import StandinConfig, StandinDevice
+from controller.phone_standin.props import DEFAULT_PROPS, FEATURES
+
+__all__ = ["DEFAULT_PROPS", "FEATURES", "StandinConfig", "StandinDevice"]

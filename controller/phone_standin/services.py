@@ -1,0 +1,39 @@
+"""Route an OPENed service name to its handler (phone stand-in, test infrastructure).
+
+Services: ``shell:``/``shell,ARGS:``/``exec:`` (:mod:`.shell`), ``sync:``
+(:mod:`.sync`), ``tcp:PORT`` (:mod:`.forward`). Anything else fails the OPEN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller.phone_standin.forward import open_forward
+from controller.phone_standin.paths import DevicePaths
+from controller.phone_standin.processes import ProcessRegistry
+from controller.phone_standin.shell import ShellSession, parse_shell_service
+from controller.phone_standin.streams import Stream
+from controller.phone_standin.sync import serve_sync
+
+Handler = Callable[[Stream], None]
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What services need from the device: the path mapping and the process registry."""
+
+    paths: DevicePaths
+    processes: ProcessRegistry
+
+
+def open_service(name: str, context: DeviceContext) -> Handler | None:
+    """Return the handler for a service name, or None if the OPEN must fail."""
+    if name == "sync:":
+        return lambda stream: serve_sync(stream, context.paths)
+    if name.startswith("tcp:"):
+        return open_forward(name)
+    request = parse_shell_service(name)
+    if request is not None:
+        return lambda stream: ShellSession(stream, request, context.paths, context.processes).run()
+    return None

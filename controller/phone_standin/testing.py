@@ -1,0 +1,184 @@
+"""Test helpers for the phone stand-in: a private adb server and a connected stand-in device.
+
+Test infrastructure. The adb server always runs on its own port (never the
+user's default 5037): every ``adb`` call here passes ``-P PORT`` and sets
+``ANDROID_ADB_SERVER_PORT``, and :meth:`AdbServer.kill` stops only that server.
+
+Example::
+
+    with adb_server() as server, connected_standin(server, tmp_path / "phone") as phone:
+        device = server.client().device(phone.serial)
+        assert device.shell("getprop ro.product.model") == "Phone Stand-in"
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from controller.phone_standin.device import StandinConfig, StandinDevice
+
+if TYPE_CHECKING:
+    import adbutils
+
+ADB_PORT_ENV = "ANDROID_ADB_SERVER_PORT"
+ADB_BINARY_ENV = "DEVICELAB_ADB"
+ADB_COMMAND_TIMEOUT_SEC = 30.0
+CONNECT_TIMEOUT_SEC = 15.0
+_POLL_SEC = 0.1
+
+
+class AdbCommandError(RuntimeError):
+    """An adb CLI call failed; carries the command, return code and output."""
+
+    def __init__(self, command: list[str], returncode: int, output: str) -> None:
+        super().__init__(f"{' '.join(command)} -> rc={returncode}: {output.strip()}")
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+
+
+def find_adb() -> str | None:
+    """``$DEVICELAB_ADB`` if set, else ``adb`` from PATH (Debian's package), else None."""
+    return os.environ.get(ADB_BINARY_ENV) or shutil.which("adb")
+
+
+def free_port() -> int:
+    """A TCP port free right now on loopback (small race: fine for tests)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class AdbServer:
+    """A real adb server on a private port, driven through its CLI and adbutils."""
+
+    adb: str
+    port: int
+
+    def env(self) -> dict[str, str]:
+        """Environment for subprocesses that must talk to this server."""
+        return {**os.environ, ADB_PORT_ENV: str(self.port)}
+
+    def run(
+        self, *args: str, check: bool = True, timeout_sec: float = ADB_COMMAND_TIMEOUT_SEC
+    ) -> str:
+        """Run ``adb -P PORT ARGS``; return stdout+stderr.
+
+        Raises:
+            AdbCommandError: non-zero exit while check is set.
+        """
+        command = [self.adb, "-P", str(self.port), *args]
+        completed = subprocess.run(
+            command,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_sec,
+            check=False,
+        )
+        output = completed.stdout + completed.stderr
+        if check and completed.returncode != 0:
+            raise AdbCommandError(command, completed.returncode, output)
+        return output
+
+    def devices(self) -> dict[str, str]:
+        """Serial -> state as ``adb devices`` lists them."""
+        lines = self.run("devices").splitlines()
+        rows = (line.split() for line in lines[1:] if line.strip() and "\t" in line)
+        return {row[0]: row[1] for row in rows}
+
+    def wait_for_state(
+        self, serial: str, states: Collection[str | None], timeout_sec: float = CONNECT_TIMEOUT_SEC
+    ) -> str | None:
+        """Poll until the serial's state is in states (None = not listed); return it.
+
+        Raises:
+            TimeoutError: the state did not arrive in time (message has the last state).
+        """
+        deadline = time.monotonic() + timeout_sec
+        while True:
+            state = self.devices().get(serial)
+            if state in states:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{serial}: state {state!r}, wanted one of {sorted(map(str, states))}"
+                )
+            time.sleep(_POLL_SEC)
+
+    def connect(self, serial: str) -> None:
+        """``adb connect``; older adb exits 0 even on failure, so check the text too."""
+        output = self.run("connect", serial)
+        if "connected to" not in output:
+            raise AdbCommandError([self.adb, "connect", serial], 0, output)
+
+    def disconnect(self, serial: str) -> None:
+        """``adb disconnect`` (no error if it was not connected)."""
+        self.run("disconnect", serial, check=False)
+
+    def client(self) -> adbutils.AdbClient:
+        """An adbutils client bound to this server."""
+        import adbutils  # lazily: the stand-in itself needs only the standard library
+
+        return adbutils.AdbClient(host="127.0.0.1", port=self.port)
+
+    def kill(self) -> None:
+        """Stop this server (only this one: the port is explicit)."""
+        self.run("kill-server", check=False)
+
+
+@contextmanager
+def adb_server(adb: str | None = None, port: int | None = None) -> Iterator[AdbServer]:
+    """Start a private adb server for the block and kill it afterwards.
+
+    Raises:
+        FileNotFoundError: no adb binary given and none found (see :func:`find_adb`).
+    """
+    binary = adb or find_adb()
+    if binary is None:
+        raise FileNotFoundError(f"no adb binary: install Debian's `adb` or set ${ADB_BINARY_ENV}")
+    server = AdbServer(binary, port or free_port())
+    server.run("start-server")
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@contextmanager
+def connected_standin(
+    server: AdbServer,
+    sandbox: Path,
+    props: Mapping[str, object] | None = None,
+    serial_name: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout_sec: float = CONNECT_TIMEOUT_SEC,
+) -> Iterator[StandinDevice]:
+    """Start a stand-in on a free port in this process, ``adb connect`` it, wait for ``device``.
+
+    On exit: ``adb disconnect``, stop the device, kill its shells' processes.
+    """
+    config = StandinConfig(
+        sandbox=sandbox,
+        props=dict(props or {}),
+        serial_name=serial_name,
+        extra_env=dict(extra_env or {}),
+    )
+    device = StandinDevice(config).start()
+    try:
+        server.connect(device.serial)
+        server.wait_for_state(device.serial, {"device"}, timeout_sec)
+        yield device
+    finally:
+        server.disconnect(device.serial)
+        device.stop()

@@ -1,0 +1,258 @@
+"""Every option and every sub-option: one accepted example, rejected values, the seed's default.
+
+The case lists below are the test's own copy of the seed (not read from the
+table), and ``test_cases_cover_the_table`` fails when an option or sub-option
+is added to the table without a case here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import pytest
+
+import controller.options as options_pkg
+from controller.errors import UserError
+from controller.options import OptionError, Options, parse_options
+from controller.options.spec import Job
+from controller.options.table import OPTIONS, OPTIONS_BY_NAME
+
+
+class Case(NamedTuple):
+    name: str
+    job: Job
+    runtime: str
+    accepted: str
+    typed: Any
+    rejected: tuple[str, ...]
+    default: Any  # the seed's default as the typed field value
+    extra: str = ""  # other options the accepted example needs
+
+
+OPTION_CASES = [
+    Case("compute_unit", "profile", "tflite", "npu,cpu", ("npu", "cpu"),
+         ("tpu", "npu,npu", "all,npu", "NPU", "npu,,cpu"), ("all",)),
+    Case("target_runtime", "compile", "tflite", "qnn_context_binary", "qnn_context_binary",
+         ("tflite2", "TFLITE", "qnn"), "tflite"),
+    Case("output_names", "compile", "tflite", "new_name_0,new_name_1",
+         ("new_name_0", "new_name_1"), ("a,a", "a,,b", ","), ()),
+    Case("force_channel_last_input", "compile", "tflite", "image,indices", ("image", "indices"),
+         ("image,image", "image,"), ()),
+    Case("force_channel_last_output", "compile", "tflite", "output_0,output_1",
+         ("output_0", "output_1"), ("logits", "output_01", "output_0,output_0"), ()),
+    Case("quantize_full_type", "compile", "tflite", "w8a16", "w8a16", ("int4", "INT8", "fp16"), None),
+    Case("quantize_io", "compile", "tflite", "false", False, ("yes", "1", "on"), False),
+    Case("quantize_io_type", "compile", "tflite", "uint8", "uint8", ("int16", "UINT8"), None,
+         extra="--quantize_io"),
+    Case("qnn_context_binary_vtcm", "compile", "qnn_context_binary", "0", 0,
+         ("-1", "2.5", "four"), 4),
+    Case("qnn_context_binary_optimization_level", "compile", "qnn_context_binary", "3", 3,
+         ("0", "4", "2.0"), 2),
+    Case("dequantize_outputs", "profile", "tflite", "false", False, ("no", "0"), True),
+    Case("tflite_delegates", "profile", "tflite", "qnn,gpu", ("qnn", "gpu"),
+         ("hexagon", "qnn,qnn", "QNN"), ()),
+    Case("tflite_options", "profile", "tflite",
+         "number_of_threads=4;qnn_htp_precision=kHtpQuantized",
+         {"number_of_threads": 4, "qnn_htp_precision": "kHtpQuantized"},
+         ("number_of_threads", "threads=4", "", "context_priority=HIGH"), {}),
+    Case("qnn_options", "profile", "qnn_lib_aarch64_android",
+         "context_priority=HIGH;context_htp_performance_mode=BALANCED",
+         {"context_priority": "HIGH", "context_htp_performance_mode": "BALANCED"},
+         ("context_priority=URGENT", "number_of_threads=4", ";"), {}),
+    Case("onnx_execution_providers", "profile", "onnx", "qnn-gpu,qnn", ("qnn-gpu", "qnn"),
+         ("cuda", "qnn,qnn"), ()),
+    Case("max_profiler_iterations", "profile", "tflite", "1", 1,
+         ("0", "-5", "1.5", "2147483648", "1e3"), 100),
+    Case("max_profiler_time", "profile", "tflite", "600", 600.0,
+         ("0", "601", "-1", "nan", "inf", "thirty", "600.0001"), 600.0),
+]  # fmt: skip
+
+
+class SubCase(NamedTuple):
+    parent: str
+    name: str
+    accepted: str
+    typed: Any
+    rejected: tuple[str, ...]
+    default: Any  # the seed's default; None where the seed names none
+
+
+_B = ("yes", "1", "")  # never booleans
+_TF, _QNN = "tflite_options", "qnn_options"
+_HTP = "kHtp{}"
+_MODES = ("LowPowerSaver", "PowerSaver", "HighPowerSaver", "LowBalanced", "Balanced",
+          "HighPerformance", "SustainedHighPerformance", "Burst")  # fmt: skip
+
+SUB_CASES = [
+    # TensorFlow Lite options
+    SubCase(_TF, "enable_fallback", "false", False, _B, True),
+    SubCase(_TF, "invoke_interpreter_on_cold_load", "TRUE", True, _B, False),
+    SubCase(_TF, "allow_fp32_as_fp16", "False", False, _B, True),
+    SubCase(_TF, "force_opengl", "true", True, _B, False),
+    SubCase(_TF, "number_of_threads", "-1", -1, ("0", "-2", "2.5", "four"), -1),
+    SubCase(_TF, "release_dynamic_tensors", "true", True, _B, False),
+    # QNN delegate
+    SubCase(_TF, "qnn_log_level", "kLogLevelDebug", "kLogLevelDebug", ("kLogLevelTrace", "debug"), "kLogLevelWarn"),
+    SubCase(_TF, "qnn_graph_priority", "kQnnPriorityHigh", "kQnnPriorityHigh", ("HIGH",), "kQnnPriorityDefault"),
+    SubCase(_TF, "qnn_gpu_precision", "kGpuHybrid", "kGpuHybrid", ("kGpuFp8",), "kGpuFp16"),
+    SubCase(_TF, "qnn_gpu_performance_mode", "kGpuLow", "kGpuLow", ("kgpulow",), "kGpuHigh"),
+    SubCase(_TF, "qnn_dsp_performance_mode", "kDspSustainedHighPerformance", "kDspSustainedHighPerformance", ("kHtpBurst",), "kDspBurst"),
+    SubCase(_TF, "qnn_dsp_encoding", "kDspDynamic", "kDspDynamic", ("dynamic",), "kDspStatic"),
+    SubCase(_TF, "qnn_htp_performance_mode", "kHtpLowPowerSaver", "kHtpLowPowerSaver", ("kHtpTurbo", "BURST"), "kHtpBurst"),
+    SubCase(_TF, "qnn_htp_precision", "kHtpQuantized", "kHtpQuantized", ("kHtpFp32",), "kHtpFp16"),
+    SubCase(_TF, "qnn_htp_optimization_strategy", "kHtpOptimizeForPrepare", "kHtpOptimizeForPrepare", ("kHtpOptimizeForSize",), "kHtpOptimizeForInference"),
+    SubCase(_TF, "qnn_htp_use_conv_hmx", "false", False, _B, True),
+    SubCase(_TF, "qnn_htp_use_fold_relu", "true", True, _B, False),
+    SubCase(_TF, "qnn_htp_vtcm_size", "8", 8, ("0", "-1", "8MB"), None),
+    SubCase(_TF, "qnn_htp_num_hvx_threads", "2", 2, ("0", "two"), None),
+    # GPUv2
+    SubCase(_TF, "gpu_inference_preference", "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED", "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED",
+            ("BALANCED",), "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED"),
+    SubCase(_TF, "gpu_inference_priority1", "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION", "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION",
+            ("MAX_PRECISION",), "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY"),
+    SubCase(_TF, "gpu_inference_priority2", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO",
+            ("TFLITE_GPU_INFERENCE_PRIORITY_FASTEST",), "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE"),
+    SubCase(_TF, "gpu_inference_priority3", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO",
+            ("auto",), "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION"),
+    SubCase(_TF, "gpu_max_delegated_partitions", "2", 2, ("0", "-1", "x"), 1),
+    # NNAPI
+    SubCase(_TF, "nnapi_execution_preference", "kLowPower", "kLowPower", ("kFast",), "kSustainedSpeed"),
+    SubCase(_TF, "nnapi_max_number_delegated_partitions", "-1", -1, ("1.5", "none"), 3),
+    SubCase(_TF, "nnapi_allow_fp16", "false", False, _B, True),
+    # Qualcomm AI Engine Direct
+    SubCase(_QNN, "context_async_execution_queue_depth_numeric", "4", 4, ("-1", "deep"), None),
+    SubCase(_QNN, "context_enable_graphs", "graph_a,graph_b", ("graph_a", "graph_b"), ("a,a", "a,,b"), None),
+    SubCase(_QNN, "context_error_reporting_options_level", "DETAILED", "DETAILED", ("VERBOSE", "brief"), None),
+    SubCase(_QNN, "context_error_reporting_options_storage_limit", "64", 64, ("-1", "64KB"), None),
+    SubCase(_QNN, "context_memory_limit_hint", "512", 512, ("-512", "0.5"), None),
+    SubCase(_QNN, "context_priority", "NORMAL_HIGH", "NORMAL_HIGH", ("URGENT", "high"), None),
+    SubCase(_QNN, "context_gpu_performance_hint", "LOW", "LOW", ("LOWEST",), "HIGH"),
+    SubCase(_QNN, "context_gpu_use_gl_buffers", "true", True, _B, None),
+    SubCase(_QNN, "context_htp_performance_mode", "EXTREME_POWER_SAVER", "EXTREME_POWER_SAVER", ("kHtpBurst", "TURBO"), "BURST"),
+    SubCase(_QNN, "default_graph_priority", "LOW", "LOW", ("LOWEST",), None),
+    SubCase(_QNN, "default_graph_gpu_precision", "FLOAT16", "FLOAT16", ("FP16",), "USER_PROVIDED"),
+    SubCase(_QNN, "default_graph_gpu_disable_memory_optimizations", "true", True, _B, None),
+    SubCase(_QNN, "default_graph_gpu_disable_node_optimizations", "true", True, _B, None),
+    SubCase(_QNN, "default_graph_gpu_disable_queue_recording", "true", True, _B, None),
+    SubCase(_QNN, "default_graph_htp_disable_fold_relu_activation_into_conv", "true", True, _B, False),
+    SubCase(_QNN, "default_graph_htp_num_hvx_threads", "8", 8, ("0", "eight"), 4),
+    SubCase(_QNN, "default_graph_htp_optimization_type", "FINALIZE_OPTIMIZATION_FLAG", "FINALIZE_OPTIMIZATION_FLAG", ("FINALIZE",), None),
+    SubCase(_QNN, "default_graph_htp_optimization_value", "3", 3, ("0", "4"), None),
+    SubCase(_QNN, "default_graph_htp_precision", "FLOAT16", "FLOAT16", ("FLOAT32",), None),
+    SubCase(_QNN, "default_graph_htp_disable_short_depth_conv_on_hmx", "true", True, _B, False),
+    SubCase(_QNN, "default_graph_htp_vtcm_size", "0", 0, ("-1", "4MB"), 4),
+]  # fmt: skip
+
+#: Sub-options that need a sibling to be accepted (the seed: "in combination with").
+SUB_EXTRA = {"default_graph_htp_optimization_value": "default_graph_htp_optimization_type="
+             "FINALIZE_OPTIMIZATION_FLAG"}  # fmt: skip
+SUB_RUNTIME = {_TF: "tflite", _QNN: "qnn_lib_aarch64_android"}
+
+
+def _parse(text: str, case: Case) -> Options:
+    return parse_options(text, job=case.job, target_runtime=case.runtime)
+
+
+# ------------------------------------------------------------------ coverage
+
+
+def test_cases_cover_the_table() -> None:
+    assert [c.name for c in OPTION_CASES] == [spec.name for spec in OPTIONS]
+    for parent in (_TF, _QNN):
+        declared = list(OPTIONS_BY_NAME[parent].sub_options())
+        assert [c.name for c in SUB_CASES if c.parent == parent] == declared
+
+
+def test_options_fields_match_the_table() -> None:
+    fields = {f.name for f in dataclasses.fields(Options)} - {"job", "given", "requested"}
+    assert fields == set(OPTIONS_BY_NAME)
+
+
+def test_every_table_default_is_a_valid_value() -> None:
+    from controller.options.values import format_value, parse_value
+
+    specs = [*OPTIONS, *(s for spec in OPTIONS for s in spec.sub_options().values())]
+    for spec in specs:
+        if spec.default is not None and spec.default != () and not isinstance(spec.default, dict):
+            text = format_value(spec, spec.default)
+            assert parse_value(spec, text, spec.name) == spec.default, spec.name
+
+
+def test_public_all_is_sorted_and_complete() -> None:
+    assert options_pkg.__all__ == sorted(options_pkg.__all__)
+    for name in options_pkg.__all__:
+        assert hasattr(options_pkg, name)
+    for name in ("parse_options", "Options", "describe_options", "target_runtime_for_model"):
+        assert name in options_pkg.__all__
+
+
+# ------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize("case", OPTION_CASES, ids=lambda c: c.name)
+def test_option_accepted_in_both_forms(case: Case) -> None:
+    for text in (f"--{case.name} {case.accepted}", f"--{case.name}={case.accepted}"):
+        opts = _parse(f"{text} {case.extra}", case)
+        assert getattr(opts, case.name) == case.typed
+        assert case.name in opts.given
+
+
+@pytest.mark.parametrize(
+    ("case", "bad"),
+    [(c, bad) for c in OPTION_CASES for bad in c.rejected],
+    ids=lambda v: v.name if isinstance(v, Case) else repr(v),
+)
+def test_option_rejected(case: Case, bad: str) -> None:
+    with pytest.raises(UserError) as info:
+        _parse(f"--{case.name}={bad} {case.extra}", case)
+    assert f"--{case.name}" in str(info.value)
+    if bad and isinstance(info.value, OptionError) and info.value.value is not None:
+        # A sub-option list is reported by its bad key or bad value, not the whole list.
+        parts = bad.split("=") if OPTIONS_BY_NAME[case.name].sub_tables else [bad]
+        assert any(part in str(info.value) for part in parts)
+
+
+@pytest.mark.parametrize("case", OPTION_CASES, ids=lambda c: c.name)
+def test_option_default_is_the_seeds(case: Case) -> None:
+    opts = _parse("", case)
+    if case.name == "target_runtime":
+        assert opts.target_runtime == case.runtime  # derived from the model: see test_targets
+    else:
+        assert getattr(opts, case.name) == case.default
+    assert opts.given == frozenset()
+
+
+# --------------------------------------------------------------- sub-options
+
+
+@pytest.mark.parametrize("case", SUB_CASES, ids=lambda c: c.name)
+def test_sub_option_accepted(case: SubCase) -> None:
+    extra = f";{SUB_EXTRA[case.name]}" if case.name in SUB_EXTRA else ""
+    text = f'--{case.parent} "{case.name}={case.accepted}{extra}"'
+    opts = parse_options(text, job="profile", target_runtime=SUB_RUNTIME[case.parent])
+    assert getattr(opts, case.parent)[case.name] == case.typed
+
+
+@pytest.mark.parametrize(
+    ("case", "bad"),
+    [(c, bad) for c in SUB_CASES for bad in c.rejected],
+    ids=lambda v: v.name if isinstance(v, SubCase) else repr(v),
+)
+def test_sub_option_rejected(case: SubCase, bad: str) -> None:
+    text = f'--{case.parent} "{case.name}={bad}"'
+    with pytest.raises(OptionError) as info:
+        parse_options(text, job="profile", target_runtime=SUB_RUNTIME[case.parent])
+    assert info.value.option == f"--{case.parent} {case.name}"
+    assert f"'{bad}'" in str(info.value) or f"{bad} is out of range" in str(info.value)
+    assert "allowed:" in str(info.value)
+
+
+@pytest.mark.parametrize("case", SUB_CASES, ids=lambda c: c.name)
+def test_sub_option_default_is_the_seeds(case: SubCase) -> None:
+    opts = parse_options(None, job="profile", target_runtime=SUB_RUNTIME[case.parent])
+    effective = (
+        opts.tflite_options_effective() if case.parent == _TF else opts.qnn_options_effective()
+    )
+    assert effective.get(case.name) == case.default
+    assert getattr(opts, case.parent) == {}
