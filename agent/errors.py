@@ -9,6 +9,7 @@ codes back to ``UserError`` / ``InternalError`` at its boundary.
     ├── InvalidOptionError          -> INVALID_ARGUMENT (an option this runtime cannot apply)
     ├── MissingLibraryError         -> FAILED_PRECONDITION (a delegate/backend library is absent)
     ├── RuntimeUnavailableError     -> FAILED_PRECONDITION (runtime package not installed)
+    ├── DelegateError               -> FAILED_PRECONDITION (a delegate / EP failed, no fallback)
     ├── ArtifactNotFoundError       -> NOT_FOUND
     └── JobCancelledError           -> CANCELLED
 """
@@ -42,6 +43,15 @@ class MissingLibraryError(AgentError):
 
 
 class RuntimeUnavailableError(AgentError):
+    user_caused = True
+
+
+class DelegateError(AgentError):
+    """A requested delegate or execution provider failed and fallback was off.
+
+    The message names the delegate, its library and the reason.
+    """
+
     user_caused = True
 
 

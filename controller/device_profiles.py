@@ -55,29 +55,21 @@ _QUALCOMM_MANUFACTURERS = frozenset({"qti", "qualcomm", "qcom"})
 FORMATS = frozenset({"phone", "tablet", "iot", "auto", "xr", "compute"})
 SCHEMA_VERSION = 1
 
+# The fields of a profile file, per table (see device_profiles/README.md).
+_HTP_KEYS = ("soc_model", "arch", "vtcm_mb", "fp16", "hvx_threads", "weight_sharing", "simulator")
+_IDENTIFY_KEYS = ("soc_models", "platforms", "dt_compatible", "machines")
+_LIBRARY_KEYS = ("qnn", "dsp")
+_PHONE_KEYS = ("name", "models", "format", "chipset", "chipset_aliases")
+_FACT_KEYS = ("name", "part_number", "chipset", "chipset_aliases", "format", "phones")
+_TOP_KEYS = (*_FACT_KEYS, "schema_version", "unverified", "htp", "identify", "libraries", "sources")
 # Dotted names a profile may list in ``unverified`` and in ``[[sources]].facts``.
 FACT_NAMES = frozenset(
-    {
-        "name",
-        "part_number",
-        "chipset",
-        "chipset_aliases",
-        "format",
-        "htp.soc_model",
-        "htp.arch",
-        "htp.vtcm_mb",
-        "htp.fp16",
-        "htp.hvx_threads",
-        "htp.weight_sharing",
-        "htp.simulator",
-        "identify.soc_models",
-        "identify.platforms",
-        "identify.dt_compatible",
-        "identify.machines",
-        "libraries.qnn",
-        "libraries.dsp",
-        "phones",
-    }
+    (
+        *_FACT_KEYS,
+        *(f"htp.{key}" for key in _HTP_KEYS),
+        *(f"identify.{key}" for key in _IDENTIFY_KEYS),
+        *(f"libraries.{key}" for key in _LIBRARY_KEYS),
+    )
 )
 
 
@@ -183,8 +175,10 @@ def load_profiles(directory: Path | str | None = None) -> list[DeviceProfile]:
     """
     root = Path(directory) if directory is not None else default_profiles_dir()
     if not root.is_dir():
-        error = UserError if directory is not None else InternalError
-        raise error(f"device profile directory {root} does not exist")
+        if directory is not None:
+            raise UserError(f"device profile directory {root} does not exist")
+        # The profiles ship beside the controller package; an install without them is our bug.
+        raise InternalError(f"devicelab's device_profiles/ is missing: looked in {root}")
     profiles = [load_profile(path) for path in sorted(root.glob("*.toml"))]
     _check_unique(profiles)
     return profiles
@@ -207,7 +201,7 @@ def _parse_profile(top: _Table) -> DeviceProfile:
         top.fail("schema_version", f"{SCHEMA_VERSION}", top.data.get("schema_version"))
     htp = _parse_htp(top.table("htp"))
     libraries = top.table("libraries") or _Table({}, top.path, "libraries.")
-    libraries.check_keys({"qnn", "dsp"})
+    libraries.check_keys(_LIBRARY_KEYS)
     return DeviceProfile(
         path=top.path,
         name=top.text("name"),
@@ -228,9 +222,7 @@ def _parse_profile(top: _Table) -> DeviceProfile:
 def _parse_htp(table: _Table | None) -> dict[str, Any]:
     if table is None:
         return _NO_HTP
-    table.check_keys(
-        {"soc_model", "arch", "vtcm_mb", "fp16", "hvx_threads", "weight_sharing", "simulator"}
-    )
+    table.check_keys(_HTP_KEYS)
     simulator = bool(table.flag("simulator", required=False))
     # A simulator profile is not tied to one SoC; a real HTP must say which one it is.
     required = not simulator
@@ -260,7 +252,7 @@ def _parse_identify(top: _Table) -> Identify:
     table = top.table("identify")
     if table is None:
         top.fail("identify", "a table", None)
-    table.check_keys({"soc_models", "platforms", "dt_compatible", "machines"})
+    table.check_keys(_IDENTIFY_KEYS)
     identify = Identify(
         soc_models=tuple(_norm_soc_model(v) for v in table.texts("soc_models")),
         platforms=tuple(v.lower() for v in table.texts("platforms")),
@@ -275,7 +267,7 @@ def _parse_identify(top: _Table) -> Identify:
 
 
 def _parse_phone(table: _Table) -> Phone:
-    table.check_keys({"name", "models", "format", "chipset", "chipset_aliases"})
+    table.check_keys(_PHONE_KEYS)
     models = tuple(_norm_product(m) for m in table.texts("models"))
     if not models:
         table.fail("models", "a non-empty list of ro.product.model values", [])
@@ -305,24 +297,6 @@ def _fact_names(table: _Table, key: str) -> tuple[str, ...]:
         if name not in FACT_NAMES:
             table.fail(key, f"a list of field names from {sorted(FACT_NAMES)}", name)
     return names
-
-
-_TOP_KEYS = frozenset(
-    {
-        "schema_version",
-        "name",
-        "part_number",
-        "chipset",
-        "chipset_aliases",
-        "format",
-        "unverified",
-        "htp",
-        "identify",
-        "libraries",
-        "phones",
-        "sources",
-    }
-)
 
 
 @dataclass(frozen=True)

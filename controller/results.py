@@ -69,14 +69,13 @@ class ProfileResultBuilder:
 
     def build(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The result dict; ``extra`` is merged into the ``devicelab`` key."""
-        result = {
+        extras = self._devicelab_extras()
+        extras.update(extra or {})
+        return {
             "execution_summary": self._execution_summary(),
             "execution_detail": aggregate_layers(self.layer_iterations),
-            "devicelab": self._devicelab_extras(),
+            "devicelab": extras,
         }
-        if extra:
-            result["devicelab"].update(extra)
-        return result
 
     def _execution_summary(self) -> dict[str, Any]:
         first = self.loads.get("first_load")

@@ -394,7 +394,7 @@ NPU_PARTS = sorted(REQUIRED_PARTS - {"x86_64"})
 @pytest.mark.parametrize("part", NPU_PARTS)
 def test_htp_facts_agree_with_the_qnn_simulator(part: str, qnn: tuple) -> None:
     profile = by_part(load_profiles(), part)
-    assert profile.soc_model is not None
+    assert profile.soc_model is not None and profile.vtcm_mb is not None
     config = _simulator_soc_config(qnn, profile.soc_model)
     assert config["soc_type"] == profile.part_number
     assert int(config["vtcm_size"]) == profile.vtcm_mb * MIB

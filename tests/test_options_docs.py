@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +61,14 @@ def test_every_seed_default_appears_in_the_docs() -> None:
             if isinstance(sub.default, str):
                 row = next(line for line in markdown.splitlines() if f"`{sub.name}=" in line)
                 assert f"| {sub.default} |" in row, sub.name
+
+
+def test_docstring_examples_run() -> None:
+    # The public functions document themselves with examples; keep them true.
+    import controller.options as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"controller.options.{info.name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, info.name
+    assert doctest.testmod(package).failed == 0

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from controller.errors import UserError
-from controller.options import OptionError, parse_options
+from controller.options import OptionError, Options, parse_options
 from controller.options.grammar import join_tokens, split_tokens
 
 
-def compile_(text: str | list[str] | None, runtime: str = "tflite"):  # type: ignore[no-untyped-def]
+def compile_(text: str | Sequence[str] | None, runtime: str = "tflite") -> Options:
     return parse_options(text, job="compile", target_runtime=runtime)
 
 
-def profile(text: str | list[str] | None, runtime: str = "tflite"):  # type: ignore[no-untyped-def]
+def profile(text: str | Sequence[str] | None, runtime: str = "tflite") -> Options:
     return parse_options(text, job="profile", target_runtime=runtime)
 
 

@@ -41,7 +41,8 @@ OPTION_CASES = [
          ("image,image", "image,"), ()),
     Case("force_channel_last_output", "compile", "tflite", "output_0,output_1",
          ("output_0", "output_1"), ("logits", "output_01", "output_0,output_0"), ()),
-    Case("quantize_full_type", "compile", "tflite", "w8a16", "w8a16", ("int4", "INT8", "fp16"), None),
+    Case("quantize_full_type", "compile", "tflite", "w8a16", "w8a16", ("int4", "INT8", "fp16"),
+         None),
     Case("quantize_io", "compile", "tflite", "false", False, ("yes", "1", "on"), False),
     Case("quantize_io_type", "compile", "tflite", "uint8", "uint8", ("int16", "UINT8"), None,
          extra="--quantize_io"),
@@ -80,68 +81,82 @@ class SubCase(NamedTuple):
 
 _B = ("yes", "1", "")  # never booleans
 _TF, _QNN = "tflite_options", "qnn_options"
-_HTP = "kHtp{}"
-_MODES = ("LowPowerSaver", "PowerSaver", "HighPowerSaver", "LowBalanced", "Balanced",
-          "HighPerformance", "SustainedHighPerformance", "Burst")  # fmt: skip
+_PRIO = "TFLITE_GPU_INFERENCE_PRIORITY_"
+_PREF = "TFLITE_GPU_INFERENCE_PREFERENCE_"
+
+
+def _tf(
+    name: str, accepted: str, rejected: tuple[str, ...], default: Any, typed: Any = None
+) -> SubCase:
+    """A --tflite_options case; an enum's typed value is its accepted text."""
+    return SubCase(_TF, name, accepted, accepted if typed is None else typed, rejected, default)
+
+
+def _qnn(
+    name: str, accepted: str, rejected: tuple[str, ...], default: Any, typed: Any = None
+) -> SubCase:
+    """A --qnn_options case; an enum's typed value is its accepted text."""
+    return SubCase(_QNN, name, accepted, accepted if typed is None else typed, rejected, default)
+
 
 SUB_CASES = [
     # TensorFlow Lite options
-    SubCase(_TF, "enable_fallback", "false", False, _B, True),
-    SubCase(_TF, "invoke_interpreter_on_cold_load", "TRUE", True, _B, False),
-    SubCase(_TF, "allow_fp32_as_fp16", "False", False, _B, True),
-    SubCase(_TF, "force_opengl", "true", True, _B, False),
-    SubCase(_TF, "number_of_threads", "-1", -1, ("0", "-2", "2.5", "four"), -1),
-    SubCase(_TF, "release_dynamic_tensors", "true", True, _B, False),
+    _tf("enable_fallback", "false", _B, True, typed=False),
+    _tf("invoke_interpreter_on_cold_load", "TRUE", _B, False, typed=True),
+    _tf("allow_fp32_as_fp16", "False", _B, True, typed=False),
+    _tf("force_opengl", "true", _B, False, typed=True),
+    _tf("number_of_threads", "-1", ("0", "-2", "2.5", "four"), -1, typed=-1),
+    _tf("release_dynamic_tensors", "true", _B, False, typed=True),
     # QNN delegate
-    SubCase(_TF, "qnn_log_level", "kLogLevelDebug", "kLogLevelDebug", ("kLogLevelTrace", "debug"), "kLogLevelWarn"),
-    SubCase(_TF, "qnn_graph_priority", "kQnnPriorityHigh", "kQnnPriorityHigh", ("HIGH",), "kQnnPriorityDefault"),
-    SubCase(_TF, "qnn_gpu_precision", "kGpuHybrid", "kGpuHybrid", ("kGpuFp8",), "kGpuFp16"),
-    SubCase(_TF, "qnn_gpu_performance_mode", "kGpuLow", "kGpuLow", ("kgpulow",), "kGpuHigh"),
-    SubCase(_TF, "qnn_dsp_performance_mode", "kDspSustainedHighPerformance", "kDspSustainedHighPerformance", ("kHtpBurst",), "kDspBurst"),
-    SubCase(_TF, "qnn_dsp_encoding", "kDspDynamic", "kDspDynamic", ("dynamic",), "kDspStatic"),
-    SubCase(_TF, "qnn_htp_performance_mode", "kHtpLowPowerSaver", "kHtpLowPowerSaver", ("kHtpTurbo", "BURST"), "kHtpBurst"),
-    SubCase(_TF, "qnn_htp_precision", "kHtpQuantized", "kHtpQuantized", ("kHtpFp32",), "kHtpFp16"),
-    SubCase(_TF, "qnn_htp_optimization_strategy", "kHtpOptimizeForPrepare", "kHtpOptimizeForPrepare", ("kHtpOptimizeForSize",), "kHtpOptimizeForInference"),
-    SubCase(_TF, "qnn_htp_use_conv_hmx", "false", False, _B, True),
-    SubCase(_TF, "qnn_htp_use_fold_relu", "true", True, _B, False),
-    SubCase(_TF, "qnn_htp_vtcm_size", "8", 8, ("0", "-1", "8MB"), None),
-    SubCase(_TF, "qnn_htp_num_hvx_threads", "2", 2, ("0", "two"), None),
+    _tf("qnn_log_level", "kLogLevelDebug", ("kLogLevelTrace", "debug"), "kLogLevelWarn"),
+    _tf("qnn_graph_priority", "kQnnPriorityHigh", ("HIGH",), "kQnnPriorityDefault"),
+    _tf("qnn_gpu_precision", "kGpuHybrid", ("kGpuFp8",), "kGpuFp16"),
+    _tf("qnn_gpu_performance_mode", "kGpuLow", ("kgpulow",), "kGpuHigh"),
+    _tf("qnn_dsp_performance_mode", "kDspSustainedHighPerformance", ("kHtpBurst",), "kDspBurst"),
+    _tf("qnn_dsp_encoding", "kDspDynamic", ("dynamic",), "kDspStatic"),
+    _tf("qnn_htp_performance_mode", "kHtpLowPowerSaver", ("kHtpTurbo", "BURST"), "kHtpBurst"),
+    _tf("qnn_htp_precision", "kHtpQuantized", ("kHtpFp32",), "kHtpFp16"),
+    _tf("qnn_htp_optimization_strategy", "kHtpOptimizeForPrepare", ("kHtpOptimizeForSize",),
+        "kHtpOptimizeForInference"),
+    _tf("qnn_htp_use_conv_hmx", "false", _B, True, typed=False),
+    _tf("qnn_htp_use_fold_relu", "true", _B, False, typed=True),
+    _tf("qnn_htp_vtcm_size", "8", ("0", "-1", "8MB"), None, typed=8),
+    _tf("qnn_htp_num_hvx_threads", "2", ("0", "two"), None, typed=2),
     # GPUv2
-    SubCase(_TF, "gpu_inference_preference", "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED", "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED",
-            ("BALANCED",), "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED"),
-    SubCase(_TF, "gpu_inference_priority1", "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION", "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION",
-            ("MAX_PRECISION",), "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY"),
-    SubCase(_TF, "gpu_inference_priority2", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO",
-            ("TFLITE_GPU_INFERENCE_PRIORITY_FASTEST",), "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE"),
-    SubCase(_TF, "gpu_inference_priority3", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO", "TFLITE_GPU_INFERENCE_PRIORITY_AUTO",
-            ("auto",), "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION"),
-    SubCase(_TF, "gpu_max_delegated_partitions", "2", 2, ("0", "-1", "x"), 1),
+    _tf("gpu_inference_preference", f"{_PREF}BALANCED", ("BALANCED",), f"{_PREF}SUSTAINED_SPEED"),
+    _tf("gpu_inference_priority1", f"{_PRIO}MAX_PRECISION", ("MAX_PRECISION",),
+        f"{_PRIO}MIN_LATENCY"),
+    _tf("gpu_inference_priority2", f"{_PRIO}AUTO", (f"{_PRIO}FASTEST",),
+        f"{_PRIO}MIN_MEMORY_USAGE"),
+    _tf("gpu_inference_priority3", f"{_PRIO}AUTO", ("auto",), f"{_PRIO}MAX_PRECISION"),
+    _tf("gpu_max_delegated_partitions", "2", ("0", "-1", "x"), 1, typed=2),
     # NNAPI
-    SubCase(_TF, "nnapi_execution_preference", "kLowPower", "kLowPower", ("kFast",), "kSustainedSpeed"),
-    SubCase(_TF, "nnapi_max_number_delegated_partitions", "-1", -1, ("1.5", "none"), 3),
-    SubCase(_TF, "nnapi_allow_fp16", "false", False, _B, True),
+    _tf("nnapi_execution_preference", "kLowPower", ("kFast",), "kSustainedSpeed"),
+    _tf("nnapi_max_number_delegated_partitions", "-1", ("1.5", "none"), 3, typed=-1),
+    _tf("nnapi_allow_fp16", "false", _B, True, typed=False),
     # Qualcomm AI Engine Direct
-    SubCase(_QNN, "context_async_execution_queue_depth_numeric", "4", 4, ("-1", "deep"), None),
-    SubCase(_QNN, "context_enable_graphs", "graph_a,graph_b", ("graph_a", "graph_b"), ("a,a", "a,,b"), None),
-    SubCase(_QNN, "context_error_reporting_options_level", "DETAILED", "DETAILED", ("VERBOSE", "brief"), None),
-    SubCase(_QNN, "context_error_reporting_options_storage_limit", "64", 64, ("-1", "64KB"), None),
-    SubCase(_QNN, "context_memory_limit_hint", "512", 512, ("-512", "0.5"), None),
-    SubCase(_QNN, "context_priority", "NORMAL_HIGH", "NORMAL_HIGH", ("URGENT", "high"), None),
-    SubCase(_QNN, "context_gpu_performance_hint", "LOW", "LOW", ("LOWEST",), "HIGH"),
-    SubCase(_QNN, "context_gpu_use_gl_buffers", "true", True, _B, None),
-    SubCase(_QNN, "context_htp_performance_mode", "EXTREME_POWER_SAVER", "EXTREME_POWER_SAVER", ("kHtpBurst", "TURBO"), "BURST"),
-    SubCase(_QNN, "default_graph_priority", "LOW", "LOW", ("LOWEST",), None),
-    SubCase(_QNN, "default_graph_gpu_precision", "FLOAT16", "FLOAT16", ("FP16",), "USER_PROVIDED"),
-    SubCase(_QNN, "default_graph_gpu_disable_memory_optimizations", "true", True, _B, None),
-    SubCase(_QNN, "default_graph_gpu_disable_node_optimizations", "true", True, _B, None),
-    SubCase(_QNN, "default_graph_gpu_disable_queue_recording", "true", True, _B, None),
-    SubCase(_QNN, "default_graph_htp_disable_fold_relu_activation_into_conv", "true", True, _B, False),
-    SubCase(_QNN, "default_graph_htp_num_hvx_threads", "8", 8, ("0", "eight"), 4),
-    SubCase(_QNN, "default_graph_htp_optimization_type", "FINALIZE_OPTIMIZATION_FLAG", "FINALIZE_OPTIMIZATION_FLAG", ("FINALIZE",), None),
-    SubCase(_QNN, "default_graph_htp_optimization_value", "3", 3, ("0", "4"), None),
-    SubCase(_QNN, "default_graph_htp_precision", "FLOAT16", "FLOAT16", ("FLOAT32",), None),
-    SubCase(_QNN, "default_graph_htp_disable_short_depth_conv_on_hmx", "true", True, _B, False),
-    SubCase(_QNN, "default_graph_htp_vtcm_size", "0", 0, ("-1", "4MB"), 4),
+    _qnn("context_async_execution_queue_depth_numeric", "4", ("-1", "deep"), None, typed=4),
+    _qnn("context_enable_graphs", "graph_a,graph_b", ("a,a", "a,,b"), None,
+         typed=("graph_a", "graph_b")),
+    _qnn("context_error_reporting_options_level", "DETAILED", ("VERBOSE", "brief"), None),
+    _qnn("context_error_reporting_options_storage_limit", "64", ("-1", "64KB"), None, typed=64),
+    _qnn("context_memory_limit_hint", "512", ("-512", "0.5"), None, typed=512),
+    _qnn("context_priority", "NORMAL_HIGH", ("URGENT", "high"), None),
+    _qnn("context_gpu_performance_hint", "LOW", ("LOWEST",), "HIGH"),
+    _qnn("context_gpu_use_gl_buffers", "true", _B, None, typed=True),
+    _qnn("context_htp_performance_mode", "EXTREME_POWER_SAVER", ("kHtpBurst", "TURBO"), "BURST"),
+    _qnn("default_graph_priority", "LOW", ("LOWEST",), None),
+    _qnn("default_graph_gpu_precision", "FLOAT16", ("FP16",), "USER_PROVIDED"),
+    _qnn("default_graph_gpu_disable_memory_optimizations", "true", _B, None, typed=True),
+    _qnn("default_graph_gpu_disable_node_optimizations", "true", _B, None, typed=True),
+    _qnn("default_graph_gpu_disable_queue_recording", "true", _B, None, typed=True),
+    _qnn("default_graph_htp_disable_fold_relu_activation_into_conv", "true", _B, False, typed=True),
+    _qnn("default_graph_htp_num_hvx_threads", "8", ("0", "eight"), 4, typed=8),
+    _qnn("default_graph_htp_optimization_type", "FINALIZE_OPTIMIZATION_FLAG", ("FINALIZE",), None),
+    _qnn("default_graph_htp_optimization_value", "3", ("0", "4"), None, typed=3),
+    _qnn("default_graph_htp_precision", "FLOAT16", ("FLOAT32",), None),
+    _qnn("default_graph_htp_disable_short_depth_conv_on_hmx", "true", _B, False, typed=True),
+    _qnn("default_graph_htp_vtcm_size", "0", ("-1", "4MB"), 4, typed=0),
 ]  # fmt: skip
 
 #: Sub-options that need a sibling to be accepted (the seed: "in combination with").

@@ -353,3 +353,10 @@ def test_push_throughput_50mb(
     )
     for name in ("cli.bin", "lib.bin"):
         assert phone.host_path(f"/data/local/tmp/{name}").stat().st_size == source.stat().st_size
+
+
+def test_public_names_are_exported_and_sorted() -> None:
+    import controller.phone_standin as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)

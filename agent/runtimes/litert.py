@@ -31,6 +31,7 @@ import numpy as np
 
 from agent.errors import (
     AgentError,
+    DelegateError,
     InvalidModelError,
     InvalidOptionError,
     MissingLibraryError,
@@ -251,7 +252,7 @@ class _InterpreterBuilder:
     def _drop(self, spec: DelegateSpec, what: str, exc: BaseException) -> str:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if not self._enable_fallback:
-            raise AgentError(
+            raise DelegateError(
                 f"delegate {spec.name} ({spec.path.name}) {what}: {reason} (enable_fallback=false)"
             ) from exc
         return f"{spec.name}: {what}: {reason}"
@@ -404,7 +405,7 @@ class LiteRtRuntime:
             InvalidModelError: Not a readable TFLite model.
             InvalidOptionError: Unknown or invalid option.
             MissingLibraryError: A delegate library is absent and enable_fallback=false.
-            AgentError: A delegate failed and enable_fallback=false.
+            DelegateError: A delegate failed and enable_fallback=false.
         """
         check_model_file(model_path)
         general, user = parse_tflite_options(config.tflite_options)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import mmap
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,27 +34,25 @@ from agent.errors import (
 )
 from agent.runtimes import qnn_context
 from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, RuntimeInfo, TensorSpec
-from agent.runtimes.ort_profile import layers_per_run, parse_ort_profile
+from agent.runtimes.ort_profile import profiled_layers
 from agent.runtimes.qnn_ep import (
-    BACKENDS,
-    GPU,
     HTP,
     QNN_CONFIG_PREFIX,
     QNN_EP_NAME,
     QnnBackend,
     available_backends,
     backend_provider_options,
+    htp_device_options,
+    is_float_model,
     map_qnn_options,
-    parse_qnn_profile_csv,
     qnn_versions,
     register_qnn_ep,
+    requested_backends,
+    usable_backends,
 )
 
 _LOG = logging.getLogger(__name__)
 _CPU_EP = "CPUExecutionProvider"
-_EP_OPTIONS = {HTP.ep_option: HTP, GPU.ep_option: GPU}
-_UNIT_BACKENDS = {"npu": HTP, "gpu": GPU}
-_COMPUTE_UNITS = ("all", "npu", "gpu", "cpu")
 _WARMUP_RUNS = 1  # profiled runs pay one-off costs (HTP power-up, arena growth) on the first run
 _ORT_DTYPES = {"float": "float32", "double": "float64"}
 
@@ -103,37 +100,6 @@ class _OrtLogCapture:
 
 
 _ORT_LOG = _OrtLogCapture()
-
-
-def requested_backends(config: RunConfig) -> list[QnnBackend]:
-    """QNN backends to try, in order, from ``onnx_execution_providers`` or ``compute_units``.
-
-    Raises:
-        InvalidOptionError: an EP or compute unit this runtime does not know.
-    """
-    if config.onnx_execution_providers:
-        unknown = [ep for ep in config.onnx_execution_providers if ep not in _EP_OPTIONS]
-        if unknown:
-            raise InvalidOptionError(f"onnx_execution_providers: unknown {unknown}")
-        return list(dict.fromkeys(_EP_OPTIONS[ep] for ep in config.onnx_execution_providers))
-    units = set(config.compute_units) or {"all"}
-    unknown = sorted(units - set(_COMPUTE_UNITS))
-    if unknown:
-        raise InvalidOptionError(f"compute_unit: unknown {unknown} (known: {_COMPUTE_UNITS})")
-    # Comma-separated units are unordered: priority is always NPU, GPU, CPU.
-    return [b for unit, b in _UNIT_BACKENDS.items() if unit in units or "all" in units]
-
-
-def _declared_ops(path: Path, op_types: tuple[str, ...]) -> set[str]:
-    """Which of ``op_types`` occur as a node op_type in a serialized ONNX model.
-
-    Looks for NodeProto field 4 (``op_type``) bytes instead of parsing the model: the
-    agent has no ``onnx`` package, and a scan of a mapped file costs milliseconds.
-    """
-    if path.stat().st_size == 0:
-        return set()
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        return {op for op in op_types if m.find(b'"' + bytes([len(op)]) + op.encode()) >= 0}
 
 
 def _tensor_specs(args: list[Any]) -> list[TensorSpec]:
@@ -267,7 +233,7 @@ class _SessionBuilder:
         self.profile = profile
         self.overrides: dict[str, int] | None = None  # known once the first session exists
         self.warnings: list[str] = []
-        self._ops: set[str] | None = None
+        self._is_float: bool | None = None
 
     def create(self, backend: QnnBackend | None) -> _Attempt:
         """Session on ``backend`` (None: CPU EP only), with dynamic dims pinned.
@@ -290,38 +256,20 @@ class _SessionBuilder:
         options = backend_provider_options(backend, self.config.library_dirs)
         options.update(map_qnn_options(self.config.qnn_options, backend).provider_options)
         if backend is HTP:
-            options.update(self._htp_device_options(options))
+            fp16_asked = options.get("enable_htp_fp16_precision") == "1"
+            device, warning = htp_device_options(self.config, fp16_asked, self._float_model())
+            options.update(device)
+            if warning and warning not in self.warnings:
+                self.warnings.append(warning)
         if self.profile is not None:
             options["profiling_level"] = "detailed"
             options["profiling_file_path"] = str(self.profile.qnn_csv)
         return options
 
-    def _htp_device_options(self, options: dict[str, str]) -> dict[str, str]:
-        """soc_model / htp_arch, and fp16 for fp32 graphs (which HTP runs in fp16 only).
-
-        The QNN EP accepts ``enable_htp_fp16_precision`` only together with ``soc_model``.
-        """
-        device = {"soc_model": self.config.soc_model, "htp_arch": self.config.htp_arch}
-        device = {key: value for key, value in device.items() if value}
-        asked = options.get("enable_htp_fp16_precision") == "1"
-        if not asked and not self._is_float_model():
-            return device
-        if "soc_model" in device:
-            return {**device, "enable_htp_fp16_precision": "1"}
-        if asked:
-            raise InvalidOptionError(
-                "default_graph_htp_precision=FLOAT16 needs the device soc_model"
-            )
-        note = "fp32 model on HTP without a soc_model: enable_htp_fp16_precision not set"
-        if note not in self.warnings:
-            self.warnings.append(note)
-        return device
-
-    def _is_float_model(self) -> bool:
-        if self._ops is None:
-            wanted = ("QuantizeLinear", "DequantizeLinear", "EPContext")
-            self._ops = _declared_ops(self.model, wanted)
-        return not self._ops  # neither QDQ nor precompiled (EPContext)
+    def _float_model(self) -> bool:
+        if self._is_float is None:
+            self._is_float = is_float_model(self.model)
+        return self._is_float
 
     def _session(self, backend: QnnBackend | None, options: dict[str, str]) -> _Attempt:
         so = self._session_options(backend, options)
@@ -368,46 +316,6 @@ def _check_model_file(path: Path) -> None:
         raise InvalidModelError(
             f"{path}: onnxruntime loads {OnnxRuntime.suffixes}, not {path.suffix!r}"
         )
-
-
-def _usable_backends(
-    ort: ModuleType, requested: list[QnnBackend], config: RunConfig
-) -> tuple[list[QnnBackend], list[str]]:
-    """Requested backends whose EP and library exist; a fallback line for each other one."""
-    usable, fallbacks = [], []
-    for backend in requested:
-        try:
-            register_qnn_ep(ort)
-            backend_provider_options(backend, config.library_dirs)
-        except MissingLibraryError as exc:
-            fallbacks.append(f"{backend.ep_option}: {exc}")
-            continue
-        usable.append(backend)
-    return usable, fallbacks
-
-
-def _context_binary_wrapper(
-    path: Path, config: RunConfig, requested: list[QnnBackend], usable: list[QnnBackend]
-) -> tuple[Path, QnnBackend]:
-    """EPContext wrapper for a bare ``.bin`` and the one backend that can run it.
-
-    Raises:
-        InvalidModelError / MissingLibraryError / InvalidOptionError: see the messages.
-    """
-    info = qnn_context.read_context_binary(path, config.library_dirs)
-    enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
-    graph = qnn_context.select_graph(info, enable_graphs, path)
-    backend = next((b for b in BACKENDS if b.backend_id == info.backend_id), None)
-    if backend is None:
-        raise InvalidModelError(f"{path}: built for QNN backend id {info.backend_id}, not HTP/GPU")
-    if backend not in requested:
-        raise InvalidOptionError(
-            f"{path}: a context binary runs only on the QNN {backend.key} backend it was built "
-            f"for; the job's EPs / compute units exclude it"
-        )
-    if backend not in usable:
-        raise MissingLibraryError(f"{path}: {backend.library} is needed and not usable here")
-    return qnn_context.write_wrapper(path, graph, config.workdir), backend
 
 
 class OrtLoadedModel:
@@ -522,7 +430,8 @@ class OnnxRuntime:
             profile_json = Path(opened.session.end_profiling())
         finally:
             model.close()
-        return _profiled_layers(opened, profile_json, files.qnn_csv)[-iterations:]
+        layers = profiled_layers(profile_json, files.qnn_csv, opened.backend, opened.op_types)
+        return layers[-iterations:]
 
     def _open(self, path: Path, config: RunConfig, profile: _ProfileFiles | None = None) -> _Opened:
         ort = _import_ort()
@@ -533,11 +442,14 @@ class OnnxRuntime:
         config.workdir.mkdir(parents=True, exist_ok=True)
         map_qnn_options(config.qnn_options, None)  # reject bad sub-options before any work
         requested = requested_backends(config)
-        usable, fallbacks = _usable_backends(ort, requested, config)
+        usable, fallbacks = usable_backends(ort, requested, config.library_dirs)
         model, cpu_allowed = path, True
         if path.suffix == ".bin":
-            model, backend = _context_binary_wrapper(path, config, requested, usable)
-            usable, cpu_allowed = [backend], False  # an EPContext node has no CPU kernel
+            enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
+            model, bin_backend = qnn_context.wrap_context_binary(
+                path, config.library_dirs, config.workdir, enable_graphs, (requested, usable)
+            )
+            usable, cpu_allowed = [bin_backend], False  # an EPContext node has no CPU kernel
         builder = _SessionBuilder(ort, model, config, profile)
         attempt, backend = _first_working(builder, usable, fallbacks, cpu_allowed, path)
         return _opened(ort, attempt, backend, fallbacks, builder, path)
@@ -610,10 +522,3 @@ def _settings(
     if backend is not None:
         settings.update(qnn_versions())
     return settings
-
-
-def _profiled_layers(opened: _Opened, profile_json: Path, qnn_csv: Path) -> list[list[LayerTiming]]:
-    backend = opened.backend
-    executions = parse_qnn_profile_csv(qnn_csv) if backend and qnn_csv.is_file() else []
-    unit = backend.compute_unit if backend else "CPU"
-    return layers_per_run(parse_ort_profile(profile_json), executions, unit, opened.op_types)

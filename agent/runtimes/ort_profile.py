@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.runtimes.base import LayerTiming
-from agent.runtimes.qnn_ep import QNN_EP_NAME, QnnExecution, execution_layers
+from agent.runtimes.qnn_ep import (
+    QNN_EP_NAME,
+    QnnBackend,
+    QnnExecution,
+    execution_layers,
+    parse_qnn_profile_csv,
+)
 
 _KERNEL_SUFFIX = "_kernel_time"
 #: EPs other than QNN all execute on the application processor.
@@ -116,6 +122,10 @@ def _run_layers(
     return layers
 
 
-def run_totals_us(runs: list[OrtRun]) -> list[float]:
-    """Wall time of each run as ORT measured it (for comparing with the layer sums)."""
-    return [float(run.dur_us) for run in runs]
+def profiled_layers(
+    profile_json: Path, qnn_csv: Path, backend: QnnBackend | None, op_types: dict[str, str]
+) -> list[list[LayerTiming]]:
+    """Layers of every run of a profiled session, from ORT's JSON and (if any) QNN's CSV."""
+    executions = parse_qnn_profile_csv(qnn_csv) if backend and qnn_csv.is_file() else []
+    unit = backend.compute_unit if backend else "CPU"
+    return layers_per_run(parse_ort_profile(profile_json), executions, unit, op_types)

@@ -22,9 +22,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from agent.errors import AgentError, InvalidModelError, InvalidOptionError, MissingLibraryError
-from agent.runtimes.qnn_ep import QNN_EP_NAME, QNN_SYSTEM_LIBRARY, find_library, library_search_dirs
+from agent.runtimes.qnn_ep import (
+    BACKENDS,
+    QNN_EP_NAME,
+    QNN_SYSTEM_LIBRARY,
+    QnnBackend,
+    find_library,
+    library_search_dirs,
+)
 
 # --------------------------------------------------------------------------------------
 # QNN System API structs (only the fields read here, plus what fixes the layout)
@@ -97,8 +105,8 @@ class _GraphInfo(C.Structure):
     _fields_ = [("version", C.c_uint32), ("v", _GraphInfoV3)]
 
 
-_BINARY_HEAD = [("backendId", C.c_uint32), ("buildId", C.c_char_p)]
-_BINARY_GRAPHS = [
+_BINARY_HEAD: list[Any] = [("backendId", C.c_uint32), ("buildId", C.c_char_p)]
+_BINARY_GRAPHS: list[Any] = [
     ("contextBlobSize", C.c_uint64),
     ("numContextTensors", C.c_uint32),
     ("contextTensors", C.c_void_p),
@@ -426,3 +434,36 @@ def _link_or_copy(source: Path, link: Path) -> None:
     except OSError:
         # Some device filesystems refuse symlinks; a copy costs disk, not correctness.
         link.write_bytes(source.read_bytes())
+
+
+def wrap_context_binary(
+    path: Path,
+    library_dirs: Sequence[str],
+    workdir: Path,
+    enable_graphs: Sequence[str],
+    allowed: tuple[list[QnnBackend], list[QnnBackend]],
+) -> tuple[Path, QnnBackend]:
+    """EPContext wrapper for the bare binary ``path`` and the one backend that runs it.
+
+    Args:
+        allowed: (backends the job asks for, those of them usable here).
+
+    Raises:
+        InvalidModelError: not a context binary, or built for a backend we cannot drive.
+        InvalidOptionError: the job excludes the binary's backend, or bad graph selection.
+        MissingLibraryError: the binary's backend (or libQnnSystem.so) is absent.
+    """
+    requested, usable = allowed
+    info = read_context_binary(path, library_dirs)
+    graph = select_graph(info, enable_graphs, path)
+    backend = next((b for b in BACKENDS if b.backend_id == info.backend_id), None)
+    if backend is None:
+        raise InvalidModelError(f"{path}: built for QNN backend id {info.backend_id}, not HTP/GPU")
+    if backend not in requested:
+        raise InvalidOptionError(
+            f"{path}: a context binary runs only on the QNN {backend.key} backend it was built "
+            "for; the job's EPs / compute units exclude it"
+        )
+    if backend not in usable:
+        raise MissingLibraryError(f"{path}: {backend.library} is needed and not usable here")
+    return write_wrapper(path, graph, workdir), backend

@@ -12,6 +12,7 @@ The ``--qnn_options`` sub-options of the seed map to QNN EP provider options thr
 from __future__ import annotations
 
 import csv
+import mmap
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from agent.errors import InvalidOptionError, MissingLibraryError
-from agent.runtimes.base import LayerTiming
+from agent.runtimes.base import LayerTiming, RunConfig
 
 QNN_EP_NAME = "QNNExecutionProvider"
 QNN_PROVIDER_LIBRARY = "libonnxruntime_providers_qnn.so"
@@ -126,6 +127,85 @@ def backend_provider_options(backend: QnnBackend, library_dirs: Sequence[str]) -
     if package is not None and library.parent == package:
         return {"backend_type": backend.key}
     return {"backend_path": str(library)}
+
+
+_EP_OPTIONS = {HTP.ep_option: HTP, GPU.ep_option: GPU}
+_UNIT_BACKENDS = {"npu": HTP, "gpu": GPU}
+COMPUTE_UNITS = ("all", "npu", "gpu", "cpu")
+
+
+def requested_backends(config: RunConfig) -> list[QnnBackend]:
+    """QNN backends to try, in order, from ``onnx_execution_providers`` or ``compute_units``.
+
+    Raises:
+        InvalidOptionError: an EP or compute unit this runtime does not know.
+    """
+    if config.onnx_execution_providers:
+        unknown = [ep for ep in config.onnx_execution_providers if ep not in _EP_OPTIONS]
+        if unknown:
+            raise InvalidOptionError(f"onnx_execution_providers: unknown {unknown}")
+        return list(dict.fromkeys(_EP_OPTIONS[ep] for ep in config.onnx_execution_providers))
+    units = set(config.compute_units) or {"all"}
+    unknown = sorted(units - set(COMPUTE_UNITS))
+    if unknown:
+        raise InvalidOptionError(f"compute_unit: unknown {unknown} (known: {COMPUTE_UNITS})")
+    # Comma-separated units are unordered: priority is always NPU, GPU, CPU.
+    return [b for unit, b in _UNIT_BACKENDS.items() if unit in units or "all" in units]
+
+
+def usable_backends(
+    ort: ModuleType, requested: list[QnnBackend], library_dirs: Sequence[str]
+) -> tuple[list[QnnBackend], list[str]]:
+    """Requested backends whose EP and library exist; a fallback line for every other one."""
+    usable, fallbacks = [], []
+    for backend in requested:
+        try:
+            register_qnn_ep(ort)
+            backend_provider_options(backend, library_dirs)
+        except MissingLibraryError as exc:
+            fallbacks.append(f"{backend.ep_option}: {exc}")
+            continue
+        usable.append(backend)
+    return usable, fallbacks
+
+
+def is_float_model(path: Path) -> bool:
+    """True unless the ONNX model has QDQ nodes or is precompiled (EPContext nodes).
+
+    Looks for NodeProto field 4 (``op_type``) bytes instead of parsing the model: the
+    agent has no ``onnx`` package, and scanning a mapped file costs milliseconds.
+    """
+    if path.stat().st_size == 0:
+        return True
+    needles = [b'"' + bytes([len(op)]) + op.encode() for op in _NOT_FLOAT_OPS]
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return all(m.find(needle) < 0 for needle in needles)
+
+
+_NOT_FLOAT_OPS = ("QuantizeLinear", "DequantizeLinear", "EPContext")
+FP16_WITHOUT_SOC = "fp32 model on HTP without a soc_model: enable_htp_fp16_precision not set"
+
+
+def htp_device_options(
+    config: RunConfig, fp16_asked: bool, float_model: bool
+) -> tuple[dict[str, str], str | None]:
+    """``soc_model`` / ``htp_arch``, plus fp16 for fp32 graphs; and a warning, if any.
+
+    HTP runs float graphs in fp16, and the QNN EP accepts ``enable_htp_fp16_precision``
+    only together with ``soc_model``. QDQ and precompiled models need neither.
+
+    Raises:
+        InvalidOptionError: FLOAT16 asked for explicitly, with no soc_model to go with it.
+    """
+    device = {"soc_model": config.soc_model, "htp_arch": config.htp_arch}
+    device = {key: value for key, value in device.items() if value}
+    if not fp16_asked and not float_model:
+        return device, None
+    if "soc_model" in device:
+        return {**device, "enable_htp_fp16_precision": "1"}, None
+    if fp16_asked:
+        raise InvalidOptionError("default_graph_htp_precision=FLOAT16 needs the device soc_model")
+    return device, FP16_WITHOUT_SOC
 
 
 # --------------------------------------------------------------------------------------

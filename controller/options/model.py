@@ -51,6 +51,13 @@ class Options:
     ``tflite_options`` and ``qnn_options`` hold only the sub-options the user
     set; ``*_effective()`` adds the seed's defaults. ``requested`` (the text as
     given) does not take part in equality, so a round trip compares equal.
+
+    Example:
+        >>> from controller.options import parse_options
+        >>> opts = parse_options("--max_profiler_iterations=50", job="profile",
+        ...                      target_runtime="qnn_lib_aarch64_android")
+        >>> opts.max_profiler_iterations, opts.max_profiler_time, opts.compute_unit
+        (50, 600.0, ('npu',))
     """
 
     job: Job

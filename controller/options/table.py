@@ -164,7 +164,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="<type>",
         choices=("int8", "uint8"),
         requires=(Requires("quantize_io", True), RequiresIfGiven("quantize_full_type", ("int8",))),
-        default_text="int8",
+        default_text="determined by the runtime and quantization type (int8 for tflite + int8)",
         help="Input/output type with --quantize_io; only for TensorFlow Lite with int8.",
         example="--quantize_io --quantize_io_type uint8",
     ),

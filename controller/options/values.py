@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from controller.errors import InternalError
 from controller.options.errors import OptionError, nearest
 from controller.options.grammar import FALSE, TRUE
 from controller.options.spec import Kind, OptionSpec, Spec, SubValue, Value
@@ -23,7 +24,7 @@ _FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def allowed_text(spec: Spec) -> str:
-    """What ``spec`` accepts, in words: ``"all, npu, gpu, cpu (comma separated)"``."""
+    """What ``spec`` accepts, in words, e.g. ``"an integer from 1 to 3"``."""
     if spec.kind in (Kind.FLAG, Kind.BOOL):
         return "true or false"
     if spec.kind in (Kind.INT, Kind.FLOAT):
@@ -55,7 +56,7 @@ def parse_value(spec: Spec, raw: str, where: str) -> SubValue:
         return _parse_choice(spec, raw, where)
     if spec.kind in (Kind.ENUM_LIST, Kind.NAME_LIST):
         return _parse_list(spec, raw, where)
-    raise AssertionError(f"sub-option lists are parsed by parse_sub_options, not {where}")
+    raise InternalError(f"{where}: sub-option lists are parsed by parse_sub_options")
 
 
 def _parse_bool(spec: Spec, raw: str, where: str) -> bool:

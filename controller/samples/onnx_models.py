@@ -42,12 +42,17 @@ def _initializers() -> list[onnx.TensorProto]:
     ]
 
 
+def _conv(name: str, inputs: list[str], output: str) -> onnx.NodeProto:
+    return helper.make_node(
+        "Conv", inputs, [output], name=name, kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+    )
+
+
 def _nodes() -> list[onnx.NodeProto]:
-    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
     return [
-        helper.make_node("Conv", [INPUT_NAME, "conv1_w", "conv1_b"], ["c1"], name="conv1", **conv),
+        _conv("conv1", [INPUT_NAME, "conv1_w", "conv1_b"], "c1"),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-        helper.make_node("Conv", ["r1", "conv2_w", "conv2_b"], ["c2"], name="conv2", **conv),
+        _conv("conv2", ["r1", "conv2_w", "conv2_b"], "c2"),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
         helper.make_node("GlobalAveragePool", ["r2"], ["pool"], name="pool"),
         helper.make_node("Flatten", ["pool"], ["flat"], name="flatten", axis=1),
