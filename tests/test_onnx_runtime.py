@@ -13,7 +13,7 @@ from onnx import numpy_helper
 
 from agent.errors import ArtifactNotFoundError, InvalidModelError, InvalidOptionError
 from agent.runtimes import qnn_context
-from agent.runtimes.base import AppliedConfig, RunConfig
+from agent.runtimes.base import AppliedConfig, RunConfig, Runtime
 from agent.runtimes.onnx_runtime import OnnxRuntime
 from agent.runtimes.qnn_ep import (
     QNN_EP_NAME,
@@ -75,7 +75,8 @@ def run_once(
 
 
 def test_info_lists_eps_and_qnn_backends() -> None:
-    info = OnnxRuntime().info()
+    runtime: Runtime = OnnxRuntime()  # mypy checks the protocol
+    info = runtime.info()
     assert info.available and info.version == ort.__version__
     assert {CPU_EP, QNN_EP_NAME} <= set(info.accelerators)
     assert "htp" in info.backends and "libQnnHtp.so" in info.detail
@@ -191,6 +192,17 @@ def test_unmappable_qnn_option_is_a_named_warning(models: dict[str, Path], tmp_p
     )
     _, applied = run_once(models["qdq"], cfg, image())
     assert any("default_graph_htp_num_hvx_threads" in warning for warning in applied.warnings)
+
+
+def test_qnn_options_on_a_cpu_only_run_are_warned(models: dict[str, Path], tmp_path) -> None:
+    cfg = config(
+        tmp_path, compute_units=("cpu",), qnn_options={"context_htp_performance_mode": "BURST"}
+    )
+    _, applied = run_once(models["fp32"], cfg, image())
+    assert applied.warnings == [
+        "qnn_options context_htp_performance_mode=BURST not applied: no QNN backend in use "
+        "(CPU only)"
+    ]
 
 
 def test_unknown_or_bad_qnn_options_are_rejected(models: dict[str, Path], tmp_path) -> None:

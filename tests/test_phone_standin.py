@@ -224,6 +224,36 @@ def test_forward_reaches_grpc_server_on_host(server: AdbServer, phone: StandinDe
 
 
 @adb_test
+def test_server_started_from_shell_is_reachable_through_forward(
+    server: AdbServer, phone: StandinDevice, adb_device: AdbDevice
+) -> None:
+    """The product's path: push, start a daemon with nohup, forward to it."""
+    adb_device.sync.push(b"served bytes", "/data/local/tmp/page.txt")
+    device_port, local_port = free_port(), free_port()
+    adb_device.shell(
+        f"cd /data/local/tmp && nohup python3 -m http.server {device_port} --bind 127.0.0.1"
+        " > /data/local/tmp/http.log 2>&1 &"
+    )
+    server.run("-s", phone.serial, "forward", f"tcp:{local_port}", f"tcp:{device_port}")
+    try:
+        assert _http_get(local_port, "/page.txt", timeout_sec=15).endswith(b"served bytes")
+    finally:
+        server.run("forward", "--remove", f"tcp:{local_port}", check=False)
+
+
+def _http_get(port: int, path: str, timeout_sec: float) -> bytes:
+    """GET through the forward, retrying while the daemon is still starting."""
+    deadline = time.monotonic() + timeout_sec
+    while True:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+            response = b"".join(iter(lambda: sock.recv(65536), b""))
+        if response.startswith(b"HTTP/1.0 200") or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)  # an empty reply means the device port refused the OPEN
+
+
+@adb_test
 def test_forward_to_closed_port_fails(server: AdbServer, phone: StandinDevice) -> None:
     local_port, closed_port = free_port(), free_port()
     server.run("-s", phone.serial, "forward", f"tcp:{local_port}", f"tcp:{closed_port}")

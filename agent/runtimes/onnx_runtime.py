@@ -166,7 +166,8 @@ def _resolve_dim(
         # ORT can pin only named (dim_param) dims; nothing ORT-native reaches an unnamed one.
         if strict:
             raise InvalidOptionError(
-                f"{where} is dynamic and unnamed; re-export it static or named"
+                f"{where} is dynamic and unnamed; ORT pins only named (dim_param) dims: "
+                "re-export it static or named"
             )
     elif overrides.setdefault(dim, value) != value:
         raise InvalidOptionError(f"input_shapes: dim {dim!r} given as {overrides[dim]} and {value}")
@@ -365,8 +366,8 @@ class OrtLoadedModel:
 class OnnxRuntime:
     """ONNX Runtime with the CPU EP and, through onnxruntime-qnn, the QNN EP (HTP, GPU)."""
 
-    name = "onnxruntime"
-    suffixes = (".onnx", ".bin")
+    name: str = "onnxruntime"
+    suffixes: tuple[str, ...] = (".onnx", ".bin")
 
     def __init__(self, library_dirs: Sequence[str] = ()) -> None:
         """``library_dirs``: extra places for QNN backend libraries, before the package's."""
@@ -440,12 +441,12 @@ class OnnxRuntime:
         if self.library_dirs:
             config = replace(config, library_dirs=(*config.library_dirs, *self.library_dirs))
         config.workdir.mkdir(parents=True, exist_ok=True)
-        map_qnn_options(config.qnn_options, None)  # reject bad sub-options before any work
+        # Reject bad sub-options before any work; warnings come later, per backend.
+        enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
         requested = requested_backends(config)
         usable, fallbacks = usable_backends(ort, requested, config.library_dirs)
         model, cpu_allowed = path, True
         if path.suffix == ".bin":
-            enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
             model, bin_backend = qnn_context.wrap_context_binary(
                 path, config.library_dirs, config.workdir, enable_graphs, (requested, usable)
             )

@@ -169,6 +169,9 @@ def usable_backends(
     return usable, fallbacks
 
 
+_NOT_FLOAT_OPS = ("QuantizeLinear", "DequantizeLinear", "EPContext")
+
+
 def is_float_model(path: Path) -> bool:
     """True unless the ONNX model has QDQ nodes or is precompiled (EPContext nodes).
 
@@ -182,7 +185,6 @@ def is_float_model(path: Path) -> bool:
         return all(m.find(needle) < 0 for needle in needles)
 
 
-_NOT_FLOAT_OPS = ("QuantizeLinear", "DequantizeLinear", "EPContext")
 FP16_WITHOUT_SOC = "fp32 model on HTP without a soc_model: enable_htp_fp16_precision not set"
 
 

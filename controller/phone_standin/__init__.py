@@ -24,6 +24,13 @@ Modules, one job each::
     device      StandinDevice: listener, lifecycle, faults
     testing     helpers for tests: a private adb server, a connected stand-in
 
+Not emulated: authentication (AUTH/STLS), pty allocation (pty requests run
+without one), ``ls_v2``/``sendrecv_v2``/``delayed_ack`` and other features not in
+:data:`FEATURES`, ``root:``/``remount:``/``reboot:``/``install`` services
+(refused), USB transports, Android permissions and SELinux; shell commands run on
+the host as the host user (paths in their output are host paths), and the sandbox
+is a convenience, not a security boundary.
+
 Run one device until killed::
 
     python -m controller.phone_standin --sandbox DIR [--port 5555] [--props props.json]

@@ -17,7 +17,7 @@ import threading
 from typing import BinaryIO, cast
 
 from controller.phone_standin.services import DeviceContext, Handler, open_service
-from controller.phone_standin.streams import Stream, StreamTable
+from controller.phone_standin.streams import Stream, StreamClosed, StreamTable
 from controller.phone_standin.wire import (
     A_CLSE,
     A_CNXN,
@@ -133,6 +133,9 @@ class Connection:
     def _run_service(self, stream: Stream, handler: Handler) -> None:
         try:
             handler(stream)
+        except StreamClosed:
+            # Clients often just close mid-reply (adbutils' stat never sends QUIT).
+            log.debug("%s stream %d closed by the client", self._label, stream.local_id)
         except Exception:
             log.exception("%s service on stream %d failed", self._label, stream.local_id)
         finally:
