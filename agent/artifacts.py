@@ -29,9 +29,27 @@ class UploadChunk:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, incoming: Path) -> None:
         self.root = root
+        self.incoming = incoming
         self.root.mkdir(parents=True, exist_ok=True)
+        self.incoming.mkdir(parents=True, exist_ok=True)
+
+    def adopt(self, incoming_name: str, sha256: str, filename: str) -> Path:
+        """Move a file pushed into ``incoming/`` into the store after checking its hash.
+
+        A corrupted push is deleted and reported; nothing half-written is kept.
+        """
+        source = self.incoming / Path(incoming_name).name  # no path tricks out of incoming/
+        if not source.is_file():
+            raise ArtifactNotFoundError(f"pushed file {incoming_name} is not in {self.incoming}")
+        with source.open("rb") as handle:
+            chunks = iter(lambda: handle.read(1 << 20), b"")
+            stream = (UploadChunk(sha256, filename, data) for data in chunks)
+            try:
+                return self.put(stream)
+            finally:
+                source.unlink(missing_ok=True)
 
     def path_of(self, sha256: str) -> Path | None:
         """The stored file for ``sha256``, or None when absent."""

@@ -52,7 +52,7 @@ def _device_os() -> str:
 class AgentServicer(pb_grpc.AgentServicer):
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.artifacts = ArtifactStore(workdir / "artifacts")
+        self.artifacts = ArtifactStore(workdir / "artifacts", workdir / "incoming")
         self.started = time.monotonic()
         # One job at a time: two jobs on one device would measure each other.
         self._job_lock = threading.Lock()
@@ -60,7 +60,10 @@ class AgentServicer(pb_grpc.AgentServicer):
 
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingReply:
         uptime = time.monotonic() - self.started
-        return pb.PingReply(agent_version=__version__, pid=os.getpid(), uptime_s=uptime)
+        paths = pb.AgentPaths(workdir=str(self.workdir), incoming_dir=str(self.artifacts.incoming))
+        return pb.PingReply(
+            agent_version=__version__, pid=os.getpid(), uptime_s=uptime, paths=paths
+        )
 
     def GetDeviceInfo(
         self, request: pb.DeviceInfoRequest, context: grpc.ServicerContext
@@ -106,6 +109,17 @@ class AgentServicer(pb_grpc.AgentServicer):
             context.abort(_status_for(exc), str(exc))
         sha = path.parent.name
         return pb.ArtifactStatus(sha256=sha, present=True, size_bytes=path.stat().st_size)
+
+    def AdoptArtifact(
+        self, request: pb.AdoptRequest, context: grpc.ServicerContext
+    ) -> pb.ArtifactStatus:
+        try:
+            path = self.artifacts.adopt(request.incoming_name, request.sha256, request.filename)
+        except AgentError as exc:
+            context.abort(_status_for(exc), str(exc))
+        return pb.ArtifactStatus(
+            sha256=request.sha256, present=True, size_bytes=path.stat().st_size
+        )
 
     def Profile(
         self, request: pb.ProfileRequest, context: grpc.ServicerContext

@@ -27,14 +27,16 @@ class PingRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class PingReply(_message.Message):
-    __slots__ = ("agent_version", "pid", "uptime_s")
+    __slots__ = ("agent_version", "pid", "uptime_s", "paths")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     pid: int
     uptime_s: float
-    def __init__(self, agent_version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ...) -> None: ...
+    paths: AgentPaths
+    def __init__(self, agent_version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ..., paths: _Optional[_Union[AgentPaths, _Mapping]] = ...) -> None: ...
 
 class DeviceInfoRequest(_message.Message):
     __slots__ = ()
@@ -105,6 +107,24 @@ class ArtifactChunk(_message.Message):
     total_bytes: int
     data: bytes
     def __init__(self, sha256: _Optional[str] = ..., filename: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class AdoptRequest(_message.Message):
+    __slots__ = ("sha256", "filename", "incoming_name")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_NAME_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    filename: str
+    incoming_name: str
+    def __init__(self, sha256: _Optional[str] = ..., filename: _Optional[str] = ..., incoming_name: _Optional[str] = ...) -> None: ...
+
+class AgentPaths(_message.Message):
+    __slots__ = ("workdir", "incoming_dir")
+    WORKDIR_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_DIR_FIELD_NUMBER: _ClassVar[int]
+    workdir: str
+    incoming_dir: str
+    def __init__(self, workdir: _Optional[str] = ..., incoming_dir: _Optional[str] = ...) -> None: ...
 
 class InputSpec(_message.Message):
     __slots__ = ("name", "shape", "dtype")

@@ -54,6 +54,11 @@ class AgentStub:
                 request_serializer=protos_dot_agent__pb2.ArtifactChunk.SerializeToString,
                 response_deserializer=protos_dot_agent__pb2.ArtifactStatus.FromString,
                 _registered_method=True)
+        self.AdoptArtifact = channel.unary_unary(
+                '/devicelab.agent.v1.Agent/AdoptArtifact',
+                request_serializer=protos_dot_agent__pb2.AdoptRequest.SerializeToString,
+                response_deserializer=protos_dot_agent__pb2.ArtifactStatus.FromString,
+                _registered_method=True)
         self.Profile = channel.unary_stream(
                 '/devicelab.agent.v1.Agent/Profile',
                 request_serializer=protos_dot_agent__pb2.ProfileRequest.SerializeToString,
@@ -101,6 +106,14 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdoptArtifact(self, request, context):
+        """Take in a file already pushed into the agent's incoming/ folder (adb push is
+        faster than gRPC through adb forward); the agent verifies its sha256.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Profile(self, request, context):
         """One profile job; events stream as they happen, the last one is `done` or `error`.
         """
@@ -143,6 +156,11 @@ def add_AgentServicer_to_server(servicer, server):
             'UploadArtifact': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadArtifact,
                     request_deserializer=protos_dot_agent__pb2.ArtifactChunk.FromString,
+                    response_serializer=protos_dot_agent__pb2.ArtifactStatus.SerializeToString,
+            ),
+            'AdoptArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdoptArtifact,
+                    request_deserializer=protos_dot_agent__pb2.AdoptRequest.FromString,
                     response_serializer=protos_dot_agent__pb2.ArtifactStatus.SerializeToString,
             ),
             'Profile': grpc.unary_stream_rpc_method_handler(
@@ -268,6 +286,33 @@ class Agent:
             target,
             '/devicelab.agent.v1.Agent/UploadArtifact',
             protos_dot_agent__pb2.ArtifactChunk.SerializeToString,
+            protos_dot_agent__pb2.ArtifactStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdoptArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/devicelab.agent.v1.Agent/AdoptArtifact',
+            protos_dot_agent__pb2.AdoptRequest.SerializeToString,
             protos_dot_agent__pb2.ArtifactStatus.FromString,
             options,
             channel_credentials,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,12 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from agent.errors import ArtifactNotFoundError, InvalidModelError, InvalidOptionError
+from agent.errors import (
+    ArtifactNotFoundError,
+    InvalidModelError,
+    InvalidOptionError,
+    RuntimeUnavailableError,
+)
 from agent.runtimes import qnn_context
 from agent.runtimes.base import AppliedConfig, RunConfig, Runtime
 from agent.runtimes.onnx_runtime import OnnxRuntime
@@ -285,6 +291,16 @@ def test_corrupt_model_is_an_invalid_model(tmp_path: Path, suffix: str) -> None:
     broken.write_bytes(b"\x08\x07garbage, not a model" * 10)
     with pytest.raises(InvalidModelError, match=f"broken{suffix}"):
         OnnxRuntime().load(broken, config(tmp_path))
+
+
+def test_without_onnxruntime_the_runtime_is_unavailable(
+    models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what `import` sees when absent
+    info = OnnxRuntime().info()
+    assert not info.available and "onnxruntime" in info.detail
+    with pytest.raises(RuntimeUnavailableError):
+        OnnxRuntime().load(models["fp32"], config(tmp_path))
 
 
 def test_missing_model_file(tmp_path: Path) -> None:
