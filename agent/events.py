@@ -41,6 +41,7 @@ class IterationTimes:
 class LayerIteration:
     index: int
     layers: list[LayerTiming]
+    wall_time_us: float
 
 
 @dataclass(frozen=True)

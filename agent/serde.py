@@ -82,9 +82,11 @@ def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
         case events.IterationTimes(first_index, latencies):
             times = pb.IterationTimes(first_index=first_index, latencies_us=latencies)
             return pb.ProfileEvent(iterations=times)
-        case events.LayerIteration(index, layers):
+        case events.LayerIteration(index, layers, wall_time_us):
             layer_iteration = pb.LayerIteration(
-                index=index, layers=[layer_to_proto(layer) for layer in layers]
+                index=index,
+                layers=[layer_to_proto(layer) for layer in layers],
+                wall_time_us=int(wall_time_us),
             )
             return pb.ProfileEvent(layer_iteration=layer_iteration)
         case events.Done():

@@ -24,8 +24,10 @@ import psutil
 from agent import __version__, serde
 from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
+from agent.isolation import run_isolated
+from agent.job_functions import infer_job, profile_job
 from agent.runtimes import all_runtime_info, runtime_for
-from agent.session import ProfilePlan, ProfileSession
+from agent.session import ProfilePlan
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
@@ -139,7 +141,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, cancelled: threading.Event
     ) -> Iterator[pb.ProfileEvent]:
         model_path = self.artifacts.require(request.artifact_sha256)
-        runtime = runtime_for(model_path)
+        runtime_for(model_path)  # an unknown suffix fails here, before a process starts
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(
@@ -148,8 +150,8 @@ class AgentServicer(pb_grpc.AgentServicer):
                 warmup_iterations=request.warmup_iterations,
                 layer_profile_iterations=request.layer_profile_iterations,
             )
-            session = ProfileSession(runtime, model_path, config, plan, cancelled)
-            for event in session.run():
+            job = run_isolated(profile_job, (model_path, config, plan), cancelled.is_set)
+            for event in job:
                 yield serde.event_to_proto(event)
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
@@ -162,21 +164,16 @@ class AgentServicer(pb_grpc.AgentServicer):
 
     def _infer(self, request: pb.InferRequest) -> pb.InferReply:
         model_path = self.artifacts.require(request.artifact_sha256)
-        runtime = runtime_for(model_path)
+        runtime_for(model_path)
+        feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))
-            model = runtime.load(model_path, config)
-            try:
-                samples = []
-                for sample in request.samples:
-                    model.set_inputs({t.name: serde.tensor_to_array(t) for t in sample.tensors})
-                    model.run()
-                    outputs = model.get_outputs()
-                    tensors = [serde.array_to_tensor(n, a) for n, a in outputs.items()]
-                    samples.append(pb.Sample(tensors=tensors))
-                applied = serde.applied_to_proto(model.applied, model.inputs, model.outputs)
-            finally:
-                model.close()
+            [result] = list(run_isolated(infer_job, (model_path, config, feeds)))
+        samples = [
+            pb.Sample(tensors=[serde.array_to_tensor(n, a) for n, a in outputs.items()])
+            for outputs in result.samples
+        ]
+        applied = serde.applied_to_proto(result.applied, result.inputs, result.outputs)
         return pb.InferReply(samples=samples, applied=applied)
 
     def Cancel(self, request: pb.CancelRequest, context: grpc.ServicerContext) -> pb.CancelReply:

@@ -150,8 +150,8 @@ class ProfileSession:
         self._check_cancelled()
         yield events.StageStarted("layer_profile")
         per_iteration = self.runtime.profile_layers(self.model_path, self.config, feeds, count)
-        for index, layers in enumerate(per_iteration):
-            yield events.LayerIteration(index, layers)
+        for index, iteration in enumerate(per_iteration):
+            yield events.LayerIteration(index, iteration.layers, iteration.wall_time_us)
 
 
 def _to_us(latencies_ns: list[int]) -> list[int]:

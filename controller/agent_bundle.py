@@ -19,7 +19,15 @@ from controller.config import home_dir
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("agent", "protos")
 _FIXED_DATE = (2020, 1, 1, 0, 0, 0)
-_MAIN = b"import sys\nfrom agent.__main__ import main\nsys.exit(main())\n"
+# The guard matters: multiprocessing's spawn re-imports the main module in every
+# job's child process, and must not start a second server there.
+_MAIN = b"""import sys
+
+from agent.__main__ import main
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
 
 
 def _entries() -> list[tuple[str, bytes]]:

@@ -20,11 +20,11 @@ ShellRunner = Callable[[str], str]  # runs one shell command on the device, retu
 _SNAPSHOT_SCRIPT = (
     "dumpsys battery 2>/dev/null; echo '@@thermal';"
     " for z in /sys/class/thermal/thermal_zone*; do"
-    " echo \"$(cat $z/type 2>/dev/null) $(cat $z/temp 2>/dev/null)\"; done;"
+    ' echo "$(cat $z/type 2>/dev/null) $(cat $z/temp 2>/dev/null)"; done;'
     " echo '@@status'; dumpsys thermalservice 2>/dev/null | grep -i 'Thermal Status';"
     " echo '@@cpu'; for c in /sys/devices/system/cpu/cpu[0-9]*; do"
-    " echo \"${c##*/} $(cat $c/cpufreq/scaling_governor 2>/dev/null)"
-    " $(cat $c/cpufreq/scaling_cur_freq 2>/dev/null)\"; done"
+    ' echo "${c##*/} $(cat $c/cpufreq/scaling_governor 2>/dev/null)'
+    ' $(cat $c/cpufreq/scaling_cur_freq 2>/dev/null)"; done'
 )
 
 
@@ -107,7 +107,9 @@ def local_snapshot() -> dict[str, Any]:
     if battery is not None:
         health["battery_level"] = round(battery.percent)
     temps = psutil.sensors_temperatures() if hasattr(psutil, "sensors_temperatures") else {}
-    zones = {f"{name}{i}": t.current for name, entries in temps.items() for i, t in enumerate(entries)}
+    zones = {
+        f"{name}{i}": t.current for name, entries in temps.items() for i, t in enumerate(entries)
+    }
     if zones:
         health["thermal_zones_c"] = zones
         health["max_temperature_c"] = max(zones.values())

@@ -40,6 +40,7 @@ class ProfileResultBuilder:
     latencies_us: list[int] = field(default_factory=list)
     loads: dict[str, _Load] = field(default_factory=dict)
     layer_iterations: list[list[pb.Layer]] = field(default_factory=list)
+    layer_wall_times_us: list[int] = field(default_factory=list)
     applied: pb.Applied | None = None
     summary: pb.Summary | None = None
     error: pb.ErrorInfo | None = None
@@ -60,6 +61,7 @@ class ProfileResultBuilder:
             self.latencies_us.extend(event.iterations.latencies_us)
         elif kind == "layer_iteration":
             self.layer_iterations.append(list(event.layer_iteration.layers))
+            self.layer_wall_times_us.append(event.layer_iteration.wall_time_us)
         elif kind == "applied":
             self.applied = event.applied
         elif kind == "done":
@@ -118,6 +120,8 @@ class ProfileResultBuilder:
             "layer_profile_iterations": len(self.layer_iterations),
             "layer_aggregate": LAYER_AGGREGATE,
             "layers_per_compute_unit": layers_per_compute_unit(self.layer_iterations),
+            "layer_profile_wall_times_us": list(self.layer_wall_times_us),
+            "layer_coverage": layer_coverage(self.layer_iterations, self.layer_wall_times_us),
         }
         if self.applied is not None:
             extras["applied"] = applied_to_dict(self.applied)
@@ -167,6 +171,23 @@ def aggregate_layers(iterations: list[list[pb.Layer]]) -> list[dict[str, Any]]:
             entry["execution_cycles"] = int(statistics.median(cycles[key]))
         detail.append(entry)
     return detail
+
+
+def layer_coverage(iterations: list[list[pb.Layer]], wall_times_us: list[int]) -> dict[str, float]:
+    """Share of each profiled run's wall time that its layers account for.
+
+    Layers run inside the run, so a share above 1 (beyond clock granularity)
+    means the per-layer source double counts; a low share means the runtime
+    spends much of a run outside its ops (typical of tiny models).
+    """
+    shares = [
+        sum(layer.execution_time_us for layer in layers) / wall
+        for layers, wall in zip(iterations, wall_times_us, strict=True)
+        if wall > 0
+    ]
+    if not shares:
+        return {}
+    return {"median": statistics.median(shares), "min": min(shares), "max": max(shares)}
 
 
 def layers_per_compute_unit(iterations: list[list[pb.Layer]]) -> dict[str, int]:

@@ -277,7 +277,9 @@ def test_profile_layers_builtin_kernels_name_tflite_ops(
     config = _config(tmp_path, tflite_delegates=("qnn",), library_dirs=(str(tmp_path),))
     per_iteration = LiteRtRuntime().profile_layers(tiny_model, config, {"image": image}, 3)
     assert len(per_iteration) == 3
-    for layers in per_iteration:
+    for iteration in per_iteration:
+        layers = iteration.layers
+        assert sum(layer.execution_time_us for layer in layers) <= 1.05 * iteration.wall_time_us
         assert [layer.type for layer in layers] == TINY_OPS
         assert [layer.name for layer in layers] == [f"{op}:{i}" for i, op in enumerate(TINY_OPS)]
         assert all(layer.compute_unit == "CPU" for layer in layers)
@@ -290,6 +292,7 @@ def test_profile_layers_xnnpack_names_xnnpack_operators(
     tmp_path: Path, tiny_model: Path, image: np.ndarray
 ) -> None:
     config = _config(tmp_path, compute_units=("cpu",))
-    [layers] = LiteRtRuntime().profile_layers(tiny_model, config, {"image": image}, 1)
+    [iteration] = LiteRtRuntime().profile_layers(tiny_model, config, {"image": image}, 1)
+    layers = iteration.layers
     assert layers and any("Convolution" in layer.type for layer in layers)
     assert sum(layer.execution_time_us for layer in layers) > 0

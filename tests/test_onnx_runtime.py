@@ -119,7 +119,9 @@ def test_qdq_profile_has_npu_layers_with_cycles(models: dict[str, Path], tmp_pat
     cfg = config(tmp_path, compute_units=("npu",))
     iterations = OnnxRuntime().profile_layers(models["qdq"], cfg, {"image": image()}, 3)
     assert len(iterations) == 3
-    for layers in iterations:
+    for iteration in iterations:
+        layers = iteration.layers
+        assert sum(layer.execution_time_us for layer in layers) <= 1.05 * iteration.wall_time_us
         npu = [layer for layer in layers if layer.compute_unit == "NPU"]
         assert {"Conv", "Gemm", "Softmax"} <= {layer.type for layer in npu}
         assert all(layer.execution_cycles is not None for layer in npu)
@@ -136,7 +138,9 @@ def test_cpu_profile_has_one_list_per_iteration(models: dict[str, Path], tmp_pat
     cfg = config(tmp_path, compute_units=("cpu",))
     iterations = OnnxRuntime().profile_layers(models["fp32"], cfg, {"image": image()}, 4)
     assert len(iterations) == 4
-    for layers in iterations:
+    for iteration in iterations:
+        layers = iteration.layers
+        assert sum(layer.execution_time_us for layer in layers) <= 1.05 * iteration.wall_time_us
         assert {layer.compute_unit for layer in layers} == {"CPU"}
         assert {"Conv", "Gemm", "Softmax"} <= {layer.type for layer in layers}
         assert all(layer.execution_cycles is None for layer in layers)

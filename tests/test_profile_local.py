@@ -24,8 +24,15 @@ def profile(model: Path, options: str = "", **kwargs: Any) -> dict[str, Any]:
     return job.download_profile()
 
 
-def assert_layers_consistent(result: dict[str, Any], unit: str) -> None:
-    """Per-layer entries exist, are well formed, and fit in the profiled runs' wall time."""
+def assert_layers_consistent(result: dict[str, Any], unit: str, min_coverage: float) -> None:
+    """Per-layer entries exist, are well formed, and fit in the profiled runs' wall time.
+
+    Tolerance: layers run inside their profiled run, so their sum may exceed the
+    run's wall time by 5% at most (clock granularity). From below, the layers
+    must cover ``min_coverage`` of it: high on a model whose runs are mostly
+    kernels, low on the tiny models where the runtime's fixed per-run cost
+    (tens of microseconds) is most of a run.
+    """
     layers = result["execution_detail"]
     assert layers, "no per-layer timings"
     assert all(entry["execution_time"] >= 0 for entry in layers)
@@ -33,20 +40,20 @@ def assert_layers_consistent(result: dict[str, Any], unit: str) -> None:
     assert unit in {entry["compute_unit"] for entry in layers}
     extra = result["devicelab"]
     coverage = extra["layer_coverage"]
-    # Layers run inside the profiled iteration, so their sum cannot exceed its wall
-    # time (5% for clock granularity); on these tiny models the runtime's own
-    # per-run overhead is a large share, so we only require a modest coverage.
-    assert 0.05 <= coverage["median"] <= 1.05, coverage
+    assert coverage["max"] <= 1.05, coverage
+    assert coverage["median"] >= min_coverage, coverage
 
 
 def test_onnx_on_cpu_reports_cpu_layers_and_summary(models_dir: Path) -> None:
-    result = profile(models_dir / "tiny_cnn.onnx", "--compute_unit cpu --max_profiler_iterations 20")
+    result = profile(
+        models_dir / "tiny_cnn.onnx", "--compute_unit cpu --max_profiler_iterations 20"
+    )
     summary = result["execution_summary"]
     assert len(summary["all_inference_times"]) == 20
     assert summary["estimated_inference_time"] > 0
     assert summary["first_load_time"] > 0 and summary["warm_load_time"] > 0
     assert summary["estimated_inference_peak_memory"] > 0
-    assert_layers_consistent(result, "CPU")
+    assert_layers_consistent(result, "CPU", min_coverage=0.2)
     assert {e["compute_unit"] for e in result["execution_detail"]} == {"CPU"}
     assert {"Conv", "Gemm", "Softmax"} <= {e["type"] for e in result["execution_detail"]}
     assert result["devicelab"]["applied"]["accelerators"] == ["CPUExecutionProvider"]
@@ -56,7 +63,7 @@ def test_quantized_onnx_runs_on_the_htp_backend(models_dir: Path) -> None:
     result = profile(
         models_dir / "tiny_cnn_qdq.onnx", "--compute_unit npu --max_profiler_iterations 3"
     )
-    assert_layers_consistent(result, "NPU")
+    assert_layers_consistent(result, "NPU", min_coverage=0.5)
     npu_layers = [e for e in result["execution_detail"] if e["compute_unit"] == "NPU"]
     assert any(e["type"] == "Conv" for e in npu_layers)
     assert all("execution_cycles" in e for e in npu_layers)
@@ -64,10 +71,20 @@ def test_quantized_onnx_runs_on_the_htp_backend(models_dir: Path) -> None:
 
 
 def test_tflite_on_xnnpack(models_dir: Path) -> None:
-    result = profile(models_dir / "tiny_cnn.tflite", "--compute_unit cpu --max_profiler_iterations 10")
+    result = profile(
+        models_dir / "tiny_cnn.tflite", "--compute_unit cpu --max_profiler_iterations 10"
+    )
     assert len(result["execution_summary"]["all_inference_times"]) == 10
-    assert_layers_consistent(result, "CPU")
+    assert_layers_consistent(result, "CPU", min_coverage=0.0)
     assert result["devicelab"]["applied"]["runtime"] == "litert"
+    assert result["devicelab"]["applied"]["accelerators"] == ["xnnpack"]
+
+
+def test_tflite_layers_account_for_a_real_sized_run(models_dir: Path) -> None:
+    result = profile(
+        models_dir / "mobilenet_like.tflite", "--compute_unit cpu --max_profiler_iterations 5"
+    )
+    assert_layers_consistent(result, "CPU", min_coverage=0.7)
 
 
 def test_max_profiler_iterations_runs_exactly_that_many(models_dir: Path) -> None:

@@ -30,6 +30,18 @@ class LayerTiming:
 
 
 @dataclass(frozen=True)
+class ProfiledIteration:
+    """The layers of one profiled run and that run's own wall time.
+
+    ``wall_time_us`` lets the controller check that the layers account for the
+    run (their sum cannot exceed it) and show what profiling itself costs.
+    """
+
+    layers: list[LayerTiming]
+    wall_time_us: float
+
+
+@dataclass(frozen=True)
 class TensorSpec:
     name: str
     shape: tuple[int, ...]  # -1 for a dimension that is still dynamic
@@ -117,8 +129,8 @@ class Runtime(Protocol):
         config: RunConfig,
         feeds: dict[str, np.ndarray],
         iterations: int,
-    ) -> list[list[LayerTiming]]:
-        """Run ``iterations`` profiled inferences; one list of layers per iteration.
+    ) -> list[ProfiledIteration]:
+        """Run ``iterations`` profiled inferences; one entry per iteration.
 
         Uses its own profiled load so the timed loop never pays for profiling.
         """

@@ -37,7 +37,14 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, RuntimeInfo, TensorSpec
+from agent.runtimes.base import (
+    AppliedConfig,
+    LayerTiming,
+    ProfiledIteration,
+    RunConfig,
+    RuntimeInfo,
+    TensorSpec,
+)
 from agent.runtimes.litert_c_api import (
     EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE,
     EVENT_OPERATOR_INVOKE,
@@ -434,7 +441,7 @@ class LiteRtRuntime:
         config: RunConfig,
         feeds: dict[str, np.ndarray],
         iterations: int,
-    ) -> list[list[LayerTiming]]:
+    ) -> list[ProfiledIteration]:
         """Per-op timings of ``iterations`` profiled runs, one list per run.
 
         Uses its own compiled model through LiteRT's C API, on the CPU path the
@@ -449,7 +456,8 @@ class LiteRtRuntime:
         with ProfilingSession(model_path, num_threads=threads, use_xnnpack=plan.xnnpack) as session:
             session.write_inputs(feeds)
             session.run(profiled=False)
-            return [layer_timings(session.run().events) for _ in range(iterations)]
+            runs = [session.run() for _ in range(iterations)]
+            return [ProfiledIteration(layer_timings(run.events), run.wall_us) for run in runs]
 
 
 def _resolve_specs(

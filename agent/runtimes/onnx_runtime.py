@@ -33,7 +33,13 @@ from agent.errors import (
     RuntimeUnavailableError,
 )
 from agent.runtimes import qnn_context
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, RuntimeInfo, TensorSpec
+from agent.runtimes.base import (
+    AppliedConfig,
+    ProfiledIteration,
+    RunConfig,
+    RuntimeInfo,
+    TensorSpec,
+)
 from agent.runtimes.ort_profile import profiled_layers
 from agent.runtimes.qnn_ep import (
     HTP,
@@ -410,7 +416,7 @@ class OnnxRuntime:
 
     def profile_layers(
         self, model_path: Path, config: RunConfig, feeds: dict[str, np.ndarray], iterations: int
-    ) -> list[list[LayerTiming]]:
+    ) -> list[ProfiledIteration]:
         """Per-layer timings of ``iterations`` runs of a separate, profiled session.
 
         CPU nodes come from ORT's profiler; QNN ops from QNN's ``detailed`` profiling CSV

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.runtimes.base import LayerTiming
+from agent.runtimes.base import LayerTiming, ProfiledIteration
 from agent.runtimes.qnn_ep import (
     QNN_EP_NAME,
     QnnBackend,
@@ -93,14 +93,17 @@ def layers_per_run(
     qnn_executions: list[QnnExecution],
     qnn_compute_unit: str,
     op_types: dict[str, str],
-) -> list[list[LayerTiming]]:
-    """One list of layers per run; each QNN fused node is replaced by its QNN ops.
+) -> list[ProfiledIteration]:
+    """One entry per run; each QNN fused node is replaced by its QNN ops.
 
     QNN executions are consumed in order, one per fused QNN node event, so ``runs``
     and ``qnn_executions`` must both cover the whole session (warm-up included).
     """
     pending = iter(qnn_executions)
-    return [_run_layers(run, pending, qnn_compute_unit, op_types) for run in runs]
+    return [
+        ProfiledIteration(_run_layers(run, pending, qnn_compute_unit, op_types), float(run.dur_us))
+        for run in runs
+    ]
 
 
 def _run_layers(
@@ -124,7 +127,7 @@ def _run_layers(
 
 def profiled_layers(
     profile_json: Path, qnn_csv: Path, backend: QnnBackend | None, op_types: dict[str, str]
-) -> list[list[LayerTiming]]:
+) -> list[ProfiledIteration]:
     """Layers of every run of a profiled session, from ORT's JSON and (if any) QNN's CSV."""
     executions = parse_qnn_profile_csv(qnn_csv) if backend and qnn_csv.is_file() else []
     unit = backend.compute_unit if backend else "CPU"

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLE_NAMES = ("tiny_cnn.onnx", "tiny_cnn_qdq.onnx", "tiny_cnn_dynamic.onnx", "tiny_cnn.tflite")
+SAMPLE_NAMES = (
+    "tiny_cnn.onnx",
+    "tiny_cnn_qdq.onnx",
+    "tiny_cnn_dynamic.onnx",
+    "tiny_cnn.tflite",
+    "mobilenet_like.tflite",
+)
 
 
 def write_samples(directory: Path) -> list[Path]:
@@ -18,7 +24,10 @@ def write_samples(directory: Path) -> list[Path]:
         write_samples(Path("models"))  # models/tiny_cnn.onnx, models/tiny_cnn.tflite, ...
     """
     from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
-    from controller.samples.tflite_models import write_tiny_cnn_tflite
+    from controller.samples.tflite_models import (
+        write_mobilenet_like_tflite,
+        write_tiny_cnn_tflite,
+    )
 
     directory.mkdir(parents=True, exist_ok=True)
     return [
@@ -26,4 +35,6 @@ def write_samples(directory: Path) -> list[Path]:
         write_tiny_cnn_qdq_onnx(directory / "tiny_cnn_qdq.onnx"),
         write_tiny_cnn_onnx(directory / "tiny_cnn_dynamic.onnx", dynamic_batch=True),
         write_tiny_cnn_tflite(directory / "tiny_cnn.tflite"),
+        # ~4 ms per inference on one core: big enough for per-layer shares to mean something.
+        write_mobilenet_like_tflite(directory / "mobilenet_like.tflite"),
     ]
