@@ -1,6 +1,7 @@
 """devicelab controller: the public API, re-exported for ``import controller as hub``."""
 
 from controller.api import (
+    get_device_attributes,
     get_devices,
     get_job,
     get_jobs,
@@ -19,6 +20,7 @@ __all__ = [
     "JobStatus",
     "ProfileJob",
     "UserError",
+    "get_device_attributes",
     "get_devices",
     "get_job",
     "get_jobs",

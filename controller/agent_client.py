@@ -106,6 +106,12 @@ class AgentClient:
             raise InternalError(f"[{self.device}] stored {reply.sha256}, expected {sha256}")
         return sha256
 
+    def adopt_artifact(self, incoming_name: str, sha256: str, filename: str) -> None:
+        """Have the agent verify and store a file already pushed to its incoming/ folder."""
+        request = pb.AdoptRequest(sha256=sha256, filename=filename, incoming_name=incoming_name)
+        with grpc_errors(self.device):
+            self._stub.AdoptArtifact(request, metadata=self._metadata)
+
     def profile(self, request: pb.ProfileRequest) -> Iterator[pb.ProfileEvent]:
         with grpc_errors(self.device):
             yield from self._stub.Profile(request, metadata=self._metadata)

@@ -36,9 +36,9 @@ from protos import agent_pb2 as pb
 _registry = DeviceRegistry()
 _jobs: dict[str, Job] = {}
 _jobs_lock = threading.Lock()
-# One worker per device at a time is the rule; with only the local device for
-# now, one worker thread enforces it.
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devicelab-job")
+# Jobs on different devices run in parallel; the agent runs one job at a time,
+# so two jobs on one device queue there.
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="devicelab-job")
 _verbose = False
 
 
@@ -48,13 +48,22 @@ def set_verbose(verbose: bool = True) -> None:
     _verbose = verbose
 
 
-def get_devices(name: str = "", os: str = "", attributes: str | list[str] = ()) -> list[Device]:  # type: ignore[assignment]
-    """Devices this controller can reach that match all given filters."""
-    try:
-        device, _ = _registry.resolve(Device(name, os, attributes))
-    except UserError:
-        return []
-    return [device]
+def get_devices(
+    name: str = "", os: str = "", attributes: str | list[str] | tuple[str, ...] = ()
+) -> list[Device]:
+    """Devices this controller can reach that match all given filters.
+
+    Example:
+        get_devices(attributes="framework:qnn")   # every device with a QNN backend
+    """
+    if not (name or os or attributes):
+        return [entry.as_device() for entry in _registry.entries()]
+    return [entry.as_device() for entry in _registry.find(Device(name, os, attributes))]
+
+
+def get_device_attributes() -> list[str]:
+    """The super set of the attributes of every reachable device."""
+    return sorted({attr for entry in _registry.entries() for attr in entry.attributes})
 
 
 def get_job(job_id: str) -> Job:
@@ -98,17 +107,17 @@ def submit_profile_job(
     path = Path(model)
     target_runtime = check_model_file(path)
     parsed = parse_options(options, job="profile", target_runtime=target_runtime)
-    resolved_device, transport = _registry.resolve(device)
+    entry = _registry.resolve(device)
     job = ProfileJob(
         job_id=new_job_id(),
         name=name or path.stem,
         model=path,
-        device=resolved_device,
+        device=entry.as_device(),
         options=parsed,
     )
     request = pb.ProfileRequest(
         job_id=job.job_id,
-        options=run_options_proto(parsed, input_specs, device_facts={}),
+        options=run_options_proto(parsed, input_specs, device_facts=entry.facts()),
         max_iterations=parsed.max_profiler_iterations,
         max_time_s=parsed.max_profiler_time,
         warmup_iterations=DEFAULT_WARMUP_ITERATIONS,
@@ -116,7 +125,7 @@ def submit_profile_job(
     )
     with _jobs_lock:
         _jobs[job.job_id] = job
-    _executor.submit(run_profile_job, job, transport, request, listener, upload_progress)
+    _executor.submit(run_profile_job, job, entry.transport, request, listener, upload_progress)
     return job
 
 

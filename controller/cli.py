@@ -109,8 +109,19 @@ def cmd_samples(args: argparse.Namespace) -> int:
 def cmd_devices(args: argparse.Namespace) -> int:
     import controller as hub
 
-    for device in hub.get_devices():
-        print(device.name)
+    devices = hub.get_devices(args.name, args.os, args.attribute)
+    if args.json:
+        rows = [
+            {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes)}
+            for d in devices
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for device in devices:
+        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}")
+        print(f"    {' '.join(device.attributes)}")
+    if not devices:
+        print("no matching device", file=sys.stderr)
     return EXIT_OK
 
 
@@ -141,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("directory")
     samples.set_defaults(func=cmd_samples)
 
-    devices = sub.add_parser("devices", help="list reachable devices")
+    devices = sub.add_parser("devices", help="list reachable devices and their attributes")
+    devices.add_argument("--name", default="", help="exact device name")
+    devices.add_argument("--os", default="", help='OS version or interval, e.g. "[12,15)"')
+    devices.add_argument("--attribute", action="append", default=[], help="required attribute")
+    devices.add_argument("--json", action="store_true", help="print JSON")
     devices.set_defaults(func=cmd_devices)
     return parser
 

@@ -1,21 +1,30 @@
-"""Devices: what users name in a job, and how we reach the one that matches.
+"""Devices: what users name in a job, and how we reach the ones that match.
 
 ``Device`` is the seed's target representation (name, os, attributes). The
-``DeviceRegistry`` knows the devices this controller can reach and hands out
-their transports; for now that is the local host (the embedded default).
+``DeviceRegistry`` knows the reachable devices — this host (the embedded
+default) and every adb device in state ``device`` — with their profile from
+``device_profiles/``, their attributes, and their transport.
 """
 
 from __future__ import annotations
 
-import platform
+import logging
+import os
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from controller.errors import UserError
+from controller.device_attributes import device_attributes, matches, os_version
+from controller.device_profiles import DeviceProfile, host_props, load_profiles, match_profile
+from controller.errors import Error, UserError
+from controller.transports.adb import AdbDeviceConfig, AdbTransport
 from controller.transports.base import Transport
 from controller.transports.local import LOCAL_SERIAL, LocalTransport
 
+log = logging.getLogger("devicelab.devices")
+
 LOCAL_DEVICE_NAME = "local"
+DEFAULT_ADB_PORT = 5037
 
 
 @dataclass(frozen=True)
@@ -23,39 +32,176 @@ class Device:
     """A target device: by name, OS version (or interval), and attributes.
 
     Example:
-        Device("local")                       # this host
-        Device(attributes=["framework:onnx"])  # any device that runs ONNX
+        Device("local")                          # this host
+        Device("Samsung Galaxy S23")             # a phone on the lab's USB hub
+        Device(attributes=["framework:onnx"])     # any device that runs ONNX
     """
 
     name: str = ""
     os: str = ""
     attributes: tuple[str, ...] | list[str] | str = field(default=())
+    serial: str = ""  # devicelab extension: filled in on devices the API returns
+
+
+@dataclass
+class DeviceEntry:
+    """A reachable device with what we know about it."""
+
+    serial: str
+    name: str
+    os: str
+    props: dict[str, str]
+    profile: DeviceProfile | None
+    transport: Transport
+    frameworks: tuple[str, ...] = ()
+
+    @property
+    def attributes(self) -> list[str]:
+        return device_attributes(self.props, self.profile, self.frameworks)
+
+    def as_device(self) -> Device:
+        return Device(self.name, self.os, tuple(self.attributes), self.serial)
+
+    def facts(self) -> dict[str, Any]:
+        """Device facts the agent needs (it holds none of its own)."""
+        if self.profile is None:
+            return {}
+        return {
+            "soc_model": self.profile.soc_model or "",
+            "htp_arch": self.profile.htp_arch or "",
+            "library_dirs": list(self.profile.qnn_library_dirs),
+        }
+
+
+def frameworks_from_info(info: Any) -> tuple[str, ...]:
+    """``framework:*`` values from what the agent reports available."""
+    found = set()
+    for runtime in info.runtimes:
+        if not runtime.available:
+            continue
+        if runtime.name == "litert":
+            found.add("tflite")
+        if runtime.name == "onnxruntime":
+            found.add("onnx")
+        if runtime.backends:
+            found.add("qnn")
+    return tuple(sorted(found))
+
+
+def adb_server_port() -> int:
+    return int(os.environ.get("ANDROID_ADB_SERVER_PORT", DEFAULT_ADB_PORT))
 
 
 class DeviceRegistry:
     """Reachable devices and their transports (one transport per device)."""
 
-    def __init__(self) -> None:
-        self._transports: dict[str, Transport] = {}
-        self._lock = threading.Lock()
-
-    def resolve(self, device: Device | None) -> tuple[Device, Transport]:
-        """The concrete device for a request, with its transport."""
-        wanted = device or Device()
-        if wanted.name in ("", LOCAL_DEVICE_NAME, platform.node()):
-            return Device(LOCAL_DEVICE_NAME, wanted.os, wanted.attributes), self.local()
-        raise UserError(
-            f"no device matches name={wanted.name!r}; reachable devices: {LOCAL_DEVICE_NAME}"
+    def __init__(self, adb_config: AdbDeviceConfig | None = None, use_adb: bool = True) -> None:
+        self._entries: dict[str, DeviceEntry] = {}
+        self._lock = threading.RLock()
+        self._profiles = load_profiles()
+        self._adb_config = adb_config or AdbDeviceConfig(
+            python=os.environ.get("DEVICELAB_DEVICE_PYTHON", "python3"),
+            root=os.environ.get("DEVICELAB_DEVICE_ROOT", "/data/local/tmp/devicelab"),
         )
+        self._use_adb = use_adb
 
-    def local(self) -> Transport:
+    def entries(self, probe_frameworks: bool = True) -> list[DeviceEntry]:
+        """Every reachable device, refreshed from the adb server."""
         with self._lock:
-            if LOCAL_SERIAL not in self._transports:
-                self._transports[LOCAL_SERIAL] = LocalTransport()
-            return self._transports[LOCAL_SERIAL]
+            self._refresh()
+            entries = list(self._entries.values())
+        if probe_frameworks:
+            for entry in entries:
+                self._probe(entry)
+        return entries
+
+    def find(self, wanted: Device | None) -> list[DeviceEntry]:
+        """Devices matching ``wanted`` (all of name, os, attributes); local first."""
+        wanted = wanted or Device()
+        if wanted.name in ("", LOCAL_DEVICE_NAME) and not wanted.os and not wanted.attributes:
+            return [self.local()]
+        needs_frameworks = "framework:" in str(wanted.attributes)
+        found = []
+        for entry in self.entries(probe_frameworks=needs_frameworks):
+            # devicelab extension: a device may also be named by its adb serial
+            name = "" if wanted.name == entry.serial else wanted.name
+            filters = {"name": name, "os": wanted.os, "attributes": wanted.attributes}
+            if matches(entry.name, entry.os, entry.attributes, **filters):
+                found.append(entry)
+        return found
+
+    def resolve(self, wanted: Device | None) -> DeviceEntry:
+        """The first device matching ``wanted``; UserError naming what is reachable."""
+        found = self.find(wanted)
+        if not found:
+            names = ", ".join(f"{e.name} ({e.serial})" for e in self.entries(False))
+            raise UserError(f"no device matches {wanted!r}; reachable devices: {names}")
+        return found[0]
+
+    def local(self) -> DeviceEntry:
+        with self._lock:
+            if LOCAL_SERIAL not in self._entries:
+                props = host_props()
+                self._entries[LOCAL_SERIAL] = DeviceEntry(
+                    serial=LOCAL_SERIAL,
+                    name=LOCAL_DEVICE_NAME,
+                    os=os_version(props),
+                    props=props,
+                    profile=match_profile(props, self._profiles),
+                    transport=LocalTransport(),
+                )
+            return self._entries[LOCAL_SERIAL]
 
     def close(self) -> None:
         with self._lock:
-            for transport in self._transports.values():
-                transport.close()
-            self._transports.clear()
+            for entry in self._entries.values():
+                entry.transport.close()
+            self._entries.clear()
+
+    def _refresh(self) -> None:
+        self.local()
+        online = set(self._adb_serials())
+        for serial in list(self._entries):
+            if serial != LOCAL_SERIAL and serial not in online:
+                self._entries.pop(serial).transport.close()
+        for serial in online - set(self._entries):
+            entry = self._adb_entry(serial)
+            if entry is not None:
+                self._entries[serial] = entry
+
+    def _adb_serials(self) -> list[str]:
+        if not self._use_adb:
+            return []
+        import adbutils
+
+        try:
+            client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
+            return [d.serial for d in client.list() if d.state == "device"]
+        except (adbutils.AdbError, OSError) as exc:
+            log.debug("no adb server on port %s: %s", adb_server_port(), exc)
+            return []
+
+    def _adb_entry(self, serial: str) -> DeviceEntry | None:
+        import adbutils
+
+        client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
+        transport = AdbTransport(client.device(serial), self._adb_config)
+        try:
+            props = transport.getprop()
+        except Error as exc:
+            log.warning("[%s] cannot read properties: %s", serial, exc)
+            return None
+        profile = match_profile(props, self._profiles)
+        model = props.get("ro.product.model", "")
+        phone = profile.phone(model) if profile and model else None
+        name = phone.name if phone else (model or serial)
+        return DeviceEntry(serial, name, os_version(props), props, profile, transport)
+
+    def _probe(self, entry: DeviceEntry) -> None:
+        """Ask the device's agent what it can run (starts the agent if needed)."""
+        if entry.frameworks:
+            return
+        try:
+            entry.frameworks = frameworks_from_info(entry.transport.connect().device_info())
+        except Error as exc:
+            log.warning("[%s] agent not reachable: %s", entry.serial, exc)

@@ -70,16 +70,24 @@ def run_profile_job(
     try:
         job.set_state(JobState.PROVISIONING_DEVICE)
         client = transport.connect()
-        request.artifact_sha256 = client.ensure_artifact(job.model, upload_progress)
+        request.artifact_sha256 = transport.push_artifact(client, job.model, upload_progress)
+        health = {"before": transport.health()}
         job.set_state(JobState.MEASURING_PERFORMANCE)
         builder = ProfileResultBuilder()
-        for event in client.profile(request):
-            builder.add(event)
-            if listener is not None:
-                listener(job, event)
-            if job.cancel_requested and event.WhichOneof("event") != "error":
-                client.cancel(job.job_id)
-        _finish(job, builder, transport.serial)
+        try:
+            for event in client.profile(request):
+                builder.add(event)
+                if listener is not None:
+                    listener(job, event)
+                if job.cancel_requested and event.WhichOneof("event") != "error":
+                    client.cancel(job.job_id)
+        except InternalError as exc:
+            raise InternalError(
+                f"{exc} — the connection to the agent was lost during the job "
+                "(agent process died or device disconnected)"
+            ) from exc
+        health["after"] = transport.health()
+        _finish(job, builder, transport.serial, health)
     except Error as exc:
         job.fail(exc)
     except Exception as exc:  # our bug: still end the job, never leave it running
@@ -87,8 +95,16 @@ def run_profile_job(
         job.fail(InternalError(f"{type(exc).__name__}: {exc}"))
 
 
-def _finish(job: ProfileJob, builder: ProfileResultBuilder, serial: str) -> None:
-    extra = {"job_id": job.job_id, "device": serial, "options": job.options.as_dict()}
+def _finish(
+    job: ProfileJob, builder: ProfileResultBuilder, serial: str, health: dict[str, Any]
+) -> None:
+    extra = {
+        "job_id": job.job_id,
+        "device": serial,
+        "model": job.model.name,
+        "options": job.options.as_dict(),
+        "device_health": health,
+    }
     if builder.error is not None:
         error = builder.error
         job._partial = builder.build(extra)

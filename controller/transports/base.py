@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
-from controller.agent_client import AgentClient
+from controller.agent_client import AgentClient, ProgressCallback
 
 
 class Transport(Protocol):
@@ -16,3 +17,11 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Stop what this transport started and release its resources."""
+
+    def push_artifact(
+        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+    ) -> str:
+        """Make ``path`` present on the device (by sha256); return the sha256."""
+
+    def health(self) -> dict[str, Any]:
+        """A device health snapshot (battery, temperatures, CPU clocks), best effort."""

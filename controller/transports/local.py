@@ -15,9 +15,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from controller.agent_client import AgentClient
+from controller.agent_client import AgentClient, ProgressCallback
 from controller.config import home_dir
+from controller.device_health import local_snapshot
 from controller.errors import InternalError
 
 log = logging.getLogger("devicelab.transport.local")
@@ -50,6 +52,14 @@ class LocalTransport:
     def close(self) -> None:
         with self._lock:
             self._stop_process()
+
+    def push_artifact(
+        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+    ) -> str:
+        return client.ensure_artifact(path, progress)
+
+    def health(self) -> dict[str, Any]:
+        return local_snapshot()
 
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None

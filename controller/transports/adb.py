@@ -1,0 +1,193 @@
+"""A phone or board reached through the adb server: deploy, start, forward, push.
+
+What ``connect()`` does, each step only when needed:
+1. push the agent bundle (one zip, named by its hash) unless the device has it;
+2. start it with the device's Python under ``nohup``, with a fresh per-session
+   token in its environment, and read the port it prints;
+3. ``adb forward`` a host port to it, and ping it through the forward.
+A later ``connect()`` pings the running agent and restarts it if it died.
+
+Artifacts go by ``adb push`` (sync service, 64 KiB packets) into the agent's
+``incoming/`` folder; the agent verifies the sha256 and adopts the file into its
+content-addressed store. One already on the device is not pushed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.agent_bundle import agent_bundle
+from controller.agent_client import AgentClient, ProgressCallback, sha256_of
+from controller.device_health import shell_snapshot
+from controller.errors import Error, InternalError, UserError
+from controller.transports.adb_sync import SyncPushError, sync_push
+
+log = logging.getLogger("devicelab.transport.adb")
+
+READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
+AGENT_START_TIMEOUT_SEC = 60.0
+PING_TIMEOUT_SEC = 3.0
+_POLL_SEC = 0.2
+
+
+@dataclass(frozen=True)
+class AdbDeviceConfig:
+    """Where and how the agent lives on a device.
+
+    ``python``: the device's interpreter with grpcio, protobuf, numpy, psutil and
+    the runtimes installed (README: "Preparing a device"). ``root``: a folder the
+    shell user can write and execute from.
+    """
+
+    python: str = "python3"
+    root: str = "/data/local/tmp/devicelab"
+
+
+def _adb_errors(serial: str, what: str) -> Any:
+    """Context manager mapping adbutils failures to InternalError naming the device."""
+    import contextlib
+
+    import adbutils
+
+    @contextlib.contextmanager
+    def mapper() -> Any:
+        try:
+            yield
+        except (adbutils.AdbError, adbutils.AdbTimeout, OSError, SyncPushError) as exc:
+            raise InternalError(f"[{serial}] {what} failed: {exc}") from exc
+
+    return mapper()
+
+
+class AdbTransport:
+    """The agent on one adb device (a phone, a board, or the phone stand-in)."""
+
+    def __init__(self, device: Any, config: AdbDeviceConfig | None = None) -> None:
+        self.device = device  # adbutils.AdbDevice
+        self.serial: str = device.serial
+        self.config = config or AdbDeviceConfig()
+        self._client: AgentClient | None = None
+        self._lock = threading.Lock()
+        self.restarts = 0
+
+    # --- Transport ---------------------------------------------------------
+    def connect(self) -> AgentClient:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.ping(timeout_sec=PING_TIMEOUT_SEC)
+                    return self._client
+                except Error:
+                    log.warning("[%s] agent not answering; restarting it", self.serial)
+                    self._drop_client()
+                    self.restarts += 1
+            self._client = self._start_agent()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._stop_agent()
+            self._drop_client()
+
+    def push_artifact(
+        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+    ) -> str:
+        """Make ``path`` present on the device; return its sha256. Pushes 0 bytes if present."""
+        sha256 = sha256_of(path)
+        if client.has_artifact(sha256):
+            return sha256
+        incoming_name = f"{sha256}.part"
+        remote = f"{self.config.root}/work/incoming/{incoming_name}"
+        with _adb_errors(self.serial, f"push of {path.name}"):
+            sync_push(self.device, path, remote, progress)
+        client.adopt_artifact(incoming_name, sha256, path.name)
+        return sha256
+
+    def health(self) -> dict[str, Any]:
+        return shell_snapshot(self.shell)
+
+    # --- device helpers ----------------------------------------------------
+    def shell(self, command: str, timeout_sec: float = 30.0) -> str:
+        with _adb_errors(self.serial, f"shell {command[:40]!r}"):
+            return str(self.device.shell(command, timeout=timeout_sec))
+
+    def getprop(self) -> dict[str, str]:
+        """All system properties (``getprop`` output parsed)."""
+        props: dict[str, str] = {}
+        for line in self.shell("getprop").splitlines():
+            key, sep, value = line.partition("]: [")
+            if sep and key.startswith("[") and value.endswith("]"):
+                props[key[1:]] = value[:-1]
+        return props
+
+    # --- agent lifecycle ---------------------------------------------------
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _ensure_bundle(self) -> str:
+        bundle = agent_bundle()
+        remote = f"{self.config.root}/{bundle.name}"
+        with _adb_errors(self.serial, "agent bundle push"):
+            info = self.device.sync.stat(remote)
+            if info.size != bundle.stat().st_size:
+                self.shell(f"mkdir -p {shlex.quote(self.config.root)}")
+                sync_push(self.device, bundle, remote)
+        return remote
+
+    def _start_agent(self) -> AgentClient:
+        bundle = self._ensure_bundle()
+        self._stop_agent()
+        root, token = self.config.root, secrets.token_hex(16)
+        out = f"{root}/agent.out"
+        command = (
+            f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
+            f"DEVICELAB_AGENT_TOKEN={token} nohup {shlex.quote(self.config.python)} {bundle} "
+            f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null &"
+        )
+        self.shell(command)
+        port, pid = self._wait_ready(out)
+        self.shell(f"echo {pid} > {root}/agent.pid")
+        with _adb_errors(self.serial, "adb forward"):
+            local_port = self.device.forward_port(port)
+        client = AgentClient(f"127.0.0.1:{local_port}", device=self.serial, token=token)
+        client.ping(timeout_sec=10.0)
+        log.info(
+            "[%s] agent pid %s on device port %s via host port %s",
+            self.serial,
+            pid,
+            port,
+            local_port,
+        )
+        return client
+
+    def _wait_ready(self, out: str) -> tuple[int, int]:
+        deadline = time.monotonic() + AGENT_START_TIMEOUT_SEC
+        while time.monotonic() < deadline:
+            for line in self.shell(f"cat {out} 2>/dev/null").splitlines():
+                if line.startswith(READY_LINE):
+                    fields = dict(part.split("=", 1) for part in line.split()[1:])
+                    return int(fields["port"]), int(fields["pid"])
+            time.sleep(_POLL_SEC)
+        tail = self.shell(f"tail -n 20 {self.config.root}/agent.log 2>/dev/null")
+        raise UserError(
+            f"[{self.serial}] the agent did not start within {AGENT_START_TIMEOUT_SEC:.0f} s "
+            f"with '{self.config.python}'; is Python with devicelab's agent dependencies "
+            f"installed on the device? agent.log:\n{tail}"
+        )
+
+    def _stop_agent(self) -> None:
+        pid_file = f"{self.config.root}/agent.pid"
+        try:
+            self.shell(f"[ -f {pid_file} ] && kill $(cat {pid_file}) 2>/dev/null; rm -f {pid_file}")
+        except InternalError as exc:  # the device may be gone; nothing left to stop
+            log.debug("[%s] stopping the agent: %s", self.serial, exc)
