@@ -50,10 +50,17 @@ def sync_push(
     return sent
 
 
+def _read(conn: Any, size: int) -> bytes:
+    data = conn.read(size)
+    if len(data) < size:
+        raise SyncPushError("the connection closed during the push (device unplugged?)")
+    return bytes(data)
+
+
 def _check_status(conn: Any) -> None:
-    status = conn.read(4)
-    length = struct.unpack("<I", conn.read(4))[0]
+    status = _read(conn, 4)
+    length = struct.unpack("<I", _read(conn, 4))[0]
     if status == b"OKAY":
         return
-    message = conn.read(length).decode(errors="replace") if length else ""
+    message = _read(conn, length).decode(errors="replace") if length else ""
     raise SyncPushError(f"device answered {status!r}: {message}")

@@ -1,0 +1,195 @@
+"""End to end through adb: public API -> adbutils -> real adb server -> phone stand-in
+-> the real agent (deployed as a bundle, started with nohup) -> real runtimes.
+
+The stand-ins speak the ADB wire protocol to Debian's adb server and serve the
+getprop values of a Galaxy S23 (8 Gen 2) and a Galaxy S24 (8 Gen 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import controller as hub
+from controller.phone_standin.testing import AdbServer, adb_server, connected_standin, find_adb
+
+pytestmark = [
+    pytest.mark.adb,
+    pytest.mark.skipif(find_adb() is None, reason="no `adb` on PATH (apt-get install adb)"),
+]
+
+S23_PROPS = {
+    "ro.product.model": "SM-S911B",
+    "ro.product.manufacturer": "samsung",
+    "ro.product.name": "dm1qxxx",
+    "ro.soc.model": "SM8550",
+    "ro.soc.manufacturer": "QTI",
+    "ro.board.platform": "kalama",
+    "ro.build.version.release": "14",
+    "ro.product.cpu.abi": "arm64-v8a",
+}
+S24_PROPS = {
+    **S23_PROPS,
+    "ro.product.model": "SM-S921U",
+    "ro.product.name": "e1qsqw",
+    "ro.soc.model": "SM8650",
+    "ro.board.platform": "pineapple",
+}
+JOB_TIMEOUT_SEC = 180
+
+
+@pytest.fixture(scope="module")
+def adb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
+    with adb_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def phones(adb: AdbServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("phones")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ANDROID_ADB_SERVER_PORT", str(adb.port))
+    with (
+        connected_standin(adb, root / "s23", S23_PROPS) as s23,
+        connected_standin(adb, root / "s24", S24_PROPS) as s24,
+    ):
+        yield {"s23": s23, "s24": s24}
+    patch.undo()
+
+
+def _profile(model: Path, device: hub.Device, options: str = "") -> hub.ProfileJob:
+    job = hub.submit_profile_job(model, device, options=options)
+    job.wait(timeout=JOB_TIMEOUT_SEC)
+    return job
+
+
+def test_two_phones_appear_with_their_attributes(phones: dict[str, Any]) -> None:
+    devices = {d.name: d for d in hub.get_devices()}
+    s23, s24 = devices["Samsung Galaxy S23"], devices["Samsung Galaxy S24"]
+    assert s23.serial == phones["s23"].serial and s24.serial == phones["s24"].serial
+    assert "chipset:qualcomm-snapdragon-8gen2" in s23.attributes
+    assert "chipset:qualcomm-snapdragon-8gen3" in s24.attributes
+    for device in (s23, s24):
+        assert {"os:android", "format:phone", "vendor:samsung", "framework:onnx"} <= set(
+            device.attributes
+        )
+    assert s23.os == "14"
+    found = hub.get_devices(attributes=["chipset:qualcomm-snapdragon-8gen3"])
+    assert [d.name for d in found] == ["Samsung Galaxy S24"]
+    assert hub.get_devices(name="Samsung Galaxy S23", os="[13,15)")[0].serial == s23.serial
+
+
+def test_cli_devices_lists_both_phones(
+    phones: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from controller.cli import main
+
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "Samsung Galaxy S23" in out and "Samsung Galaxy S24" in out
+    assert phones["s23"].serial in out
+
+
+def test_profile_on_each_phone_returns_layers(phones: dict[str, Any], models_dir: Path) -> None:
+    for name in ("Samsung Galaxy S23", "Samsung Galaxy S24"):
+        job = _profile(
+            models_dir / "tiny_cnn.onnx",
+            hub.Device(name),
+            "--compute_unit cpu --max_profiler_iterations 5",
+        )
+        assert job.get_status().success, job.get_status().message
+        result = job.download_profile()
+        assert len(result["execution_summary"]["all_inference_times"]) == 5
+        assert {e["compute_unit"] for e in result["execution_detail"]} == {"CPU"}
+        assert result["devicelab"]["device"] == phones["s23" if "S23" in name else "s24"].serial
+        health = result["devicelab"]["device_health"]
+        assert "battery_level" in health["before"] and "battery_level" in health["after"]
+
+
+def test_second_profile_pushes_nothing(phones: dict[str, Any], models_dir: Path) -> None:
+    model = models_dir / "tiny_cnn_qdq.onnx"
+    pushes: list[list[int]] = []
+    for _ in range(2):
+        progress: list[int] = []
+        job = hub.submit_profile_job(
+            model,
+            hub.Device("Samsung Galaxy S23"),
+            options="--compute_unit cpu --max_profiler_iterations 2",
+            upload_progress=lambda done, total, seen=progress: seen.append(done),
+        )
+        assert job.wait(timeout=JOB_TIMEOUT_SEC).success, job.get_status().message
+        pushes.append(progress)
+    first, second = pushes
+    assert first and first[-1] == model.stat().st_size
+    assert second == []  # the second run found the artifact on the device: 0 bytes
+
+
+def test_corrupted_push_is_detected_by_hash(phones: dict[str, Any], models_dir: Path) -> None:
+    """A file in incoming/ whose bytes do not hash to the claimed sha256 is refused."""
+    from controller.agent_client import sha256_of
+
+    s23 = phones["s23"]
+    entry = hub.api._registry.resolve(hub.Device("Samsung Galaxy S23"))
+    client = entry.transport.connect()
+    model = models_dir / "tiny_cnn.tflite"
+    incoming = s23.host_path("/data/local/tmp/devicelab/work/incoming/bad.part")
+    data = bytearray(model.read_bytes())
+    data[100] ^= 0xFF  # one flipped byte on the way
+    Path(incoming).write_bytes(bytes(data))
+    with pytest.raises(hub.UserError, match="corrupt"):
+        client.adopt_artifact("bad.part", sha256_of(model), model.name)
+    assert not Path(incoming).exists()  # the corrupt file is not kept
+
+
+def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
+    phones: dict[str, Any], models_dir: Path
+) -> None:
+    s24 = phones["s24"]
+    device = hub.Device("Samsung Galaxy S24")
+    seen_inference = []
+
+    def kill_when_measuring(job: Any, event: Any) -> None:
+        if event.WhichOneof("event") == "iterations" and not seen_inference:
+            seen_inference.append(True)
+            s24.kill_processes()
+
+    job = hub.submit_profile_job(
+        models_dir / "mobilenet_like.tflite",
+        device,
+        options="--compute_unit cpu --max_profiler_iterations 100000 --max_profiler_time 20",
+        listener=kill_when_measuring,
+    )
+    status = job.wait(timeout=JOB_TIMEOUT_SEC)
+    assert status.failure
+    assert "lost during the job" in status.message and s24.serial in status.message
+    retry = _profile(models_dir / "tiny_cnn.onnx", device, "--max_profiler_iterations 3")
+    assert retry.get_status().success, retry.get_status().message
+    entry = hub.api._registry.resolve(device)
+    assert entry.transport.restarts >= 1
+
+
+def test_unplugged_mid_push_fails_cleanly_naming_the_device(
+    phones: dict[str, Any], models_dir: Path, tmp_path: Path
+) -> None:
+    s23 = phones["s23"]
+    big = tmp_path / "big_model.bin"  # a .bin passes the host-side check on size alone
+    big.write_bytes(b"\1" * (64 << 20))
+    unplugged: list[bool] = []
+
+    def unplug_halfway(done: int, total: int) -> None:
+        if done > total // 4 and not unplugged:
+            unplugged.append(True)
+            s23.unplug()
+
+    try:
+        job = hub.submit_profile_job(
+            big, hub.Device("Samsung Galaxy S23"), upload_progress=unplug_halfway
+        )
+        status = job.wait(timeout=JOB_TIMEOUT_SEC)
+    finally:
+        s23.replug()
+    assert status.failure
+    assert s23.serial in status.message and "push" in status.message, status.message
