@@ -28,7 +28,7 @@ from agent.runtimes.qnn_ep import (
     parse_qnn_profile_csv,
     register_qnn_ep,
 )
-from controller.options.subtables import QNN
+from agent.option_tables import QNN
 from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
 
 # SM8550 (Snapdragon 8 Gen 2), as device_profiles/ describes it.

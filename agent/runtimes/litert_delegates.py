@@ -1,15 +1,26 @@
 """TFLite delegates for the LiteRT runtime: which library, which options, where.
 
-``DELEGATE_OPTIONS`` is the one table that maps the seed's delegate
-sub-options of ``--tflite_options`` (``qnn_*``, ``gpu_*``, ``nnapi_*``) to the
-string key/value pairs each delegate library's external-delegate entry point
-(``tflite_plugin_create_delegate``) parses. Enum names are translated to the
-numbers the libraries expect: the QNN delegate accepts nothing else, and a
-name such as ``burst`` for ``htp_performance_mode`` has been seen to abort the
-whole process instead of failing the load, so every value is validated here
-before it can reach a library.
+The sub-options of ``--tflite_options`` (names, allowed values, ranges, seed
+defaults) are declared once, in ``agent.option_tables``; this module adds only
+LiteRT's half, looked up by name:
 
-Where each key comes from (``source`` column):
+* ``DELEGATE_KEYS``: for each delegate sub-option (``qnn_*``, ``gpu_*``,
+  ``nnapi_*``), the delegates it applies to and the string key/value each
+  delegate library's external-delegate entry point
+  (``tflite_plugin_create_delegate``) parses. Enum names are translated to the
+  numbers the libraries expect: the QNN delegate accepts nothing else, and a
+  name such as ``burst`` for ``htp_performance_mode`` has been seen to abort the
+  whole process instead of failing the load, so every value is checked against
+  the shared table before it can reach a library.
+* ``GENERAL_SETTINGS``: the general options LiteRT applies itself, and the
+  ``applied.settings`` key that records each.
+* ``NO_EQUIVALENT``: the sub-options LiteRT cannot apply; setting one to
+  anything but its default yields a warning naming it.
+
+``tests/test_options_mapping.py`` checks that every shared sub-option is in
+exactly one of the three.
+
+Where each delegate key comes from (``source`` column):
     qairt-doc   Qualcomm's "External Delegate Options" table (QAIRT TFLite
                 delegate docs) and QnnTFLiteDelegate.h for the enum numbers.
     tflite-src  TensorFlow Lite's GPU plugin (``delegates/gpu/delegate.cc``
@@ -29,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.errors import InvalidOptionError
+from agent.option_spec import SubValue, parse_wire_options
+from agent.option_tables import TFLITE_GENERAL, TFLITE_SUB_OPTIONS
 
 DELEGATE_NAMES = ("qnn", "qnn-gpu", "nnapi", "nnapi-gpu", "gpu", "xnnpack")
 QNN_LIBRARY = "libQnnTFLiteDelegate.so"
@@ -57,6 +70,8 @@ _QNN_GPU = ("qnn-gpu",)
 _GPU = ("gpu",)
 _NNAPI = ("nnapi", "nnapi-gpu")
 
+# Enum numbers, by the seed's names: the libraries' facts, not the seed's. The keys
+# must be exactly the shared table's choices (tests/test_options_mapping.py).
 _HTP_PERFORMANCE = {
     "kHtpSustainedHighPerformance": "1",
     "kHtpBurst": "2",
@@ -74,78 +89,96 @@ _GPU_PRIORITY = {
     "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY": "2",
     "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE": "3",
 }
-BOOL = {"true": "1", "false": "0"}
-POSITIVE_INT = "positive int"
-INT = "int"
 
 
 @dataclass(frozen=True)
-class DelegateOption:
-    """One row of the table: a seed sub-option and what a delegate library gets."""
+class DelegateKey:
+    """LiteRT's half of one delegate sub-option: where and how a library gets it.
 
-    option: str  # the seed's sub-option name
+    The sub-option itself (allowed values, range, seed default) is
+    ``TFLITE_SUB_OPTIONS[option]``.
+    """
+
+    option: str  # the shared table's sub-option name
     delegates: tuple[str, ...]  # our delegate names it applies to
     key: str  # key passed to tflite_plugin_create_delegate
-    values: Mapping[str, str] | str  # seed value -> library value, or POSITIVE_INT / INT
-    default: str | None  # seed default, passed when the user gives none (None: library's own)
     source: str  # qairt-doc | tflite-src | inferred (module docstring)
+    numbers: Mapping[str, str] | None = None  # enum choice -> library number; None: not an enum
+    #: Pass the seed default when the user sets none. False leaves the library its
+    #: own default: for inferred keys (an unverified key must not break every
+    #: load) and where a general option decides (nnapi allow_fp16).
+    send_default: bool = True
+
+    def convert(self, value: SubValue) -> str:
+        """The library's string for a typed, already validated ``value``."""
+        if isinstance(value, bool):  # before int: bool is an int
+            return "1" if value else "0"
+        if self.numbers is not None:
+            return self.numbers[str(value)]
+        return str(value)
 
 
 # fmt: off
-DELEGATE_OPTIONS: tuple[DelegateOption, ...] = (
-    DelegateOption("qnn_log_level", _QNN, "log_level", {
+DELEGATE_KEYS: tuple[DelegateKey, ...] = (
+    DelegateKey("qnn_log_level", _QNN, "log_level", "qairt-doc", {
         "kLogOff": "0", "kLogLevelError": "1", "kLogLevelWarn": "2", "kLogLevelInfo": "3",
-        "kLogLevelVerbose": "4", "kLogLevelDebug": "5"}, "kLogLevelWarn", "qairt-doc"),
-    DelegateOption("qnn_graph_priority", _QNN, "graph_priority", {
+        "kLogLevelVerbose": "4", "kLogLevelDebug": "5"}),
+    DelegateKey("qnn_graph_priority", _QNN, "graph_priority", "inferred", {
         "kQnnPriorityDefault": "0", "kQnnPriorityLow": "1", "kQnnPriorityNormal": "2",
         "kQnnPriorityNormalHigh": "3", "kQnnPriorityHigh": "4", "kQnnPriorityUndefined": "5"},
-        None, "inferred"),
-    DelegateOption("qnn_gpu_precision", _QNN_GPU, "gpu_precision", {
-        "kGpuUserProvided": "0", "kGpuFp32": "1", "kGpuFp16": "2", "kGpuHybrid": "3"},
-        "kGpuFp16", "qairt-doc"),
-    DelegateOption("qnn_gpu_performance_mode", _QNN_GPU, "gpu_performance_mode", {
-        "kGpuDefault": "0", "kGpuHigh": "1", "kGpuNormal": "2", "kGpuLow": "3"},
-        "kGpuHigh", "qairt-doc"),
+        send_default=False),
+    DelegateKey("qnn_gpu_precision", _QNN_GPU, "gpu_precision", "qairt-doc", {
+        "kGpuUserProvided": "0", "kGpuFp32": "1", "kGpuFp16": "2", "kGpuHybrid": "3"}),
+    DelegateKey("qnn_gpu_performance_mode", _QNN_GPU, "gpu_performance_mode", "qairt-doc", {
+        "kGpuDefault": "0", "kGpuHigh": "1", "kGpuNormal": "2", "kGpuLow": "3"}),
     # DSP keys only matter for backend_type=dsp (pre-HTP Hexagon); passed with qnn.
-    DelegateOption("qnn_dsp_performance_mode", _QNN_HTP, "dsp_performance_mode",
-                   _DSP_PERFORMANCE, None, "qairt-doc"),
-    DelegateOption("qnn_dsp_encoding", _QNN_HTP, "dsp_encoding", {
-        "kDspStatic": "0", "kDspDynamic": "1"}, None, "inferred"),
-    DelegateOption("qnn_htp_performance_mode", _QNN_HTP, "htp_performance_mode",
-                   _HTP_PERFORMANCE, "kHtpBurst", "qairt-doc"),
-    DelegateOption("qnn_htp_precision", _QNN_HTP, "htp_precision", {
-        "kHtpQuantized": "0", "kHtpFp16": "1"}, "kHtpFp16", "qairt-doc"),
-    DelegateOption("qnn_htp_optimization_strategy", _QNN_HTP, "htp_optimization_strategy", {
-        "kHtpOptimizeForInference": "0", "kHtpOptimizeForPrepare": "1"},
-        "kHtpOptimizeForInference", "qairt-doc"),
-    DelegateOption("qnn_htp_use_conv_hmx", _QNN_HTP, "htp_use_conv_hmx", BOOL, "true", "qairt-doc"),
-    DelegateOption("qnn_htp_use_fold_relu", _QNN_HTP, "htp_use_fold_relu", BOOL, "false",
-                   "qairt-doc"),
-    DelegateOption("qnn_htp_vtcm_size", _QNN_HTP, "htp_vtcm_size", POSITIVE_INT, None, "inferred"),
-    DelegateOption("qnn_htp_num_hvx_threads", _QNN_HTP, "htp_num_hvx_threads", POSITIVE_INT, None,
-                   "inferred"),
-    DelegateOption("gpu_inference_preference", _GPU, "inference_preference", {
+    DelegateKey("qnn_dsp_performance_mode", _QNN_HTP, "dsp_performance_mode", "qairt-doc",
+                _DSP_PERFORMANCE, send_default=False),
+    DelegateKey("qnn_dsp_encoding", _QNN_HTP, "dsp_encoding", "inferred", {
+        "kDspStatic": "0", "kDspDynamic": "1"}, send_default=False),
+    DelegateKey("qnn_htp_performance_mode", _QNN_HTP, "htp_performance_mode", "qairt-doc",
+                _HTP_PERFORMANCE),
+    DelegateKey("qnn_htp_precision", _QNN_HTP, "htp_precision", "qairt-doc", {
+        "kHtpQuantized": "0", "kHtpFp16": "1"}),
+    DelegateKey("qnn_htp_optimization_strategy", _QNN_HTP, "htp_optimization_strategy",
+                "qairt-doc", {"kHtpOptimizeForInference": "0", "kHtpOptimizeForPrepare": "1"}),
+    DelegateKey("qnn_htp_use_conv_hmx", _QNN_HTP, "htp_use_conv_hmx", "qairt-doc"),
+    DelegateKey("qnn_htp_use_fold_relu", _QNN_HTP, "htp_use_fold_relu", "qairt-doc"),
+    DelegateKey("qnn_htp_vtcm_size", _QNN_HTP, "htp_vtcm_size", "inferred"),
+    DelegateKey("qnn_htp_num_hvx_threads", _QNN_HTP, "htp_num_hvx_threads", "inferred"),
+    DelegateKey("gpu_inference_preference", _GPU, "inference_preference", "tflite-src", {
         "TFLITE_GPU_INFERENCE_PREFERENCE_FAST_SINGLE_ANSWER": "0",
         "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED": "1",
-        "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED": "2"},
-        "TFLITE_GPU_INFERENCE_PREFERENCE_SUSTAINED_SPEED", "tflite-src"),
-    DelegateOption("gpu_inference_priority1", _GPU, "inference_priority1", _GPU_PRIORITY,
-                   "TFLITE_GPU_INFERENCE_PRIORITY_MIN_LATENCY", "tflite-src"),
-    DelegateOption("gpu_inference_priority2", _GPU, "inference_priority2", _GPU_PRIORITY,
-                   "TFLITE_GPU_INFERENCE_PRIORITY_MIN_MEMORY_USAGE", "tflite-src"),
-    DelegateOption("gpu_inference_priority3", _GPU, "inference_priority3", _GPU_PRIORITY,
-                   "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION", "tflite-src"),
-    DelegateOption("gpu_max_delegated_partitions", _GPU, "max_delegated_partitions", POSITIVE_INT,
-                   "1", "tflite-src"),
-    DelegateOption("nnapi_execution_preference", _NNAPI, "execution_preference", {
-        "kLowPower": "0", "kFastSingleAnswer": "1", "kSustainedSpeed": "2"},
-        "kSustainedSpeed", "tflite-src"),
-    DelegateOption("nnapi_max_number_delegated_partitions", _NNAPI,
-                   "max_number_delegated_partitions", INT, "3", "tflite-src"),
-    DelegateOption("nnapi_allow_fp16", _NNAPI, "allow_fp16", BOOL, None, "tflite-src"),
+        "TFLITE_GPU_INFERENCE_PREFERENCE_BALANCED": "2"}),
+    DelegateKey("gpu_inference_priority1", _GPU, "inference_priority1", "tflite-src",
+                _GPU_PRIORITY),
+    DelegateKey("gpu_inference_priority2", _GPU, "inference_priority2", "tflite-src",
+                _GPU_PRIORITY),
+    DelegateKey("gpu_inference_priority3", _GPU, "inference_priority3", "tflite-src",
+                _GPU_PRIORITY),
+    DelegateKey("gpu_max_delegated_partitions", _GPU, "max_delegated_partitions", "tflite-src"),
+    DelegateKey("nnapi_execution_preference", _NNAPI, "execution_preference", "tflite-src", {
+        "kLowPower": "0", "kFastSingleAnswer": "1", "kSustainedSpeed": "2"}),
+    DelegateKey("nnapi_max_number_delegated_partitions", _NNAPI,
+                "max_number_delegated_partitions", "tflite-src"),
+    DelegateKey("nnapi_allow_fp16", _NNAPI, "allow_fp16", "tflite-src", send_default=False),
 )
 # fmt: on
-OPTIONS_BY_NAME = {row.option: row for row in DELEGATE_OPTIONS}
+KEYS_BY_OPTION = {row.option: row for row in DELEGATE_KEYS}
+
+#: General options LiteRT applies itself -> the ``applied.settings`` key recording each.
+GENERAL_SETTINGS = {
+    "enable_fallback": "enable_fallback",
+    "invoke_interpreter_on_cold_load": "invoke_interpreter_on_cold_load",
+    "allow_fp32_as_fp16": "allow_fp32_as_fp16",
+    "force_opengl": "force_opengl",
+    "number_of_threads": "num_threads",
+}
+#: Sub-options LiteRT has no knob for -> why; a non-default value becomes a warning.
+NO_EQUIVALENT = {
+    "release_dynamic_tensors": "the LiteRT Python Interpreter has no setting for it "
+    "(experimental_release_dynamic_tensors is C++ only)",
+}
 
 # Experimental flag bits of TfLiteGpuDelegateOptionsV2 (delegate_options.h).
 _GPU_FLAG_ENABLE_QUANT = 1 << 0
@@ -157,15 +190,26 @@ NNAPI_GPU_ACCELERATOR = "qti-gpu"
 
 @dataclass(frozen=True)
 class GeneralOptions:
-    """The seed's "TensorFlow Lite Options" (apply to all delegates)."""
+    """The seed's "TensorFlow Lite Options" in effect: the user's over the table's defaults.
 
-    enable_fallback: bool = True
-    invoke_interpreter_on_cold_load: bool = False
-    allow_fp32_as_fp16: bool = True
-    force_opengl: bool = False
-    number_of_threads: int = -1
-    release_dynamic_tensors: bool = False
-    given: frozenset[str] = field(default_factory=frozenset)  # keys the user set
+    Build it with ``from_values``; the fields are the names of ``TFLITE_GENERAL``
+    (a test keeps them in step), the defaults come from that table.
+    """
+
+    enable_fallback: bool
+    invoke_interpreter_on_cold_load: bool
+    allow_fp32_as_fp16: bool
+    force_opengl: bool
+    number_of_threads: int
+    release_dynamic_tensors: bool
+    given: frozenset[str] = field(default_factory=frozenset)  # names the user set
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, SubValue] | None = None) -> GeneralOptions:
+        """General options from typed sub-option values (other sub-options are ignored)."""
+        defaults = {spec.name: spec.default for spec in TFLITE_GENERAL.options}
+        user = {name: value for name, value in (values or {}).items() if name in defaults}
+        return cls(**{**defaults, **user}, given=frozenset(user))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,9 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from agent.option_spec import FALSE, TRUE
 from controller.options.errors import OptionError, nearest
 from controller.options.spec import Kind, OptionSpec
-
-#: Boolean spellings, compared case-insensitively. 1/0 and yes/no are refused:
-#: the seed documents only true|false, and a stray digit is more often a typo.
-TRUE, FALSE = "true", "false"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """THE option table: every ``--option`` devicelab accepts, declared once.
 
 Parsing, validation, defaults, ``devicelab options`` and OPTIONS.md all read
-this table (and the sub-option tables in ``subtables.py``). To add an option,
+this table (and the sub-option tables in ``agent/option_tables.py``, shared
+with the agent, which reads them too). To add an option,
 add it here, add a field to ``Options`` in ``model.py`` and an example to
 ``tests/test_options_table.py``; the tests fail until all three agree.
 """
 
 from __future__ import annotations
 
+from agent.option_tables import QNN_TABLES, TFLITE_TABLES
 from controller.options.spec import (
     JOBS,
     RUNTIMES,
@@ -20,7 +22,6 @@ from controller.options.spec import (
     Requires,
     RequiresIfGiven,
 )
-from controller.options.subtables import QNN_TABLES, TFLITE_TABLES
 
 #: Target runtime of a model file given to a profile or inference job.
 MODEL_RUNTIMES = {

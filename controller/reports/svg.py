@@ -82,8 +82,9 @@ def layer_bars(layers: Sequence[dict[str, Any]], total_us: float, width: int = 1
     bar_span = width - _LABEL_WIDTH - _VALUE_WIDTH
     parts = [_svg_open(width, height, "Layers by execution time", "chart layer-bars")]
     for row, entry in enumerate(layers):
-        parts.append(_layer_bar(entry, row, bar_span * float(entry["execution_time"]) / longest,
-                                total_us))
+        parts.append(
+            _layer_bar(entry, row, bar_span * float(entry["execution_time"]) / longest, total_us)
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -102,7 +103,7 @@ def _layer_bar(entry: dict[str, Any], row: int, bar_width: float, total_us: floa
         f'width="{max(bar_width, 1.5):.1f}" height="{_BAR_ROW - 6}" rx="3" '
         f'fill="{unit_color(unit)}"/>'
         f'<text class="bar-value" x="{_LABEL_WIDTH + bar_width + 8:.1f}" y="{y + 16}">'
-        f"{esc(fmt_us(time_us))}  <tspan class=\"muted\">{share:.1f}%</tspan></text></g>"
+        f'{esc(fmt_us(time_us))}  <tspan class="muted">{share:.1f}%</tspan></text></g>'
     )
 
 
@@ -184,8 +185,10 @@ def latency_histogram(latencies_us: Sequence[float], width: int = 560, height: i
     bins = _bins(values)
     y_ticks = _count_ticks(max(bins))
     y_domain = (0.0, y_ticks[-1])
-    parts = [_svg_open(width, height, "Latency histogram", "chart histogram"),
-             _y_axis(plot, y_ticks, y_domain, "{:.0f}")]
+    parts = [
+        _svg_open(width, height, "Latency histogram", "chart histogram"),
+        _y_axis(plot, y_ticks, y_domain, "{:.0f}"),
+    ]
     bin_width = (high - low) / len(bins) if high > low else 0.0
     for index, count in enumerate(bins):
         start = low + index * bin_width
@@ -238,10 +241,12 @@ def latency_timeline(latencies_us: Sequence[float], width: int = 560, height: in
         (_scale(i + 1, x_domain, (plot.x0, plot.x1)), _scale(v, y_domain, (plot.y0, plot.y1)))
         for i, v in enumerate(values)
     ]
-    parts = [_svg_open(width, height, "Latency per iteration", "chart timeline"),
-             _y_axis(plot, y_ticks, y_domain, "{:g}"),
-             _x_axis(plot, x_ticks or [1.0], x_domain, "{:.0f}"),
-             _median_line(plot, statistics.median(values), y_domain)]
+    parts = [
+        _svg_open(width, height, "Latency per iteration", "chart timeline"),
+        _y_axis(plot, y_ticks, y_domain, "{:g}"),
+        _x_axis(plot, x_ticks or [1.0], x_domain, "{:.0f}"),
+        _median_line(plot, statistics.median(values), y_domain),
+    ]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     parts.append(f'<polyline class="series" points="{path}"/>')
     if count <= 300:  # beyond that the dots merge into the line

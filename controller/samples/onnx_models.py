@@ -23,10 +23,10 @@ _SEED = 20240607
 _CHANNELS = (3, 8, 16)
 
 
-def _initializers() -> list[onnx.TensorProto]:
+def _initializers(channels: tuple[int, int, int]) -> list[onnx.TensorProto]:
     """Deterministic weights, scaled so activations stay in a sane range."""
     rng = np.random.default_rng(_SEED)
-    c_in, c_mid, c_out = _CHANNELS
+    c_in, c_mid, c_out = channels
 
     def tensor(name: str, shape: tuple[int, ...], scale: float) -> onnx.TensorProto:
         values = (rng.standard_normal(shape) * scale).astype(np.float32)
@@ -61,12 +61,22 @@ def _nodes() -> list[onnx.NodeProto]:
     ]
 
 
-def build_tiny_cnn(*, dynamic_batch: bool = False) -> onnx.ModelProto:
-    """Build the fp32 tiny CNN in memory (see ``write_tiny_cnn_onnx``)."""
+def build_tiny_cnn(
+    *,
+    dynamic_batch: bool = False,
+    input_size: int = INPUT_SHAPE[2],
+    channels: tuple[int, int, int] = _CHANNELS,
+) -> onnx.ModelProto:
+    """Build the fp32 CNN in memory (see ``write_tiny_cnn_onnx``).
+
+    ``input_size`` and ``channels`` (in, mid, out) scale the same graph up, e.g.
+    for benchmarks where a 20 µs model would only measure overheads.
+    """
     batch: int | str = "batch" if dynamic_batch else INPUT_SHAPE[0]
-    image = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [batch, *INPUT_SHAPE[1:]])
+    dims = [batch, channels[0], input_size, input_size]
+    image = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, dims)
     probs = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [batch, NUM_CLASSES])
-    graph = helper.make_graph(_nodes(), "tiny_cnn", [image], [probs], _initializers())
+    graph = helper.make_graph(_nodes(), "tiny_cnn", [image], [probs], _initializers(channels))
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="devicelab"
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 SYNC_DATA_MAX = 64 * 1024
+_READ_BLOCK = 1024 * 1024
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -38,9 +39,14 @@ def sync_push(
         conn.send_command("sync:")
         conn.check_okay()
         conn.conn.sendall(b"SEND" + struct.pack("<I", len(header)) + header)
-        while chunk := handle.read(SYNC_DATA_MAX):
-            conn.conn.sendall(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
-            sent += len(chunk)
+        sock = conn.conn
+        # Read big blocks and hand the kernel header+payload pairs without copying.
+        while block := handle.read(_READ_BLOCK):
+            view = memoryview(block)
+            for offset in range(0, len(view), SYNC_DATA_MAX):
+                chunk = view[offset : offset + SYNC_DATA_MAX]
+                _send_all(sock, [b"DATA" + struct.pack("<I", len(chunk)), chunk])
+            sent += len(block)
             if progress is not None:
                 progress(sent, total)
         conn.conn.sendall(b"DONE" + struct.pack("<I", int(time.time())))
@@ -48,6 +54,18 @@ def sync_push(
     if progress is not None and total == 0:
         progress(0, 0)
     return sent
+
+
+def _send_all(sock: Any, parts: list[Any]) -> None:
+    """``sendmsg`` until every byte of ``parts`` is out (it may send partially)."""
+    pending = [memoryview(p).cast("B") for p in parts]
+    while pending:
+        sent = sock.sendmsg(pending)
+        while pending and sent >= len(pending[0]):
+            sent -= len(pending[0])
+            pending.pop(0)
+        if pending and sent:
+            pending[0] = pending[0][sent:]
 
 
 def _read(conn: Any, size: int) -> bytes:

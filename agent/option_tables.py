@@ -1,13 +1,21 @@
-"""The sub-option tables of ``--tflite_options`` and ``--qnn_options``.
+"""The sub-option tables of ``--tflite_options`` and ``--qnn_options``: the one declaration.
 
 Declared from the seed's five tables, with the seed's spellings and defaults.
 A ``default`` of None means the seed names none: the delegate or backend keeps
 its own. Ranges the seed leaves implicit are decided here, each with its reason.
+
+Both sides read these tables: the controller parses, validates and documents
+the sub-options with them (``controller/options``); the agent re-checks the
+values it receives and maps each sub-option by name onto its runtime
+(``agent/runtimes/litert_delegates.py``, ``agent/runtimes/qnn_ep.py``), adding
+only what is its own: the library key and the value conversion. That is why
+they live in the agent package: the agent is deployed alone and must not
+import the controller. Pure data; standard library only.
 """
 
 from __future__ import annotations
 
-from controller.options.spec import Kind, Range, Requires, Spec, SubTable
+from agent.option_spec import Kind, Range, Requires, Spec, SubTable
 
 _HTP_MODES = (
     "LowPowerSaver",
@@ -418,3 +426,13 @@ QNN = SubTable(
 
 TFLITE_TABLES = (TFLITE_GENERAL, TFLITE_QNN, TFLITE_GPUV2, TFLITE_NNAPI)
 QNN_TABLES = (QNN,)
+
+
+def _by_name(tables: tuple[SubTable, ...]) -> dict[str, Spec]:
+    return {spec.name: spec for table in tables for spec in table.options}
+
+
+#: Every ``--tflite_options`` sub-option by name, in table order.
+TFLITE_SUB_OPTIONS = _by_name(TFLITE_TABLES)
+#: Every ``--qnn_options`` sub-option by name, in table order.
+QNN_SUB_OPTIONS = _by_name(QNN_TABLES)

@@ -1,0 +1,294 @@
+"""A profile result as one self-contained HTML page (inline CSS, inline SVG, no URLs).
+
+    >>> from pathlib import Path
+    >>> write_html_report(job.download_profile(), Path("report.html"))  # doctest: +SKIP
+    PosixPath('report.html')
+
+The page has: a header (job, device, model, runtime), summary cards (loads,
+latency statistics, iterations, memory), the layers (time per compute unit, the
+top layers as bars, every layer in a sortable table), the latency of the timed
+loop (histogram and per-iteration timeline), device health before and after,
+and the options as requested and as applied. Every string taken from the
+result is escaped: model and layer names are user data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from controller.reports import svg
+from controller.reports._assets import CSS, JS
+from controller.reports._details import health_section, options_section
+from controller.reports._format import (
+    esc,
+    fmt_bytes,
+    fmt_num,
+    fmt_us,
+    unit_color,
+    units_in_order,
+)
+from controller.results import latency_stats
+
+# Keys a caller may use to put the model's name in the devicelab extras.
+_MODEL_KEYS = ("model_name", "model", "name")
+
+
+def write_html_report(
+    result: dict[str, Any], path: Path, *, title: str | None = None, top_layers: int = 25
+) -> Path:
+    """Write the report for ``result`` (a ``download_profile()`` dict) to ``path``.
+
+    Args:
+        result: the profile result; ``devicelab`` extras are optional (a cloud
+            service result renders too, with fewer sections filled).
+        path: the ``.html`` file to write; parent directories are created.
+        title: the page title; default names the model and device.
+        top_layers: how many of the slowest layers the bar chart shows (the
+            table always lists every layer).
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> write_html_report(result, Path("out/report.html"), top_layers=10)  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(result, title=title, top_layers=top_layers), encoding="utf-8")
+    return path
+
+
+def render_html(result: dict[str, Any], *, title: str | None = None, top_layers: int = 25) -> str:
+    """The report page as a string (what ``write_html_report`` writes)."""
+    extra = result.get("devicelab") or {}
+    page_title = title or _default_title(extra)
+    sections = [
+        _summary_section(result),
+        _layers_section(result.get("execution_detail") or [], extra, top_layers),
+        _latency_section(_latencies(result)),
+        health_section(extra.get("device_health")),
+        options_section(extra.get("options"), extra.get("applied")),
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(page_title)}</title><style>{CSS}</style></head><body>"
+        f"{_header(page_title, extra)}<main>{''.join(sections)}</main>"
+        "<footer>devicelab profile report · one self-contained file</footer>"
+        f"<script>{JS}</script></body></html>\n"
+    )
+
+
+def _model_name(extra: dict[str, Any]) -> str:
+    return next((str(extra[key]) for key in _MODEL_KEYS if extra.get(key)), "")
+
+
+def _default_title(extra: dict[str, Any]) -> str:
+    model, device = _model_name(extra), extra.get("device")
+    if model and device:
+        return f"{model} on {device}"
+    return model or (f"Profile on {device}" if device else "Profile report")
+
+
+def _header(title: str, extra: dict[str, Any]) -> str:
+    applied = extra.get("applied") or {}
+    runtime = " ".join(str(applied.get(k, "")) for k in ("runtime", "runtime_version")).strip()
+    fields = [
+        ("Job", extra.get("job_id")),
+        ("Device", extra.get("device")),
+        ("Model", _model_name(extra)),
+        ("Runtime", runtime),
+        ("Accelerators", ", ".join(applied.get("accelerators") or [])),
+    ]
+    meta = "".join(f"<span>{label} <b>{esc(value)}</b></span>" for label, value in fields if value)
+    return f'<header class="top"><h1>{esc(title)}</h1><div class="meta">{meta}</div></header>'
+
+
+def _latencies(result: dict[str, Any]) -> list[float]:
+    summary = result.get("execution_summary") or {}
+    return [float(v) for v in summary.get("all_inference_times") or []]
+
+
+def _card(label: str, value: str, sub: str = "", primary: bool = False) -> str:
+    css = "card primary" if primary else "card"
+    sub_html = f'<div class="sub">{sub}</div>' if sub else ""
+    return (
+        f'<div class="{css}"><div class="label">{esc(label)}</div>'
+        f'<div class="value">{esc(value)}</div>{sub_html}</div>'
+    )
+
+
+def _summary_section(result: dict[str, Any]) -> str:
+    summary = result.get("execution_summary") or {}
+    extra = result.get("devicelab") or {}
+    # Stats from the agent if present; otherwise computed from the raw list
+    # (a cloud service result carries only all_inference_times).
+    stats = extra.get("inference_time_stats_us") or latency_stats(
+        [int(v) for v in _latencies(result)]
+    )
+    cards = [
+        _inference_card(stats, summary),
+        _load_card("First load", summary, "first_load"),
+        _load_card("Warm load", summary, "warm_load"),
+        _iterations_card(extra, len(_latencies(result))),
+        _memory_card(summary),
+        _layers_card(result.get("execution_detail") or [], extra),
+    ]
+    return (
+        '<section class="panel" id="summary"><h2>Summary</h2>'
+        f'<p class="note">Times are measured on the device; latency comes from the timed '
+        f'loop with profiling off.</p><div class="cards">{"".join(cards)}</div></section>'
+    )
+
+
+def _inference_card(stats: dict[str, float], summary: dict[str, Any]) -> str:
+    if not stats:
+        return _card("Inference (median)", "–", "no timed iterations", primary=True)
+    sub = (
+        f"p90 {esc(fmt_us(stats['p90']))} · mean {esc(fmt_us(stats.get('mean', 0)))}<br>"
+        f"min {esc(fmt_us(stats['min']))} · max {esc(fmt_us(stats['max']))}"
+    )
+    median = stats.get("median", summary.get("estimated_inference_time", 0))
+    return _card("Inference (median)", fmt_us(median), sub, primary=True)
+
+
+def _load_card(label: str, summary: dict[str, Any], stage: str) -> str:
+    time_us = summary.get(f"{stage}_time")
+    if not time_us:
+        return _card(label, "–", "not measured")
+    peak = summary.get(f"{stage}_peak_memory", 0)
+    increase = (summary.get(f"{stage}_memory_increase_range") or [0])[-1]
+    return _card(
+        label, fmt_us(time_us), f"peak {esc(fmt_bytes(peak))} · +{esc(fmt_bytes(increase))}"
+    )
+
+
+def _iterations_card(extra: dict[str, Any], count: int) -> str:
+    parts = []
+    if extra.get("stop_reason"):
+        parts.append(f"stopped by {esc(str(extra['stop_reason']).replace('_', ' '))}")
+    if extra.get("loop_time_s"):
+        parts.append(f"loop {float(extra['loop_time_s']):.2f} s")
+    return _card("Timed iterations", f"{extra.get('iterations', count):,}", " · ".join(parts))
+
+
+def _memory_card(summary: dict[str, Any]) -> str:
+    peak = summary.get("estimated_inference_peak_memory", 0)
+    increase = (summary.get("inference_memory_increase_range") or [0])[-1]
+    value = fmt_bytes(peak) if peak else "–"
+    return _card("Peak memory (inference)", value, f"+{esc(fmt_bytes(increase))} during the loop")
+
+
+def _layers_card(layers: list[dict[str, Any]], extra: dict[str, Any]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for entry in layers:
+        counts[str(entry.get("compute_unit", "?"))] += 1
+    sub = " · ".join(f"{esc(u)} {counts[u]}" for u in units_in_order(set(counts)))
+    coverage = (extra.get("layer_coverage") or {}).get("median")
+    if coverage is not None:
+        sub += f"<br>cover {100 * float(coverage):.0f}% of a profiled run"
+    return _card("Layers", f"{len(layers):,}", sub or "no per-layer timings")
+
+
+def _time_by_unit(layers: list[dict[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for entry in layers:
+        totals[str(entry.get("compute_unit", "?"))] += float(entry["execution_time"])
+    return {unit: totals[unit] for unit in units_in_order(set(totals))}
+
+
+def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str:
+    total = sum(time_by_unit.values()) or 1.0
+    counts: dict[str, int] = defaultdict(int)
+    for entry in layers:
+        counts[str(entry.get("compute_unit", "?"))] += 1
+    items = [
+        f'<span><span class="swatch" style="background:{unit_color(unit)}"></span>'
+        f"<b>{esc(unit)}</b> {counts[unit]} layers · {esc(fmt_us(time_us))} "
+        f"({100 * time_us / total:.1f}%)</span>"
+        for unit, time_us in time_by_unit.items()
+    ]
+    return f'<div class="legend">{"".join(items)}</div>'
+
+
+def _layers_note(extra: dict[str, Any]) -> str:
+    runs = extra.get("layer_profile_iterations")
+    aggregate = extra.get("layer_aggregate", "median")
+    text = "Per-layer times"
+    if runs:
+        text += f" are the {esc(aggregate)} over {int(runs)} profiled iteration(s), run apart"
+        text += " from the timed loop because recording them costs time"
+    coverage = (extra.get("layer_coverage") or {}).get("median")
+    if coverage is not None:
+        text += f"; layers account for {100 * float(coverage):.0f}% of a profiled run's wall time"
+    return f'<p class="note">{text}.</p>'
+
+
+def _layers_section(layers: list[dict[str, Any]], extra: dict[str, Any], top: int) -> str:
+    head = '<section class="panel" id="layers"><h2>Layers</h2>'
+    if not layers:
+        return head + '<p class="empty">No per-layer timings in this result.</p></section>'
+    by_time = sorted(layers, key=lambda e: float(e["execution_time"]), reverse=True)
+    total = sum(float(e["execution_time"]) for e in layers)
+    time_by_unit = _time_by_unit(layers)
+    shown = by_time[: max(0, top)]
+    return (
+        f"{head}{_layers_note(extra)}{_legend(layers, time_by_unit)}"
+        f"{svg.unit_share_bar(time_by_unit)}"
+        f"<h3>Top {len(shown)} of {len(layers)} layers by time</h3>"
+        f"{svg.layer_bars(shown, total)}"
+        f'<h3>All layers</h3><p class="note">Click a column to sort; # is execution order.'
+        f'</p><div class="scroll">{_layer_table(layers, total)}</div></section>'
+    )
+
+
+def _layer_table(layers: list[dict[str, Any]], total: float) -> str:
+    head = (
+        '<table class="sortable" id="layer-table"><thead><tr>'
+        '<th class="num" data-type="num">#</th><th>Name</th><th>Type</th><th>Unit</th>'
+        '<th class="num" data-type="num" aria-sort="descending">Time (µs)</th>'
+        '<th class="num" data-type="num">Share</th><th class="num" data-type="num">Cycles</th>'
+        "</tr></thead><tbody>"
+    )
+    order = sorted(enumerate(layers), key=lambda p: float(p[1]["execution_time"]), reverse=True)
+    rows = "".join(_layer_row(index, entry, total) for index, entry in order)
+    return f"{head}{rows}</tbody></table>"
+
+
+def _layer_row(index: int, entry: dict[str, Any], total: float) -> str:
+    time_us = float(entry["execution_time"])
+    share = 100 * time_us / total if total else 0.0
+    unit = str(entry.get("compute_unit", ""))
+    cycles = entry.get("execution_cycles")
+    color = unit_color(unit)
+    # Missing cycles sort below zero so layers without them group at one end.
+    cycles_v, cycles_text = (cycles, fmt_num(cycles)) if cycles is not None else (-1, "")
+    return (
+        f'<tr><td class="num" data-v="{index}">{index}</td>'
+        f'<td class="name" data-v="{esc(entry["name"])}">{esc(entry["name"])}</td>'
+        f'<td data-v="{esc(entry.get("type", ""))}">{esc(entry.get("type", ""))}</td>'
+        f'<td data-v="{esc(unit)}"><span class="unit-tag" style="background:{color}">'
+        f"{esc(unit)}</span></td>"
+        f'<td class="num" data-v="{time_us}">{time_us:,.1f}</td>'
+        f'<td class="num" data-v="{share:.4f}"><div class="share">{share:.1f}%'
+        f'<div class="track"><div class="fill" style="width:{min(share, 100):.1f}%;'
+        f'background:{color}"></div></div></div></td>'
+        f'<td class="num" data-v="{cycles_v}">{cycles_text}</td></tr>'
+    )
+
+
+def _latency_section(latencies: list[float]) -> str:
+    head = '<section class="panel" id="latency"><h2>Inference latency</h2>'
+    if not latencies:
+        return head + '<p class="empty">No timed iterations in this result.</p></section>'
+    note = (
+        f'<p class="note">{len(latencies):,} timed iteration(s), profiler off. The timeline '
+        "shows drift (thermal throttling, background load) that the histogram hides.</p>"
+    )
+    return (
+        f'{head}{note}<div class="two-col"><div><h3>Histogram</h3>'
+        f"{svg.latency_histogram(latencies)}</div><div><h3>Per iteration</h3>"
+        f"{svg.latency_timeline(latencies)}</div></div></section>"
+    )

@@ -1,0 +1,185 @@
+"""A profile result as a Chrome Trace Event Format file (opens in Perfetto, chrome://tracing).
+
+    >>> write_chrome_trace(job.download_profile(), Path("profile.trace.json"))  # doctest: +SKIP
+    PosixPath('profile.trace.json')
+
+The agent reports durations, not timestamps, so the timeline is rebuilt in the
+order the agent runs its stages, back to back from t=0: load stages, the timed
+loop (one slice per iteration), then the layer-profile runs. The layers are laid
+out one after another from the start of the first profiled run, each on the
+track of its compute unit, so NPU <-> CPU hand-offs show as a staircase. Their
+durations are the per-layer aggregate of all profiled runs (``args`` says so).
+
+Format: the JSON Object Format (``traceEvents`` plus ``displayTimeUnit`` and
+``otherData``), with complete events (``ph: "X"``, ``ts``/``dur`` in µs) and
+metadata events (``ph: "M"``) naming and ordering the tracks. Slices on one track
+never overlap, which Perfetto's JSON importer requires.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from controller.reports._format import units_in_order
+
+PID = 1
+# Track ids in display order; compute-unit tracks follow from _UNIT_TID0 on.
+TID_LOADS, TID_LOOP, TID_PROFILED = 1, 2, 3
+_UNIT_TID0 = 10
+_LOAD_STAGES = (
+    ("compile", "all_compile_times", "compile_time"),
+    ("first load", "all_first_load_times", "first_load_time"),
+    ("warm load", "all_warm_load_times", "warm_load_time"),
+)
+
+
+def write_chrome_trace(result: dict[str, Any], path: Path) -> Path:
+    """Write ``result`` as a trace to ``path`` (parents created); returns ``path``.
+
+    Example:
+        >>> write_chrome_trace(result, Path("out/job.trace.json"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # allow_nan=False: NaN is not JSON, and trace viewers reject the whole file.
+    path.write_text(json.dumps(chrome_trace(result), allow_nan=False), encoding="utf-8")
+    return path
+
+
+def chrome_trace(result: dict[str, Any]) -> dict[str, Any]:
+    """The trace document for ``result`` (what ``write_chrome_trace`` serialises)."""
+    summary = result.get("execution_summary") or {}
+    extra = result.get("devicelab") or {}
+    layers = result.get("execution_detail") or []
+    unit_tids = {u: _UNIT_TID0 + i for i, u in enumerate(_units(layers))}
+    load_events, cursor = _load_events(summary, 0.0)
+    loop_events, cursor = _loop_events(summary.get("all_inference_times") or [], cursor)
+    profiled_events, _ = _profiled_run_events(extra.get("layer_profile_wall_times_us"), cursor)
+    events = [
+        *_metadata_events(extra, unit_tids),
+        *load_events,
+        *loop_events,
+        *profiled_events,
+        *_layer_events(layers, unit_tids, cursor, extra),
+    ]
+    return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": _other_data(extra)}
+
+
+def _units(layers: list[dict[str, Any]]) -> list[str]:
+    return units_in_order({str(entry.get("compute_unit") or "?") for entry in layers})
+
+
+def _complete(
+    name: str, cat: str, tid: int, ts: float, dur: float, args: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "cat": cat,
+        "ph": "X",
+        "ts": ts,
+        "dur": max(0.0, float(dur)),
+        "pid": PID,
+        "tid": tid,
+        "args": args,
+    }
+
+
+def _metadata(name: str, tid: int | None, args: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {"name": name, "ph": "M", "pid": PID, "args": args}
+    if tid is not None:
+        event["tid"] = tid
+    return event
+
+
+def _metadata_events(extra: dict[str, Any], unit_tids: dict[str, int]) -> list[dict[str, Any]]:
+    label = " ".join(str(extra[k]) for k in ("device", "job_id") if extra.get(k))
+    tracks = {
+        TID_LOADS: "load stages",
+        TID_LOOP: "timed loop (profiler off)",
+        TID_PROFILED: "layer-profile runs",
+    }
+    tracks.update({tid: f"{unit} layers" for unit, tid in unit_tids.items()})
+    events = [_metadata("process_name", None, {"name": f"devicelab {label}".strip()})]
+    for order, (tid, name) in enumerate(tracks.items()):
+        events.append(_metadata("thread_name", tid, {"name": name}))
+        events.append(_metadata("thread_sort_index", tid, {"sort_index": order}))
+    return events
+
+
+def _load_times(summary: dict[str, Any], list_key: str, scalar_key: str) -> list[float]:
+    times = summary.get(list_key) or ([summary[scalar_key]] if summary.get(scalar_key) else [])
+    return [float(t) for t in times]
+
+
+def _load_events(summary: dict[str, Any], start: float) -> tuple[list[dict[str, Any]], float]:
+    events, cursor = [], start
+    for stage, list_key, scalar_key in _LOAD_STAGES:
+        memory = summary.get(f"{scalar_key.removesuffix('_time')}_peak_memory")
+        for time_us in _load_times(summary, list_key, scalar_key):
+            args = {"time_us": time_us, "peak_memory_bytes": memory}
+            events.append(_complete(stage, "load", TID_LOADS, cursor, time_us, args))
+            cursor += time_us
+    return events, cursor
+
+
+def _loop_events(latencies: list[float], start: float) -> tuple[list[dict[str, Any]], float]:
+    events, cursor = [], start
+    for index, latency in enumerate(latencies):
+        args = {"iteration": index, "latency_us": latency}
+        events.append(_complete(f"inference {index}", "inference", TID_LOOP, cursor, latency, args))
+        cursor += float(latency)
+    return events, cursor
+
+
+def _profiled_run_events(
+    wall_times: list[float] | None, start: float
+) -> tuple[list[dict[str, Any]], float]:
+    events, cursor = [], start
+    for index, wall in enumerate(wall_times or []):
+        args = {"profiled_run": index, "wall_time_us": wall}
+        events.append(
+            _complete(f"profiled run {index}", "layer_profile", TID_PROFILED, cursor, wall, args)
+        )
+        cursor += float(wall)
+    return events, cursor
+
+
+def _layer_events(
+    layers: list[dict[str, Any]], unit_tids: dict[str, int], start: float, extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    aggregate = f"{extra.get('layer_aggregate', 'median')} of profiled runs"
+    events, cursor = [], start
+    for index, entry in enumerate(layers):
+        unit = str(entry.get("compute_unit") or "?")
+        duration = float(entry["execution_time"])
+        args: dict[str, Any] = {
+            "index": index,
+            "type": entry.get("type", ""),
+            "compute_unit": unit,
+            "execution_time_us": duration,
+            "aggregate": aggregate,
+        }
+        if entry.get("execution_cycles") is not None:
+            args["cycles"] = entry["execution_cycles"]
+        events.append(
+            _complete(str(entry["name"]), f"layer,{unit}", unit_tids[unit], cursor, duration, args)
+        )
+        cursor += duration
+    return events
+
+
+def _other_data(extra: dict[str, Any]) -> dict[str, Any]:
+    applied = extra.get("applied") or {}
+    options = extra.get("options") or {}
+    data = {
+        "job_id": extra.get("job_id"),
+        "device": extra.get("device"),
+        "runtime": " ".join(str(applied.get(k) or "") for k in ("runtime", "runtime_version")),
+        "accelerators": ", ".join(applied.get("accelerators") or []),
+        "options": options.get("canonical") or options.get("requested"),
+        "layout": "reconstructed from durations: stages back to back, gaps unknown",
+    }
+    # Trace viewers show otherData as a flat table: keep only what is set.
+    return {key: str(value).strip() for key, value in data.items() if value}

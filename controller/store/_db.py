@@ -1,0 +1,117 @@
+"""The SQLite file: one connection per thread and process, short transactions.
+
+SQLite connections must not cross threads, and one inherited through ``fork``
+must not be used at all (the child would share the parent's file locks and
+page cache state), so connections are cached per thread and re-opened when the
+process id changes. WAL mode lets readers proceed while one writer commits;
+every write takes the lock up front (``BEGIN IMMEDIATE``) so two writers queue
+on ``busy_timeout`` instead of failing half-way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from controller.errors import InternalError
+
+# Connections inherited through fork: kept referenced so the garbage collector
+# never closes them in the child (closing one is as unsafe as using it).
+_INHERITED: list[sqlite3.Connection] = []
+
+
+class Database:
+    """A SQLite database file shared by threads and processes.
+
+    Example:
+        db = Database(Path("/tmp/lab/store.db"))
+        with db.write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        with db.read() as conn:
+            conn.execute("SELECT count(*) FROM t").fetchone()
+    """
+
+    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
+        self.path = path
+        self.busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._local = threading.local()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use in each thread and process."""
+        cached: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if cached is not None and self._local.pid == os.getpid():
+            return cached
+        if cached is not None:
+            _INHERITED.append(cached)
+        conn = _open(self.path, self.busy_timeout_ms)
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection for reads; each statement sees one snapshot."""
+        with self._mapped_errors():
+            yield self.connection()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock until it ends."""
+        conn = self.connection()
+        with self._mapped_errors():
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            with self._mapped_errors():
+                yield conn
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads close theirs on exit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local.conn = None
+
+    @contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise InternalError(
+                    f"store {self.path} stayed locked by another process for "
+                    f"{self.busy_timeout_ms} ms: {exc}"
+                ) from exc
+            raise InternalError(f"store {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise InternalError(f"store {self.path}: {exc}") from exc
+
+
+def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the sqlite3
+    # module never opens a transaction behind our back.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            # e.g. a network file system: WAL needs shared memory on one host.
+            raise InternalError(f"store {path}: SQLite refused WAL mode (got {mode!r})")
+        # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise InternalError(f"store {path}: cannot open database: {exc}") from exc
+    except InternalError:
+        conn.close()
+        raise
+    return conn

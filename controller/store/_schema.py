@@ -1,0 +1,124 @@
+"""The store's schema, versioned by SQLite's ``user_version``.
+
+``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``. A released
+step is never edited: a schema change is a new step appended to the list. The
+SQL is literal text, not built from Python constants, for the same reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from controller.errors import InternalError
+
+_V1 = (
+    """CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        model_type TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX models_by_created ON models (created_at)",
+    """CREATE TABLE datasets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX datasets_by_created ON datasets (created_at)",
+    """CREATE TABLE devices (
+        serial TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        os_version TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '[]',
+        info TEXT NOT NULL DEFAULT '{}',
+        last_seen REAL NOT NULL
+    )""",
+    """CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        hostname TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    )""",
+    """CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('compile', 'profile', 'inference')),
+        name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('created', 'optimizing model',
+            'quantizing model', 'provisioning device', 'measuring performance',
+            'running inference', 'success', 'failed')),
+        message TEXT NOT NULL DEFAULT '',
+        model_id TEXT NOT NULL REFERENCES models (id),
+        dataset_id TEXT REFERENCES datasets (id),
+        device_filter TEXT NOT NULL DEFAULT '{}',
+        device_serial TEXT,
+        options TEXT NOT NULL DEFAULT '',
+        parent_job_id TEXT REFERENCES jobs (id),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        worker_id TEXT REFERENCES workers (id),
+        attempt INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX jobs_queue ON jobs (state, created_at)",
+    "CREATE INDEX jobs_by_created ON jobs (created_at)",
+    "CREATE INDEX jobs_by_worker ON jobs (worker_id)",
+    # The database itself refuses a second running job on one device, whatever
+    # the code above it does: the scheduler's check is the fast path, this is the law.
+    """CREATE UNIQUE INDEX jobs_one_running_per_device ON jobs (device_serial)
+        WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
+    """CREATE TABLE job_events (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (job_id, attempt, seq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE job_results (
+        job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        result TEXT,
+        output_sha256 TEXT,
+        updated_at REAL NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Bring the schema to ``SCHEMA_VERSION``; call inside a write transaction.
+
+    The version is read again under the write lock, so when several processes
+    open a new store at once exactly one of them creates the tables.
+
+    Example:
+        with db.write() as conn:
+            migrate(conn, db.path)   # -> 1
+    """
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise InternalError(
+            f"store {path} has schema version {current}, newer than this devicelab "
+            f"understands ({SCHEMA_VERSION}); upgrade devicelab"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    # PRAGMA takes no parameters; the value is our own integer.
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return SCHEMA_VERSION
