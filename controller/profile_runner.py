@@ -7,10 +7,13 @@ exists, and every failure from now on ends it FAILED with a reason.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from controller.agent_client import ProgressCallback
+from controller.device_health import wait_until_cool
 from controller.errors import Error, InternalError, UserError
 from controller.jobs import JobState, ProfileJob
 from controller.results import ProfileResultBuilder
@@ -71,7 +74,7 @@ def run_profile_job(
         job.set_state(JobState.PROVISIONING_DEVICE)
         client = transport.connect()
         request.artifact_sha256 = transport.push_artifact(client, job.model, upload_progress)
-        health = {"before": transport.health()}
+        health = {"before": _health_before(transport)}
         job.set_state(JobState.MEASURING_PERFORMANCE)
         builder = ProfileResultBuilder()
         try:
@@ -93,6 +96,20 @@ def run_profile_job(
     except Exception as exc:  # our bug: still end the job, never leave it running
         log.exception("job %s crashed", job.job_id)
         job.fail(InternalError(f"{type(exc).__name__}: {exc}"))
+
+
+def _health_before(transport: Transport) -> dict[str, Any]:
+    """Health before the run; waits first while the device is hotter than configured.
+
+    ``DEVICELAB_MAX_START_TEMP_C`` (unset: never wait) and
+    ``DEVICELAB_COOLDOWN_TIMEOUT_S`` (default 300) configure the wait.
+    """
+    limit = os.environ.get("DEVICELAB_MAX_START_TEMP_C")
+    timeout = float(os.environ.get("DEVICELAB_COOLDOWN_TIMEOUT_S", "300"))
+    start = time.monotonic()
+    health = wait_until_cool(transport.health, float(limit) if limit else None, timeout)
+    health["cooldown_wait_s"] = round(time.monotonic() - start, 3)
+    return health
 
 
 def _finish(

@@ -172,7 +172,7 @@ def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
 
 
 def test_unplugged_mid_push_fails_cleanly_naming_the_device(
-    phones: dict[str, Any], models_dir: Path, tmp_path: Path
+    adb: AdbServer, phones: dict[str, Any], models_dir: Path, tmp_path: Path
 ) -> None:
     s23 = phones["s23"]
     big = tmp_path / "big_model.bin"  # a .bin passes the host-side check on size alone
@@ -191,5 +191,25 @@ def test_unplugged_mid_push_fails_cleanly_naming_the_device(
         status = job.wait(timeout=JOB_TIMEOUT_SEC)
     finally:
         s23.replug()
+        adb.connect(s23.serial)  # do not wait for the server's own retry (2.5-5.5 s)
+        adb.wait_for_state(s23.serial, {"device"}, 15.0)
     assert status.failure
     assert s23.serial in status.message and "push" in status.message, status.message
+
+
+def test_hot_phone_is_waited_on_before_the_run(
+    phones: dict[str, Any], models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s23 = phones["s23"]
+    s23.set_prop("standin.thermal.temp", "52000")  # 52 °C in the stand-in's thermal zone
+    monkeypatch.setenv("DEVICELAB_MAX_START_TEMP_C", "45")
+    monkeypatch.setenv("DEVICELAB_COOLDOWN_TIMEOUT_S", "1")
+    job = _profile(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device("Samsung Galaxy S23"),
+        "--compute_unit cpu --max_profiler_iterations 2",
+    )
+    s23.set_prop("standin.thermal.temp", "30000")
+    before = job.download_profile()["devicelab"]["device_health"]["before"]
+    assert before["max_temperature_c"] == pytest.approx(52.0)
+    assert before["cooldown_wait_s"] >= 1.0  # waited, gave up after the timeout, then ran

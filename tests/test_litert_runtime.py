@@ -215,20 +215,21 @@ def test_delegate_that_fails_to_prepare(
 
 def test_qnn_option_table_maps_names_to_numbers() -> None:
     user = {"qnn_htp_performance_mode": "kHtpSustainedHighPerformance", "qnn_log_level": "kLogOff"}
-    qnn = delegate_options("qnn", user, GeneralOptions())
+    defaults = GeneralOptions.from_values()
+    qnn = delegate_options("qnn", user, defaults)
     assert qnn["backend_type"] == "htp"
     assert qnn["htp_performance_mode"] == "1" and qnn["log_level"] == "0"
     assert qnn["htp_precision"] == "1" and qnn["htp_use_conv_hmx"] == "1"  # seed defaults
-    no_fp16 = delegate_options("qnn", {}, GeneralOptions(allow_fp32_as_fp16=False))
+    no_fp16 = delegate_options("qnn", {}, GeneralOptions.from_values({"allow_fp32_as_fp16": False}))
     assert no_fp16["htp_precision"] == "0"
-    qnn_gpu = delegate_options("qnn-gpu", {"qnn_gpu_precision": "kGpuHybrid"}, GeneralOptions())
+    qnn_gpu = delegate_options("qnn-gpu", {"qnn_gpu_precision": "kGpuHybrid"}, defaults)
     assert qnn_gpu == {
         "backend_type": "gpu",
         "log_level": "2",
         "gpu_precision": "3",
         "gpu_performance_mode": "1",
     }
-    gpu = delegate_options("gpu", {}, GeneralOptions(force_opengl=True))
+    gpu = delegate_options("gpu", {}, GeneralOptions.from_values({"force_opengl": True}))
     assert gpu["experimental_flags"] == "5" and gpu["inference_priority1"] == "2"
 
 

@@ -18,6 +18,7 @@ from agent.errors import (
     InvalidOptionError,
     RuntimeUnavailableError,
 )
+from agent.option_tables import QNN
 from agent.runtimes import qnn_context
 from agent.runtimes.base import AppliedConfig, RunConfig, Runtime
 from agent.runtimes.onnx_runtime import OnnxRuntime
@@ -28,7 +29,6 @@ from agent.runtimes.qnn_ep import (
     parse_qnn_profile_csv,
     register_qnn_ep,
 )
-from agent.option_tables import QNN
 from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
 
 # SM8550 (Snapdragon 8 Gen 2), as device_profiles/ describes it.

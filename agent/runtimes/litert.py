@@ -7,7 +7,8 @@ Loading follows the seed's ``--compute_unit``, ``--tflite_delegates`` and
   empty, from ``compute_units`` (npu -> qnn; gpu -> gpu, qnn-gpu; cpu ->
   xnnpack; all -> NPU, then GPU, then CPU). TFLite always keeps a CPU fallback.
 * External delegates are loaded with ``load_delegate(library, options)``; the
-  option strings come from ``litert_delegates.DELEGATE_OPTIONS``.
+  option strings come from ``litert_delegates.DELEGATE_KEYS`` applied to the
+  shared sub-option table (``agent.option_tables``).
 * A delegate whose library is missing, or that fails to prepare (or to run,
   with ``invoke_interpreter_on_cold_load``), is dropped and recorded in
   ``AppliedConfig.fallbacks`` while ``enable_fallback`` is true; otherwise the
@@ -37,6 +38,7 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
+from agent.option_spec import SubValue
 from agent.runtimes.base import (
     AppliedConfig,
     LayerTiming,
@@ -58,7 +60,9 @@ from agent.runtimes.litert_delegates import (
     GeneralOptions,
     delegate_options,
     find_library,
+    general_settings,
     library_search_dirs,
+    no_equivalent_warnings,
     parse_tflite_options,
     resolve_threads,
     unused_option_warnings,
@@ -343,15 +347,10 @@ def layer_timings(events: list[ProfilerEvent]) -> list[LayerTiming]:
 
 
 def _general_warnings(
-    general: GeneralOptions, plan: DelegatePlan, user: dict[str, str]
+    general: GeneralOptions, plan: DelegatePlan, user: dict[str, SubValue]
 ) -> list[str]:
     """Options that were given but cannot take effect: said, never dropped silently."""
-    warnings = unused_option_warnings(user, list(plan.delegates))
-    if general.release_dynamic_tensors:
-        warnings.append(
-            "release_dynamic_tensors=true not applied: the LiteRT Python Interpreter "
-            "has no setting for it (experimental_release_dynamic_tensors is C++ only)"
-        )
+    warnings = no_equivalent_warnings(user) + unused_option_warnings(user, list(plan.delegates))
     if general.force_opengl and "gpu" not in plan.delegates:
         warnings.append("force_opengl=true not applied: it needs delegate gpu, which is not in use")
     if "allow_fp32_as_fp16" in general.given and not plan.delegates:
@@ -367,14 +366,9 @@ def _settings(
     general: GeneralOptions, threads: int, plan: DelegatePlan, built: _Built
 ) -> dict[str, str]:
     settings = {
-        "num_threads": str(threads),
+        **general_settings(general, threads),
         "xnnpack": "on" if plan.xnnpack else "off",
         "op_resolver": "BUILTIN" if plan.xnnpack else "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
-        "enable_fallback": str(general.enable_fallback).lower(),
-        "invoke_interpreter_on_cold_load": str(general.invoke_interpreter_on_cold_load).lower(),
-        "allow_fp32_as_fp16": str(general.allow_fp32_as_fp16).lower(),
-        "force_opengl": str(general.force_opengl).lower(),
-        "release_dynamic_tensors": str(general.release_dynamic_tensors).lower(),
     }
     for spec in built.delegates:
         settings[f"delegate.{spec.name}.library"] = str(spec.path)
@@ -461,7 +455,7 @@ class LiteRtRuntime:
 
 
 def _resolve_specs(
-    plan: DelegatePlan, general: GeneralOptions, user: dict[str, str], config: RunConfig
+    plan: DelegatePlan, general: GeneralOptions, user: dict[str, SubValue], config: RunConfig
 ) -> tuple[list[DelegateSpec], list[str]]:
     """Delegates whose library is found, and fallback notes for those that are not.
 

@@ -241,49 +241,39 @@ def find_library(file_name: str, dirs: list[str]) -> Path | None:
     return None
 
 
-def convert_value(row: DelegateOption, value: str) -> str:
-    """The library's string for the seed ``value`` of ``row``.
-
-    Raises:
-        InvalidOptionError: ``value`` is not one the seed allows for this option.
-    """
-    if isinstance(row.values, Mapping):
-        if value not in row.values:
-            allowed = ", ".join(row.values)
-            raise InvalidOptionError(f"{row.option}={value!r} is not one of: {allowed}")
-        return row.values[value]
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or (row.values == POSITIVE_INT and number <= 0):
-        raise InvalidOptionError(f"{row.option}={value!r} must be a {row.values}")
-    return str(number)
-
-
 def delegate_options(
-    name: str, user: Mapping[str, str], general: GeneralOptions, htp_arch: str = ""
+    name: str, user: Mapping[str, SubValue], general: GeneralOptions, htp_arch: str = ""
 ) -> dict[str, str]:
-    """All option strings for delegate ``name``: derived keys, table rows, defaults."""
+    """All option strings for delegate ``name``: derived keys, table rows, defaults.
+
+    Args:
+        name: one of ``DELEGATE_NAMES`` (not xnnpack).
+        user: the typed sub-options the user set (``parse_tflite_options``).
+        general: the general options in effect.
+        htp_arch: the device's HTP architecture, when known ("73").
+    """
     options = _derived_options(name, user, general)
-    for row in DELEGATE_OPTIONS:
+    for row in DELEGATE_KEYS:
         if name not in row.delegates or row.key in options:
             continue
-        value = user.get(row.option, _default(row, htp_arch))
+        value = user[row.option] if row.option in user else _default(row, htp_arch)
         if value is not None:
-            options[row.key] = convert_value(row, value)
+            options[row.key] = row.convert(value)
     return options
 
 
-def _default(row: DelegateOption, htp_arch: str) -> str | None:
+def _default(row: DelegateKey, htp_arch: str) -> SubValue | None:
+    """The seed default to send for ``row``, or None to leave the library its own."""
     # The seed: HTP fp16 "only applicable on 8gen1 and newer" (HTP v69+); on an
     # older, known arch leave precision to the delegate.
     if row.option == "qnn_htp_precision" and htp_arch.isdigit() and int(htp_arch) < 69:
         return None
-    return row.default
+    return TFLITE_SUB_OPTIONS[row.option].default if row.send_default else None
 
 
-def _derived_options(name: str, user: Mapping[str, str], general: GeneralOptions) -> dict[str, str]:
+def _derived_options(
+    name: str, user: Mapping[str, SubValue], general: GeneralOptions
+) -> dict[str, str]:
     """Keys that come from the delegate choice and the general options, not a table row."""
     fp16 = general.allow_fp32_as_fp16
     if name == "qnn":
@@ -305,11 +295,11 @@ def _derived_options(name: str, user: Mapping[str, str], general: GeneralOptions
     return options
 
 
-def unused_option_warnings(user: Mapping[str, str], delegates: list[str]) -> list[str]:
+def unused_option_warnings(user: Mapping[str, SubValue], delegates: list[str]) -> list[str]:
     """One warning per delegate sub-option whose delegate is not in ``delegates``."""
     warnings = []
     for option in user:
-        row = OPTIONS_BY_NAME.get(option)
+        row = KEYS_BY_OPTION.get(option)
         if row is not None and not set(row.delegates) & set(delegates):
             wanted = " or ".join(row.delegates)
             warnings.append(
@@ -318,55 +308,46 @@ def unused_option_warnings(user: Mapping[str, str], delegates: list[str]) -> lis
     return warnings
 
 
-_GENERAL_BOOLS = (
-    "enable_fallback",
-    "invoke_interpreter_on_cold_load",
-    "allow_fp32_as_fp16",
-    "force_opengl",
-    "release_dynamic_tensors",
-)
-GENERAL_OPTION_NAMES = (*_GENERAL_BOOLS, "number_of_threads")
+def no_equivalent_warnings(user: Mapping[str, SubValue]) -> list[str]:
+    """One warning per ``NO_EQUIVALENT`` sub-option set to something LiteRT does not do.
+
+    Its default is what LiteRT does anyway, so asking for the default is honoured.
+    """
+    warnings = []
+    for option, reason in NO_EQUIVALENT.items():
+        if option in user and user[option] != TFLITE_SUB_OPTIONS[option].default:
+            warnings.append(f"{option}={_text(user[option])} not applied: {reason}")
+    return warnings
 
 
-def parse_tflite_options(raw: Mapping[str, str]) -> tuple[GeneralOptions, dict[str, str]]:
-    """Split ``--tflite_options`` into general options and delegate sub-options.
+def general_settings(general: GeneralOptions, threads: int) -> dict[str, str]:
+    """The general options as applied, under their ``GENERAL_SETTINGS`` keys.
 
-    Delegate sub-option values are validated here too, so a bad value fails the
+    ``threads`` is the thread count really used (the seed's -1 resolved).
+    """
+    values: dict[str, SubValue] = {name: getattr(general, name) for name in GENERAL_SETTINGS}
+    values["number_of_threads"] = threads
+    return {GENERAL_SETTINGS[name]: _text(value) for name, value in values.items()}
+
+
+def _text(value: SubValue) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse_tflite_options(raw: Mapping[str, str]) -> tuple[GeneralOptions, dict[str, SubValue]]:
+    """``--tflite_options`` as received: the general options, and every given value typed.
+
+    Every value is checked against the shared table here, so a bad one fails the
     job before any library is loaded, whichever delegates end up in use.
 
     Raises:
         InvalidOptionError: An unknown sub-option, or a value it does not accept.
     """
-    unknown = sorted(set(raw) - set(GENERAL_OPTION_NAMES) - set(OPTIONS_BY_NAME))
-    if unknown:
-        raise InvalidOptionError(f"unknown --tflite_options sub-option(s): {', '.join(unknown)}")
-    values: dict[str, object] = {
-        name: _parse_bool(name, raw[name]) for name in _GENERAL_BOOLS if name in raw
-    }
-    if "number_of_threads" in raw:
-        values["number_of_threads"] = _parse_threads(raw["number_of_threads"])
-    general = GeneralOptions(**values, given=frozenset(values))  # type: ignore[arg-type]
-    delegate_user = {key: value for key, value in raw.items() if key in OPTIONS_BY_NAME}
-    for key, value in delegate_user.items():
-        convert_value(OPTIONS_BY_NAME[key], value)
-    return general, delegate_user
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered not in BOOL:
-        raise InvalidOptionError(f"{name}={value!r} must be true or false")
-    return lowered == "true"
-
-
-def _parse_threads(value: str) -> int:
     try:
-        threads = int(value)
-    except ValueError:
-        threads = 0
-    if threads == 0 or threads < -1:
-        raise InvalidOptionError(f"number_of_threads={value!r} must be -1 or a positive int")
-    return threads
+        user = parse_wire_options(TFLITE_SUB_OPTIONS, raw, "--tflite_options")
+    except ValueError as exc:
+        raise InvalidOptionError(str(exc)) from exc
+    return GeneralOptions.from_values(user), user
 
 
 def resolve_threads(number_of_threads: int) -> int:

@@ -5,8 +5,9 @@
 one QNN EP instance, hence one QNN backend: ``onnx_runtime.py`` picks the first
 backend that works and records the others as fallbacks.
 
-The ``--qnn_options`` sub-options of the seed map to QNN EP provider options through
-``QNN_OPTIONS``, the single table for that mapping.
+The ``--qnn_options`` sub-options (declared once, in ``agent.option_tables``) map to
+QNN EP provider options through ``QNN_OPTIONS``, which holds only the EP's half: the
+provider key and value conversion, or why the EP has no equivalent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agent.errors import InvalidOptionError, MissingLibraryError
+from agent.errors import AgentError, InvalidOptionError, MissingLibraryError
+from agent.option_spec import SubValue, parse_wire_options
+from agent.option_tables import QNN_SUB_OPTIONS
 from agent.runtimes.base import LayerTiming, RunConfig
 
 QNN_EP_NAME = "QNNExecutionProvider"
@@ -222,58 +225,32 @@ class OptionKind(Enum):
     NO_EQUIVALENT = "no_equivalent"  # the QNN EP has no knob: recorded as a warning
 
 
-def _choice(*allowed: str) -> Callable[[str, str], str]:
-    """Accept one of ``allowed`` (case-insensitive); the QNN EP wants it lower-case."""
-
-    def convert(key: str, value: str) -> str:
-        if value.upper() not in allowed:
-            raise InvalidOptionError(f"qnn_options {key}={value!r}: expected one of {allowed}")
-        return value.lower()
-
-    return convert
+def _text(value: SubValue) -> str:
+    """Numbers as written; name lists comma separated."""
+    return ",".join(value) if isinstance(value, tuple) else str(value)
 
 
-def _int_between(low: int, high: int) -> Callable[[str, str], str]:
-    def convert(key: str, value: str) -> str:
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise InvalidOptionError(f"qnn_options {key}={value!r}: expected {low}..{high}")
-        return str(number)
-
-    return convert
+def _lower(value: SubValue) -> str:
+    """The QNN EP spells the seed's upper-case enum names in lower case."""
+    return str(value).lower()
 
 
-def _float16(key: str, value: str) -> str:
-    if value.upper() != "FLOAT16":
-        raise InvalidOptionError(f"qnn_options {key}={value!r}: only FLOAT16 is defined")
+def _enabled(value: SubValue) -> str:
+    """A choice whose only value switches the provider option on (FLOAT16 -> "1")."""
     return "1"
-
-
-def _finalize_flag(key: str, value: str) -> str:
-    if value.upper() != "FINALIZE_OPTIMIZATION_FLAG":
-        raise InvalidOptionError(
-            f"qnn_options {key}={value!r}: expected FINALIZE_OPTIMIZATION_FLAG"
-        )
-    return value
-
-
-def _graph_names(key: str, value: str) -> str:
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    if not names:
-        raise InvalidOptionError(f"qnn_options {key}: give at least one graph name")
-    return ",".join(names)
 
 
 @dataclass(frozen=True)
 class QnnOptionRule:
-    """How one ``--qnn_options`` sub-option lands on the QNN EP."""
+    """The QNN EP's half of one ``--qnn_options`` sub-option: how it lands on the EP.
+
+    The sub-option itself (allowed values, range, default) is
+    ``QNN_SUB_OPTIONS[name]``; values reach ``convert`` typed and already checked.
+    """
 
     kind: OptionKind
     provider_key: str = ""
-    convert: Callable[[str, str], str] | None = None
+    convert: Callable[[SubValue], str] = _text
     note: str = ""  # why there is no equivalent, or how it applies implicitly
     htp_only: bool = False
 
@@ -285,39 +262,24 @@ def _none(note: str = _NO_EP_KNOB) -> QnnOptionRule:
     return QnnOptionRule(OptionKind.NO_EQUIVALENT, note=note)
 
 
-def _provider(key: str, convert: Callable[[str, str], str], htp_only: bool) -> QnnOptionRule:
+def _provider(key: str, convert: Callable[[SubValue], str], htp_only: bool) -> QnnOptionRule:
     return QnnOptionRule(OptionKind.PROVIDER, key, convert, htp_only=htp_only)
 
 
-_PERFORMANCE_MODES = (
-    "EXTREME_POWER_SAVER",
-    "LOW_POWER_SAVER",
-    "POWER_SAVER",
-    "HIGH_POWER_SAVER",
-    "LOW_BALANCED",
-    "BALANCED",
-    "HIGH_PERFORMANCE",
-    "SUSTAINED_HIGH_PERFORMANCE",
-    "BURST",
-)
-_PRIORITIES = ("LOW", "NORMAL", "NORMAL_HIGH", "HIGH")
-
-#: Every sub-option of the seed's "Qualcomm AI Engine Direct Options" table, in its order.
+#: Every sub-option of the shared "Qualcomm AI Engine Direct Options" table, in its order.
 #: Provider option names come from the QNN EP source (onnxruntime-qnn, qnn_ep.cc).
 QNN_OPTIONS: dict[str, QnnOptionRule] = {
     "context_async_execution_queue_depth_numeric": _none("ORT executes QNN graphs synchronously"),
     "context_enable_graphs": QnnOptionRule(
-        OptionKind.CONTEXT_BINARY, convert=_graph_names, note="selects graphs of a .bin"
+        OptionKind.CONTEXT_BINARY, note="selects graphs of a .bin"
     ),
     "context_error_reporting_options_level": _none(),
     "context_error_reporting_options_storage_limit": _none(),
     "context_memory_limit_hint": _none(),
-    "context_priority": _provider("qnn_context_priority", _choice(*_PRIORITIES), htp_only=False),
+    "context_priority": _provider("qnn_context_priority", _lower, htp_only=False),
     "context_gpu_performance_hint": _none(),
     "context_gpu_use_gl_buffers": _none(),
-    "context_htp_performance_mode": _provider(
-        "htp_performance_mode", _choice(*_PERFORMANCE_MODES), htp_only=True
-    ),
+    "context_htp_performance_mode": _provider("htp_performance_mode", _lower, htp_only=True),
     "default_graph_priority": _none("the QNN EP sets context priority only (context_priority)"),
     "default_graph_gpu_precision": _none(),
     "default_graph_gpu_disable_memory_optimizations": _none(),
@@ -327,17 +289,16 @@ QNN_OPTIONS: dict[str, QnnOptionRule] = {
     "default_graph_htp_num_hvx_threads": _none(),
     "default_graph_htp_optimization_type": QnnOptionRule(
         OptionKind.IMPLICIT,
-        convert=_finalize_flag,
         note="the QNN EP always uses FINALIZE_OPTIMIZATION_FLAG",
         htp_only=True,
     ),
     "default_graph_htp_optimization_value": _provider(
-        "htp_graph_finalization_optimization_mode", _int_between(1, 3), htp_only=True
+        "htp_graph_finalization_optimization_mode", _text, htp_only=True
     ),
-    "default_graph_htp_precision": _provider("enable_htp_fp16_precision", _float16, htp_only=True),
+    "default_graph_htp_precision": _provider("enable_htp_fp16_precision", _enabled, htp_only=True),
     "default_graph_htp_disable_short_depth_conv_on_hmx": _none(),
-    # 0 ("use the maximum") is handled in _vtcm_rule_applies: the EP treats 0 as "not set".
-    "default_graph_htp_vtcm_size": _provider("vtcm_mb", _int_between(0, 1 << 16), htp_only=True),
+    # 0 ("use the maximum") is handled in _apply_rule: the EP treats 0 as "not set".
+    "default_graph_htp_vtcm_size": _provider("vtcm_mb", _text, htp_only=True),
 }
 
 
@@ -354,43 +315,48 @@ class QnnOptionPlan:
 def map_qnn_options(options: dict[str, str], backend: QnnBackend | None) -> QnnOptionPlan:
     """Map ``--qnn_options`` onto QNN EP provider options for ``backend``.
 
-    Values are validated even when they end up unused. A sub-option with no equivalent
-    on this path becomes a warning that names it; nothing is dropped silently.
+    Values are checked against the shared table even when they end up unused. A
+    sub-option with no equivalent on this path becomes a warning that names it;
+    nothing is dropped silently.
 
     Raises:
         InvalidOptionError: unknown sub-option, or a value outside its allowed set.
+        AgentError: a shared sub-option without a rule here (our bug; a test guards it).
     """
+    try:
+        values = parse_wire_options(QNN_SUB_OPTIONS, options, "--qnn_options")
+    except ValueError as exc:
+        raise InvalidOptionError(str(exc)) from exc
     plan = QnnOptionPlan()
-    for key, value in options.items():
+    for key, value in values.items():
         rule = QNN_OPTIONS.get(key)
         if rule is None:
-            raise InvalidOptionError(
-                f"qnn_options: unknown sub-option {key!r} (known: {', '.join(QNN_OPTIONS)})"
-            )
-        converted = rule.convert(key, value) if rule.convert else value
-        _apply_rule(plan, key, value, converted, rule, backend)
+            raise AgentError(f"qnn_options {key}: no QNN EP rule for this sub-option")
+        _apply_rule(plan, key, options[key], value, rule, backend)
     return plan
 
 
 def _apply_rule(
     plan: QnnOptionPlan,
     key: str,
-    value: str,
-    converted: str,
+    text: str,
+    value: SubValue,
     rule: QnnOptionRule,
     backend: QnnBackend | None,
 ) -> None:
-    label = f"qnn_options {key}={value}"
+    """Add sub-option ``key`` (received as ``text``, typed ``value``) to ``plan``."""
+    label = f"qnn_options {key}={text}"
+    converted = rule.convert(value)
     if rule.kind is OptionKind.NO_EQUIVALENT:
         plan.warnings.append(f"{label} not applied: {rule.note}")
     elif rule.kind is OptionKind.CONTEXT_BINARY:
-        plan.enable_graphs = tuple(converted.split(","))
+        plan.enable_graphs = value if isinstance(value, tuple) else (converted,)
     elif backend is None:
         plan.warnings.append(f"{label} not applied: no QNN backend in use (CPU only)")
     elif rule.htp_only and backend is not HTP:
         plan.warnings.append(f"{label} not applied: HTP only, QNN backend in use is {backend.key}")
     elif rule.kind is OptionKind.IMPLICIT:
-        plan.settings[key] = f"{value} ({rule.note})"
+        plan.settings[key] = f"{converted} ({rule.note})"
     elif rule.provider_key == "vtcm_mb" and converted == "0":
         plan.warnings.append(
             f"{label} not applied: the QNN EP cannot request the maximum VTCM (it reads 0 as "

@@ -22,7 +22,7 @@ from controller.phone_standin.connection import Connection
 from controller.phone_standin.paths import DevicePaths
 from controller.phone_standin.processes import ProcessRegistry
 from controller.phone_standin.props import banner, build_props
-from controller.phone_standin.sandbox import prepare_sandbox, write_props
+from controller.phone_standin.sandbox import prepare_sandbox, write_props, write_sys_files
 from controller.phone_standin.services import DeviceContext
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,15 @@ class StandinDevice:
         return self.processes.kill_all()
 
     def set_prop(self, key: str, value: str) -> None:
-        """Change a prop at runtime (``getprop``/``dumpsys`` read it on every call).
+        """Change a prop at runtime (``getprop``/``dumpsys`` read it on every call;
+        the fake sysfs files driven by ``standin.*`` props are rewritten at once).
 
         The CNXN banner keeps the values it was sent with until the next connection.
         """
         with self._lock:
             self.props[key] = value
             write_props(self.root, self.props)
+            write_sys_files(self.root, self.props)
 
     def host_path(self, device_path: str) -> Path:
         """Where a device path lives on the host (same mapping as push/pull)."""

@@ -21,7 +21,7 @@ section.panel { background:var(--panel); border:1px solid var(--line); border-ra
                 padding:18px 22px 20px; margin-bottom:20px; }
 section.panel h2 { margin:0 0 4px; font-size:17px; font-weight:650; }
 p.note { margin:0 0 14px; color:var(--muted); font-size:13px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(210px,1fr)); gap:14px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(300px,1fr)); gap:14px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:12px 14px; background:#fbfcfe; }
 .card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
 .card .value { font-size:24px; font-weight:650; font-variant-numeric:tabular-nums; }
@@ -39,8 +39,9 @@ svg .axis { stroke:#94a3b8; }
 svg .grid { stroke:var(--line); }
 svg .axis-title { fill:var(--muted); }
 svg .hist-bin { fill:#60a5fa; stroke:#2563eb; stroke-width:.6; }
-svg .marker { stroke:#f59e0b; stroke-width:1.5; stroke-dasharray:5 4; }
-svg .marker-label { fill:#b45309; font-weight:600; }
+svg .marker { stroke:#e11d48; stroke-width:1.5; stroke-dasharray:5 4; }
+svg .marker-label { fill:#be123c; font-weight:600; paint-order:stroke;
+                    stroke:#fff; stroke-width:4px; stroke-linejoin:round; }
 svg .series { fill:none; stroke:#2563eb; stroke-width:1.4; }
 svg .point { fill:#2563eb; }
 svg .layer-bar:hover rect { opacity:.8; }
@@ -51,8 +52,11 @@ table { width:100%; border-collapse:collapse; font-size:13px; }
 th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:left;
          vertical-align:top; }
 th { background:#f8fafc; color:#334155; font-weight:600; position:sticky; top:0; }
+table.compact { width:auto; min-width:min(100%,680px); }
+table.compact { width:auto; min-width:min(100%,680px); }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.name { word-break:break-all; min-width:220px; }
+#health-table td:first-child { white-space:nowrap; }
 td code, p code { font-size:12px; }
 tbody tr:nth-child(even) { background:#fbfcfe; }
 tbody tr:hover { background:#f1f5f9; }

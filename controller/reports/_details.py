@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.reports._format import esc, fmt_num
+from controller.reports._format import esc
 
 # Health readings in display order, with their labels and units.
 _HEALTH_FIELDS = {
@@ -22,7 +22,7 @@ _HEALTH_FIELDS = {
     "battery_temperature_c": ("Battery temperature", " °C"),
     "max_temperature_c": ("Hottest thermal zone", " °C"),
     "thermal_status": ("Thermal status", ""),
-    "taken_at": ("Taken at", ""),
+    "taken_at": ("Taken at (UTC)", ""),
 }
 # Android's PowerManager.THERMAL_STATUS_* values.
 _THERMAL_STATUS = ["none", "light", "moderate", "severe", "critical", "emergency", "shutdown"]
@@ -38,14 +38,13 @@ def _health_value(key: str, value: Any) -> str:
     if value is None:
         return ""
     if key == "taken_at" and isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S")
     if key == "thermal_status" and isinstance(value, int) and 0 <= value < len(_THERMAL_STATUS):
         return f"{value} ({_THERMAL_STATUS[value]})"
     unit = _HEALTH_FIELDS.get(key, ("", ""))[1]
-    text = (
-        fmt_num(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-    )
-    return f"{text}{unit}"
+    if isinstance(value, float):
+        return f"{value:.1f}{unit}"  # temperatures: always one decimal, so columns align
+    return f"{value}{unit}"
 
 
 def _delta(key: str, before: Any, after: Any) -> str:
@@ -55,10 +54,11 @@ def _delta(key: str, before: Any, after: Any) -> str:
     change = after - before
     if key == "taken_at":
         return f"+{change:.1f} s"
+    text = f"{change:+d}" if isinstance(change, int) else f"{change:+.1f}"
     # Warmer after the job is the one change worth a colour: it explains slow runs.
     css = "up" if key.endswith("_c") and change > 0 else ""
     unit = _HEALTH_FIELDS.get(key, ("", ""))[1]
-    return f'<span class="{css}">{change:+.1f}{esc(unit)}</span>'
+    return f'<span class="{css}">{text}{esc(unit)}</span>'
 
 
 def _scalar_rows(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -119,7 +119,8 @@ def _zones_table(before: dict[str, Any], after: dict[str, Any]) -> str:
     )
     # Phones expose dozens of zones: folded, the hottest one is in the table above.
     return (
-        f"<details><summary>Thermal zones ({len(names)}, °C)</summary><table><thead><tr>"
+        f"<details><summary>Thermal zones ({len(names)}, °C)</summary>"
+        '<table class="compact"><thead><tr>'
         '<th>Zone</th><th class="num">Before</th><th class="num">After</th>'
         f'<th class="num">Change</th></tr></thead><tbody>{rows}</tbody></table></details>'
     )
@@ -138,14 +139,17 @@ def health_section(health: dict[str, Any] | None) -> str:
     )
     scalars = _scalar_rows(before, after)
     table = (
-        '<table id="health-table"><thead><tr><th>Reading</th><th class="num">Before</th>'
-        '<th class="num">After</th><th class="num">Change</th></tr></thead>'
+        '<h3>Readings</h3><table id="health-table"><thead><tr><th>Reading</th>'
+        '<th class="num">Before</th><th class="num">After</th><th class="num">Change</th>'
+        "</tr></thead>"
         f"<tbody>{scalars}</tbody></table>"
         if scalars
         else ""
     )
+    # Readings beside CPU clocks: two short tables side by side read as one comparison.
     return (
-        f"{head}{errors}{table}{_cpu_table(before, after)}{_zones_table(before, after)}</section>"
+        f'{head}{errors}<div class="two-col"><div>{table}</div>'
+        f"<div>{_cpu_table(before, after)}</div></div>{_zones_table(before, after)}</section>"
     )
 
 

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 # Compute-unit colours: one hue per unit, the same in the bars, table and legend.
-UNIT_COLORS = {"NPU": "#7c3aed", "GPU": "#059669", "CPU": "#2563eb"}
+UNIT_COLORS = {"NPU": "#ea580c", "GPU": "#16a34a", "CPU": "#2563eb"}
 OTHER_UNIT_COLOR = "#64748b"
 UNIT_ORDER = ("NPU", "GPU", "CPU")
 

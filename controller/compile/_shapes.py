@@ -1,0 +1,192 @@
+"""Input specs (the job's input shapes and types) and making a model's inputs static.
+
+A compile job may give ``input_specs`` as ``{name: shape}`` or ``{name: (shape, dtype)}``,
+the two forms the seed's API accepts. They describe the *source* model: every input
+named, ranks equal, fixed dims kept, and one value per symbolic dim (``batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from controller.errors import UserError
+
+#: ``{"image": (1, 3, 224, 224)}`` or ``{"image": ((1, 3, 224, 224), "float32")}``.
+InputSpecs: TypeAlias = (
+    Mapping[str, tuple[tuple[int, ...], str]] | Mapping[str, tuple[int, ...]]
+)
+#: A dim as ONNX declares it: a size, a symbolic name, or unknown (None).
+Dim: TypeAlias = int | str | None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input's shape and, when the job gave one, its numpy dtype name."""
+
+    shape: tuple[int, ...]
+    dtype: str | None = None
+
+
+def normalize_specs(specs: InputSpecs) -> dict[str, InputSpec]:
+    """Both accepted forms of ``input_specs`` as ``InputSpec``s.
+
+    Raises:
+        UserError: a dim that is not a positive integer, or an unknown dtype.
+
+    Example:
+        >>> normalize_specs({"x": (1, 3), "y": ((2,), "int64")})
+        {'x': InputSpec(shape=(1, 3), dtype=None), 'y': InputSpec(shape=(2,), dtype='int64')}
+    """
+    return {name: _one_spec(name, value) for name, value in specs.items()}
+
+
+def _one_spec(name: str, value: object) -> InputSpec:
+    shape: object = value
+    dtype: object = None
+    if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[1], str):
+        shape, dtype = value
+    if not isinstance(shape, Sequence) or not all(_is_size(d) for d in shape):
+        raise UserError(
+            f"input_specs[{name!r}] = {value!r}: give the shape as positive integers, "
+            "e.g. (1, 3, 224, 224), optionally with a dtype: ((1, 3, 224, 224), 'float32')"
+        )
+    if dtype is None:
+        return InputSpec(tuple(shape))
+    try:
+        return InputSpec(tuple(shape), np.dtype(str(dtype)).name)
+    except TypeError as exc:
+        raise UserError(f"input_specs[{name!r}]: unknown dtype {dtype!r}") from exc
+
+
+def _is_size(dim: object) -> bool:
+    # bool is an int subclass; True is no dimension.
+    return isinstance(dim, int | np.integer) and not isinstance(dim, bool) and int(dim) >= 1
+
+
+def model_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    """The graph's real inputs (old exporters list initializers as inputs too)."""
+    initializers = {init.name for init in graph.initializer}
+    return [vi for vi in graph.input if vi.name not in initializers]
+
+
+def dims(value: onnx.ValueInfoProto) -> list[Dim]:
+    """Declared dims of a tensor value, e.g. ``['batch', 3, 32, 32]``."""
+    shape = value.type.tensor_type.shape
+    return [
+        d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape.dim
+    ]
+
+
+def is_static(value: onnx.ValueInfoProto) -> bool:
+    """True for a tensor with a declared shape whose dims are all fixed sizes."""
+    tensor = value.type.tensor_type
+    return tensor.HasField("shape") and all(isinstance(d, int) and d > 0 for d in dims(value))
+
+
+def numpy_dtype(value: onnx.ValueInfoProto) -> str:
+    """numpy dtype name of a tensor value, e.g. ``'float32'``."""
+    return np.dtype(helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)).name
+
+
+def make_static(model: onnx.ModelProto, specs: InputSpecs) -> dict[str, tuple[int, ...]]:
+    """Fix every input's shape to ``specs`` and re-infer the shapes downstream (in place).
+
+    Returns:
+        The input shapes now declared, by input name.
+
+    Raises:
+        UserError: naming the input that is missing, extra, of another rank or dtype,
+            contradicts a fixed dim, or gives one symbolic dim two values.
+
+    Example:
+        >>> from controller.samples.onnx_models import build_tiny_cnn
+        >>> make_static(build_tiny_cnn(dynamic_batch=True), {"image": (2, 3, 32, 32)})
+        {'image': (2, 3, 32, 32)}
+    """
+    given = normalize_specs(specs)
+    inputs = {vi.name: vi for vi in model_inputs(model.graph)}
+    _check_names(given, inputs)
+    params: dict[str, int] = {}
+    for name, value in inputs.items():
+        _check_input(name, value, given[name], params)
+    for name, value in inputs.items():
+        for dim, size in zip(value.type.tensor_type.shape.dim, given[name].shape, strict=True):
+            dim.Clear()  # drops a dim_param together with the oneof
+            dim.dim_value = size
+    _reinfer(model)
+    return {name: spec.shape for name, spec in given.items()}
+
+
+def _check_names(given: Mapping[str, InputSpec], inputs: Mapping[str, object]) -> None:
+    known = ", ".join(inputs) or "(none)"
+    extra = [name for name in given if name not in inputs]
+    if extra:
+        raise UserError(f"input_specs names {extra}, but the model has no such input (inputs: {known})")
+    missing = [name for name in inputs if name not in given]
+    if missing:
+        raise UserError(f"input_specs gives no shape for input(s) {missing} (inputs: {known})")
+
+
+def _check_input(
+    name: str, value: onnx.ValueInfoProto, spec: InputSpec, params: dict[str, int]
+) -> None:
+    if not value.type.HasField("tensor_type"):
+        raise UserError(f"input {name!r} is not a tensor; compile takes tensor inputs only")
+    declared = dims(value)
+    where = f"input_specs[{name!r}] = {spec.shape}"
+    if len(declared) != len(spec.shape):
+        raise UserError(f"{where}: the model's input {name!r} has rank {len(declared)} {declared}")
+    if spec.dtype is not None and spec.dtype != numpy_dtype(value):
+        raise UserError(f"{where}: dtype {spec.dtype}, but the model's input is {numpy_dtype(value)}")
+    for index, (dim, size) in enumerate(zip(declared, spec.shape, strict=True)):
+        if isinstance(dim, int) and dim > 0 and dim != size:
+            raise UserError(f"{where}: dim {index} is fixed at {dim} in the model")
+        if isinstance(dim, str) and params.setdefault(dim, size) != size:
+            raise UserError(f"{where}: dim {index} ({dim!r}) was given as {params[dim]} elsewhere")
+
+
+def _reinfer(model: onnx.ModelProto) -> None:
+    """Recompute the shapes downstream of the inputs; stale symbolic ones are dropped first."""
+    graph = model.graph
+    static_infos = [vi for vi in graph.value_info if is_static(vi)]
+    del graph.value_info[:]
+    graph.value_info.extend(static_infos)
+    saved = {out.name: onnx.ValueInfoProto.FromString(out.SerializeToString()) for out in graph.output}
+    for out in graph.output:
+        if not is_static(out):
+            out.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        raise UserError(f"the model's shapes do not work out with these input_specs: {exc}") from exc
+    model.CopyFrom(inferred)
+    for out in model.graph.output:
+        if not out.type.tensor_type.HasField("shape"):  # inference could not tell: keep the old
+            out.CopyFrom(saved[out.name])
+
+
+def require_static(model: onnx.ModelProto, why: str) -> None:
+    """Raise unless every input has a fixed shape.
+
+    Raises:
+        UserError: naming the first dynamic input dim, and ``why`` static shapes are needed.
+    """
+    for value in model_inputs(model.graph):
+        for index, dim in enumerate(dims(value)):
+            if not (isinstance(dim, int) and dim > 0):
+                label = f" ({dim!r})" if dim else ""
+                raise UserError(
+                    f"input {value.name!r} dim {index}{label} is dynamic; {why} needs static "
+                    "shapes: give them with input_specs, e.g. "
+                    f"{{{value.name!r}: ({', '.join(_example_dims(value))})}}"
+                )
+
+
+def _example_dims(value: onnx.ValueInfoProto) -> list[str]:
+    return [str(d) if isinstance(d, int) and d > 0 else "1" for d in dims(value)]

@@ -1,0 +1,224 @@
+"""Job rows and the job state machine: the one place that says which moves are legal.
+
+    created ──> optimizing model ⇄ quantizing model ──> success
+       │              ▲   │                │
+       │              │   └───────┐        │
+       ├──────> provisioning device <──────┘
+       │              │
+       │              ├──> measuring performance ──> success
+       │              └──> running inference ──────> success
+       └──> failed   (from every non-terminal state)
+
+A running state may also "move" to itself to update its message (progress).
+``success`` and ``failed`` are final. Only ``recover_orphans`` sends a job
+back to ``created``, and it counts the attempt when it does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from typing import Any
+
+from controller.errors import InternalError, UserError
+from controller.jobs import JobState
+from controller.store._catalog import get_dataset, get_model
+from controller.store._codec import (
+    from_json,
+    new_id,
+    to_datetime,
+    to_json,
+    to_optional_datetime,
+)
+from controller.store._records import (
+    JOB_KINDS,
+    RUNNING_STATES,
+    TERMINAL_STATES,
+    JobKind,
+    JobRecord,
+)
+
+_S = JobState
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    _S.CREATED: frozenset({_S.OPTIMIZING_MODEL, _S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE}),
+    _S.OPTIMIZING_MODEL: frozenset({_S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS}),
+    _S.QUANTIZING_MODEL: frozenset({_S.OPTIMIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS}),
+    _S.PROVISIONING_DEVICE: frozenset(
+        {_S.OPTIMIZING_MODEL, _S.MEASURING_PERFORMANCE, _S.RUNNING_INFERENCE}
+    ),
+    _S.MEASURING_PERFORMANCE: frozenset({_S.SUCCESS}),
+    _S.RUNNING_INFERENCE: frozenset({_S.SUCCESS}),
+}
+# Every unfinished job can fail; running states can restate themselves.
+TRANSITIONS = {
+    state: targets | {_S.FAILED} | ({state} if state in RUNNING_STATES else set())
+    for state, targets in TRANSITIONS.items()
+} | {state: frozenset() for state in TERMINAL_STATES}
+
+_JOB_COLUMNS = (
+    "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
+    "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt"
+)
+
+
+class JobStateError(InternalError):
+    """A transition was refused: the job was not where the caller expected it.
+
+    Schedulers catch it when they lose a race (the job was cancelled, or
+    recovered and handed to another worker) and drop the work they were doing.
+    """
+
+
+def parse_state(state: JobState | str) -> JobState:
+    try:
+        return JobState(state)
+    except ValueError as exc:
+        names = ", ".join(s.value for s in JobState)
+        raise UserError(f"unknown job state {state!r} (states: {names})") from exc
+
+
+def insert_job(
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    kind: JobKind,
+    model_id: str,
+    name: str | None,
+    dataset_id: str | None,
+    device_filter: dict[str, Any],
+    options: str,
+    parent_job_id: str | None,
+) -> JobRecord:
+    """A new job in ``created``; the model, dataset and parent must exist (and be usable)."""
+    if kind not in JOB_KINDS:
+        raise UserError(f"unknown job kind {kind!r} (kinds: {', '.join(JOB_KINDS)})")
+    model = get_model(conn, model_id)
+    if dataset_id is not None:
+        get_dataset(conn, now, dataset_id)
+    if parent_job_id is not None:
+        get_job(conn, parent_job_id)
+    job_id = new_id(conn, "jobs", "j")
+    conn.execute(
+        "INSERT INTO jobs (id, kind, name, state, model_id, dataset_id, device_filter, "
+        "options, parent_job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            job_id,
+            kind,
+            model.name if name is None else name,
+            JobState.CREATED.value,
+            model_id,
+            dataset_id,
+            to_json(device_filter, "device_filter"),
+            options,
+            parent_job_id,
+            now,
+            now,
+        ),
+    )
+    return get_job(conn, job_id)
+
+
+def get_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
+    row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise UserError(f"no job with id {job_id!r}")
+    return job_from_row(row)
+
+
+def list_jobs(
+    conn: sqlite3.Connection,
+    limit: int,
+    offset: int,
+    state: JobState | str | None,
+    kind: JobKind | None,
+) -> list[JobRecord]:
+    """Newest first, optionally only one state and/or kind."""
+    where, params = ["1"], []
+    if state is not None:
+        where.append("state = ?")
+        params.append(parse_state(state).value)
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    rows = conn.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
+        "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return [job_from_row(row) for row in rows]
+
+
+def job_from_row(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        state=JobState(row["state"]),
+        message=row["message"],
+        model_id=row["model_id"],
+        dataset_id=row["dataset_id"],
+        device_filter=from_json(row["device_filter"]),
+        device_serial=row["device_serial"],
+        options=row["options"],
+        parent_job_id=row["parent_job_id"],
+        created_at=to_datetime(row["created_at"]),
+        updated_at=to_datetime(row["updated_at"]),
+        started_at=to_optional_datetime(row["started_at"]),
+        finished_at=to_optional_datetime(row["finished_at"]),
+        worker_id=row["worker_id"],
+        attempt=row["attempt"],
+    )
+
+
+def transition(
+    conn: sqlite3.Connection,
+    now: float,
+    job_id: str,
+    to_state: JobState,
+    message: str,
+    expect: Collection[JobState],
+    worker_id: str | None,
+) -> JobRecord:
+    """Compare-and-set the job's state; see ``Store.transition``."""
+    job = get_job(conn, job_id)
+    check_transition(job, to_state, expect, worker_id)
+    if worker_id is not None:
+        require_worker(conn, worker_id)
+    conn.execute(
+        "UPDATE jobs SET state = ?, message = ?, updated_at = ?, "
+        "started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END, "
+        "finished_at = ?, worker_id = coalesce(worker_id, ?) WHERE id = ?",
+        (
+            to_state.value,
+            message,
+            now,
+            to_state in RUNNING_STATES,
+            now,
+            now if to_state in TERMINAL_STATES else None,
+            worker_id,
+            job_id,
+        ),
+    )
+    return get_job(conn, job_id)
+
+
+def check_transition(
+    job: JobRecord, to_state: JobState, expect: Collection[JobState], worker_id: str | None
+) -> None:
+    """Raise ``JobStateError`` unless ``job`` may move to ``to_state`` now."""
+    where = f"job {job.id} is {job.state.value!r}"
+    if job.state in TERMINAL_STATES:
+        raise JobStateError(f"{where} and has ended; it cannot move to {to_state.value!r}")
+    if expect and job.state not in expect:
+        wanted = " or ".join(repr(state.value) for state in expect)
+        raise JobStateError(f"{where}, not {wanted}; not moving it to {to_state.value!r}")
+    if to_state not in TRANSITIONS[job.state]:
+        raise JobStateError(f"{where}; it cannot move to {to_state.value!r}")
+    if worker_id is not None and job.worker_id not in (None, worker_id):
+        raise JobStateError(f"{where} and held by worker {job.worker_id!r}, not {worker_id!r}")
+
+
+def require_worker(conn: sqlite3.Connection, worker_id: str) -> None:
+    row = conn.execute("SELECT 1 FROM workers WHERE id = ?", (worker_id,)).fetchone()
+    if row is None:
+        raise InternalError(f"worker {worker_id!r} is not registered; call register_worker first")
