@@ -1,17 +1,10 @@
-"""Job rows and the job state machine: the one place that says which moves are legal.
+"""Job rows and the job state machine: ``TRANSITIONS`` is the one table of legal moves.
 
-    created ──> optimizing model ⇄ quantizing model ──> success
-       │              ▲   │                │
-       │              │   └───────┐        │
-       ├──────> provisioning device <──────┘
-       │              │
-       │              ├──> measuring performance ──> success
-       │              └──> running inference ──────> success
-       └──> failed   (from every non-terminal state)
-
-A running state may also "move" to itself to update its message (progress).
-``success`` and ``failed`` are final. Only ``recover_orphans`` sends a job
-back to ``created``, and it counts the attempt when it does.
+A job is queued in ``created``; a worker moves it through the running states
+(``claim_next`` puts it in ``provisioning device``); it ends in ``success`` or
+``failed``, which are final. Every unfinished state may fail, and a running
+state may "move" to itself to update its message (progress). Only
+``recover_orphans`` sends a job back to ``created``, and it counts the attempt.
 """
 
 from __future__ import annotations
@@ -39,21 +32,24 @@ from controller.store._records import (
 )
 
 _S = JobState
-TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    _S.CREATED: frozenset({_S.OPTIMIZING_MODEL, _S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE}),
-    _S.OPTIMIZING_MODEL: frozenset({_S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS}),
-    _S.QUANTIZING_MODEL: frozenset({_S.OPTIMIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS}),
-    _S.PROVISIONING_DEVICE: frozenset(
-        {_S.OPTIMIZING_MODEL, _S.MEASURING_PERFORMANCE, _S.RUNNING_INFERENCE}
-    ),
-    _S.MEASURING_PERFORMANCE: frozenset({_S.SUCCESS}),
-    _S.RUNNING_INFERENCE: frozenset({_S.SUCCESS}),
+_FORWARD: dict[JobState, set[JobState]] = {
+    _S.CREATED: {_S.OPTIMIZING_MODEL, _S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE},
+    _S.OPTIMIZING_MODEL: {_S.QUANTIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS},
+    _S.QUANTIZING_MODEL: {_S.OPTIMIZING_MODEL, _S.PROVISIONING_DEVICE, _S.SUCCESS},
+    _S.PROVISIONING_DEVICE: {_S.OPTIMIZING_MODEL, _S.MEASURING_PERFORMANCE, _S.RUNNING_INFERENCE},
+    _S.MEASURING_PERFORMANCE: {_S.SUCCESS},
+    _S.RUNNING_INFERENCE: {_S.SUCCESS},
+    _S.SUCCESS: set(),
+    _S.FAILED: set(),
 }
-# Every unfinished job can fail; running states can restate themselves.
-TRANSITIONS = {
-    state: targets | {_S.FAILED} | ({state} if state in RUNNING_STATES else set())
-    for state, targets in TRANSITIONS.items()
-} | {state: frozenset() for state in TERMINAL_STATES}
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    state: frozenset(
+        targets
+        | (set() if state in TERMINAL_STATES else {_S.FAILED})
+        | ({state} if state in RUNNING_STATES else set())
+    )
+    for state, targets in _FORWARD.items()
+}
 
 _JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
