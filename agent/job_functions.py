@@ -39,11 +39,36 @@ def infer_job(
     """Load once, run every sample, yield one result with all outputs."""
     model = runtime_for(model_path).load(model_path, config)
     try:
+        quantization = model.output_quantization() if config.dequantize_outputs else {}
+        if config.dequantize_outputs:
+            model.applied.warnings.extend(_undequantizable(model.outputs, quantization))
         outputs = []
         for feeds in samples:
             model.set_inputs(feeds)
             model.run()
-            outputs.append({name: value.copy() for name, value in model.get_outputs().items()})
+            values = model.get_outputs()
+            outputs.append({n: _dequantize(v, quantization.get(n)) for n, v in values.items()})
         yield InferResult(outputs, model.applied, model.inputs, model.outputs)
     finally:
         model.close()
+
+
+def _dequantize(value: np.ndarray, params: tuple[float, int] | None) -> np.ndarray:
+    if params is None or value.dtype.kind not in "iu":
+        return value.copy()
+    scale, zero_point = params
+    return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def _undequantizable(
+    outputs: list[TensorSpec], quantization: dict[str, tuple[float, int]]
+) -> list[str]:
+    """Warnings for 8/16-bit integer outputs (the quantized kinds) we cannot dequantize."""
+    return [
+        f"dequantize_outputs: output '{spec.name}' ({spec.dtype}) has no known quantization "
+        "parameters; returned as is"
+        for spec in outputs
+        if np.dtype(spec.dtype).kind in "iu"
+        and np.dtype(spec.dtype).itemsize <= 2
+        and spec.name not in quantization
+    ]

@@ -32,6 +32,7 @@ def run_config_from_proto(options: pb.RunOptions, workdir: Path) -> RunConfig:
         soc_model=options.soc_model,
         htp_arch=options.htp_arch,
         library_dirs=tuple(options.library_dirs),
+        dequantize_outputs=options.dequantize_outputs,
     )
 
 

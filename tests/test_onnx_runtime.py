@@ -18,13 +18,11 @@ from agent.errors import (
     InvalidOptionError,
     RuntimeUnavailableError,
 )
-from agent.option_tables import QNN
 from agent.runtimes import qnn_context
 from agent.runtimes.base import AppliedConfig, RunConfig, Runtime
 from agent.runtimes.onnx_runtime import OnnxRuntime
 from agent.runtimes.qnn_ep import (
     QNN_EP_NAME,
-    QNN_OPTIONS,
     execution_layers,
     parse_qnn_profile_csv,
     register_qnn_ep,
@@ -220,10 +218,6 @@ def test_unknown_or_bad_qnn_options_are_rejected(models: dict[str, Path], tmp_pa
         OnnxRuntime().load(models["qdq"], config(tmp_path, qnn_options={"no_such_option": "1"}))
     with pytest.raises(InvalidOptionError, match="context_priority"):
         OnnxRuntime().load(models["qdq"], config(tmp_path, qnn_options={"context_priority": "X"}))
-
-
-def test_qnn_option_table_covers_the_controller_table() -> None:
-    assert set(QNN_OPTIONS) == {spec.name for spec in QNN.options}
 
 
 def test_qnn_gpu_backend_that_cannot_start_falls_back(models: dict[str, Path], tmp_path) -> None:

@@ -70,6 +70,7 @@ class RunConfig:
     htp_arch: str = ""  # e.g. "73"
     # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
     library_dirs: tuple[str, ...] = ()
+    dequantize_outputs: bool = True
 
 
 @dataclass
@@ -109,6 +110,9 @@ class LoadedModel(Protocol):
 
     def get_outputs(self) -> dict[str, np.ndarray]:
         """Outputs of the last ``run()``."""
+
+    def output_quantization(self) -> dict[str, tuple[float, int]]:
+        """(scale, zero_point) of each quantized output; {} when none or unknown."""
 
     def close(self) -> None: ...
 

@@ -313,6 +313,15 @@ class LiteRtModel:
         """Copies of the outputs of the last ``run()``, by tensor name."""
         return {d["name"]: self._interpreter.get_tensor(d["index"]) for d in self._output_details}
 
+    def output_quantization(self) -> dict[str, tuple[float, int]]:
+        """TFLite's per-tensor (scale, zero_point) of quantized outputs."""
+        found = {}
+        for detail in self._output_details:
+            scale, zero_point = detail.get("quantization", (0.0, 0))
+            if scale:
+                found[detail["name"]] = (float(scale), int(zero_point))
+        return found
+
     def close(self) -> None:
         """Release the interpreter (and with it the delegates)."""
         self._interpreter = None

@@ -362,6 +362,11 @@ class OrtLoadedModel:
         values = self._binding.copy_outputs_to_cpu()
         return {spec.name: value for spec, value in zip(self.outputs, values, strict=True)}
 
+    def output_quantization(self) -> dict[str, tuple[float, int]]:
+        """Unknown here: QDQ models dequantize inside the graph; a bare context
+        binary's quantization parameters are not read yet (see qnn_context.py)."""
+        return {}
+
     def close(self) -> None:
         """Release the session (and with it the QNN context)."""
         self._binding = None

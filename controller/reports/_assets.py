@@ -30,6 +30,7 @@ p.note { margin:0 0 14px; color:var(--muted); font-size:13px; }
 .two-col { display:grid; grid-template-columns:repeat(auto-fit,minmax(440px,1fr)); gap:18px; }
 h3 { font-size:14px; margin:6px 0 6px; color:#334155; }
 svg.chart { width:100%; height:auto; display:block; }
+svg.unit-share { margin-bottom:10px; }
 svg text { font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif; fill:#334155; }
 svg .bar-label { fill:var(--ink); }
 svg .bar-value { fill:var(--ink); font-variant-numeric:tabular-nums; }

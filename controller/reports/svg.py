@@ -58,9 +58,11 @@ def _scale(value: float, domain: tuple[float, float], span: tuple[float, float])
 
 
 def _svg_open(width: float, height: float, label: str, css_class: str) -> str:
+    # No xmlns: inline in HTML the parser puts <svg> in its namespace, and the page
+    # stays free of any URL, even a namespace one.
     return (
         f'<svg class="{css_class}" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(label)}">'
+        f'role="img" aria-label="{esc(label)}">'
         f"<title>{esc(label)}</title>"
     )
 

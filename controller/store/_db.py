@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from controller.errors import InternalError
@@ -51,18 +51,20 @@ class Database:
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection for reads; each statement sees one snapshot."""
-        with self._mapped_errors():
-            yield self.connection()
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read transaction: every statement in it sees the same snapshot."""
+        # In WAL mode a reader never waits for, nor blocks, the writer.
+        return self._transaction("BEGIN DEFERRED")
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction holding the database's write lock until it ends."""
+        return self._transaction("BEGIN IMMEDIATE")
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database's write lock until it ends."""
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         conn = self.connection()
         with self._mapped_errors():
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
         try:
             with self._mapped_errors():
                 yield conn

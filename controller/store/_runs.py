@@ -1,0 +1,98 @@
+"""What a job produced: the agent's events as they streamed, the result, inference outputs.
+
+Events are keyed by (job, attempt, seq): the agent's sequence numbers restart
+when a recovered job runs again, and the first attempt's events stay readable.
+Writing an event twice (a retried stream) stores it once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from controller.store._codec import from_json, to_datetime, to_json
+from controller.store._jobs import get_job
+from controller.store._records import EventRecord
+
+EventTuple = tuple[int, str, bytes]
+
+
+def append_events(
+    conn: sqlite3.Connection,
+    now: float,
+    job_id: str,
+    events: Iterable[EventTuple],
+    attempt: int | None,
+) -> int:
+    """Store events not stored yet; returns how many were new."""
+    job = get_job(conn, job_id)
+    run = job.attempt if attempt is None else attempt
+    cursor = conn.executemany(
+        "INSERT OR IGNORE INTO job_events (job_id, attempt, seq, kind, payload, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(job_id, run, int(seq), str(kind), bytes(payload), now) for seq, kind, payload in events],
+    )
+    return max(cursor.rowcount, 0)
+
+
+def list_events(conn: sqlite3.Connection, job_id: str, attempt: int | None) -> list[EventRecord]:
+    job = get_job(conn, job_id)
+    run = job.attempt if attempt is None else attempt
+    rows = conn.execute(
+        "SELECT job_id, attempt, seq, kind, payload, created_at FROM job_events "
+        "WHERE job_id = ? AND attempt = ? ORDER BY seq",
+        (job_id, run),
+    )
+    return [
+        EventRecord(
+            job_id=row["job_id"],
+            attempt=row["attempt"],
+            seq=row["seq"],
+            kind=row["kind"],
+            payload=bytes(row["payload"]),
+            created_at=to_datetime(row["created_at"]),
+        )
+        for row in rows
+    ]
+
+
+def set_result(conn: sqlite3.Connection, now: float, job_id: str, result: dict[str, Any]) -> None:
+    get_job(conn, job_id)
+    conn.execute(
+        "INSERT INTO job_results (job_id, result, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (job_id) DO UPDATE SET result = excluded.result, "
+        "updated_at = excluded.updated_at",
+        (job_id, to_json(result, "job result"), now),
+    )
+
+
+def set_output_sha256(conn: sqlite3.Connection, now: float, job_id: str, sha256: str) -> None:
+    get_job(conn, job_id)
+    conn.execute(
+        "INSERT INTO job_results (job_id, output_sha256, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (job_id) DO UPDATE SET output_sha256 = excluded.output_sha256, "
+        "updated_at = excluded.updated_at",
+        (job_id, sha256, now),
+    )
+
+
+def get_result(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+    row = _result_row(conn, job_id)
+    if row is None or row["result"] is None:
+        return None
+    result: dict[str, Any] = from_json(row["result"])
+    return result
+
+
+def get_output_sha256(conn: sqlite3.Connection, job_id: str) -> str | None:
+    row = _result_row(conn, job_id)
+    return None if row is None else row["output_sha256"]
+
+
+def _result_row(conn: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
+    get_job(conn, job_id)  # an unknown id is an error, not "no result yet"
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT result, output_sha256 FROM job_results WHERE job_id = ?", (job_id,)
+    ).fetchone()
+    return row
