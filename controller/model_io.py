@@ -1,0 +1,151 @@
+"""A model's inputs and outputs, read on the host, so inference inputs are checked
+before any device time is spent.
+
+ONNX: the graph's inputs (minus initializers) via the ``onnx`` package. TFLite:
+the flatbuffer's subgraph 0 via LiteRT's generated schema. QNN context
+binaries: the QNN System API reader the agent uses. Where a format cannot be
+read here, ``None`` is returned and the device's runtime remains the judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from controller.errors import UserError
+
+_ONNX_DTYPES = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+}
+_TFLITE_DTYPES = {
+    0: "float32",
+    1: "float16",
+    2: "int32",
+    3: "uint8",
+    4: "int64",
+    6: "bool",
+    7: "int16",
+    9: "int8",
+    10: "float64",
+    15: "uint32",
+    16: "uint16",
+}
+
+
+@dataclass(frozen=True)
+class IoSpec:
+    name: str
+    shape: tuple[int, ...]  # -1 for a dynamic dimension
+    dtype: str
+
+
+def _onnx_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {init.name for init in graph.initializer}
+
+    def spec(value: Any) -> IoSpec:
+        tensor = value.type.tensor_type
+        dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
+        return IoSpec(value.name, dims, _ONNX_DTYPES.get(tensor.elem_type, "unknown"))
+
+    inputs = [spec(v) for v in graph.input if v.name not in initializers]
+    return inputs, [spec(v) for v in graph.output]
+
+
+def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        return None
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    graph = model.subgraphs[0]
+
+    def spec(index: int) -> IoSpec:
+        tensor = graph.tensors[index]
+        signature = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        dtype = _TFLITE_DTYPES.get(tensor.type, "unknown")
+        return IoSpec(name, tuple(int(d) for d in signature), dtype)
+
+    return [spec(i) for i in graph.inputs], [spec(i) for i in graph.outputs]
+
+
+def _context_binary_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
+    try:
+        from agent.runtimes.qnn_context import read_context_binary
+    except ImportError:
+        return None
+    try:
+        info = read_context_binary(path)
+    except Exception:  # no libQnnSystem.so on this host: let the device decide
+        return None
+    graph = info.graphs[0]
+    return (
+        [IoSpec(t.name, tuple(t.shape), t.dtype) for t in graph.inputs],
+        [IoSpec(t.name, tuple(t.shape), t.dtype) for t in graph.outputs],
+    )
+
+
+def model_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
+    """(inputs, outputs) of a model file, or None when this host cannot read them."""
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return _onnx_io(path)
+    if suffix == ".tflite":
+        return _tflite_io(path)
+    if suffix == ".bin":
+        return _context_binary_io(path)
+    return None
+
+
+def check_inference_inputs(specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]) -> int:
+    """Validate names, dtypes and shapes of inference inputs; return the sample count.
+
+    Example:
+        check_inference_inputs([IoSpec("image", (1, 3, 32, 32), "float32")],
+                               {"image": [np.zeros((1, 3, 32, 32), np.float32)]})  # -> 1
+    """
+    expected = {spec.name for spec in specs}
+    if set(inputs) != expected:
+        raise UserError(
+            f"input names {sorted(inputs)} do not match the model's inputs {sorted(expected)}"
+        )
+    counts = {name: len(samples) for name, samples in inputs.items()}
+    if len(set(counts.values())) != 1 or not next(iter(counts.values())):
+        raise UserError(f"every input needs the same, non-zero number of samples; got {counts}")
+    for spec in specs:
+        for index, array in enumerate(inputs[spec.name]):
+            _check_array(spec, index, array)
+    return next(iter(counts.values()))
+
+
+def _check_array(spec: IoSpec, index: int, array: Any) -> None:
+    where = f"input '{spec.name}' sample {index}"
+    if not isinstance(array, np.ndarray):
+        raise UserError(f"{where}: expected a numpy array, got {type(array).__name__}")
+    if spec.dtype != "unknown" and array.dtype != np.dtype(spec.dtype):
+        raise UserError(f"{where}: dtype {array.dtype} but the model expects {spec.dtype}")
+    shape_ok = len(array.shape) == len(spec.shape) and all(
+        want in (-1, got) for want, got in zip(spec.shape, array.shape, strict=True)
+    )
+    if not shape_ok:
+        raise UserError(
+            f"{where}: shape {list(array.shape)} but the model expects {list(spec.shape)}"
+            " (-1 = any)"
+        )
