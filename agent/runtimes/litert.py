@@ -356,15 +356,19 @@ def layer_timings(events: list[ProfilerEvent]) -> list[LayerTiming]:
 
 
 def _general_warnings(
-    general: GeneralOptions, plan: DelegatePlan, user: dict[str, SubValue]
+    general: GeneralOptions, in_use: list[str], user: dict[str, SubValue]
 ) -> list[str]:
-    """Options that were given but cannot take effect: said, never dropped silently."""
-    warnings = no_equivalent_warnings(user) + unused_option_warnings(user, list(plan.delegates))
-    if general.force_opengl and "gpu" not in plan.delegates:
+    """Options that were given but cannot take effect: said, never dropped silently.
+
+    ``in_use`` names the delegates that really loaded: an option of a delegate
+    that was asked for but fell back did not take effect either.
+    """
+    warnings = no_equivalent_warnings(user) + unused_option_warnings(user, in_use)
+    if general.force_opengl and "gpu" not in in_use:
         warnings.append("force_opengl=true not applied: it needs delegate gpu, which is not in use")
-    if "allow_fp32_as_fp16" in general.given and not plan.delegates:
+    if "allow_fp32_as_fp16" in general.given and not in_use:
         warnings.append("allow_fp32_as_fp16 not applied: CPU kernels run fp32 ops in fp32")
-    if "qnn" in plan.delegates and any(key.startswith("qnn_dsp_") for key in user):
+    if "qnn" in in_use and any(key.startswith("qnn_dsp_") for key in user):
         warnings.append(
             "qnn_dsp_* options only act on the QNN DSP backend; qnn uses backend_type=htp"
         )
@@ -427,13 +431,13 @@ class LiteRtRuntime:
         built = builder.build_with_fallback(specs)
         if general.invoke_interpreter_on_cold_load:
             built = builder.validate_by_invoke(built)
+        in_use = [spec.name for spec in built.delegates]
         applied = AppliedConfig(
             runtime=runtime,
             runtime_version=version,
-            accelerators=[spec.name for spec in built.delegates]
-            + ["xnnpack" if plan.xnnpack else "cpu"],
+            accelerators=[*in_use, "xnnpack" if plan.xnnpack else "cpu"],
             fallbacks=missing + built.fallbacks,
-            warnings=_general_warnings(general, plan, user),
+            warnings=_general_warnings(general, in_use, user),
             settings=_settings(general, threads, plan, built),
         )
         return LiteRtModel(built.interpreter, applied)

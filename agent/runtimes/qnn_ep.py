@@ -219,6 +219,8 @@ def htp_device_options(
 
 
 class OptionKind(Enum):
+    """Where a ``--qnn_options`` sub-option goes on the ONNX Runtime QNN EP path."""
+
     PROVIDER = "provider"  # becomes a QNN EP provider option
     IMPLICIT = "implicit"  # accepted: the QNN EP always behaves this way
     CONTEXT_BINARY = "context_binary"  # applied when loading a .bin (graph selection)

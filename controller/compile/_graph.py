@@ -154,7 +154,9 @@ def make_channel_last(
     ONNXModel(model).topological_sort()
 
 
-def _check_channel_last(values: list[onnx.ValueInfoProto], names: Sequence[str], option: str) -> None:
+def _check_channel_last(
+    values: list[onnx.ValueInfoProto], names: Sequence[str], option: str
+) -> None:
     by_name = {value.name: value for value in values}
     for name in names:
         if name not in by_name:

@@ -97,7 +97,9 @@ class _Feeds:
         self._next = 0
 
 
-def random_feeds(model: onnx.ModelProto, count: int = RANDOM_CALIBRATION_SAMPLES) -> list[dict[str, np.ndarray]]:
+def random_feeds(
+    model: onnx.ModelProto, count: int = RANDOM_CALIBRATION_SAMPLES
+) -> list[dict[str, np.ndarray]]:
     """Seeded random inputs in the model's shapes: floats in [0, 1), integers 0 or 1.
 
     Integers stay at 0/1 so that index inputs (token ids, gather indices) stay valid.
@@ -112,8 +114,12 @@ def random_feeds(model: onnx.ModelProto, count: int = RANDOM_CALIBRATION_SAMPLES
         (2, (1, 3, 32, 32), dtype('float32'))
     """
     rng = np.random.default_rng(_SEED)
-    specs = [(vi.name, _static_shape(vi), np.dtype(numpy_dtype(vi))) for vi in model_inputs(model.graph)]
-    return [{name: _random(rng, shape, dtype) for name, shape, dtype in specs} for _ in range(count)]
+    specs = [
+        (vi.name, _static_shape(vi), np.dtype(numpy_dtype(vi))) for vi in model_inputs(model.graph)
+    ]
+    return [
+        {name: _random(rng, shape, dtype) for name, shape, dtype in specs} for _ in range(count)
+    ]
 
 
 def _static_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
@@ -150,7 +156,10 @@ def dataset_feeds(
     _check_dataset_names(data, inputs)
     counts = {name: len(samples) for name, samples in data.items()}
     if len(set(counts.values())) != 1 or 0 in counts.values():
-        raise UserError(f"calibration data: every input needs the same, non-zero number of samples; got {counts}")
+        raise UserError(
+            "calibration data: every input needs the same, non-zero number of samples; "
+            f"got {counts}"
+        )
     count = next(iter(counts.values()))
     return [
         {name: _sample(inputs[name], data[name][i], i, name in channel_last) for name in inputs}
@@ -163,10 +172,15 @@ def _check_dataset_names(data: Mapping[str, object], inputs: Mapping[str, object
     extra = [name for name in data if name not in inputs]
     missing = [name for name in inputs if name not in data]
     if extra or missing:
-        raise UserError(f"calibration data: missing inputs {missing}, unknown inputs {extra} (model inputs: {known})")
+        raise UserError(
+            f"calibration data: missing inputs {missing}, unknown inputs {extra} "
+            f"(model inputs: {known})"
+        )
 
 
-def _sample(value: onnx.ValueInfoProto, raw: np.ndarray, index: int, channel_last: bool) -> np.ndarray:
+def _sample(
+    value: onnx.ValueInfoProto, raw: np.ndarray, index: int, channel_last: bool
+) -> np.ndarray:
     where = f"calibration data[{value.name!r}][{index}]"
     array = np.asarray(raw)
     if channel_last and array.ndim >= 3:
@@ -206,10 +220,15 @@ def quantize(
         config = get_qnn_qdq_config(
             model, _Feeds(feeds), activation_type=activations, weight_type=weights, per_channel=True
         )
+        # "Full" quantization: data-movement ops (Transpose, Reshape, MaxPool) fed straight
+        # from a float graph input are quantized too, instead of being left in float.
+        config.extra_options["ForceQuantizeNoInputCheck"] = True
         try:
             quantization.quantize(model, str(target), config)
         except (ValueError, RuntimeError, TypeError) as exc:
-            raise UserError(f"--quantize_full_type {scheme.name}: ONNX Runtime's quantizer failed: {exc}") from exc
+            raise UserError(
+                f"--quantize_full_type {scheme.name}: ONNX Runtime's quantizer failed: {exc}"
+            ) from exc
     return _settings(scheme, config)
 
 

@@ -64,7 +64,9 @@ def _strip_input(
     graph: onnx.GraphProto, value: onnx.ValueInfoProto, constants: dict[str, onnx.TensorProto]
 ) -> QuantizedIo:
     users = [node for node in graph.node if value.name in node.input]
-    others = sorted({n.op_type for n in users if n.op_type != "QuantizeLinear" or n.input[0] != value.name})
+    others = sorted(
+        {n.op_type for n in users if n.op_type != "QuantizeLinear" or n.input[0] != value.name}
+    )
     if not users or others:
         raise UserError(
             f"--quantize_io: input {value.name!r} is used unquantized (by {others or 'nothing'}), "
@@ -72,7 +74,9 @@ def _strip_input(
         )
     params = {_params(node, constants) for node in users}
     if len(params) > 1:
-        raise UserError(f"--quantize_io: input {value.name!r} is quantized in {len(params)} different ways")
+        raise UserError(
+            f"--quantize_io: input {value.name!r} is quantized in {len(params)} different ways"
+        )
     for node in users:
         graph.node.remove(node)
         rename_tensors(graph, {node.output[0]: value.name})
@@ -89,22 +93,15 @@ def _strip_output(
             f"--quantize_io: output {value.name!r} is produced by {made_by}, not by a "
             "DequantizeLinear, so it cannot be returned quantized"
         )
-    if any(value.name in node.input for node in graph.node):
-        # Nodes inside the graph still read the float value: keep the DQ for them.
-        inner = _unique(graph, f"{value.name}_dequantized")
-        rename_tensors(graph, {value.name: inner})
-        value.name = producer.input[0]
-        rename_tensors(graph, {producer.input[0]: value.name.replace(value.name, _outer(value, inner))})
+    quantized, name = producer.input[0], value.name
+    if any(name in node.input for node in graph.node):
+        # Nodes inside the graph still read the float value: the DQ stays for them.
+        rename_tensors(graph, {name: _unique(graph, f"{name}_dequantized")})
+        value.name = name  # rename_tensors renamed the graph output as well
     else:
         graph.node.remove(producer)
-    quantized = producer.input[0]
-    name = value.name if producer in graph.node else value.name
-    rename_tensors(graph, {quantized: _outer(value, name)})
+    rename_tensors(graph, {quantized: name})
     return _retype(value, "output", producer, constants)
-
-
-def _outer(value: onnx.ValueInfoProto, name: str) -> str:
-    return name
 
 
 def _unique(graph: onnx.GraphProto, base: str) -> str:
@@ -116,19 +113,34 @@ def _unique(graph: onnx.GraphProto, base: str) -> str:
 
 
 def _params(node: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> tuple[bytes, ...]:
-    return tuple(constants[name].SerializeToString() for name in node.input[1:] if name in constants)
+    return tuple(
+        constants[name].SerializeToString() for name in node.input[1:] if name in constants
+    )
 
 
 def _retype(
-    value: onnx.ValueInfoProto, kind: str, node: onnx.NodeProto, constants: dict[str, onnx.TensorProto]
+    value: onnx.ValueInfoProto,
+    kind: str,
+    node: onnx.NodeProto,
+    constants: dict[str, onnx.TensorProto],
 ) -> QuantizedIo:
-    scale = numpy_helper.to_array(constants[node.input[1]])
-    zero = numpy_helper.to_array(constants[node.input[2]]) if len(node.input) > 2 and node.input[2] else None
-    elem_type = constants[node.input[2]].data_type if zero is not None else _output_dtype(node)
+    scale = numpy_helper.to_array(_constant(constants, node.input[1], value.name))
+    zero_name = node.input[2] if len(node.input) > 2 else ""
+    zero_tensor = _constant(constants, zero_name, value.name) if zero_name else None
+    zero = numpy_helper.to_array(zero_tensor) if zero_tensor is not None else None
+    elem_type = zero_tensor.data_type if zero_tensor is not None else _output_dtype(node)
     value.type.tensor_type.elem_type = elem_type
     dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).name
     zero_point = zero.tolist() if zero is not None else 0
     return QuantizedIo(value.name, kind, dtype, scale.tolist(), zero_point)
+
+
+def _constant(constants: dict[str, onnx.TensorProto], name: str, io: str) -> onnx.TensorProto:
+    if name not in constants:
+        raise UserError(
+            f"--quantize_io: the quantization parameter {name!r} of {io!r} is not an initializer"
+        )
+    return constants[name]
 
 
 def _output_dtype(node: onnx.NodeProto) -> int:

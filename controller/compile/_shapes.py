@@ -18,9 +18,7 @@ from onnx import helper
 from controller.errors import UserError
 
 #: ``{"image": (1, 3, 224, 224)}`` or ``{"image": ((1, 3, 224, 224), "float32")}``.
-InputSpecs: TypeAlias = (
-    Mapping[str, tuple[tuple[int, ...], str]] | Mapping[str, tuple[int, ...]]
-)
+InputSpecs: TypeAlias = Mapping[str, tuple[tuple[int, ...], str]] | Mapping[str, tuple[int, ...]]
 #: A dim as ONNX declares it: a size, a symbolic name, or unknown (None).
 Dim: TypeAlias = int | str | None
 
@@ -78,9 +76,7 @@ def model_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
 def dims(value: onnx.ValueInfoProto) -> list[Dim]:
     """Declared dims of a tensor value, e.g. ``['batch', 3, 32, 32]``."""
     shape = value.type.tensor_type.shape
-    return [
-        d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape.dim
-    ]
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape.dim]
 
 
 def is_static(value: onnx.ValueInfoProto) -> bool:
@@ -119,7 +115,7 @@ def make_static(model: onnx.ModelProto, specs: InputSpecs) -> dict[str, tuple[in
         for dim, size in zip(value.type.tensor_type.shape.dim, given[name].shape, strict=True):
             dim.Clear()  # drops a dim_param together with the oneof
             dim.dim_value = size
-    _reinfer(model)
+    _reinfer(model, params)
     return {name: spec.shape for name, spec in given.items()}
 
 
@@ -127,7 +123,9 @@ def _check_names(given: Mapping[str, InputSpec], inputs: Mapping[str, object]) -
     known = ", ".join(inputs) or "(none)"
     extra = [name for name in given if name not in inputs]
     if extra:
-        raise UserError(f"input_specs names {extra}, but the model has no such input (inputs: {known})")
+        raise UserError(
+            f"input_specs names {extra}, but the model has no such input (inputs: {known})"
+        )
     missing = [name for name in inputs if name not in given]
     if missing:
         raise UserError(f"input_specs gives no shape for input(s) {missing} (inputs: {known})")
@@ -143,7 +141,9 @@ def _check_input(
     if len(declared) != len(spec.shape):
         raise UserError(f"{where}: the model's input {name!r} has rank {len(declared)} {declared}")
     if spec.dtype is not None and spec.dtype != numpy_dtype(value):
-        raise UserError(f"{where}: dtype {spec.dtype}, but the model's input is {numpy_dtype(value)}")
+        raise UserError(
+            f"{where}: dtype {spec.dtype}, but the model's input is {numpy_dtype(value)}"
+        )
     for index, (dim, size) in enumerate(zip(declared, spec.shape, strict=True)):
         if isinstance(dim, int) and dim > 0 and dim != size:
             raise UserError(f"{where}: dim {index} is fixed at {dim} in the model")
@@ -151,24 +151,37 @@ def _check_input(
             raise UserError(f"{where}: dim {index} ({dim!r}) was given as {params[dim]} elsewhere")
 
 
-def _reinfer(model: onnx.ModelProto) -> None:
-    """Recompute the shapes downstream of the inputs; stale symbolic ones are dropped first."""
+def _reinfer(model: onnx.ModelProto, params: Mapping[str, int]) -> None:
+    """Recompute the shapes downstream of the now static inputs (in place).
+
+    Declared intermediate and output shapes may be stale (symbolic, or worse), so they
+    are dropped and inferred again. Where inference cannot see through an op (a custom
+    domain), an output keeps its declared shape with the fixed symbols substituted.
+    """
     graph = model.graph
-    static_infos = [vi for vi in graph.value_info if is_static(vi)]
     del graph.value_info[:]
-    graph.value_info.extend(static_infos)
-    saved = {out.name: onnx.ValueInfoProto.FromString(out.SerializeToString()) for out in graph.output}
+    saved = [onnx.ValueInfoProto.FromString(out.SerializeToString()) for out in graph.output]
     for out in graph.output:
-        if not is_static(out):
-            out.type.tensor_type.ClearField("shape")
+        out.type.tensor_type.ClearField("shape")
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
-        raise UserError(f"the model's shapes do not work out with these input_specs: {exc}") from exc
+        raise UserError(
+            f"the model's shapes do not work out with these input_specs: {exc}"
+        ) from exc
     model.CopyFrom(inferred)
-    for out in model.graph.output:
-        if not out.type.tensor_type.HasField("shape"):  # inference could not tell: keep the old
-            out.CopyFrom(saved[out.name])
+    for out, old in zip(model.graph.output, saved, strict=True):
+        if not out.type.tensor_type.HasField("shape"):
+            out.CopyFrom(old)
+            _substitute(out, params)
+
+
+def _substitute(value: onnx.ValueInfoProto, params: Mapping[str, int]) -> None:
+    for dim in value.type.tensor_type.shape.dim:
+        if dim.HasField("dim_param") and dim.dim_param in params:
+            size = params[dim.dim_param]
+            dim.Clear()
+            dim.dim_value = size
 
 
 def require_static(model: onnx.ModelProto, why: str) -> None:

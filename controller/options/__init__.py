@@ -1,8 +1,8 @@
 """Job options: the seed's option language, parsed and validated before any device time.
 
 One declarative table (``table.py``, with the sub-option tables it shares with
-the agent in ``agent/option_tables.py``) drives parsing,
-validation, defaults, ``describe_options()`` and OPTIONS.md.
+the agent in ``agent/option_tables.py``) drives parsing, validation, defaults,
+``describe_options()`` and OPTIONS.md.
 
 Example:
     >>> from controller.options import parse_options, target_runtime_for_model

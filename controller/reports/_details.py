@@ -23,6 +23,7 @@ _HEALTH_FIELDS = {
     "max_temperature_c": ("Hottest thermal zone", " °C"),
     "thermal_status": ("Thermal status", ""),
     "taken_at": ("Taken at (UTC)", ""),
+    "cooldown_wait_s": ("Waited to cool down", " s"),
 }
 # Android's PowerManager.THERMAL_STATUS_* values.
 _THERMAL_STATUS = ["none", "light", "moderate", "severe", "critical", "emergency", "shutdown"]
@@ -42,8 +43,10 @@ def _health_value(key: str, value: Any) -> str:
     if key == "thermal_status" and isinstance(value, int) and 0 <= value < len(_THERMAL_STATUS):
         return f"{value} ({_THERMAL_STATUS[value]})"
     unit = _HEALTH_FIELDS.get(key, ("", ""))[1]
-    if isinstance(value, float):
+    if isinstance(value, float) and key.endswith("_c"):
         return f"{value:.1f}{unit}"  # temperatures: always one decimal, so columns align
+    if isinstance(value, float):
+        return f"{value:.3g}{unit}"  # a wait of 0.001 s must not read as 0.0
     return f"{value}{unit}"
 
 
@@ -77,26 +80,25 @@ def _scalar_rows(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 def _cpu_table(before: dict[str, Any], after: dict[str, Any]) -> str:
-    names: set[str] = set()
-    for snap in (before, after):
-        names |= set(snap.get("cpu_governors") or {}) | set(snap.get("cpu_freq_khz") or {})
+    snaps = (before, after)
+    freqs = [snap.get("cpu_freq_khz") or {} for snap in snaps]
+    governors = [snap.get("cpu_governors") or {} for snap in snaps]
+    names = set().union(*freqs, *governors)
     if not names:
         return ""
+    # A host (psutil) reports clocks but no governors: no empty columns for it.
+    with_governors = any(governors)
+    head = '<th>CPU</th><th class="num">MHz before</th><th class="num">MHz after</th>'
+    if with_governors:
+        head += "<th>Governor before</th><th>Governor after</th>"
     rows = []
     for cpu in sorted(names, key=_natural_key):
-        cells = [_mhz((snap.get("cpu_freq_khz") or {}).get(cpu)) for snap in (before, after)] + [
-            str((snap.get("cpu_governors") or {}).get(cpu, "")) for snap in (before, after)
-        ]
-        rows.append(
-            f"<tr><td>{esc(cpu)}</td>"
-            + "".join(f'<td class="num">{esc(c)}</td>' for c in cells[:2])
-            + "".join(f"<td>{esc(c)}</td>" for c in cells[2:])
-            + "</tr>"
-        )
+        cells = "".join(f'<td class="num">{esc(_mhz(f.get(cpu)))}</td>' for f in freqs)
+        if with_governors:
+            cells += "".join(f"<td>{esc(g.get(cpu, ''))}</td>" for g in governors)
+        rows.append(f"<tr><td>{esc(cpu)}</td>{cells}</tr>")
     return (
-        '<h3>CPU clocks</h3><table id="cpu-table"><thead><tr><th>CPU</th>'
-        '<th class="num">MHz before</th><th class="num">MHz after</th>'
-        "<th>Governor before</th><th>Governor after</th></tr></thead>"
+        f'<h3>CPU clocks</h3><table id="cpu-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -112,8 +114,8 @@ def _zones_table(before: dict[str, Any], after: dict[str, Any]) -> str:
     if not names:
         return ""
     rows = "".join(
-        f'<tr><td>{esc(z)}</td><td class="num">{esc(_health_value("zone", zones_before.get(z)))}'
-        f'</td><td class="num">{esc(_health_value("zone", zones_after.get(z)))}</td>'
+        f'<tr><td>{esc(z)}</td><td class="num">{esc(_health_value("zone_c", zones_before.get(z)))}'
+        f'</td><td class="num">{esc(_health_value("zone_c", zones_after.get(z)))}</td>'
         f'<td class="num">{_delta("zone_c", zones_before.get(z), zones_after.get(z))}</td></tr>'
         for z in names
     )

@@ -177,8 +177,11 @@ def _iterations_card(extra: dict[str, Any], count: int) -> str:
 def _memory_card(summary: dict[str, Any]) -> str:
     peak = summary.get("estimated_inference_peak_memory", 0)
     increase = (summary.get("inference_memory_increase_range") or [0])[-1]
-    value = fmt_bytes(peak) if peak else "–"
-    return _card("Peak memory (inference)", value, f"+{esc(fmt_bytes(increase))} during the loop")
+    if not peak:
+        return _card("Peak memory (inference)", "–", "not measured")
+    return _card(
+        "Peak memory (inference)", fmt_bytes(peak), f"+{esc(fmt_bytes(increase))} during the loop"
+    )
 
 
 def _layers_card(layers: list[dict[str, Any]], extra: dict[str, Any]) -> str:
@@ -199,6 +202,10 @@ def _time_by_unit(layers: list[dict[str, Any]]) -> dict[str, float]:
     return {unit: totals[unit] for unit in units_in_order(set(totals))}
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str:
     total = sum(time_by_unit.values()) or 1.0
     counts: dict[str, int] = defaultdict(int)
@@ -206,7 +213,7 @@ def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str
         counts[str(entry.get("compute_unit", "?"))] += 1
     items = [
         f'<span><span class="swatch" style="background:{unit_color(unit)}"></span>'
-        f"<b>{esc(unit)}</b> {counts[unit]} layers · {esc(fmt_us(time_us))} "
+        f"<b>{esc(unit)}</b> {_plural(counts[unit], 'layer')} · {esc(fmt_us(time_us))} "
         f"({100 * time_us / total:.1f}%)</span>"
         for unit, time_us in time_by_unit.items()
     ]
@@ -216,10 +223,12 @@ def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str
 def _layers_note(extra: dict[str, Any]) -> str:
     runs = extra.get("layer_profile_iterations")
     aggregate = extra.get("layer_aggregate", "median")
-    text = "Per-layer times"
+    text = "Per-layer times as the runtime reported them"
     if runs:
-        text += f" are the {esc(aggregate)} over {int(runs)} profiled iteration(s), run apart"
-        text += " from the timed loop because recording them costs time"
+        text = (
+            f"Per-layer times are the {esc(aggregate)} over {_plural(int(runs), 'profiled run')},"
+            " run apart from the timed loop because recording them costs time"
+        )
     coverage = (extra.get("layer_coverage") or {}).get("median")
     if coverage is not None:
         text += f"; layers account for {100 * float(coverage):.0f}% of a profiled run's wall time"
@@ -284,7 +293,7 @@ def _latency_section(latencies: list[float]) -> str:
     if not latencies:
         return head + '<p class="empty">No timed iterations in this result.</p></section>'
     note = (
-        f'<p class="note">{len(latencies):,} timed iteration(s), profiler off. The timeline '
+        f'<p class="note">{_plural(len(latencies), "timed iteration")}, profiler off. The timeline '
         "shows drift (thermal throttling, background load) that the histogram hides.</p>"
     )
     return (

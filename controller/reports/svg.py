@@ -182,10 +182,12 @@ def latency_histogram(latencies_us: Sequence[float], width: int = 560, height: i
     plot = _Plot(width, height)
     values = [v / 1000 for v in latencies_us]
     low, high = min(values), max(values)
-    x_ticks = nice_ticks(low, high if high > low else low * 1.02 + 0.001, 6)
+    # All values equal: widen the axis around them so the one bin sits mid-plot.
+    pad = 0.0 if high > low else max(abs(low) * 0.05, 0.01)
+    x_ticks = nice_ticks(low - pad, high + pad, 6)
     x_domain = (x_ticks[0], x_ticks[-1])
     bins = _bins(values)
-    y_ticks = _count_ticks(max(bins))
+    y_ticks = _count_ticks(max(bins) + 1)  # headroom: the median label sits above the bins
     y_domain = (0.0, y_ticks[-1])
     parts = [
         _svg_open(width, height, "Latency histogram", "chart histogram"),
@@ -213,7 +215,9 @@ def _hist_bar(
     right = _scale(edges[1], x_domain, (plot.x0, plot.x1))
     top = _scale(count, y_domain, (plot.y0, plot.y1))
     # A single-valued run has zero-width bins: draw a visible 6-unit column.
-    bar_width = max(right - left - 1, 6.0)
+    bar_width = right - left - 1
+    if bar_width < 6.0:  # equal latencies give zero-width bins: a visible column, centred
+        left, bar_width = (left + right) / 2 - 3.0, 6.0
     title = f"{edges[0]:.3f}–{edges[1]:.3f} ms: {count} iteration(s)"
     return (
         f'<rect class="hist-bin" x="{left:.1f}" y="{top:.1f}" width="{bar_width:.1f}" '
@@ -237,7 +241,8 @@ def latency_timeline(latencies_us: Sequence[float], width: int = 560, height: in
     y_ticks = nice_ticks(0, max(values), 4)
     y_domain = (0.0, y_ticks[-1])
     count = len(values)
-    x_domain = (1.0, float(max(count, 2)))  # one iteration still gets an axis
+    # One iteration still gets an axis, with its point in the middle.
+    x_domain = (1.0, float(count)) if count > 1 else (0.0, 2.0)
     x_ticks = [t for t in nice_ticks(1, max(count, 2), 5) if 1 <= t <= count]
     points = [
         (_scale(i + 1, x_domain, (plot.x0, plot.x1)), _scale(v, y_domain, (plot.y0, plot.y1)))

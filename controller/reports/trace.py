@@ -25,8 +25,9 @@ from typing import Any
 from controller.reports._format import units_in_order
 
 PID = 1
-# Track ids in display order; compute-unit tracks follow from _UNIT_TID0 on.
-TID_LOADS, TID_LOOP, TID_PROFILED = 1, 2, 3
+# Track ids in display order; compute-unit tracks follow from _UNIT_TID0 on. None
+# equals PID: Perfetto would take that track for the process's main thread.
+TID_LOADS, TID_LOOP, TID_PROFILED = 2, 3, 4
 _UNIT_TID0 = 10
 _LOAD_STAGES = (
     ("compile", "all_compile_times", "compile_time"),
@@ -54,7 +55,7 @@ def chrome_trace(result: dict[str, Any]) -> dict[str, Any]:
     extra = result.get("devicelab") or {}
     layers = result.get("execution_detail") or []
     unit_tids = {u: _UNIT_TID0 + i for i, u in enumerate(_units(layers))}
-    load_events, cursor = _load_events(summary, 0.0)
+    load_events, cursor = _load_events(summary, 0)
     loop_events, cursor = _loop_events(summary.get("all_inference_times") or [], cursor)
     profiled_events, _ = _profiled_run_events(extra.get("layer_profile_wall_times_us"), cursor)
     events = [
@@ -71,15 +72,24 @@ def _units(layers: list[dict[str, Any]]) -> list[str]:
     return units_in_order({str(entry.get("compute_unit") or "?") for entry in layers})
 
 
+def _ns(us: Any) -> int:
+    """Microseconds to whole nanoseconds, the resolution trace viewers store.
+
+    The timeline is summed in integers so a slice ends exactly where the next one
+    starts: float sums drift, and a 1 ns overlap breaks a track's nesting.
+    """
+    return max(0, round(float(us) * 1000))
+
+
 def _complete(
-    name: str, cat: str, tid: int, ts: float, dur: float, args: dict[str, Any]
+    name: str, cat: str, tid: int, ts_ns: int, dur_ns: int, args: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "name": name,
         "cat": cat,
         "ph": "X",
-        "ts": ts,
-        "dur": max(0.0, float(dur)),
+        "ts": ts_ns / 1000,  # the format's unit is µs
+        "dur": dur_ns / 1000,
         "pid": PID,
         "tid": tid,
         "args": args,
@@ -94,14 +104,15 @@ def _metadata(name: str, tid: int | None, args: dict[str, Any]) -> dict[str, Any
 
 
 def _metadata_events(extra: dict[str, Any], unit_tids: dict[str, int]) -> list[dict[str, Any]]:
-    label = " ".join(str(extra[k]) for k in ("device", "job_id") if extra.get(k))
+    label = " · ".join(str(extra[k]) for k in ("device", "job_id") if extra.get(k))
     tracks = {
         TID_LOADS: "load stages",
         TID_LOOP: "timed loop (profiler off)",
         TID_PROFILED: "layer-profile runs",
     }
     tracks.update({tid: f"{unit} layers" for unit, tid in unit_tids.items()})
-    events = [_metadata("process_name", None, {"name": f"devicelab {label}".strip()})]
+    name = f"devicelab · {label}" if label else "devicelab"
+    events = [_metadata("process_name", None, {"name": name})]
     for order, (tid, name) in enumerate(tracks.items()):
         events.append(_metadata("thread_name", tid, {"name": name}))
         events.append(_metadata("thread_sort_index", tid, {"sort_index": order}))
@@ -113,59 +124,59 @@ def _load_times(summary: dict[str, Any], list_key: str, scalar_key: str) -> list
     return [float(t) for t in times]
 
 
-def _load_events(summary: dict[str, Any], start: float) -> tuple[list[dict[str, Any]], float]:
-    events, cursor = [], start
+def _load_events(summary: dict[str, Any], start_ns: int) -> tuple[list[dict[str, Any]], int]:
+    events, cursor = [], start_ns
     for stage, list_key, scalar_key in _LOAD_STAGES:
         memory = summary.get(f"{scalar_key.removesuffix('_time')}_peak_memory")
         for time_us in _load_times(summary, list_key, scalar_key):
             args = {"time_us": time_us, "peak_memory_bytes": memory}
-            events.append(_complete(stage, "load", TID_LOADS, cursor, time_us, args))
-            cursor += time_us
+            events.append(_complete(stage, "load", TID_LOADS, cursor, _ns(time_us), args))
+            cursor += _ns(time_us)
     return events, cursor
 
 
-def _loop_events(latencies: list[float], start: float) -> tuple[list[dict[str, Any]], float]:
-    events, cursor = [], start
+def _loop_events(latencies: list[float], start_ns: int) -> tuple[list[dict[str, Any]], int]:
+    events, cursor = [], start_ns
     for index, latency in enumerate(latencies):
         args = {"iteration": index, "latency_us": latency}
-        events.append(_complete(f"inference {index}", "inference", TID_LOOP, cursor, latency, args))
-        cursor += float(latency)
+        name = f"inference {index}"
+        events.append(_complete(name, "inference", TID_LOOP, cursor, _ns(latency), args))
+        cursor += _ns(latency)
     return events, cursor
 
 
 def _profiled_run_events(
-    wall_times: list[float] | None, start: float
-) -> tuple[list[dict[str, Any]], float]:
-    events, cursor = [], start
+    wall_times: list[float] | None, start_ns: int
+) -> tuple[list[dict[str, Any]], int]:
+    events, cursor = [], start_ns
     for index, wall in enumerate(wall_times or []):
         args = {"profiled_run": index, "wall_time_us": wall}
-        events.append(
-            _complete(f"profiled run {index}", "layer_profile", TID_PROFILED, cursor, wall, args)
-        )
-        cursor += float(wall)
+        name = f"profiled run {index}"
+        events.append(_complete(name, "layer_profile", TID_PROFILED, cursor, _ns(wall), args))
+        cursor += _ns(wall)
     return events, cursor
 
 
 def _layer_events(
-    layers: list[dict[str, Any]], unit_tids: dict[str, int], start: float, extra: dict[str, Any]
+    layers: list[dict[str, Any]], unit_tids: dict[str, int], start_ns: int, extra: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    aggregate = f"{extra.get('layer_aggregate', 'median')} of profiled runs"
-    events, cursor = [], start
+    runs = extra.get("layer_profile_iterations")
+    aggregate = f"{extra.get('layer_aggregate', 'median')} of {runs or 'the'} profiled run(s)"
+    events, cursor = [], start_ns
     for index, entry in enumerate(layers):
         unit = str(entry.get("compute_unit") or "?")
-        duration = float(entry["execution_time"])
         args: dict[str, Any] = {
             "index": index,
             "type": entry.get("type", ""),
             "compute_unit": unit,
-            "execution_time_us": duration,
+            "execution_time_us": entry["execution_time"],
             "aggregate": aggregate,
         }
         if entry.get("execution_cycles") is not None:
             args["cycles"] = entry["execution_cycles"]
-        events.append(
-            _complete(str(entry["name"]), f"layer,{unit}", unit_tids[unit], cursor, duration, args)
-        )
+        duration = _ns(entry["execution_time"])
+        name = str(entry["name"])
+        events.append(_complete(name, f"layer,{unit}", unit_tids[unit], cursor, duration, args))
         cursor += duration
     return events
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from controller.errors import InternalError
 # Connections inherited through fork: kept referenced so the garbage collector
 # never closes them in the child (closing one is as unsafe as using it).
 _INHERITED: list[sqlite3.Connection] = []
+_WAL_RETRY_S = 0.01
 
 
 class Database:
@@ -103,10 +105,7 @@ def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            # e.g. a network file system: WAL needs shared memory on one host.
-            raise InternalError(f"store {path}: SQLite refused WAL mode (got {mode!r})")
+        _enable_wal(conn, path, busy_timeout_ms)
         # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -117,3 +116,24 @@ def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
+    """Switch the file to WAL, retrying while another process is switching it too.
+
+    Changing the journal mode needs an exclusive lock and SQLite does not always
+    wait on ``busy_timeout`` for it: processes opening a new store at the same
+    moment otherwise see "database is locked" (a stress test showed ~1 in 20).
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)
+    if str(mode).lower() != "wal":
+        # e.g. a network file system: WAL needs shared memory on one host.
+        raise InternalError(f"store {path}: SQLite refused WAL mode (got {mode!r})")

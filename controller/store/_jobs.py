@@ -73,6 +73,11 @@ def parse_state(state: JobState | str) -> JobState:
         raise UserError(f"unknown job state {state!r} (states: {names})") from exc
 
 
+def check_kind(kind: str) -> None:
+    if kind not in JOB_KINDS:
+        raise UserError(f"unknown job kind {kind!r} (kinds: {', '.join(JOB_KINDS)})")
+
+
 def insert_job(
     conn: sqlite3.Connection,
     now: float,
@@ -86,8 +91,7 @@ def insert_job(
     parent_job_id: str | None,
 ) -> JobRecord:
     """A new job in ``created``; the model, dataset and parent must exist (and be usable)."""
-    if kind not in JOB_KINDS:
-        raise UserError(f"unknown job kind {kind!r} (kinds: {', '.join(JOB_KINDS)})")
+    check_kind(kind)
     model = get_model(conn, model_id)
     if dataset_id is not None:
         get_dataset(conn, now, dataset_id)
@@ -134,6 +138,7 @@ def list_jobs(
         where.append("state = ?")
         params.append(parse_state(state).value)
     if kind is not None:
+        check_kind(kind)
         where.append("kind = ?")
         params.append(kind)
     rows = conn.execute(

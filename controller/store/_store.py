@@ -1,0 +1,410 @@
+"""``Store``: the durable home of models, datasets, devices, jobs and their results.
+
+One directory holds it all::
+
+    <root>/store.db          SQLite (WAL): every record, job state, event, result
+    <root>/artifacts/ab/ab…  content-addressed files: models, datasets, outputs
+
+Any number of threads and processes (the CLI, scripts, ``devicelab worker``)
+may open the same root at once. Every method is one short transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy.typing as npt
+
+from controller import config
+from controller.errors import UserError
+from controller.jobs import JobState
+from controller.model_files import RUNTIME_BY_SUFFIX
+from controller.store import _arrays, _catalog, _jobs, _runs, _scheduling
+from controller.store._artifacts import ArtifactStore
+from controller.store._codec import check_page
+from controller.store._db import Database
+from controller.store._records import (
+    DatasetRecord,
+    DeviceRecord,
+    EventRecord,
+    JobKind,
+    JobRecord,
+    ModelRecord,
+)
+from controller.store._schema import SCHEMA_VERSION, migrate, schema_version
+
+DB_NAME = "store.db"
+DEFAULT_DATASET_TTL_DAYS = 30
+_DAY_S = 24 * 3600.0
+
+
+class Store:
+    """The embedded store. Safe to share between threads; open one per process.
+
+    Example:
+        store = Store(Path("/tmp/lab"))                # or Store.default()
+        model = store.add_model(Path("mobilenet.tflite"))
+        job = store.create_job("profile", model.id, device_filter={"name": "Galaxy S24"})
+        store.register_worker("w1", pid=os.getpid(), hostname="lab-host")
+        claimed = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") == "Galaxy S24")
+        store.transition(claimed.id, JobState.MEASURING_PERFORMANCE, worker_id="w1")
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 10.0,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._db = Database(self.root / DB_NAME, busy_timeout_s)
+        self._artifacts = ArtifactStore(self.root / "artifacts")
+        self._artifacts.sweep_temp()
+        with self._db.read() as conn:
+            current = schema_version(conn)
+        if current != SCHEMA_VERSION:  # only then take the write lock (once per store's life)
+            with self._db.write() as conn:
+                migrate(conn, self._db.path)
+
+    @classmethod
+    def default(cls) -> Store:
+        """The user's store: ``$DEVICELAB_HOME/store`` (``~/.devicelab/store``)."""
+        return cls(config.home_dir() / "store")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (multiprocessing), a store travels as its
+        # location: the receiver opens its own connections.
+        return (_reopen, (self.root, self._clock, self._db.busy_timeout_ms / 1000))
+
+    def close(self) -> None:
+        """Close this thread's database connection; the store stays usable."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The SQLite settings in force on this thread's connection (for ``doctor`` output)."""
+        with self._db.read() as conn:
+            pragmas = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            found = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in pragmas}
+            found["schema_version"] = schema_version(conn)
+        return {"path": str(self._db.path), **found}
+
+    # -- artifacts -----------------------------------------------------------
+
+    def put_artifact(self, source: Path | bytes) -> str:
+        """Store a file or bytes by content; returns its sha256. Storing twice is free.
+
+        Example:
+            sha = store.put_artifact(Path("model.tflite"))
+        """
+        return self._artifacts.put(source)
+
+    def artifact_path(self, sha256: str) -> Path:
+        """The stored file for ``sha256``; ``UserError`` if it is not stored."""
+        return self._artifacts.path(sha256)
+
+    def has_artifact(self, sha256: str) -> bool:
+        return self._artifacts.has(sha256)
+
+    # -- models --------------------------------------------------------------
+
+    def add_model(
+        self,
+        path: Path | str,
+        name: str | None = None,
+        model_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> ModelRecord:
+        """Upload a model file. ``model_type`` defaults from the suffix (``.tflite`` -> tflite).
+
+        Example:
+            store.add_model("yolo.onnx").model_type      # "onnx"
+        """
+        path = Path(path)
+        kind = model_type or RUNTIME_BY_SUFFIX.get(path.suffix.lower())
+        if kind is None:
+            accepted = ", ".join(RUNTIME_BY_SUFFIX)
+            raise UserError(f"{path}: cannot tell the model type from '{path.suffix}' ({accepted})")
+        if not path.is_file():
+            raise UserError(f"{path}: model file not found")
+        # The file goes in first: a crash between the two steps leaves an unused
+        # artifact, never a model row without its bytes.
+        sha = self._artifacts.put(path)
+        with self._db.write() as conn:
+            return _catalog.insert_model(
+                conn,
+                self._clock(),
+                name=name or path.name,
+                model_type=kind,
+                sha256=sha,
+                size_bytes=self._artifacts.path(sha).stat().st_size,
+                metadata=metadata or {},
+            )
+
+    def get_model(self, model_id: str) -> ModelRecord:
+        with self._db.read() as conn:
+            return _catalog.get_model(conn, model_id)
+
+    def list_models(self, limit: int = 50, offset: int = 0) -> list[ModelRecord]:
+        """Newest first."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _catalog.list_models(conn, limit, offset)
+
+    # -- datasets ------------------------------------------------------------
+
+    def add_dataset(
+        self,
+        data: Mapping[str, Sequence[npt.NDArray[Any]]],
+        name: str | None = None,
+        ttl_days: float = DEFAULT_DATASET_TTL_DAYS,
+        metadata: dict[str, Any] | None = None,
+    ) -> DatasetRecord:
+        """Upload ``{input name: [one array per sample]}``; it expires after ``ttl_days``.
+
+        Example:
+            ds = store.add_dataset({"image": [np.zeros((1, 3, 224, 224), np.float32)]})
+        """
+        _arrays.validate_samples(data)
+        if not ttl_days > 0:
+            raise UserError(f"ttl_days must be positive (got {ttl_days})")
+        sha = self._artifacts.put(_arrays.encode(data))
+        now = self._clock()
+        with self._db.write() as conn:
+            return _catalog.insert_dataset(
+                conn,
+                now,
+                name=name or "dataset",
+                sha256=sha,
+                expires_at=now + ttl_days * _DAY_S,
+                metadata=metadata or {},
+            )
+
+    def get_dataset(self, dataset_id: str) -> DatasetRecord:
+        """The dataset; ``UserError`` if unknown or expired."""
+        with self._db.read() as conn:
+            return _catalog.get_dataset(conn, self._clock(), dataset_id)
+
+    def load_dataset(self, dataset_id: str) -> dict[str, list[npt.NDArray[Any]]]:
+        """The dataset's arrays, as uploaded."""
+        return _arrays.decode(self._artifacts.path(self.get_dataset(dataset_id).sha256))
+
+    def list_datasets(self, limit: int = 50, offset: int = 0) -> list[DatasetRecord]:
+        """Newest first, expired ones included and marked ``expired=True``."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _catalog.list_datasets(conn, self._clock(), limit, offset)
+
+    # -- devices -------------------------------------------------------------
+
+    def upsert_device(self, device: DeviceRecord) -> DeviceRecord:
+        """Insert or replace the device with this serial; returns it as stored."""
+        with self._db.write() as conn:
+            return _catalog.upsert_device(conn, self._clock(), device)
+
+    def list_devices(self) -> list[DeviceRecord]:
+        with self._db.read() as conn:
+            return _catalog.list_devices(conn)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def create_job(
+        self,
+        kind: JobKind,
+        model_id: str,
+        *,
+        name: str | None = None,
+        dataset_id: str | None = None,
+        device_filter: dict[str, Any] | None = None,
+        options: str = "",
+        parent_job_id: str | None = None,
+    ) -> JobRecord:
+        """Queue a job (state ``created``). ``name`` defaults to the model's name.
+
+        Example:
+            store.create_job("profile", model.id, device_filter={"name": "Galaxy S24"},
+                             options="--max_profiler_iterations 50")
+        """
+        with self._db.write() as conn:
+            return _jobs.insert_job(
+                conn,
+                self._clock(),
+                kind=kind,
+                model_id=model_id,
+                name=name,
+                dataset_id=dataset_id,
+                device_filter=device_filter or {},
+                options=options,
+                parent_job_id=parent_job_id,
+            )
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self._db.read() as conn:
+            return _jobs.get_job(conn, job_id)
+
+    def list_jobs(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        state: JobState | str | None = None,
+        kind: JobKind | None = None,
+    ) -> list[JobRecord]:
+        """Newest first, optionally only one ``state`` and/or ``kind``."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _jobs.list_jobs(conn, limit, offset, state, kind)
+
+    def transition(
+        self,
+        job_id: str,
+        to_state: JobState | str,
+        message: str = "",
+        expect: Collection[JobState | str] = (),
+        *,
+        worker_id: str | None = None,
+    ) -> JobRecord:
+        """Move a job to ``to_state`` if it is in one of ``expect`` (compare-and-set).
+
+        Raises ``JobStateError`` if the job has ended, is not in ``expect`` (when
+        given), the move is not in ``TRANSITIONS``, or ``worker_id`` is given and
+        another worker holds the job. A worker passes its id so that it cannot
+        touch a job that was recovered and handed to someone else.
+
+        Example:
+            store.transition(job.id, JobState.SUCCESS, expect=[JobState.MEASURING_PERFORMANCE])
+        """
+        target = _jobs.parse_state(to_state)
+        expected = [_jobs.parse_state(state) for state in expect]
+        with self._db.write() as conn:
+            return _jobs.transition(
+                conn, self._clock(), job_id, target, message, expected, worker_id
+            )
+
+    # -- workers and scheduling ------------------------------------------------
+
+    def register_worker(
+        self,
+        worker_id: str,
+        pid: int,
+        hostname: str,
+        max_attempts: int = _scheduling.DEFAULT_MAX_ATTEMPTS,
+    ) -> list[JobRecord]:
+        """Record a worker as alive. Returns the jobs its previous run left running,
+        now re-queued (or failed, past ``max_attempts``): a new run holds nothing.
+        """
+        with self._db.write() as conn:
+            return _scheduling.register_worker(
+                conn, self._clock(), worker_id, pid, hostname, max_attempts
+            )
+
+    def heartbeat(self, worker_id: str) -> None:
+        """Tell the store the worker is alive; call it well within ``stale_after_s``."""
+        with self._db.write() as conn:
+            _scheduling.heartbeat(conn, self._clock(), worker_id)
+
+    def claim_next(
+        self,
+        worker_id: str,
+        device_serial: str,
+        device_matches: Callable[[dict[str, Any]], bool],
+    ) -> JobRecord | None:
+        """Atomically take the oldest queued job whose ``device_filter`` the callback accepts.
+
+        The job moves to ``provisioning device`` held by ``worker_id`` on
+        ``device_serial``. Returns None when nothing matches or the device is
+        already running a job. The callback runs under the write lock: keep it quick.
+
+        Example:
+            job = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") in ("", "S24"))
+        """
+        with self._db.write() as conn:
+            return _scheduling.claim_next(
+                conn, self._clock(), worker_id, device_serial, device_matches
+            )
+
+    def recover_orphans(
+        self, stale_after_s: float, max_attempts: int = _scheduling.DEFAULT_MAX_ATTEMPTS
+    ) -> list[JobRecord]:
+        """Rescue running jobs whose worker went silent for ``stale_after_s`` seconds.
+
+        Each goes back to ``created`` with ``attempt + 1`` while ``attempt <
+        max_attempts``, else to ``failed`` with a message naming the worker. A
+        running job no worker holds is rescued once it made no progress for as long.
+
+        Example:
+            for job in store.recover_orphans(stale_after_s=60):
+                print(job.id, job.state.value, job.message)
+        """
+        with self._db.write() as conn:
+            return _scheduling.recover_orphans(conn, self._clock(), stale_after_s, max_attempts)
+
+    # -- events and results ----------------------------------------------------
+
+    def append_events(
+        self,
+        job_id: str,
+        events: Iterable[tuple[int, str, bytes]],
+        *,
+        attempt: int | None = None,
+    ) -> int:
+        """Persist ``(seq, kind, payload)`` events of the job's current (or given) attempt.
+
+        Idempotent on ``seq``; returns how many events were new. A worker passes
+        the ``attempt`` it claimed, so a late write from a run that lost the job
+        cannot mix into the next attempt.
+
+        Example:
+            store.append_events(job.id, [(0, "load_done", event.SerializeToString())],
+                                attempt=job.attempt)
+        """
+        with self._db.write() as conn:
+            return _runs.append_events(conn, self._clock(), job_id, events, attempt)
+
+    def events(self, job_id: str, *, attempt: int | None = None) -> list[EventRecord]:
+        """The job's events in ``seq`` order (current attempt unless one is given)."""
+        with self._db.read() as conn:
+            return _runs.list_events(conn, job_id, attempt)
+
+    def set_result(self, job_id: str, result: dict[str, Any]) -> None:
+        """Store (or replace) the job's result dict, as JSON."""
+        with self._db.write() as conn:
+            _runs.set_result(conn, self._clock(), job_id, result)
+
+    def get_result(self, job_id: str) -> dict[str, Any] | None:
+        with self._db.read() as conn:
+            return _runs.get_result(conn, job_id)
+
+    def set_output_data(self, job_id: str, data: Mapping[str, Sequence[npt.NDArray[Any]]]) -> str:
+        """Store an inference job's outputs (an ``.npz`` artifact); returns its sha256."""
+        _arrays.validate_samples(data, what="output data")
+        self.get_job(job_id)  # fail before writing an artifact for an unknown job
+        sha = self._artifacts.put(_arrays.encode(data))
+        with self._db.write() as conn:
+            _runs.set_output_sha256(conn, self._clock(), job_id, sha)
+        return sha
+
+    def get_output_data(self, job_id: str) -> dict[str, list[npt.NDArray[Any]]] | None:
+        with self._db.read() as conn:
+            sha = _runs.get_output_sha256(conn, job_id)
+        return None if sha is None else _arrays.decode(self._artifacts.path(sha))
+
+
+def _reopen(root: Path, clock: Callable[[], float], busy_timeout_s: float) -> Store:
+    return Store(root, clock=clock, busy_timeout_s=busy_timeout_s)
