@@ -10,14 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller.errors import UserError
-
-# suffix -> the target runtime that runs it (the seed's runtime names)
-RUNTIME_BY_SUFFIX = {
-    ".tflite": "tflite",
-    ".onnx": "onnx",
-    ".bin": "qnn_context_binary",
-    ".so": "qnn_lib_aarch64_android",
-}
+from controller.options import target_runtime_for_model
 
 
 def _check_tflite(path: Path, head: bytes) -> None:
@@ -50,9 +43,7 @@ def check_model_file(path: Path) -> str:
         check_model_file(Path("models/tiny_cnn.onnx"))  # -> "onnx"
     """
     suffix = path.suffix.lower()
-    if suffix not in RUNTIME_BY_SUFFIX:
-        accepted = ", ".join(RUNTIME_BY_SUFFIX)
-        raise UserError(f"{path}: unknown model extension '{suffix}' (accepted: {accepted})")
+    target_runtime = target_runtime_for_model(path)  # UserError naming accepted extensions
     if not path.is_file():
         raise UserError(f"{path}: model file not found")
     size = path.stat().st_size
@@ -63,4 +54,4 @@ def check_model_file(path: Path) -> str:
     check = _CHECKS.get(suffix)
     if check is not None:
         check(path, head)
-    return RUNTIME_BY_SUFFIX[suffix]
+    return target_runtime

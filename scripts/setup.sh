@@ -12,12 +12,16 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
-# adb: only needed to reach phones / the stand-in device; installed when we can.
-if ! command -v adb >/dev/null 2>&1; then
+# adb reaches phones and the stand-in device; chromium renders the HTML report in
+# its test. Installed from Debian when we can (root); otherwise those tests skip.
+missing=()
+command -v adb >/dev/null 2>&1 || missing+=(adb)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq adb >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "note: 'adb' not found; install Debian's adb package to use phones (tests marked adb skip)" >&2
+    echo "note: not installed: ${missing[*]} (Debian packages); the tests that need them skip" >&2
   fi
 fi
 echo "devicelab is set up: .venv/bin/devicelab"

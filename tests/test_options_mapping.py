@@ -169,7 +169,10 @@ def test_qnn_ep_no_equivalent_is_a_named_warning(name: str) -> None:
     text = wire(spec, example(spec))
     for backend in (HTP, GPU, None):
         plan = map_qnn_options({name: text}, backend)
-        assert plan.provider_options == {}
+        # Only the seed's default HTP performance mode, applied when not given.
+        assert plan.provider_options == (
+            {"htp_performance_mode": "burst"} if backend is HTP else {}
+        )
         assert [w.split(" not applied: ")[0] for w in plan.warnings] == [
             f"qnn_options {name}={text}"
         ]
@@ -182,7 +185,11 @@ def test_qnn_provider_options_reach_the_plan_for_every_allowed_value(name: str) 
     spec = QNN_SUB_OPTIONS[name]
     for value in spec.choices or (example(spec),):
         plan = map_qnn_options({name: wire(spec, value)}, HTP)
-        assert list(plan.provider_options) == [QNN_OPTIONS[name].provider_key], value
+        # beside the seed's default performance mode, which is applied when not given
+        keys = set(plan.provider_options) - (
+            {"htp_performance_mode"} - {QNN_OPTIONS[name].provider_key}
+        )
+        assert keys == {QNN_OPTIONS[name].provider_key}, value
         assert plan.warnings == []
 
 
@@ -191,3 +198,10 @@ def test_qnn_ep_rejects_what_the_table_rejects() -> None:
         map_qnn_options({"context_htp_performance_mode": "burst"}, HTP)
     with pytest.raises(InvalidOptionError, match="default_graph_htp_optimization_value='4'"):
         map_qnn_options({"default_graph_htp_optimization_value": "4"}, HTP)
+
+
+def test_seed_default_htp_performance_mode_is_applied_unless_given() -> None:
+    assert map_qnn_options({}, HTP).provider_options == {"htp_performance_mode": "burst"}
+    given = map_qnn_options({"context_htp_performance_mode": "BALANCED"}, HTP)
+    assert given.provider_options == {"htp_performance_mode": "balanced"}
+    assert map_qnn_options({}, GPU).provider_options == {}
