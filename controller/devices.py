@@ -138,6 +138,29 @@ class DeviceRegistry:
             raise UserError(f"no device matches {wanted!r}; reachable devices: {names}")
         return found[0]
 
+    def profile_for(self, wanted: Device) -> DeviceProfile:
+        """The SoC profile a compile job targets; the device need not be connected.
+
+        Tried in order: a reachable matching device's profile, a known phone's
+        name, a ``chipset:`` attribute, a profile's own name or part number.
+        """
+        for entry in self.find(wanted) if wanted.name or wanted.attributes else []:
+            if entry.profile is not None:
+                return entry.profile
+        attributes = (
+            [wanted.attributes] if isinstance(wanted.attributes, str) else wanted.attributes
+        )
+        chipsets = {a.split(":", 1)[1] for a in attributes if a.startswith("chipset:")}
+        for profile in self._profiles:
+            names = {profile.name, profile.part_number, *(p.name for p in profile.phones)}
+            if wanted.name in names or chipsets & {profile.chipset, *profile.chipset_aliases}:
+                return profile
+        raise UserError(
+            f"no device profile matches {wanted!r}: name a phone or SoC from device_profiles/ "
+            "(e.g. Device('Samsung Galaxy S23')) or give a chipset attribute "
+            "(e.g. attributes=['chipset:qualcomm-snapdragon-8gen2'])"
+        )
+
     def local(self) -> DeviceEntry:
         with self._lock:
             if LOCAL_SERIAL not in self._entries:

@@ -127,7 +127,7 @@ def test_model_name_and_type_can_be_given(store: Store, tmp_path: Path) -> None:
 
 
 def test_model_errors_name_the_problem(store: Store, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="model type"):
+    with pytest.raises(UserError, match="notes.txt.*pass model_type="):
         store.add_model(write_model(tmp_path, "notes.txt"))
     with pytest.raises(UserError, match="not found"):
         store.add_model(tmp_path / "missing.tflite")

@@ -158,6 +158,9 @@ def _claim_worker(root: str, worker_id: str, start: Any) -> list[tuple[str, str,
             began = time.monotonic()  # CLOCK_MONOTONIC is shared by all processes
             store.transition(job.id, JobState.MEASURING_PERFORMANCE, worker_id=worker_id)
             store.append_events(job.id, [(0, "done", worker_id.encode())])
+            # The device's time: without it one process can take every job, since
+            # SQLite's lock is not fair to waiters backing off in busy_timeout.
+            time.sleep(0.003)
             ended = time.monotonic()
             store.transition(job.id, JobState.SUCCESS, worker_id=worker_id)
             runs.append((job.id, serial, began, ended))
@@ -190,6 +193,41 @@ def test_concurrent_claims_never_share_a_job_or_a_device(tmp_path: Path) -> None
     assert {job.state for job in store.list_jobs(limit=200)} == {JobState.SUCCESS}
     workers = {store.events(job_id)[0].payload for job_id in claimed}
     assert len(workers) > 1  # the processes really did share the work
+
+
+def _run_until_killed(root: str, job_id: str, measured: Any) -> None:
+    store = Store(Path(root))
+    store.register_worker("doomed", pid=os.getpid(), hostname="lab")
+    job = store.claim_next("doomed", "R5CT1234", lambda device_filter: True)
+    assert job is not None and job.id == job_id
+    store.transition(job_id, JobState.MEASURING_PERFORMANCE, worker_id="doomed")
+    for seq in range(3):
+        store.append_events(job_id, [(seq, "iterations", b"%d" % seq)], attempt=job.attempt)
+    measured.set()
+    time.sleep(60)  # killed here, mid-run
+
+
+def test_a_killed_worker_keeps_what_it_measured(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    job = store.create_job("profile", store.add_model(write_model(tmp_path)).id)
+    measured = SPAWN.Event()
+    worker = SPAWN.Process(target=_run_until_killed, args=(str(tmp_path), job.id, measured))
+    worker.start()
+    assert measured.wait(timeout=30)
+    worker.kill()
+    worker.join(timeout=30)
+    assert [event.payload for event in store.events(job.id)] == [b"0", b"1", b"2"]
+    (requeued,) = store.recover_orphans(stale_after_s=0)
+    assert requeued.state is JobState.CREATED and "worker doomed stopped" in requeued.message
+    assert len(store.events(job.id, attempt=1)) == 3
+
+
+def test_default_store_lives_in_devicelab_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVICELAB_HOME", str(tmp_path))
+    assert Store.default().root == tmp_path / "store"
+    assert (tmp_path / "store" / "store.db").is_file()
 
 
 def test_database_refuses_two_running_jobs_on_one_device(tmp_path: Path) -> None:

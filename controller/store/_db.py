@@ -1,11 +1,11 @@
 """The SQLite file: one connection per thread and process, short transactions.
 
-SQLite connections must not cross threads, and one inherited through ``fork``
-must not be used at all (the child would share the parent's file locks and
-page cache state), so connections are cached per thread and re-opened when the
-process id changes. WAL mode lets readers proceed while one writer commits;
-every write takes the lock up front (``BEGIN IMMEDIATE``) so two writers queue
-on ``busy_timeout`` instead of failing half-way with SQLITE_BUSY.
+SQLite connections must not cross threads, and SQLite forbids using one a
+child inherited through ``fork`` (its lock state belongs to the parent), so
+connections are cached per thread and opened again when the process id changes.
+WAL mode lets readers proceed while one writer commits; every write takes the
+lock up front (``BEGIN IMMEDIATE``) so two writers queue on ``busy_timeout``
+instead of failing half-way with SQLITE_BUSY.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 from controller.errors import InternalError
@@ -73,7 +73,9 @@ class Database:
                 conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                # A failing rollback must not hide the error that caused it.
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from controller import config
 from controller.errors import UserError
 from controller.jobs import JobState
-from controller.model_files import RUNTIME_BY_SUFFIX
+from controller.options import target_runtime_for_model
 from controller.store import _arrays, _catalog, _jobs, _runs, _scheduling
 from controller.store._artifacts import ArtifactStore
 from controller.store._codec import check_page
@@ -43,7 +43,8 @@ _DAY_S = 24 * 3600.0
 
 
 class Store:
-    """The embedded store. Safe to share between threads; open one per process.
+    """The embedded store. Share it between threads (each gets its own connection)
+    or hand it to child processes (they reconnect); every method is atomic.
 
     Example:
         store = Store(Path("/tmp/lab"))                # or Store.default()
@@ -56,7 +57,7 @@ class Store:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout_s: float = 10.0,
@@ -138,10 +139,10 @@ class Store:
             store.add_model("yolo.onnx").model_type      # "onnx"
         """
         path = Path(path)
-        kind = model_type or RUNTIME_BY_SUFFIX.get(path.suffix.lower())
-        if kind is None:
-            accepted = ", ".join(RUNTIME_BY_SUFFIX)
-            raise UserError(f"{path}: cannot tell the model type from '{path.suffix}' ({accepted})")
+        try:
+            kind = model_type or target_runtime_for_model(path)
+        except UserError as exc:
+            raise UserError(f"{exc}; pass model_type= for other model files") from exc
         if not path.is_file():
             raise UserError(f"{path}: model file not found")
         # The file goes in first: a crash between the two steps leaves an unused
