@@ -53,7 +53,8 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 
 _JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
-    "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt"
+    "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
+    "spec"
 )
 
 
@@ -89,6 +90,7 @@ def insert_job(
     device_filter: dict[str, Any],
     options: str,
     parent_job_id: str | None,
+    spec: dict[str, Any] | None = None,
 ) -> JobRecord:
     """A new job in ``created``; the model, dataset and parent must exist (and be usable)."""
     check_kind(kind)
@@ -100,7 +102,8 @@ def insert_job(
     job_id = new_id(conn, "jobs", "j")
     conn.execute(
         "INSERT INTO jobs (id, kind, name, state, model_id, dataset_id, device_filter, "
-        "options, parent_job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "options, parent_job_id, created_at, updated_at, spec) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             job_id,
             kind,
@@ -113,6 +116,7 @@ def insert_job(
             parent_job_id,
             now,
             now,
+            to_json(spec or {}, "spec"),
         ),
     )
     return get_job(conn, job_id)
@@ -168,6 +172,7 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
         finished_at=to_optional_datetime(row["finished_at"]),
         worker_id=row["worker_id"],
         attempt=row["attempt"],
+        spec=from_json(row["spec"]),
     )
 
 

@@ -84,6 +84,7 @@ class JobRecord:
     finished_at: datetime | None
     worker_id: str | None
     attempt: int
+    spec: dict[str, Any] = field(default_factory=dict)  # runner inputs beyond the options
 
     @property
     def finished(self) -> bool:

@@ -92,7 +92,11 @@ _V1 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# v2: what a job needs beyond its options string (input specs, inference
+# settings, compile targets), as one JSON object the runners read back.
+_V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -236,6 +236,7 @@ class Store:
         device_filter: dict[str, Any] | None = None,
         options: str = "",
         parent_job_id: str | None = None,
+        spec: dict[str, Any] | None = None,
     ) -> JobRecord:
         """Queue a job (state ``created``). ``name`` defaults to the model's name.
 
@@ -254,6 +255,7 @@ class Store:
                 device_filter=device_filter or {},
                 options=options,
                 parent_job_id=parent_job_id,
+                spec=spec,
             )
 
     def get_job(self, job_id: str) -> JobRecord:
