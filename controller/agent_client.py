@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -29,6 +30,20 @@ _USER_CODES = {
 }
 
 ProgressCallback = Callable[[int, int], None]  # (bytes_done, bytes_total)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file to make present on a device: its bytes, identity, and the name the
+    agent stores it under (the suffix picks the runtime)."""
+
+    path: Path
+    sha256: str
+    filename: str
+
+    @classmethod
+    def from_file(cls, path: Path, filename: str | None = None) -> Artifact:
+        return cls(path, sha256_of(path), filename or path.name)
 
 
 def sha256_of(path: Path) -> str:
@@ -93,18 +108,17 @@ class AgentClient:
             reply = self._stub.HasArtifact(pb.ArtifactRef(sha256=sha256), metadata=self._metadata)
         return reply.present
 
-    def ensure_artifact(self, path: Path, progress: ProgressCallback | None = None) -> str:
-        """Upload ``path`` unless the agent already has its sha256; return the sha256."""
-        sha256 = sha256_of(path)
-        if self.has_artifact(sha256):
-            return sha256
+    def ensure_artifact(self, artifact: Artifact, progress: ProgressCallback | None = None) -> str:
+        """Upload ``artifact`` over gRPC unless the agent already has it; return the sha256."""
+        if self.has_artifact(artifact.sha256):
+            return artifact.sha256
         with grpc_errors(self.device):
-            reply = self._stub.UploadArtifact(
-                _chunks(path, sha256, progress), metadata=self._metadata
+            reply = self._stub.UploadArtifact(_chunks(artifact, progress), metadata=self._metadata)
+        if reply.sha256 != artifact.sha256:
+            raise InternalError(
+                f"[{self.device}] stored {reply.sha256}, expected {artifact.sha256}"
             )
-        if reply.sha256 != sha256:
-            raise InternalError(f"[{self.device}] stored {reply.sha256}, expected {sha256}")
-        return sha256
+        return artifact.sha256
 
     def adopt_artifact(self, incoming_name: str, sha256: str, filename: str) -> None:
         """Have the agent verify and store a file already pushed to its incoming/ folder."""
@@ -126,9 +140,8 @@ class AgentClient:
             return self._stub.Cancel(request, metadata=self._metadata).found
 
 
-def _chunks(
-    path: Path, sha256: str, progress: ProgressCallback | None
-) -> Iterator[pb.ArtifactChunk]:
+def _chunks(artifact: Artifact, progress: ProgressCallback | None) -> Iterator[pb.ArtifactChunk]:
+    path, sha256 = artifact.path, artifact.sha256
     total = path.stat().st_size
     done = 0
     with path.open("rb") as handle:
@@ -139,7 +152,7 @@ def _chunks(
                 break
             if first:
                 yield pb.ArtifactChunk(
-                    sha256=sha256, filename=path.name, total_bytes=total, data=data
+                    sha256=sha256, filename=artifact.filename, total_bytes=total, data=data
                 )
                 first = False
             else:

@@ -1,45 +1,95 @@
 """The public API (the seed service's "Core API"), for scripts written against the cloud.
 
     import controller as hub
-    job = hub.submit_profile_job("model.onnx", hub.Device("local"),
+    model = hub.upload_model("model.onnx")
+    job = hub.submit_profile_job(model, hub.Device("Samsung Galaxy S23"),
                                  options="--max_profiler_iterations 50")
     profile = job.download_profile()
     profile["execution_summary"]["estimated_inference_time"]   # microseconds
 
-Validation happens here, before a job exists: a bad option, model file or
-device raises ``UserError`` and nothing is queued or run.
+Validation happens here, before a job exists: a bad option, model file, input
+or device raises ``UserError`` and nothing is queued or run. Jobs live in the
+store (``$DEVICELAB_HOME/store``); a worker runs them: one started inside this
+process on first submit (unless ``DEVICELAB_INPROCESS_WORKER=0``, for labs
+running ``devicelab worker``).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
-from controller.errors import UserError
-from controller.jobs import Job, ProfileJob, new_job_id
-from controller.model_files import check_model_file
-from controller.options import parse_options
-from controller.profile_runner import (
-    DEFAULT_LAYER_PROFILE_ITERATIONS,
-    DEFAULT_WARMUP_ITERATIONS,
-    EventListener,
-    run_options_proto,
-    run_profile_job,
+from controller.managed import (
+    CompileJob,
+    Dataset,
+    InferenceJob,
+    Job,
+    Model,
+    ProfileJob,
+    job_handle,
 )
-from protos import agent_pb2 as pb
+from controller.model_files import check_model_file
+from controller.model_io import check_inference_inputs, model_io
+from controller.options import default_compile_target, parse_options
+from controller.runners import EventListener
+from controller.store import Store
+from controller.worker import Worker
 
-_registry = DeviceRegistry()
-_jobs: dict[str, Job] = {}
-_jobs_lock = threading.Lock()
-# Jobs on different devices run in parallel; the agent runs one job at a time,
-# so two jobs on one device queue there.
-_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="devicelab-job")
+_lock = threading.RLock()
+_state: dict[str, Any] = {}
 _verbose = False
+
+ModelLike = Model | str | Path
+InputSpecs = dict[str, Any]
+
+
+def _store() -> Store:
+    with _lock:
+        if "store" not in _state:
+            _state["store"] = Store.default()
+        return _state["store"]  # type: ignore[no-any-return]
+
+
+def _registry() -> DeviceRegistry:
+    with _lock:
+        if "registry" not in _state:
+            _state["registry"] = DeviceRegistry()
+        return _state["registry"]  # type: ignore[no-any-return]
+
+
+def _ensure_worker() -> None:
+    if os.environ.get("DEVICELAB_INPROCESS_WORKER", "1") == "0":
+        return
+    with _lock:
+        if "worker" not in _state:
+            _state["worker"] = Worker(_store(), _registry(), _hooks).start()
+
+
+class _JobHooks:
+    """Per-job callbacks (events, upload progress) for jobs this process's worker runs."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, EventListener] = {}
+        self.progress: dict[str, ProgressCallback] = {}
+
+    def listener(self, job: Any, event: Any) -> None:
+        listener = self.listeners.get(job.id)
+        if listener is not None:
+            listener(job, event)
+
+    def upload_progress(self, job_id: str) -> ProgressCallback | None:
+        return self.progress.get(job_id)
+
+
+_hooks = _JobHooks()
 
 
 def set_verbose(verbose: bool = True) -> None:
@@ -48,88 +98,261 @@ def set_verbose(verbose: bool = True) -> None:
     _verbose = verbose
 
 
-def get_devices(
-    name: str = "", os: str = "", attributes: str | list[str] | tuple[str, ...] = ()
-) -> list[Device]:
+# --- models and datasets ---------------------------------------------------------------
+
+
+def upload_model(model: str | Path, name: str | None = None) -> Model:
+    """Check and store a model file; returns the managed ``Model``."""
+    path = Path(model)
+    model_type = check_model_file(path)
+    record = _store().add_model(path, name=name or path.name, model_type=model_type)
+    return Model._from(_store(), record)
+
+
+def get_model(model_id: str) -> Model:
+    return Model._from(_store(), _store().get_model(model_id))
+
+
+def get_models(limit: int = 50, offset: int = 0) -> list[Model]:
+    return [Model._from(_store(), r) for r in _store().list_models(limit, offset)]
+
+
+def upload_dataset(data: dict[str, list[np.ndarray]], name: str | None = None) -> Dataset:
+    """Store a dataset (name -> list of arrays, one per sample); it expires in 30 days."""
+    return Dataset._from(_store(), _store().add_dataset(data, name=name))
+
+
+def get_dataset(dataset_id: str) -> Dataset:
+    return Dataset._from(_store(), _store().get_dataset(dataset_id))
+
+
+def get_datasets(limit: int = 50, offset: int = 0) -> list[Dataset]:
+    return [Dataset._from(_store(), r) for r in _store().list_datasets(limit, offset)]
+
+
+def _as_model(model: ModelLike) -> Model:
+    return model if isinstance(model, Model) else upload_model(model)
+
+
+# --- devices and jobs ------------------------------------------------------------------
+
+
+def get_devices(name: str = "", os: str = "", attributes: str | Sequence[str] = ()) -> list[Device]:
     """Devices this controller can reach that match all given filters.
 
     Example:
         get_devices(attributes="framework:qnn")   # every device with a QNN backend
     """
     if not (name or os or attributes):
-        return [entry.as_device() for entry in _registry.entries()]
-    return [entry.as_device() for entry in _registry.find(Device(name, os, attributes))]
+        return [entry.as_device() for entry in _registry().entries()]
+    wanted = Device(name, os, tuple([attributes] if isinstance(attributes, str) else attributes))
+    return [entry.as_device() for entry in _registry().find(wanted)]
 
 
 def get_device_attributes() -> list[str]:
     """The super set of the attributes of every reachable device."""
-    return sorted({attr for entry in _registry.entries() for attr in entry.attributes})
+    return sorted({attr for entry in _registry().entries() for attr in entry.attributes})
 
 
 def get_job(job_id: str) -> Job:
-    with _jobs_lock:
-        job = _jobs.get(job_id)
-    if job is None:
-        raise UserError(f"no job with id {job_id!r}")
-    return job
+    return job_handle(_store(), _store().get_job(job_id))
 
 
-def get_jobs() -> list[Job]:
-    with _jobs_lock:
-        return sorted(_jobs.values(), key=lambda job: job.date, reverse=True)
+def get_jobs(
+    limit: int = 50, offset: int = 0, state: Any = None, type: str | None = None
+) -> list[Job]:  # noqa: A002
+    """Jobs, newest first; optionally one ``state`` (JobStatus.State) and/or ``type``."""
+    records = _store().list_jobs(limit, offset, state=state, kind=type)  # type: ignore[arg-type]
+    return [job_handle(_store(), r) for r in records]
+
+
+def _device_filter(device: Device | None) -> dict[str, Any]:
+    if device is None:
+        return {}
+    attributes = [device.attributes] if isinstance(device.attributes, str) else device.attributes
+    return {"name": device.name, "os": device.os, "attributes": list(attributes)}
+
+
+def _check_device(device: Device | None) -> None:
+    """Refuse a device nothing can run on, before a job exists."""
+    if device is not None and (device.name or device.os or device.attributes):
+        _registry().resolve(device)  # raises UserError listing reachable devices
+
+
+def _input_specs_spec(input_specs: InputSpecs | None) -> dict[str, Any]:
+    """input_specs as stored: name -> [shape, dtype] (the cloud's two forms accepted)."""
+    specs: dict[str, Any] = {}
+    for name, spec in (input_specs or {}).items():
+        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str):
+            specs[name] = [list(spec[0]), spec[1]]
+        else:
+            specs[name] = [list(spec), "float32"]
+    return specs
 
 
 def submit_profile_job(
-    model: str | Path,
-    device: Device | None = None,
+    model: ModelLike,
+    device: Device | list[Device] | None = None,
     name: str | None = None,
-    options: str | list[str] = "",
+    options: str = "",
+    retry: bool = True,
     *,
-    input_specs: dict[str, Any] | None = None,
+    input_specs: InputSpecs | None = None,
     listener: EventListener | None = None,
     upload_progress: ProgressCallback | None = None,
-) -> ProfileJob:
-    """Submit a profiling job; returns at once with the job (``job.wait()`` to block).
+) -> ProfileJob | list[ProfileJob]:
+    """Submit a profiling job; returns at once (``job.wait()`` or ``download_profile()``).
 
     Args:
-        model: path to a ``.tflite``, ``.onnx`` or QNN ``.bin`` file.
-        device: the target; None = this host (the embedded default device).
-        name: a label for the job (default: the model file's stem).
+        model: a ``Model`` or a path to ``.tflite``, ``.onnx`` or QNN ``.bin``.
+        device: the target (or a list: one job each); None = this host.
+        name: a label for the job (default: the model's name).
         options: the option string, as in the cloud service's docs.
-        input_specs: devicelab extension: concrete input shapes (name -> shape or
+        retry: accepted for compatibility; jobs are re-queued after a worker loss anyway.
+        input_specs: devicelab extension: concrete shapes (name -> shape or
             (shape, dtype)) for models with dynamic dimensions.
-        listener: devicelab extension: called with every event the agent streams.
-        upload_progress: devicelab extension: called with (bytes_done, total).
+        listener: devicelab extension: called with every event the agent streams
+            (when this process's worker runs the job).
+        upload_progress: devicelab extension: called with (bytes_done, total) while
+            the model is pushed to the device (not called when it is already there).
 
     Raises:
         UserError: bad model file, option, or no matching device — before anything runs.
     """
-    path = Path(model)
-    target_runtime = check_model_file(path)
-    parsed = parse_options(options, job="profile", target_runtime=target_runtime)
-    entry = _registry.resolve(device)
-    job = ProfileJob(
-        job_id=new_job_id(),
-        name=name or path.stem,
-        model=path,
-        device=entry.as_device(),
-        options=parsed,
+    if isinstance(device, list):
+        return [
+            submit_profile_job(
+                model, d, name, options, retry, input_specs=input_specs, listener=listener
+            )
+            for d in device
+        ]  # type: ignore[misc]
+    model = _as_model(model)
+    parse_options(options, job="profile", target_runtime=model.model_type.value)
+    _check_device(device)
+    record = _store().create_job(
+        "profile",
+        model.model_id,
+        name=name,
+        device_filter=_device_filter(device),
+        options=options if isinstance(options, str) else " ".join(options),
+        spec={"input_specs": _input_specs_spec(input_specs)},
     )
-    request = pb.ProfileRequest(
-        job_id=job.job_id,
-        options=run_options_proto(parsed, input_specs, device_facts=entry.facts()),
-        max_iterations=parsed.max_profiler_iterations,
-        max_time_s=parsed.max_profiler_time,
-        warmup_iterations=DEFAULT_WARMUP_ITERATIONS,
-        layer_profile_iterations=DEFAULT_LAYER_PROFILE_ITERATIONS,
+    if listener is not None:
+        _hooks.listeners[record.id] = listener
+    if upload_progress is not None:
+        _hooks.progress[record.id] = upload_progress
+    _ensure_worker()
+    return ProfileJob(_store(), record)
+
+
+def submit_inference_job(
+    model: ModelLike,
+    device: Device | None,
+    inputs: Dataset | dict[str, list[np.ndarray]],
+    name: str | None = None,
+    options: str = "",
+    retry: bool = True,
+) -> InferenceJob:
+    """Submit an inference job: ``inputs`` maps input names to lists of arrays (one
+    per sample), or is an uploaded ``Dataset``. Outputs come back in the same form."""
+    model = _as_model(model)
+    parse_options(options, job="inference", target_runtime=model.model_type.value)
+    _check_device(device)
+    dataset = inputs if isinstance(inputs, Dataset) else None
+    data = dataset.download() if dataset else dict(inputs)  # type: ignore[arg-type]
+    io = _model_io(model)
+    if io is not None:
+        check_inference_inputs(io[0], data)
+    dataset = dataset or upload_dataset(data, name=f"inputs for {model.name}")
+    record = _store().create_job(
+        "inference",
+        model.model_id,
+        name=name,
+        dataset_id=dataset.dataset_id,
+        device_filter=_device_filter(device),
+        options=options,
     )
-    with _jobs_lock:
-        _jobs[job.job_id] = job
-    _executor.submit(run_profile_job, job, entry.transport, request, listener, upload_progress)
-    return job
+    _ensure_worker()
+    return InferenceJob(_store(), record)
+
+
+def _model_io(model: Model) -> Any:
+    """The model's IO, read through a suffixed link (the readers dispatch on suffix)."""
+    import tempfile
+
+    from controller.runners import model_artifact
+
+    artifact = model_artifact(_store(), model.model_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        link = Path(tmp) / artifact.filename
+        link.symlink_to(artifact.path)
+        return model_io(link)
+
+
+def submit_compile_job(
+    model: ModelLike,
+    device: Device,
+    name: str | None = None,
+    input_specs: InputSpecs | None = None,
+    options: str = "",
+    single_compile: bool = True,
+    calibration_data: Dataset | dict[str, list[np.ndarray]] | None = None,
+    retry: bool = True,
+) -> CompileJob:
+    """Submit a compile job (run on this host) for ``device``'s SoC."""
+    model = _as_model(model)
+    target = parse_options(
+        options, job="compile", target_runtime=default_compile_target(model.name)
+    ).target_runtime
+    _registry().profile_for(device)  # UserError when no profile matches the device
+    dataset = calibration_data
+    if dataset is not None and not isinstance(dataset, Dataset):
+        dataset = upload_dataset(dataset, name=f"calibration for {model.name}")
+    record = _store().create_job(
+        "compile",
+        model.model_id,
+        name=name,
+        device_filter={**_device_filter(device), "kind": "compile"},
+        options=options,
+        dataset_id=dataset.dataset_id if dataset else None,
+        spec={"input_specs": _input_specs_spec(input_specs), "target_runtime": target},
+    )
+    _ensure_worker()
+    return CompileJob(_store(), record)
+
+
+def submit_compile_and_profile_jobs(
+    model: ModelLike,
+    device: Device,
+    name: str | None = None,
+    input_specs: InputSpecs | None = None,
+    compile_options: str = "",
+    profile_options: str = "",
+    calibration_data: Dataset | dict[str, list[np.ndarray]] | None = None,
+) -> tuple[CompileJob, ProfileJob]:
+    """Compile for ``device``, then profile the compiled model on it."""
+    compile_job = submit_compile_job(
+        model, device, name, input_specs, compile_options, calibration_data=calibration_data
+    )
+    target = compile_job._record().spec["target_runtime"]
+    parse_options(profile_options, job="profile", target_runtime=target)
+    _check_device(device)
+    record = _store().create_job(
+        "profile",
+        compile_job.model.model_id,
+        name=name,
+        options=profile_options,
+        device_filter={**_device_filter(device), "after": compile_job.job_id},
+        parent_job_id=compile_job.job_id,
+    )
+    return compile_job, ProfileJob(_store(), record)
 
 
 @atexit.register
 def _shutdown() -> None:
-    _executor.shutdown(wait=False, cancel_futures=True)
-    _registry.close()
+    worker = _state.get("worker")
+    if worker is not None:
+        worker.stop(timeout_sec=2.0)
+    registry = _state.get("registry")
+    if registry is not None:
+        registry.close()

@@ -112,7 +112,7 @@ class DeviceRegistry:
             entries = list(self._entries.values())
         if probe_frameworks:
             for entry in entries:
-                self._probe(entry)
+                self.probe(entry)
         return entries
 
     def find(self, wanted: Device | None) -> list[DeviceEntry]:
@@ -220,7 +220,7 @@ class DeviceRegistry:
         name = phone.name if phone else (model or serial)
         return DeviceEntry(serial, name, os_version(props), props, profile, transport)
 
-    def _probe(self, entry: DeviceEntry) -> None:
+    def probe(self, entry: DeviceEntry) -> None:
         """Ask the device's agent what it can run (starts the agent if needed)."""
         if entry.frameworks:
             return

@@ -80,10 +80,13 @@ def bench(args: argparse.Namespace, work: Path) -> None:
 
 def artifact_push(transport: object, payload: Path, size: int) -> None:
     """The product path: push + device-side hash check, then the repeat that sends nothing."""
+    from controller.agent_client import Artifact
+
     client = transport.connect()  # type: ignore[attr-defined]
     sent: list[int] = []
     start = time.perf_counter()
-    transport.push_artifact(client, payload, lambda done, total: sent.append(done))  # type: ignore[attr-defined]
+    artifact = Artifact.from_file(payload)
+    transport.push_artifact(client, artifact, lambda done, total: sent.append(done))  # type: ignore[attr-defined]
     first = time.perf_counter() - start
     print(
         f"artifact push incl. sha256 check on the device: {_mb_per_s(size, first):.1f} MB/s "
@@ -91,7 +94,7 @@ def artifact_push(transport: object, payload: Path, size: int) -> None:
     )
     sent.clear()
     start = time.perf_counter()
-    transport.push_artifact(client, payload, lambda done, total: sent.append(done))  # type: ignore[attr-defined]
+    transport.push_artifact(client, artifact, lambda done, total: sent.append(done))  # type: ignore[attr-defined]
     repeat = time.perf_counter() - start
     pushed = sent[-1] if sent else 0
     print(f"repeat push of the unchanged artifact: {pushed} bytes in {repeat * 1000:.1f} ms")

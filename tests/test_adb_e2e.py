@@ -132,7 +132,7 @@ def test_corrupted_push_is_detected_by_hash(phones: dict[str, Any], models_dir: 
     from controller.agent_client import sha256_of
 
     s23 = phones["s23"]
-    entry = hub.api._registry.resolve(hub.Device("Samsung Galaxy S23"))
+    entry = hub.api._registry().resolve(hub.Device("Samsung Galaxy S23"))
     client = entry.transport.connect()
     model = models_dir / "tiny_cnn.tflite"
     incoming = s23.host_path("/data/local/tmp/devicelab/work/incoming/bad.part")
@@ -167,7 +167,7 @@ def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
     assert "lost during the job" in status.message and s24.serial in status.message
     retry = _profile(models_dir / "tiny_cnn.onnx", device, "--max_profiler_iterations 3")
     assert retry.get_status().success, retry.get_status().message
-    entry = hub.api._registry.resolve(device)
+    entry = hub.api._registry().resolve(device)
     assert entry.transport.restarts >= 1
 
 

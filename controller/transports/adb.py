@@ -20,11 +20,10 @@ import shlex
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from controller.agent_bundle import agent_bundle
-from controller.agent_client import AgentClient, ProgressCallback, sha256_of
+from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_health import shell_snapshot
 from controller.errors import Error, InternalError, UserError
 from controller.transports.adb_sync import SyncPushError, sync_push
@@ -98,18 +97,17 @@ class AdbTransport:
             self._drop_client()
 
     def push_artifact(
-        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+        self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:
-        """Make ``path`` present on the device; return its sha256. Pushes 0 bytes if present."""
-        sha256 = sha256_of(path)
-        if client.has_artifact(sha256):
-            return sha256
-        incoming_name = f"{sha256}.part"
+        """Make ``artifact`` present on the device; return its sha256. Pushes 0 bytes if present."""
+        if client.has_artifact(artifact.sha256):
+            return artifact.sha256
+        incoming_name = f"{artifact.sha256}.part"
         remote = f"{self.config.root}/work/incoming/{incoming_name}"
-        with _adb_errors(self.serial, f"push of {path.name}"):
-            sync_push(self.device, path, remote, progress)
-        client.adopt_artifact(incoming_name, sha256, path.name)
-        return sha256
+        with _adb_errors(self.serial, f"push of {artifact.filename}"):
+            sync_push(self.device, artifact.path, remote, progress)
+        client.adopt_artifact(incoming_name, artifact.sha256, artifact.filename)
+        return artifact.sha256
 
     def health(self) -> dict[str, Any]:
         return shell_snapshot(self.shell)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
-from controller.agent_client import AgentClient, ProgressCallback
+from controller.agent_client import AgentClient, Artifact, ProgressCallback
 
 
 class Transport(Protocol):
@@ -19,9 +18,9 @@ class Transport(Protocol):
         """Stop what this transport started and release its resources."""
 
     def push_artifact(
-        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+        self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:
-        """Make ``path`` present on the device (by sha256); return the sha256."""
+        """Make ``artifact`` present on the device (by sha256); return the sha256."""
 
     def health(self) -> dict[str, Any]:
         """A device health snapshot (battery, temperatures, CPU clocks), best effort."""

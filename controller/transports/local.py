@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.agent_client import AgentClient, ProgressCallback
+from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.config import home_dir
 from controller.device_health import local_snapshot
 from controller.errors import InternalError
@@ -54,9 +54,9 @@ class LocalTransport:
             self._stop_process()
 
     def push_artifact(
-        self, client: AgentClient, path: Path, progress: ProgressCallback | None = None
+        self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:
-        return client.ensure_artifact(path, progress)
+        return client.ensure_artifact(artifact, progress)
 
     def health(self) -> dict[str, Any]:
         return local_snapshot()

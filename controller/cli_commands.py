@@ -1,0 +1,305 @@
+"""What each ``devicelab`` subcommand does (the parser lives in ``controller/cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import controller as hub
+from controller.cli_progress import JobProgress, UploadBar
+from controller.errors import UserError
+
+EXIT_OK, EXIT_JOB_FAILED = 0, 1
+
+
+def _device(args: argparse.Namespace) -> hub.Device | None:
+    return hub.Device(args.device) if args.device else None
+
+
+def _model(text: str) -> hub.Model | str:
+    """A path, or the id of an uploaded model."""
+    if not Path(text).exists() and text.startswith("m") and "." not in text:
+        return hub.get_model(text)
+    return text
+
+
+def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """``image=1,3,224,224`` -> ("image", (1, 3, 224, 224))."""
+    name, _, dims = text.partition("=")
+    try:
+        shape = tuple(int(d) for d in dims.split(",") if d)
+    except ValueError:
+        shape = ()
+    if not name or not shape:
+        raise UserError(f"--input-shape {text!r}: expected NAME=D0,D1,... e.g. image=1,3,224,224")
+    return name, shape
+
+
+def _failed(job: hub.Job, status: hub.JobStatus) -> int:
+    print(f"job {job.job_id} failed: {status.message}", file=sys.stderr)
+    return EXIT_JOB_FAILED
+
+
+def _write_json(path: str, data: Any) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, default=str))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _print_profile(result: dict[str, Any], top: int) -> None:
+    from controller.report_text import layer_table, summary_text
+
+    print(summary_text(result))
+    print()
+    print(layer_table(result, top=top))
+
+
+def profile(args: argparse.Namespace) -> int:
+    progress = JobProgress(args.quiet)
+    job = hub.submit_profile_job(
+        _model(args.model),
+        _device(args),
+        options=args.options,
+        input_specs=dict(parse_shape(t) for t in args.input_shape) or None,
+        listener=progress,
+        upload_progress=UploadBar(args.quiet),
+    )
+    assert isinstance(job, hub.ProfileJob)
+    progress.announce(job)
+    status = job.wait()
+    if status.failure:
+        return _failed(job, status)
+    result = job.download_profile()
+    if args.json:
+        _write_json(args.json, result)
+    if args.html:
+        from controller.reports import write_html_report
+
+        write_html_report(result, Path(args.html))
+        print(f"wrote {args.html}", file=sys.stderr)
+    _print_profile(result, args.top)
+    return EXIT_OK
+
+
+def _load_inputs(specs: list[str]) -> dict[str, list[np.ndarray]]:
+    inputs: dict[str, list[np.ndarray]] = {}
+    for text in specs:
+        name, sep, file = text.partition("=")
+        if not sep or not name:
+            raise UserError(f"--input {text!r}: expected NAME=FILE.npy")
+        try:
+            array = np.load(file)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--input {name}: cannot read {file}: {exc}") from exc
+        inputs[name] = [array]
+    return inputs
+
+
+def infer(args: argparse.Namespace) -> int:
+    job = hub.submit_inference_job(
+        _model(args.model), _device(args), _load_inputs(args.input), options=args.options
+    )
+    JobProgress(args.quiet).announce(job)
+    status = job.wait()
+    if status.failure:
+        return _failed(job, status)
+    outputs = job.download_output_data()
+    if args.out:
+        np.savez(args.out, **{name: np.stack(values) for name, values in outputs.items()})
+        print(f"wrote {args.out}", file=sys.stderr)
+    for name, values in outputs.items():
+        print(
+            f"{name}: {len(values)} sample(s), shape {list(values[0].shape)}, "
+            f"dtype {values[0].dtype}"
+        )
+    if args.json:
+        _write_json(args.json, {n: [v.tolist() for v in vs] for n, vs in outputs.items()})
+    return EXIT_OK
+
+
+def compile_(args: argparse.Namespace) -> int:
+    if not args.device:
+        raise UserError("compile needs --device: the phone or SoC to compile for")
+    specs = dict(parse_shape(t) for t in args.input_shape) or None
+    device = hub.Device(args.device)
+    if args.profile:
+        job, profile_job = hub.submit_compile_and_profile_jobs(
+            _model(args.model), device, input_specs=specs, compile_options=args.options
+        )
+    else:
+        job = hub.submit_compile_job(
+            _model(args.model), device, input_specs=specs, options=args.options
+        )
+    JobProgress(args.quiet).follow_messages(job)
+    status = job.wait()
+    if status.failure:
+        return _failed(job, status)
+    result = job.download_results()
+    assert result.target_model is not None
+    print(f"compiled model: {result.target_model.model_id} ({result.target_model.name})")
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.out:
+        job.download_target_model(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.profile:
+        status = profile_job.wait()
+        if status.failure:
+            return _failed(profile_job, status)
+        _print_profile(profile_job.download_profile(), 25)
+    return EXIT_OK
+
+
+def devices(args: argparse.Namespace) -> int:
+    found = hub.get_devices(args.name, args.os, args.attribute)
+    if args.json:
+        rows = [
+            {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes)}
+            for d in found
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for device in found:
+        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}")
+        print(f"    {' '.join(device.attributes)}")
+    if not found:
+        print("no matching device", file=sys.stderr)
+    return EXIT_OK
+
+
+def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        print("  ".join(str(v) for v in row.values()))
+
+
+def models(args: argparse.Namespace) -> int:
+    rows = [
+        {"id": m.model_id, "name": m.name, "type": m.model_type.value, "date": m.date}
+        for m in hub.get_models(args.limit)
+    ]
+    _table(rows, args.json)
+    return EXIT_OK
+
+
+def datasets(args: argparse.Namespace) -> int:
+    rows = [
+        {"id": d.dataset_id, "name": d.name, "expires": d.expiration_time}
+        for d in hub.get_datasets(args.limit)
+    ]
+    _table(rows, args.json)
+    return EXIT_OK
+
+
+def jobs(args: argparse.Namespace) -> int:
+    rows = []
+    for job in hub.get_jobs(args.limit):
+        status = job.get_status()
+        rows.append(
+            {
+                "id": job.job_id,
+                "type": job.job_type,
+                "state": status.code.value,
+                "name": job.name,
+                "date": job.date,
+                "message": status.message,
+            }
+        )
+    _table(rows, args.json)
+    return EXIT_OK
+
+
+def upload(args: argparse.Namespace) -> int:
+    model = hub.upload_model(args.model)
+    print(model.model_id)
+    return EXIT_OK
+
+
+def job(args: argparse.Namespace) -> int:
+    handle = hub.get_job(args.job_id)
+    status = handle.wait() if args.wait else handle.get_status()
+    result = handle._store.get_result(handle.job_id)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "job_id": handle.job_id,
+                    "type": handle.job_type,
+                    "state": status.code.value,
+                    "message": status.message,
+                    "result": result,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        print(f"{handle.job_id}  {handle.job_type}  {status.code.value}  {status.message}")
+        if result and "execution_summary" in result:
+            _print_profile(result, 25)
+    return EXIT_JOB_FAILED if status.failure else EXIT_OK
+
+
+def cancel(args: argparse.Namespace) -> int:
+    if hub.get_job(args.job_id).cancel():
+        print(f"cancelled {args.job_id}")
+    else:
+        print(f"{args.job_id} had already ended")
+    return EXIT_OK
+
+
+def _profile_result(job_id: str) -> dict[str, Any]:
+    handle = hub.get_job(job_id)
+    if not isinstance(handle, hub.ProfileJob):
+        raise UserError(f"{job_id} is a {handle.job_type} job; reports are for profile jobs")
+    result = handle.partial_profile()
+    if result is None:
+        raise UserError(f"{job_id} has no result yet ({handle.get_status().code.value})")
+    return result
+
+
+def report(args: argparse.Namespace) -> int:
+    from controller.reports import write_html_report
+
+    path = write_html_report(_profile_result(args.job_id), Path(args.out or f"{args.job_id}.html"))
+    print(path)
+    return EXIT_OK
+
+
+def trace(args: argparse.Namespace) -> int:
+    from controller.reports import write_chrome_trace
+
+    path = write_chrome_trace(_profile_result(args.job_id), Path(args.out or f"{args.job_id}.json"))
+    print(path)
+    return EXIT_OK
+
+
+def worker(args: argparse.Namespace) -> int:
+    from controller.api import _registry, _store
+    from controller.worker import Worker
+
+    runner = Worker(_store(), _registry())
+    print(f"worker {runner.worker_id} running; ^C to stop", file=sys.stderr)
+    runner.run_forever()
+    return EXIT_OK
+
+
+def options(args: argparse.Namespace) -> int:
+    from controller.options import describe_options
+
+    print(describe_options())
+    return EXIT_OK
+
+
+def samples(args: argparse.Namespace) -> int:
+    from controller.samples import write_samples
+
+    for path in write_samples(Path(args.directory)):
+        print(path)
+    return EXIT_OK

@@ -1,0 +1,356 @@
+"""Running one claimed job: profile and inference on a device, compile on the host.
+
+A runner gets a job the worker already claimed (state ``provisioning device``),
+moves it forward, persists what it learns as it arrives, and ends it SUCCESS
+or FAILED with a reason. Every transition passes the worker id, so a runner
+that lost its job (cancelled, or recovered by another worker) cannot touch it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from controller.agent_client import Artifact, ProgressCallback
+from controller.device_health import wait_until_cool
+from controller.devices import DeviceEntry, DeviceRegistry
+from controller.errors import InternalError, UserError
+from controller.jobs import JobState
+from controller.options import Options, parse_options
+from controller.results import ProfileResultBuilder
+from controller.store import JobRecord, JobStateError, Store
+from controller.transports.base import Transport
+from protos import agent_pb2 as pb
+
+log = logging.getLogger("devicelab.runner")
+
+EventListener = Callable[[JobRecord, pb.ProfileEvent], None]
+
+
+class JobHooks(Protocol):
+    """Callbacks a worker's caller can attach to the jobs it submitted."""
+
+    def listener(self, job: JobRecord, event: pb.ProfileEvent) -> None: ...
+
+    def upload_progress(self, job_id: str) -> ProgressCallback | None: ...
+
+
+DEFAULT_WARMUP_ITERATIONS = 1
+DEFAULT_LAYER_PROFILE_ITERATIONS = 3
+# How often a running job looks at the store for a cancel (a read, cheap).
+_CANCEL_POLL_SEC = 0.5
+_SUFFIX_BY_TYPE = {
+    "tflite": ".tflite",
+    "onnx": ".onnx",
+    "qnn_context_binary": ".bin",
+    "qnn_lib_aarch64_android": ".so",
+}
+
+
+@dataclass
+class RunContext:
+    """What a runner needs besides the job."""
+
+    store: Store
+    worker_id: str
+    registry: DeviceRegistry
+    listener: EventListener | None = None
+    upload_progress: ProgressCallback | None = None
+
+    def move(self, job: JobRecord, state: JobState, message: str = "") -> JobRecord:
+        return self.store.transition(job.id, state, message, worker_id=self.worker_id)
+
+    def cancelled(self, job: JobRecord) -> bool:
+        return self.store.get_job(job.id).state is JobState.FAILED
+
+
+def model_artifact(store: Store, model_id: str) -> Artifact:
+    """The stored model as the agent must receive it (suffix from its type)."""
+    model = store.get_model(model_id)
+    suffix = _SUFFIX_BY_TYPE.get(model.model_type, "")
+    name = model.name if model.name.endswith(suffix) else f"{Path(model.name).stem}{suffix}"
+    return Artifact(store.artifact_path(model.sha256), model.sha256, name)
+
+
+def job_options(store: Store, job: JobRecord, model_id: str | None = None) -> Options:
+    model = store.get_model(model_id or job.model_id)
+    kind = "inference" if job.kind == "inference" else job.kind
+    target = job.spec.get("target_runtime") or model.model_type
+    return parse_options(job.options, job=kind, target_runtime=target)
+
+
+def run_options_proto(options: Options, job: JobRecord, facts: dict[str, Any]) -> pb.RunOptions:
+    """The agent's view of validated options, plus device facts from the profile."""
+    specs = [
+        pb.InputSpec(name=name, shape=list(shape), dtype=dtype)
+        for name, (shape, dtype) in (job.spec.get("input_specs") or {}).items()
+    ]
+    return pb.RunOptions(
+        compute_units=list(options.compute_unit),
+        tflite_delegates=list(options.tflite_delegates),
+        tflite_options=options.tflite_options_wire(),
+        qnn_options=options.qnn_options_wire(),
+        onnx_execution_providers=list(options.onnx_execution_providers),
+        input_specs=specs,
+        soc_model=str(facts.get("soc_model", "")),
+        htp_arch=str(facts.get("htp_arch", "")),
+        library_dirs=list(facts.get("library_dirs", [])),
+        dequantize_outputs=options.dequantize_outputs,
+    )
+
+
+def run_job(ctx: RunContext, job: JobRecord, entry: DeviceEntry | None) -> None:
+    """Run a claimed job to its end; never raises for the job's own failures."""
+    try:
+        if job.kind == "profile":
+            assert entry is not None
+            run_profile(ctx, job, entry)
+        elif job.kind == "inference":
+            assert entry is not None
+            run_inference(ctx, job, entry)
+        else:
+            run_compile(ctx, job)
+    except JobStateError as exc:  # cancelled or taken over: the job is not ours any more
+        log.info("job %s left to its new state: %s", job.id, exc)
+    except (UserError, InternalError) as exc:
+        _fail(ctx, job, str(exc))
+    except Exception as exc:  # our bug: still end the job, never leave it running
+        log.exception("job %s crashed", job.id)
+        _fail(ctx, job, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _fail(ctx: RunContext, job: JobRecord, message: str) -> None:
+    with contextlib.suppress(JobStateError):  # already ended (cancelled) or re-assigned
+        ctx.move(job, JobState.FAILED, message)
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+def profiled_model_id(store: Store, job: JobRecord) -> str:
+    """The model a profile job runs: its own, or its parent compile job's output."""
+    if job.parent_job_id is None:
+        return job.model_id
+    result = store.get_result(job.parent_job_id) or {}
+    if "target_model_id" not in result:
+        raise InternalError(f"compile job {job.parent_job_id} left no target model")
+    return str(result["target_model_id"])
+
+
+def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
+    model_id = profiled_model_id(ctx.store, job)
+    options = job_options(ctx.store, job, model_id)
+    client = entry.transport.connect()
+    request = pb.ProfileRequest(
+        job_id=job.id,
+        artifact_sha256=entry.transport.push_artifact(
+            client, model_artifact(ctx.store, model_id), ctx.upload_progress
+        ),
+        options=run_options_proto(options, job, entry.facts()),
+        max_iterations=options.max_profiler_iterations,
+        max_time_s=options.max_profiler_time,
+        warmup_iterations=DEFAULT_WARMUP_ITERATIONS,
+        layer_profile_iterations=int(
+            job.spec.get("layer_profile_iterations", DEFAULT_LAYER_PROFILE_ITERATIONS)
+        ),
+    )
+    health = {"before": health_before(entry.transport)}
+    job = ctx.move(job, JobState.MEASURING_PERFORMANCE)
+    builder = _stream_profile(ctx, job, client, request, entry.serial)
+    health["after"] = entry.transport.health()
+    extra = _result_extras(ctx.store, job, model_id, entry, options, health)
+    ctx.store.set_result(job.id, builder.build(extra))
+    _raise_agent_error(builder, entry.serial)
+    if builder.summary is None:
+        raise InternalError(f"[{entry.serial}] the agent's stream ended without a summary")
+    ctx.move(job, JobState.SUCCESS)
+
+
+def _stream_profile(
+    ctx: RunContext, job: JobRecord, client: Any, request: pb.ProfileRequest, serial: str
+) -> ProfileResultBuilder:
+    """Stream the agent's events into the store (as they arrive) and a result builder."""
+    builder = ProfileResultBuilder()
+    last_poll = time.monotonic()
+    try:
+        for seq, event in enumerate(client.profile(request)):
+            builder.add(event)
+            kind = event.WhichOneof("event") or "unknown"
+            ctx.store.append_events(
+                job.id, [(seq, kind, event.SerializeToString())], attempt=job.attempt
+            )
+            if ctx.listener is not None:
+                ctx.listener(job, event)
+            if time.monotonic() - last_poll > _CANCEL_POLL_SEC:
+                last_poll = time.monotonic()
+                if ctx.cancelled(job):
+                    client.cancel(job.id)
+    except InternalError as exc:
+        raise InternalError(
+            f"{exc} — the connection to the agent was lost during the job "
+            "(agent process died or device disconnected)"
+        ) from exc
+    return builder
+
+
+def _raise_agent_error(builder: ProfileResultBuilder, serial: str) -> None:
+    error = builder.error
+    if error is None:
+        return
+    if error.kind == pb.ErrorInfo.USER:
+        raise UserError(f"[{serial}] {error.error_type}: {error.message}")
+    if error.kind == pb.ErrorInfo.CANCELLED:
+        raise UserError(f"[{serial}] cancelled")
+    raise InternalError(f"[{serial}] {error.error_type}: {error.message}")
+
+
+def _result_extras(
+    store: Store,
+    job: JobRecord,
+    model_id: str,
+    entry: DeviceEntry,
+    options: Options,
+    health: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "device": entry.serial,
+        "device_name": entry.name,
+        "model": store.get_model(model_id).name,
+        "model_id": model_id,
+        "options": options.as_dict(),
+        "device_health": health,
+    }
+
+
+def health_before(transport: Transport) -> dict[str, Any]:
+    """Health before the run; waits first while the device is hotter than configured.
+
+    ``DEVICELAB_MAX_START_TEMP_C`` (unset: never wait) and
+    ``DEVICELAB_COOLDOWN_TIMEOUT_S`` (default 300) configure the wait.
+    """
+    limit = os.environ.get("DEVICELAB_MAX_START_TEMP_C")
+    timeout = float(os.environ.get("DEVICELAB_COOLDOWN_TIMEOUT_S", "300"))
+    start = time.monotonic()
+    health = wait_until_cool(transport.health, float(limit) if limit else None, timeout)
+    health["cooldown_wait_s"] = round(time.monotonic() - start, 3)
+    return health
+
+
+# --- inference -------------------------------------------------------------------------
+
+
+def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
+    from agent import serde  # array <-> tensor conversion shared with the agent
+
+    options = job_options(ctx.store, job)
+    assert job.dataset_id is not None
+    dataset = ctx.store.load_dataset(job.dataset_id)
+    names = list(dataset)
+    count = len(dataset[names[0]])
+    samples = [
+        pb.Sample(tensors=[serde.array_to_tensor(n, dataset[n][i]) for n in names])
+        for i in range(count)
+    ]
+    client = entry.transport.connect()
+    sha256 = entry.transport.push_artifact(
+        client, model_artifact(ctx.store, job.model_id), ctx.upload_progress
+    )
+    job = ctx.move(job, JobState.RUNNING_INFERENCE)
+    reply = client.infer(
+        pb.InferRequest(
+            job_id=job.id,
+            artifact_sha256=sha256,
+            options=run_options_proto(options, job, entry.facts()),
+            samples=samples,
+        )
+    )
+    outputs: dict[str, list[Any]] = {}
+    for sample in reply.samples:
+        for tensor in sample.tensors:
+            outputs.setdefault(tensor.name, []).append(serde.tensor_to_array(tensor))
+    ctx.store.set_output_data(job.id, outputs)
+    from controller.results import applied_to_dict
+
+    ctx.store.set_result(
+        job.id,
+        {
+            "devicelab": {
+                "job_id": job.id,
+                "device": entry.serial,
+                "samples": count,
+                "options": options.as_dict(),
+                "applied": applied_to_dict(reply.applied),
+            }
+        },
+    )
+    ctx.move(job, JobState.SUCCESS)
+
+
+# --- compile ---------------------------------------------------------------------------
+
+
+def run_compile(ctx: RunContext, job: JobRecord) -> None:
+    """Compile on the host for the target device's SoC; the output becomes a new model."""
+    from controller.compile import compile_model
+    from controller.devices import Device
+
+    options = job_options(ctx.store, job)
+    wanted = job.device_filter
+    device = Device(
+        wanted.get("name", ""), wanted.get("os", ""), tuple(wanted.get("attributes", ()))
+    )
+    profile = ctx.registry.profile_for(device) if (device.name or device.attributes) else None
+    calibration = ctx.store.load_dataset(job.dataset_id) if job.dataset_id else None
+    source = model_artifact(ctx.store, job.model_id)
+    job = ctx.move(job, _compile_state(options))
+    specs = {n: (tuple(s), d) for n, (s, d) in (job.spec.get("input_specs") or {}).items()}
+    with tempfile.TemporaryDirectory(prefix="devicelab-compile-") as tmp:
+        staged = Path(tmp) / source.filename
+        staged.symlink_to(source.path)
+        result = compile_model(
+            staged,
+            options,
+            device_profile=profile,
+            input_specs=specs or None,
+            calibration_data=calibration,
+            workdir=Path(tmp) / "out",
+            progress=lambda message: _progress(ctx, job, message),
+        )
+        target = ctx.store.add_model(
+            result.path,
+            name=f"{Path(source.filename).stem}{result.path.suffix}",
+            model_type=result.target_runtime,
+            metadata={"compiled_by": job.id, "source_model": job.model_id},
+        )
+    ctx.store.set_result(
+        job.id,
+        {
+            "target_model_id": target.id,
+            "target_runtime": result.target_runtime,
+            "notes": result.notes,
+            "details": result.details,
+            "device_profile": profile.part_number if profile else None,
+        },
+    )
+    ctx.move(job, JobState.SUCCESS)
+
+
+def _compile_state(options: Options) -> JobState:
+    if options.quantize_full_type:
+        return JobState.QUANTIZING_MODEL
+    return JobState.OPTIMIZING_MODEL
+
+
+def _progress(ctx: RunContext, job: JobRecord, message: str) -> None:
+    state = (
+        JobState.QUANTIZING_MODEL if message.startswith("quantiz") else JobState.OPTIMIZING_MODEL
+    )
+    ctx.store.transition(job.id, state, message, worker_id=ctx.worker_id)

@@ -1,0 +1,185 @@
+"""The scheduler: claims queued jobs for free devices and runs them.
+
+One ``Worker`` per process (``devicelab worker``, or started inside the API for
+the simple case). Each reachable device gets at most one job at a time (the
+store enforces it across processes); different devices run in parallel, one
+thread each. Compile jobs run on the host in a slot of their own, so compiling
+for a phone that is busy, or not even connected, does not wait for it.
+
+A worker heartbeats; when one stops (controller restarted, killed), any worker
+recovers its jobs: re-queued while attempts remain, else failed with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import secrets
+import threading
+from typing import Any
+
+from controller.device_attributes import matches
+from controller.devices import DeviceEntry, DeviceRegistry
+from controller.errors import Error
+from controller.runners import JobHooks, RunContext, run_job
+from controller.store import Store
+
+log = logging.getLogger("devicelab.worker")
+
+POLL_INTERVAL_SEC = 0.2
+HEARTBEAT_INTERVAL_SEC = 2.0
+COMPILE_SLOT = "host-compiler"
+
+
+def stale_after_sec() -> float:
+    """A worker silent this long is presumed gone (``DEVICELAB_WORKER_STALE_S``)."""
+    return float(os.environ.get("DEVICELAB_WORKER_STALE_S", "30"))
+
+
+def device_accepts(
+    registry: DeviceRegistry,
+    entry: DeviceEntry,
+    device_filter: dict[str, Any],
+    ready: frozenset[str] = frozenset(),
+) -> bool:
+    """Does the job's device filter (name, os, attributes) select this device?
+
+    A job chained ``after`` another (compile, then profile) waits until that one
+    succeeded: ``ready`` holds those finished parents.
+    """
+    if device_filter.get("kind") == "compile":
+        return False
+    if "after" in device_filter and device_filter["after"] not in ready:
+        return False
+    if "framework:" in str(device_filter.get("attributes", "")):
+        registry.probe(entry)  # frameworks come from the device's agent
+    name = device_filter.get("name", "")
+    if name == entry.serial:
+        name = ""
+    if not (name or device_filter.get("os") or device_filter.get("attributes")):
+        return entry.serial == "local"  # no device named: the embedded default
+    try:
+        return matches(
+            entry.name,
+            entry.os,
+            entry.attributes,
+            name=name,
+            os=device_filter.get("os", ""),
+            attributes=device_filter.get("attributes", ()),
+        )
+    except Error:
+        return False
+
+
+class Worker:
+    """Claims and runs jobs until ``stop()``.
+
+    Example:
+        worker = Worker(Store.default(), DeviceRegistry())
+        worker.start()      # background threads
+        ...
+        worker.stop()
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: DeviceRegistry,
+        hooks: JobHooks | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.hooks = hooks
+        self.worker_id = worker_id or f"{platform.node()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._stop = threading.Event()
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Worker:
+        recovered = self.store.register_worker(self.worker_id, os.getpid(), platform.node())
+        for job in recovered:
+            log.warning("recovered job %s: %s", job.id, job.message)
+        for target in (self._heartbeat_loop, self._dispatch_loop):
+            thread = threading.Thread(
+                target=target, name=f"devicelab-{target.__name__}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout_sec: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout_sec)
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
+
+    # --- loops ---------------------------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL_SEC):
+            try:
+                self.store.heartbeat(self.worker_id)
+                for job in self.store.recover_orphans(stale_after_sec()):
+                    log.warning("recovered orphan job %s: %s", job.id, job.message)
+            except Error as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                started = self._dispatch_once()
+            except Error as exc:
+                log.warning("dispatch failed: %s", exc)
+                started = False
+            if not started:
+                self._stop.wait(POLL_INTERVAL_SEC)
+
+    def _dispatch_once(self) -> bool:
+        started = self._claim(COMPILE_SLOT, lambda f: f.get("kind") == "compile", None)
+        for entry in self.registry.entries(probe_frameworks=False):
+            if entry.serial in self._busy:
+                continue
+            started |= self._claim(
+                entry.serial, lambda f, e=entry: device_accepts(self.registry, e, f), entry
+            )
+        return started
+
+    def _claim(self, slot: str, accepts: Any, entry: DeviceEntry | None) -> bool:
+        with self._lock:
+            if slot in self._busy:
+                return False
+            job = self.store.claim_next(self.worker_id, slot, accepts)
+            if job is None:
+                return False
+            self._busy.add(slot)
+        context = RunContext(
+            self.store,
+            self.worker_id,
+            self.registry,
+            self.hooks.listener if self.hooks else None,
+            self.hooks.upload_progress(job.id) if self.hooks else None,
+        )
+        thread = threading.Thread(
+            target=self._run,
+            args=(context, job, entry, slot),
+            name=f"devicelab-job-{job.id}",
+            daemon=True,
+        )
+        thread.start()
+        return True
+
+    def _run(self, context: RunContext, job: Any, entry: DeviceEntry | None, slot: str) -> None:
+        try:
+            run_job(context, job, entry)
+        finally:
+            with self._lock:
+                self._busy.discard(slot)
