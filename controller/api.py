@@ -330,21 +330,29 @@ def submit_compile_and_profile_jobs(
     profile_options: str = "",
     calibration_data: Dataset | dict[str, list[np.ndarray]] | None = None,
 ) -> tuple[CompileJob, ProfileJob]:
-    """Compile for ``device``, then profile the compiled model on it."""
+    """Compile for ``device``, then profile the compiled model on it.
+
+    The profile job waits in the queue until the compile job succeeded (and is
+    failed with the reason if it did not). Both jobs' inputs are checked first.
+    """
+    model = _as_model(model)
+    target = parse_options(
+        compile_options, job="compile", target_runtime=default_compile_target(model.name)
+    ).target_runtime
+    parse_options(profile_options, job="profile", target_runtime=target)
+    _check_device(device)
     compile_job = submit_compile_job(
         model, device, name, input_specs, compile_options, calibration_data=calibration_data
     )
-    target = compile_job._record().spec["target_runtime"]
-    parse_options(profile_options, job="profile", target_runtime=target)
-    _check_device(device)
     record = _store().create_job(
         "profile",
-        compile_job.model.model_id,
+        model.model_id,
         name=name,
         options=profile_options,
         device_filter={**_device_filter(device), "after": compile_job.job_id},
         parent_job_id=compile_job.job_id,
     )
+    _ensure_worker()
     return compile_job, ProfileJob(_store(), record)
 
 

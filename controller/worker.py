@@ -22,6 +22,7 @@ from typing import Any
 from controller.device_attributes import matches
 from controller.devices import DeviceEntry, DeviceRegistry
 from controller.errors import Error
+from controller.jobs import JobState
 from controller.runners import JobHooks, RunContext, run_job
 from controller.store import Store
 
@@ -137,21 +138,36 @@ class Worker:
         while not self._stop.is_set():
             try:
                 started = self._dispatch_once()
-            except Error as exc:
-                log.warning("dispatch failed: %s", exc)
+            except Exception:  # the loop must outlive any one bad dispatch
+                log.exception("dispatch failed")
                 started = False
             if not started:
                 self._stop.wait(POLL_INTERVAL_SEC)
 
     def _dispatch_once(self) -> bool:
         started = self._claim(COMPILE_SLOT, lambda f: f.get("kind") == "compile", None)
+        ready = self._ready_parents()
         for entry in self.registry.entries(probe_frameworks=False):
             if entry.serial in self._busy:
                 continue
-            started |= self._claim(
-                entry.serial, lambda f, e=entry: device_accepts(self.registry, e, f), entry
-            )
+            accepts = lambda f, e=entry: device_accepts(self.registry, e, f, ready)  # noqa: E731
+            started |= self._claim(entry.serial, accepts, entry)
         return started
+
+    def _ready_parents(self) -> frozenset[str]:
+        """Parents of queued chained jobs that succeeded; fail children of failed ones."""
+        ready = set()
+        for job in self.store.list_jobs(limit=500, state=JobState.CREATED):
+            parent_id = job.device_filter.get("after")
+            if not parent_id:
+                continue
+            parent = self.store.get_job(parent_id)
+            if parent.state is JobState.SUCCESS:
+                ready.add(parent_id)
+            elif parent.state is JobState.FAILED:
+                message = f"not run: job {parent_id} it depends on failed: {parent.message}"
+                self.store.transition(job.id, JobState.FAILED, message)
+        return frozenset(ready)
 
     def _claim(self, slot: str, accepts: Any, entry: DeviceEntry | None) -> bool:
         with self._lock:

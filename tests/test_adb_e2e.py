@@ -213,3 +213,33 @@ def test_hot_phone_is_waited_on_before_the_run(
     before = job.download_profile()["devicelab"]["device_health"]["before"]
     assert before["max_temperature_c"] == pytest.approx(52.0)
     assert before["cooldown_wait_s"] >= 1.0  # waited, gave up after the timeout, then ran
+
+
+def test_two_phones_run_jobs_in_parallel(phones: dict[str, Any], models_dir: Path) -> None:
+    from controller.api import _store
+
+    options = "--compute_unit cpu --max_profiler_iterations 100000 --max_profiler_time 1.5"
+    jobs = [
+        hub.submit_profile_job(models_dir / "tiny_cnn.onnx", hub.Device(name), options=options)
+        for name in ("Samsung Galaxy S23", "Samsung Galaxy S24")
+    ]
+    for job in jobs:
+        assert job.wait(JOB_TIMEOUT_SEC).success, job.get_status().message
+    records = [_store().get_job(job.job_id) for job in jobs]
+    assert {r.device_serial for r in records} == {phones["s23"].serial, phones["s24"].serial}
+    assert max(r.started_at for r in records) < min(r.finished_at for r in records)
+
+
+def test_compile_then_profile_on_the_phone(phones: dict[str, Any], models_dir: Path) -> None:
+    compile_job, profile_job = hub.submit_compile_and_profile_jobs(
+        models_dir / "tiny_cnn_qdq.onnx",
+        hub.Device("Samsung Galaxy S23"),
+        compile_options="--target_runtime qnn_context_binary",
+        profile_options="--max_profiler_iterations 2",
+    )
+    assert profile_job.wait(JOB_TIMEOUT_SEC).success, profile_job.get_status().message
+    result = profile_job.download_profile()
+    target = compile_job.get_target_model()
+    assert target is not None and result["devicelab"]["model_id"] == target.model_id
+    assert {e["compute_unit"] for e in result["execution_detail"]} == {"NPU"}
+    assert result["devicelab"]["device"] == phones["s23"].serial
