@@ -219,14 +219,13 @@ def submit_profile_job(
     Raises:
         UserError: bad model file, option, or no matching device — before anything runs.
     """
+    model = _as_model(model)  # once, even for a list of devices
     if isinstance(device, list):
-        return [
-            submit_profile_job(
-                model, d, name, options, retry, input_specs=input_specs, listener=listener
-            )
+        jobs = [
+            submit_profile_job(model, d, name, options, retry, input_specs=input_specs)
             for d in device
-        ]  # type: ignore[misc]
-    model = _as_model(model)
+        ]
+        return [job for job in jobs if isinstance(job, ProfileJob)]
     parse_options(options, job="profile", target_runtime=model.model_type.value)
     _check_device(device)
     record = _store().create_job(

@@ -109,7 +109,8 @@ def infer(args: argparse.Namespace) -> int:
         return _failed(job, status)
     outputs = job.download_output_data()
     if args.out:
-        np.savez(args.out, **{name: np.stack(values) for name, values in outputs.items()})
+        stacked: dict[str, Any] = {name: np.stack(values) for name, values in outputs.items()}
+        np.savez(args.out, **stacked)
         print(f"wrote {args.out}", file=sys.stderr)
     for name, values in outputs.items():
         print(

@@ -125,8 +125,14 @@ class DeviceRegistry:
         for entry in self.entries(probe_frameworks=needs_frameworks):
             # devicelab extension: a device may also be named by its adb serial
             name = "" if wanted.name == entry.serial else wanted.name
-            filters = {"name": name, "os": wanted.os, "attributes": wanted.attributes}
-            if matches(entry.name, entry.os, entry.attributes, **filters):
+            if matches(
+                entry.name,
+                entry.os,
+                entry.attributes,
+                name=name,
+                os=wanted.os,
+                attributes=wanted.attributes,
+            ):
                 found.append(entry)
         return found
 
