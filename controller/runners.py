@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
 from controller.devices import DeviceEntry, DeviceRegistry
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import Options, parse_options
-from controller.results import ProfileResultBuilder
+from controller.results import ProfileResultBuilder, applied_to_dict
 from controller.store import JobRecord, JobStateError, Store
 from controller.transports.base import Transport
 from protos import agent_pb2 as pb
@@ -81,9 +82,8 @@ def model_artifact(store: Store, model_id: str) -> Artifact:
 
 def job_options(store: Store, job: JobRecord, model_id: str | None = None) -> Options:
     model = store.get_model(model_id or job.model_id)
-    kind = "inference" if job.kind == "inference" else job.kind
     target = job.spec.get("target_runtime") or model.model_type
-    return parse_options(job.options, job=kind, target_runtime=target)
+    return parse_options(job.options, job=job.kind, target_runtime=target)
 
 
 def run_options_proto(options: Options, job: JobRecord, facts: dict[str, Any]) -> pb.RunOptions:
@@ -248,8 +248,6 @@ def health_before(transport: Transport) -> dict[str, Any]:
 
 
 def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
-    from agent import serde  # array <-> tensor conversion shared with the agent
-
     options = job_options(ctx.store, job)
     assert job.dataset_id is not None
     dataset = ctx.store.load_dataset(job.dataset_id)
@@ -277,8 +275,6 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         for tensor in sample.tensors:
             outputs.setdefault(tensor.name, []).append(serde.tensor_to_array(tensor))
     ctx.store.set_output_data(job.id, outputs)
-    from controller.results import applied_to_dict
-
     ctx.store.set_result(
         job.id,
         {
