@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import secrets
 import subprocess
 import sys
@@ -81,19 +82,34 @@ class LocalTransport:
         return client
 
     def _wait_ready(self) -> int:
-        assert self._process is not None and self._process.stdout is not None
+        """The port from the agent's ready line; InternalError if it exits or hangs."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        stdout = process.stdout
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        # readline blocks: read in a thread so a hung agent cannot hang the controller.
+        threading.Thread(target=read, daemon=True).start()
         deadline = time.monotonic() + AGENT_START_TIMEOUT_SEC
-        # readline blocks; the agent prints the line or exits, and either ends the wait.
-        for line in self._process.stdout:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if line.startswith(READY_LINE):
                 fields = dict(part.split("=", 1) for part in line.split()[1:])
                 return int(fields["port"])
-            if time.monotonic() > deadline:
-                break
-        self._process.wait(timeout=5)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=5)
         tail = "".join(self._stderr_tail[-20:])
         raise InternalError(
-            f"[local] agent failed to start (exit {self._process.returncode}):\n{tail}"
+            f"[local] agent failed to start within {AGENT_START_TIMEOUT_SEC:.0f} s "
+            f"(exit {process.returncode}):\n{tail}"
         )
 
     def _drain_stderr(self) -> None:
