@@ -7,6 +7,7 @@ come from a fixed seed, so every call writes byte-identical files.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +135,11 @@ def write_tiny_cnn_qdq_onnx(path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fp32 = out.with_name(out.stem + ".fp32.onnx")
     write_tiny_cnn_onnx(fp32)
+    root = logging.getLogger()
+    level = root.level
+    # quantize_static logs pre-processing advice through the root logger; a
+    # sample this small needs none, and users should not see it on every run.
+    root.setLevel(logging.ERROR)
     try:
         quantize_static(
             str(fp32),
@@ -145,5 +151,6 @@ def write_tiny_cnn_qdq_onnx(path: str | Path) -> Path:
             per_channel=False,
         )
     finally:
+        root.setLevel(level)
         fp32.unlink(missing_ok=True)
     return out
