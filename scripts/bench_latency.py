@@ -1,0 +1,306 @@
+"""Submit -> SUCCESS latency of a tiny profile job on the local device, and where it goes.
+
+One warm-up job (starts the local agent, uploads the model), then ``--jobs``
+jobs of the tiny ONNX sample, one after another, each with
+``--max_profiler_iterations 1``. For each: the wall time from the
+``submit_profile_job`` call until ``job.wait()`` returns SUCCESS, minus the
+job's own inference time (its timed loop, from the result). Prints the median
+and p90 of that overhead (target <= 2 s) and a breakdown into consecutive
+phases, from the job record's timestamps and the times the agent's stage
+events reached the store; then the agent's own figures (loads, profiled runs).
+
+The jobs use the default of 3 layer-profiling iterations: ``layer_profile_iterations``
+is a job spec field, not a user option, so the API cannot change it.
+
+A private ``DEVICELAB_HOME`` and a private, empty adb server: the worker lists
+adb devices on every poll, and must not touch another server's devices.
+
+    .venv/bin/python scripts/bench_latency.py [--jobs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    from controller.managed import Model
+
+OPTIONS = "--compute_unit cpu --max_profiler_iterations 1"
+TARGET_OVERHEAD_S = 2.0
+JOB_TIMEOUT_SEC = 120.0
+SIDE_CALLS = 10  # repetitions of each provisioning step timed outside a job
+CHILD_STARTS = 5  # child processes started outside a job, to time their start
+
+# Consecutive phases of a job: (label, start mark, end mark). Marks are host
+# times: "submit"/"seen" taken here, the others from the store (see job_marks).
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("submit call (model hash, job row)", "submit", "created"),
+    ("queue + claim (worker poll)", "created", "claimed"),
+    ("provision (ping, artifact, health, child)", "claimed", "first_load"),
+    ("first + warm load", "first_load", "warmup"),
+    ("warm-up + timed loop", "warmup", "layer_profile"),
+    ("layer profiling (profiled runs)", "layer_profile", "done"),
+    ("finish (health, result, state)", "done", "finished"),
+    ("seen by job.wait() (poll)", "finished", "seen"),
+)
+PROVISION = PHASES[2][0]
+POLL_PHASES = (PHASES[1][0], PHASES[-1][0])  # waiting on the worker's and wait()'s polls
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """One job: host-side phase durations and the agent's own figures, in seconds."""
+
+    phases: dict[str, float]  # label -> seconds, in PHASES order; they sum to total_s
+    total_s: float  # submit call -> wait() returned SUCCESS
+    inference_s: float  # the timed loop's inference times, summed
+    first_load_s: float
+    warm_load_s: float
+    layer_runs_s: float  # the profiled iterations' wall times, summed
+
+    @property
+    def overhead_s(self) -> float:
+        return self.total_s - self.inference_s
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (``share`` 0.9 -> p90)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+# --- one job -------------------------------------------------------------------------
+
+
+def stage_marks(job_id: str) -> dict[str, float]:
+    """When each agent stage's first event, and the final ``done`` event, reached the store."""
+    from controller.api import _store
+    from protos import agent_pb2 as pb
+
+    marks: dict[str, float] = {}
+    for record in _store().events(job_id):
+        event = pb.ProfileEvent.FromString(record.payload)
+        if record.kind == "stage_started":
+            stage = pb.Stage.Name(event.stage_started.stage).removeprefix("STAGE_").lower()
+            marks.setdefault(stage, record.created_at.timestamp())
+        elif record.kind == "done":
+            marks["done"] = record.created_at.timestamp()
+    return marks
+
+
+def job_marks(job_id: str, submit: float, seen: float) -> dict[str, float]:
+    """Every phase boundary of ``job_id`` as a host time (seconds since the epoch)."""
+    from controller.api import _store
+
+    record = _store().get_job(job_id)
+    assert record.started_at is not None and record.finished_at is not None
+    return {
+        "submit": submit,
+        "created": record.created_at.timestamp(),
+        "claimed": record.started_at.timestamp(),
+        **stage_marks(job_id),
+        "finished": record.finished_at.timestamp(),
+        "seen": seen,
+    }
+
+
+def timed_job(model: Model) -> JobTiming:
+    """Submit one job on the local device, wait for it, and take it apart."""
+    import controller as hub
+
+    submit = time.time()  # the store's clock: its timestamps compare with ours
+    job = hub.submit_profile_job(model, None, options=OPTIONS)
+    assert isinstance(job, hub.ProfileJob)  # one device in, one job out
+    status = job.wait(timeout=JOB_TIMEOUT_SEC)
+    seen = time.time()
+    if not status.success:
+        raise RuntimeError(f"job {job.job_id} {status.code.value}: {status.message}")
+    marks = job_marks(job.job_id, submit, seen)
+    result = job.download_profile()
+    summary, extra = result["execution_summary"], result["devicelab"]
+    return JobTiming(
+        phases={label: marks[end] - marks[start] for label, start, end in PHASES},
+        total_s=seen - submit,
+        inference_s=sum(summary["all_inference_times"]) / 1e6,
+        first_load_s=summary["first_load_time"] / 1e6,
+        warm_load_s=summary["warm_load_time"] / 1e6,
+        layer_runs_s=sum(extra["layer_profile_wall_times_us"]) / 1e6,
+    )
+
+
+# --- provisioning steps timed on their own ---------------------------------------------
+
+
+def median_call_s(call: Callable[[], object], times: int = SIDE_CALLS) -> float:
+    """Median wall time of ``call()`` over ``times`` calls."""
+    walls = []
+    for _ in range(times):
+        start = time.perf_counter()
+        call()
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
+
+
+def child_first_event_s(model_path: Path) -> float:
+    """Start a job's child process as the agent does; seconds until its first event."""
+    from agent.isolation import run_isolated
+    from agent.job_functions import profile_job
+    from agent.serde import run_config_from_proto
+    from agent.session import ProfilePlan
+    from protos import agent_pb2 as pb
+
+    with tempfile.TemporaryDirectory() as scratch:
+        config = run_config_from_proto(pb.RunOptions(compute_units=["cpu"]), Path(scratch))
+        plan = ProfilePlan(max_iterations=1, layer_profile_iterations=0)
+        start = time.perf_counter()
+        stream = run_isolated(profile_job, (model_path, config, plan))
+        next(stream)  # StageStarted("first_load"): the child is up, its imports done
+        elapsed = time.perf_counter() - start
+        for _ in stream:  # let it finish and exit
+            pass
+    return elapsed
+
+
+def provision_steps(model: Model, model_path: Path) -> dict[str, float]:
+    """A profile job's provisioning steps on the local device, each timed alone."""
+    from controller.api import _registry, _store
+    from controller.runners import health_before, model_artifact
+
+    entry = _registry().local()
+    client = entry.transport.connect()
+    artifact = model_artifact(_store(), model.model_id)
+    return {
+        "connect (agent process alive?)": median_call_s(entry.transport.connect),
+        "artifact present? (gRPC)": median_call_s(lambda: client.has_artifact(artifact.sha256)),
+        "health snapshot before": median_call_s(lambda: health_before(entry.transport)),
+        "agent: job's child process up (spawn+imports)": statistics.median(
+            child_first_event_s(model_path) for _ in range(CHILD_STARTS)
+        ),
+    }
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def print_row(label: str, values: Sequence[float]) -> None:
+    print(f"  {label:<44} {_ms(statistics.median(values))}  {_ms(percentile(values, 0.9))}")
+
+
+def print_report(timings: list[JobTiming], steps: dict[str, float]) -> None:
+    """Headline against the target, then the phases, the agent's figures, the steps."""
+    overheads = [t.overhead_s for t in timings]
+    median, p90 = statistics.median(overheads), percentile(overheads, 0.9)
+    verdict = "met" if p90 <= TARGET_OVERHEAD_S else "MISSED"
+    print(f"\nsubmit -> SUCCESS minus the job's inference time, {len(timings)} jobs:")
+    print(
+        f"  median {_ms(median)}   p90 {_ms(p90)}   target <= {TARGET_OVERHEAD_S:.0f} s: {verdict}"
+    )
+    print_phases(timings)
+    print_agent_figures(timings)
+    print_steps(timings, steps)
+
+
+def print_phases(timings: list[JobTiming]) -> None:
+    """The consecutive phases, and how much of the total is waiting on a poll."""
+    from controller.managed import _WAIT_POLL_SEC
+    from controller.worker import POLL_INTERVAL_SEC
+
+    print(f"\n  {'phase (consecutive, host clock)':<44} {'median':>10}  {'p90':>10}")
+    for label, _, _ in PHASES:
+        print_row(label, [t.phases[label] for t in timings])
+    print_row("total (submit -> seen SUCCESS)", [t.total_s for t in timings])
+    waits = [sum(t.phases[p] for p in POLL_PHASES) for t in timings]
+    print_row("  of which waiting on polls", waits)
+    print(
+        f"  (the worker polls the queue every {POLL_INTERVAL_SEC} s and a submit does not wake"
+        f" it; job.wait() polls every {_WAIT_POLL_SEC} s)"
+    )
+
+
+def print_agent_figures(timings: list[JobTiming]) -> None:
+    """What the agent measured itself, from the results."""
+    from controller.runners import DEFAULT_LAYER_PROFILE_ITERATIONS
+
+    print(f"\n  {'inside those phases (agent-measured)':<44} {'median':>10}  {'p90':>10}")
+    print_row("first (cold) load", [t.first_load_s for t in timings])
+    print_row("warm load", [t.warm_load_s for t in timings])
+    print_row("inference (timed loop, 1 iteration)", [t.inference_s for t in timings])
+    print_row(
+        f"{DEFAULT_LAYER_PROFILE_ITERATIONS} profiled runs (layer profiling, default)",
+        [t.layer_runs_s for t in timings],
+    )
+
+
+def print_steps(timings: list[JobTiming], steps: dict[str, float]) -> None:
+    """The provision phase's steps, each timed alone, next to the phase as the jobs saw it."""
+    print(f"\n  {'provision steps, timed alone (median)':<44}")
+    for label, seconds in steps.items():
+        print(f"  {label:<44} {_ms(seconds)}")
+    in_jobs = statistics.median(t.phases[PROVISION] for t in timings)
+    print(f"  {'sum of the steps':<44} {_ms(sum(steps.values()))}")
+    print(f"  {'the provision phase in the jobs (median)':<44} {_ms(in_jobs)}")
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def bench(args: argparse.Namespace, work: Path) -> None:
+    """Warm up, time ``args.jobs`` jobs, time the provisioning steps, print."""
+    import controller as hub
+    from controller.samples import write_samples
+
+    model_path = write_samples(work)[0]  # tiny_cnn.onnx
+    model = hub.upload_model(model_path)
+    print(f'{model.name} on the local device, options "{OPTIONS}", {args.jobs} jobs after one')
+    warm = timed_job(model)
+    print(f"warm-up job (starts the agent, uploads the model): {warm.total_s:.2f} s", flush=True)
+    timings = [timed_job(model) for _ in range(args.jobs)]
+    print("per job, overhead (ms): " + " ".join(f"{t.overhead_s * 1000:.0f}" for t in timings))
+    print_report(timings, provision_steps(model, model_path))
+    print(f"\nthis machine: {os.cpu_count()} cores")
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
+    """The benchmark behind a private, empty adb server; the controller stopped before it."""
+    from controller import api
+    from controller.phone_standin.testing import adb_server
+
+    with adb_server() as server:
+        os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
+        try:
+            bench(args, tmp)
+        finally:
+            # Now, not at exit: once the adb server is gone, adbutils would start a new one.
+            api._shutdown()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="devicelab-bench-latency-") as tmp:
+        # Before controller is imported: a private store, and a worker in this process.
+        os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
+        os.environ["DEVICELAB_INPROCESS_WORKER"] = "1"
+        run(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
