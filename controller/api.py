@@ -71,6 +71,7 @@ def _ensure_worker() -> None:
     with _lock:
         if "worker" not in _state:
             _state["worker"] = Worker(_store(), _registry(), _hooks).start()
+        _state["worker"].wake()
 
 
 class _JobHooks:

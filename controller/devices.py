@@ -17,14 +17,18 @@ from typing import Any
 from controller.device_attributes import device_attributes, matches, os_version
 from controller.device_profiles import DeviceProfile, host_props, load_profiles, match_profile
 from controller.errors import Error, UserError
-from controller.transports.adb import AdbDeviceConfig, AdbTransport
+from controller.transports.adb import (
+    AdbDeviceConfig,
+    AdbTransport,
+    adb_server_port,
+    adb_server_running,
+)
 from controller.transports.base import Transport
 from controller.transports.local import LOCAL_SERIAL, LocalTransport
 
 log = logging.getLogger("devicelab.devices")
 
 LOCAL_DEVICE_NAME = "local"
-DEFAULT_ADB_PORT = 5037
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,6 @@ def frameworks_from_info(info: Any) -> tuple[str, ...]:
         if runtime.backends:
             found.add("qnn")
     return tuple(sorted(found))
-
-
-def adb_server_port() -> int:
-    return int(os.environ.get("ANDROID_ADB_SERVER_PORT", DEFAULT_ADB_PORT))
 
 
 class DeviceRegistry:
@@ -199,7 +199,7 @@ class DeviceRegistry:
                 self._entries[serial] = entry
 
     def _adb_serials(self) -> list[str]:
-        if not self._use_adb:
+        if not self._use_adb or not adb_server_running():
             return []
         import adbutils
 

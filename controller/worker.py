@@ -56,9 +56,10 @@ def device_accepts(
     if "framework:" in str(device_filter.get("attributes", "")):
         registry.probe(entry)  # frameworks come from the device's agent
     name = device_filter.get("name", "")
+    os_filter, attributes = device_filter.get("os", ""), device_filter.get("attributes", ())
     if name == entry.serial:
-        name = ""
-    if not (name or device_filter.get("os") or device_filter.get("attributes")):
+        name = ""  # named by adb serial: the name is matched, check the rest
+    elif not (name or os_filter or attributes):
         return entry.serial == "local"  # no device named: the embedded default
     try:
         return matches(
@@ -66,8 +67,8 @@ def device_accepts(
             entry.os,
             entry.attributes,
             name=name,
-            os=device_filter.get("os", ""),
-            attributes=device_filter.get("attributes", ()),
+            os=os_filter,
+            attributes=attributes,
         )
     except Error:
         return False
@@ -95,6 +96,9 @@ class Worker:
         self.hooks = hooks
         self.worker_id = worker_id or f"{platform.node()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._stop = threading.Event()
+        # Set when there may be work: a submit in this process, or a job that ended
+        # (its device is free). The dispatch loop also polls, for other processes.
+        self._wake = threading.Event()
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -111,8 +115,13 @@ class Worker:
             self._threads.append(thread)
         return self
 
+    def wake(self) -> None:
+        """Look for work now (a job was submitted)."""
+        self._wake.set()
+
     def stop(self, timeout_sec: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout_sec)
 
@@ -142,7 +151,8 @@ class Worker:
                 log.exception("dispatch failed")
                 started = False
             if not started:
-                self._stop.wait(POLL_INTERVAL_SEC)
+                self._wake.wait(POLL_INTERVAL_SEC)
+                self._wake.clear()
 
     def _dispatch_once(self) -> bool:
         started = self._claim(COMPILE_SLOT, lambda f: f.get("kind") == "compile", None)
@@ -199,3 +209,4 @@ class Worker:
         finally:
             with self._lock:
                 self._busy.discard(slot)
+            self._wake.set()

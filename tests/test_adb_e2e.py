@@ -243,3 +243,14 @@ def test_compile_then_profile_on_the_phone(phones: dict[str, Any], models_dir: P
     assert target is not None and result["devicelab"]["model_id"] == target.model_id
     assert {e["compute_unit"] for e in result["execution_detail"]} == {"NPU"}
     assert result["devicelab"]["device"] == phones["s23"].serial
+
+
+def test_a_device_can_be_named_by_its_adb_serial(phones: dict[str, Any], models_dir: Path) -> None:
+    serial = phones["s24"].serial
+    job = _profile(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device(serial),
+        "--compute_unit cpu --max_profiler_iterations 2",
+    )
+    assert job.get_status().success, job.get_status().message
+    assert job.download_profile()["devicelab"]["device"] == serial

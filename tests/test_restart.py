@@ -52,8 +52,9 @@ def _submit(home: Path, model: Path, options: str) -> str:
         "import controller as hub, sys;"
         f"print(hub.submit_profile_job({str(model)!r}, options={options!r}).job_id)"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=_env(home), check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(home), check=True, capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 

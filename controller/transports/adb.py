@@ -15,8 +15,10 @@ content-addressed store. One already on the device is not pushed again.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shlex
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -31,9 +33,24 @@ from controller.transports.adb_sync import SyncPushError, sync_push
 log = logging.getLogger("devicelab.transport.adb")
 
 READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
+DEFAULT_ADB_PORT = 5037
 AGENT_START_TIMEOUT_SEC = 60.0
 PING_TIMEOUT_SEC = 3.0
 _POLL_SEC = 0.2
+
+
+def adb_server_port() -> int:
+    return int(os.environ.get("ANDROID_ADB_SERVER_PORT", DEFAULT_ADB_PORT))
+
+
+def adb_server_running(timeout_sec: float = 0.2) -> bool:
+    """Is an adb server listening? Checked first because adbutils would otherwise
+    start one (``adb start-server``) on every call to a port where none runs."""
+    try:
+        with socket.create_connection(("127.0.0.1", adb_server_port()), timeout_sec):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ class AdbTransport:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
+            if self._client is not None and adb_server_running():
                 self._stop_agent()
             self._drop_client()
 
