@@ -99,6 +99,11 @@ def set_verbose(verbose: bool = True) -> None:
     _verbose = verbose
 
 
+def _announce(job: Job) -> None:
+    if _verbose:
+        print(f"Scheduled {job.job_type} job ({job.job_id}) successfully.", flush=True)
+
+
 # --- models and datasets ---------------------------------------------------------------
 
 
@@ -242,7 +247,9 @@ def submit_profile_job(
     if upload_progress is not None:
         _hooks.progress[record.id] = upload_progress
     _ensure_worker()
-    return ProfileJob(_store(), record)
+    job = ProfileJob(_store(), record)
+    _announce(job)
+    return job
 
 
 def submit_inference_job(
@@ -273,7 +280,9 @@ def submit_inference_job(
         options=options,
     )
     _ensure_worker()
-    return InferenceJob(_store(), record)
+    inference = InferenceJob(_store(), record)
+    _announce(inference)
+    return inference
 
 
 def _model_io(model: Model) -> Any:
@@ -318,7 +327,9 @@ def submit_compile_job(
         spec={"input_specs": _input_specs_spec(input_specs), "target_runtime": target},
     )
     _ensure_worker()
-    return CompileJob(_store(), record)
+    compile_job = CompileJob(_store(), record)
+    _announce(compile_job)
+    return compile_job
 
 
 def submit_compile_and_profile_jobs(

@@ -64,17 +64,30 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         device = server.client().device(serial)
         ours, raw = [], []
         for i in range(args.rounds):
+            # Same destination name each time, removed between pushes: the stand-in's
+            # disk must not fill with copies (writeback throttling skewed later rounds).
+            target = f"/data/local/tmp/payload_{i}.bin"
             start = time.perf_counter()
-            sync_push(device, payload, f"/data/local/tmp/ours_{i}.bin")
+            sync_push(device, payload, target)
             ours.append(_mb_per_s(size, time.perf_counter() - start))
+            device.shell(f"rm -f {target}")
             start = time.perf_counter()
-            server.run("-s", serial, "push", str(payload), f"/data/local/tmp/raw_{i}.bin")
+            server.run("-s", serial, "push", str(payload), target)
             raw.append(_mb_per_s(size, time.perf_counter() - start))
+            device.shell(f"rm -f {target}")
         ours_median, raw_median = statistics.median(ours), statistics.median(raw)
         print(f"{args.rounds} rounds, {size / 1e6:.0f} MB, stand-in {serial}")
         print(f"devicelab sync push  {ours_median:8.1f} MB/s  (rounds: {_fmt(ours)})")
         print(f"adb push             {raw_median:8.1f} MB/s  (rounds: {_fmt(raw)})")
         print(f"ratio ours / adb push: {ours_median / raw_median:.2f} (target >= 0.9)")
+        cpu_start = time.process_time()
+        wall_start = time.perf_counter()
+        sync_push(device, payload, "/data/local/tmp/cpu_probe.bin")
+        cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+        print(
+            f"our push used {cpu * 1000:.0f} ms of this process's CPU in {wall * 1000:.0f} ms "
+            f"(on {os.cpu_count()} cores, shared with the adb server and the stand-in)"
+        )
         artifact_push(AdbTransport(device), payload, size)
 
 

@@ -157,3 +157,19 @@ def test_cancel_a_running_job_keeps_what_it_measured(models_dir: Path) -> None:
     assert "load_done" in kinds and "iterations" in kinds
     with pytest.raises(hub.UserError, match="cancelled"):
         job.download_profile()
+
+
+def test_set_verbose_announces_submitted_jobs(
+    models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.set_verbose(True)
+    try:
+        job = hub.submit_profile_job(
+            models_dir / "tiny_cnn.onnx",
+            None,
+            options="--compute_unit cpu --max_profiler_iterations 1",
+        )
+    finally:
+        hub.set_verbose(False)
+    assert f"Scheduled profile job ({job.job_id}) successfully." in capsys.readouterr().out
+    assert job.wait(TIMEOUT_SEC).success
