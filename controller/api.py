@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from controller.model_files import check_model_file
 from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
 from controller.runners import EventListener
-from controller.store import Store
+from controller.store import JobRecord, Store
 from controller.worker import Worker
 
 _lock = threading.RLock()
@@ -99,9 +99,16 @@ def set_verbose(verbose: bool = True) -> None:
     _verbose = verbose
 
 
-def _announce(job: Job) -> None:
+JobT = TypeVar("JobT", bound=Job)
+
+
+def _queued(kind: type[JobT], record: JobRecord) -> JobT:
+    """The handle of a job just queued; wakes the worker; announces it if verbose."""
+    _ensure_worker()
+    job = kind(_store(), record)
     if _verbose:
         print(f"Scheduled {job.job_type} job ({job.job_id}) successfully.", flush=True)
+    return job
 
 
 # --- models and datasets ---------------------------------------------------------------
@@ -246,10 +253,7 @@ def submit_profile_job(
         _hooks.listeners[record.id] = listener
     if upload_progress is not None:
         _hooks.progress[record.id] = upload_progress
-    _ensure_worker()
-    job = ProfileJob(_store(), record)
-    _announce(job)
-    return job
+    return _queued(ProfileJob, record)
 
 
 def submit_inference_job(
@@ -279,10 +283,7 @@ def submit_inference_job(
         device_filter=_device_filter(device),
         options=options,
     )
-    _ensure_worker()
-    inference = InferenceJob(_store(), record)
-    _announce(inference)
-    return inference
+    return _queued(InferenceJob, record)
 
 
 def _model_io(model: Model) -> Any:
@@ -326,10 +327,7 @@ def submit_compile_job(
         dataset_id=dataset.dataset_id if dataset else None,
         spec={"input_specs": _input_specs_spec(input_specs), "target_runtime": target},
     )
-    _ensure_worker()
-    compile_job = CompileJob(_store(), record)
-    _announce(compile_job)
-    return compile_job
+    return _queued(CompileJob, record)
 
 
 def submit_compile_and_profile_jobs(
@@ -363,8 +361,7 @@ def submit_compile_and_profile_jobs(
         device_filter={**_device_filter(device), "after": compile_job.job_id},
         parent_job_id=compile_job.job_id,
     )
-    _ensure_worker()
-    return compile_job, ProfileJob(_store(), record)
+    return compile_job, _queued(ProfileJob, record)
 
 
 @atexit.register
