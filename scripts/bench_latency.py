@@ -228,8 +228,8 @@ def print_phases(timings: list[JobTiming]) -> None:
     waits = [sum(t.phases[p] for p in POLL_PHASES) for t in timings]
     print_row("  of which waiting on polls", waits)
     print(
-        f"  (the worker polls the queue every {POLL_INTERVAL_SEC} s and a submit does not wake"
-        f" it; job.wait() polls every {_WAIT_POLL_SEC} s)"
+        f"  (a submit wakes this process's worker; other processes' submits are seen within"
+        f" {POLL_INTERVAL_SEC} s; job.wait() polls every {_WAIT_POLL_SEC} s)"
     )
 
 

@@ -297,10 +297,9 @@ def explain(runs: dict[int, list[BatchFigures]], cores: int, idle_busy: float) -
     )
     gaps = (
         "Device utilisation below 100% is time a device held no job: the idle gap between a"
-        f" job's end and the next claim (the worker polls every {POLL_INTERVAL_SEC} s and is"
-        " not woken when a job ends; how a job's length falls against that period sets the"
-        " gap, so it can change from one run to the next), plus the batch's ramp-up and tail."
-        " The gap slows N=1 too, which flatters the ratios."
+        " job's end and the next claim (the worker is woken when a job ends; a job queued by"
+        f" another process is seen within its {POLL_INTERVAL_SEC} s poll), plus the batch's"
+        " ramp-up and tail."
     )
     lines = [textwrap.fill(text, WIDTH, break_on_hyphens=False) for text in (cpu, gaps)]
     print("\n" + "\n".join(lines))
