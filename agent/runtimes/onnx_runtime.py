@@ -13,7 +13,6 @@ Model files: ``.onnx`` (including EPContext models), and bare QNN context binari
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -62,7 +61,6 @@ from agent.runtimes.qnn_ep import (
     usable_backends,
 )
 
-_LOG = logging.getLogger(__name__)
 _WARMUP_RUNS = 1  # profiled runs pay one-off costs (HTP power-up, arena growth) on the first run
 
 
