@@ -117,8 +117,13 @@ def run_job(ctx: RunContext, job: JobRecord, entry: DeviceEntry | None) -> None:
             run_inference(ctx, job, entry)
         else:
             run_compile(ctx, job)
-    except JobStateError as exc:  # cancelled or taken over: the job is not ours any more
-        log.info("job %s left to its new state: %s", job.id, exc)
+    except JobStateError as exc:
+        current = ctx.store.get_job(job.id)
+        if current.finished or current.worker_id != ctx.worker_id:
+            log.info("job %s left to its new state: %s", job.id, exc)  # cancelled or taken over
+        else:  # a move our own code got wrong: never leave the job hanging
+            log.exception("job %s: refused state change", job.id)
+            _fail(ctx, job, f"internal error: {exc}")
     except (UserError, InternalError) as exc:
         _fail(ctx, job, str(exc))
     except Exception as exc:  # our bug: still end the job, never leave it running
@@ -306,7 +311,7 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
     profile = ctx.registry.profile_for(device) if (device.name or device.attributes) else None
     calibration = ctx.store.load_dataset(job.dataset_id) if job.dataset_id else None
     source = model_artifact(ctx.store, job.model_id)
-    job = ctx.move(job, _compile_state(options))
+    job = ctx.move(job, JobState.OPTIMIZING_MODEL)  # progress messages may move it to quantizing
     specs = {n: (tuple(s), d) for n, (s, d) in (job.spec.get("input_specs") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="devicelab-compile-") as tmp:
         staged = Path(tmp) / source.filename
@@ -337,12 +342,6 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
         },
     )
     ctx.move(job, JobState.SUCCESS)
-
-
-def _compile_state(options: Options) -> JobState:
-    if options.quantize_full_type:
-        return JobState.QUANTIZING_MODEL
-    return JobState.OPTIMIZING_MODEL
 
 
 def _progress(ctx: RunContext, job: JobRecord, message: str) -> None:

@@ -173,3 +173,30 @@ def test_set_verbose_announces_submitted_jobs(
         hub.set_verbose(False)
     assert f"Scheduled profile job ({job.job_id}) successfully." in capsys.readouterr().out
     assert job.wait(TIMEOUT_SEC).success
+
+
+def test_quantized_context_binary_outputs_are_dequantized_unless_asked_not_to(
+    models_dir: Path,
+) -> None:
+    compile_job = hub.submit_compile_job(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device("Samsung Galaxy S23"),
+        options="--target_runtime qnn_context_binary --quantize_full_type int8 --quantize_io",
+    )
+    target = compile_job.get_target_model(TIMEOUT_SEC)
+    assert target is not None, compile_job.get_status().message
+    image = np.random.default_rng(3).random((1, 3, 32, 32), dtype=np.float32)
+    quantized = np.round(image * 255).astype(np.uint8)  # the input's scale is ~1/255, zp 0
+
+    floats = hub.submit_inference_job(target, None, {"image": [quantized]})
+    probs = floats.download_output_data(TIMEOUT_SEC)["probs"][0]
+    assert probs.dtype == np.float32
+    expected = ort.InferenceSession(str(models_dir / "tiny_cnn.onnx")).run(None, {"image": image})[
+        0
+    ]
+    np.testing.assert_allclose(probs, expected, atol=0.03)  # int8 model vs fp32: a few steps
+
+    raw = hub.submit_inference_job(
+        target, None, {"image": [quantized]}, options="--dequantize_outputs false"
+    )
+    assert raw.download_output_data(TIMEOUT_SEC)["probs"][0].dtype == np.uint8

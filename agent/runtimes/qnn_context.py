@@ -18,6 +18,7 @@ import ctypes as C
 import mmap
 import os
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -199,6 +200,8 @@ class QnnTensorInfo:
     shape: tuple[int, ...]
     onnx_type: int
     dtype: str
+    # (scale, zero_point) of a per-tensor quantized tensor; real = (q - zero_point) * scale
+    quantization: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,34 @@ def _tensor(raw: _Tensor, path: Path) -> QnnTensorInfo:
         raise InvalidModelError(f"{path}: tensor {name!r} has QNN data type {head.dataType:#06x}")
     onnx_type, dtype = _DATA_TYPES[head.dataType]
     shape = tuple(int(head.dimensions[i]) for i in range(head.rank))
-    return QnnTensorInfo(name, shape, onnx_type, dtype)
+    return QnnTensorInfo(name, shape, onnx_type, dtype, _scale_offset(head.quantizeParams))
+
+
+# Qnn_Definition_t / Qnn_QuantizationEncoding_t values (QnnTypes.h)
+_QNN_DEFINITION_DEFINED = 1
+_QNN_ENCODING_SCALE_OFFSET = 0
+
+
+def _scale_offset(params: _QuantizeParams) -> tuple[float, int] | None:
+    """(scale, zero_point) of per-tensor scale/offset encoding, else None.
+
+    The union's first member is Qnn_ScaleOffset_t {float scale; int32_t offset};
+    QNN's offset is the negated zero point: real = (q + offset) * scale.
+    """
+    if params.definition != _QNN_DEFINITION_DEFINED:
+        return None
+    if params.encoding != _QNN_ENCODING_SCALE_OFFSET:
+        return None
+    scale, offset = struct.unpack("<fi", int(params.union[0]).to_bytes(8, "little"))
+    return (scale, -offset) if scale > 0 else None
+
+
+def output_quantization(
+    path: Path, library_dirs: Sequence[str], enable_graphs: Sequence[str]
+) -> dict[str, tuple[float, int]]:
+    """(scale, zero_point) of each quantized output of the graph a job runs."""
+    graph = select_graph(read_context_binary(path, library_dirs), enable_graphs, path)
+    return {t.name: t.quantization for t in graph.outputs if t.quantization is not None}
 
 
 def select_graph(info: ContextBinaryInfo, enable_graphs: Sequence[str], path: Path) -> QnnGraphInfo:
