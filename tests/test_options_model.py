@@ -158,3 +158,14 @@ def test_unknown_model_extension_names_file_and_accepted(path: str) -> None:
 def test_tflite_is_not_a_compile_source() -> None:
     with pytest.raises(UserError, match="model.tflite"):
         default_compile_target("model.tflite")
+
+
+def test_as_dict_names_the_sub_options_the_user_set() -> None:
+    from controller.options import parse_options
+
+    record = parse_options(
+        "--qnn_options context_priority=HIGH", job="profile", target_runtime="qnn_context_binary"
+    ).as_dict()
+    assert record["sub_options_set"] == {"qnn_options": ["context_priority"]}
+    # the seed's defaults fill "effective", but they are marked as not set by the user
+    assert record["effective"]["qnn_options"]["default_graph_htp_vtcm_size"] == 4

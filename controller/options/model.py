@@ -148,7 +148,11 @@ class Options:
         """JSON-able record for job results: what was requested and what is in effect.
 
         ``effective`` lists every option that applies to this job and target
-        runtime, with defaults filled in (``None``: the runtime decides).
+        runtime, with the seed's defaults filled in (``None``: the runtime decides).
+        ``sub_options_set`` names the sub-options the user set: only those are
+        sent to the device; a sub-option's seed default is applied where the
+        runtime path has an equivalent (the result's ``applied.settings`` and
+        ``applied.warnings`` show what the runtime really holds).
         """
         effective: dict[str, Any] = {}
         for spec in OPTIONS:
@@ -165,6 +169,11 @@ class Options:
             "target_runtime": self.target_runtime,
             "given": sorted(self.given),
             "effective": effective,
+            "sub_options_set": {
+                name: sorted(getattr(self, name))
+                for name in ("tflite_options", "qnn_options")
+                if self.applies(name)
+            },
         }
 
 
