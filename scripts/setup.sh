@@ -19,7 +19,8 @@ command -v adb >/dev/null 2>&1 || missing+=(adb)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+      || echo "WARNING: could not install ${missing[*]}; the tests that need them will skip" >&2
   else
     echo "note: not installed: ${missing[*]} (Debian packages); the tests that need them skip" >&2
   fi
