@@ -14,7 +14,6 @@ The order and its reasons:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from agent import events
-from agent.errors import JobCancelledError
 from agent.inputs import make_feeds
 from agent.memory import PeakMemoryMeter
 from agent.runtimes.base import LoadedModel, RunConfig, Runtime
@@ -65,20 +63,19 @@ class ProfileSession:
         model_path: Path,
         config: RunConfig,
         plan: ProfilePlan,
-        cancelled: threading.Event | None = None,
     ) -> None:
+        # No cancel flag here: a job runs in its own process (agent/isolation.py),
+        # and cancelling it terminates that process, so the loop checks nothing.
         self.runtime = runtime
         self.model_path = model_path
         self.config = config
         self.plan = plan
-        self.cancelled = cancelled or threading.Event()
 
     def run(self) -> Iterator[events.ProfileEvent]:
         yield events.StageStarted("first_load")
         first, loaded = self._timed_load("first_load")
         yield loaded
         first.close()
-        self._check_cancelled()
         yield events.StageStarted("warm_load")
         model, loaded = self._timed_load("warm_load")
         yield loaded
@@ -88,17 +85,12 @@ class ProfileSession:
             model.set_inputs(feeds)
             yield events.StageStarted("warmup")
             for _ in range(self.plan.warmup_iterations):
-                self._check_cancelled()
                 model.run()
             summary = yield from self._timed_loop(model)
         finally:
             model.close()
         yield from self._layer_profile(feeds)
         yield summary
-
-    def _check_cancelled(self) -> None:
-        if self.cancelled.is_set():
-            raise JobCancelledError("job cancelled")
 
     def _timed_load(self, stage: str) -> tuple[LoadedModel, events.LoadDone]:
         meter = PeakMemoryMeter()
@@ -123,8 +115,6 @@ class ProfileSession:
             if should_stop(i, (now - loop_start) / 1e9, plan.max_time_s):
                 stop_reason = "max_time"
                 break
-            if self.cancelled.is_set():
-                raise JobCancelledError("job cancelled")
             t0 = clock()
             run()
             latencies_ns.append(clock() - t0)
@@ -147,7 +137,6 @@ class ProfileSession:
         count = self.plan.layer_profile_iterations
         if count <= 0:
             return
-        self._check_cancelled()
         yield events.StageStarted("layer_profile")
         per_iteration = self.runtime.profile_layers(self.model_path, self.config, feeds, count)
         for index, iteration in enumerate(per_iteration):
