@@ -26,7 +26,7 @@ from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
 from agent.isolation import run_isolated
 from agent.job_functions import infer_job, profile_job
-from agent.runtimes import all_runtime_info, runtime_for
+from agent.runtimes import all_runtime_info, runtime_name_for
 from agent.session import ProfilePlan
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
@@ -141,7 +141,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, cancelled: threading.Event
     ) -> Iterator[pb.ProfileEvent]:
         model_path = self.artifacts.require(request.artifact_sha256)
-        runtime_for(model_path)  # an unknown suffix fails here, before a process starts
+        runtime_name_for(model_path)  # an unknown suffix fails here, before a process starts
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(
@@ -164,7 +164,7 @@ class AgentServicer(pb_grpc.AgentServicer):
 
     def _infer(self, request: pb.InferRequest) -> pb.InferReply:
         model_path = self.artifacts.require(request.artifact_sha256)
-        runtime_for(model_path)
+        runtime_name_for(model_path)
         feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))

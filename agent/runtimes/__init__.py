@@ -34,16 +34,21 @@ def get_runtime(name: str) -> Runtime:
     return runtime
 
 
-def runtime_for(model_path: Path) -> Runtime:
-    """The runtime that loads ``model_path``, chosen by its suffix."""
+def runtime_name_for(model_path: Path) -> str:
+    """The name of the runtime that loads ``model_path`` (no import: a cheap check)."""
     suffix = model_path.suffix.lower()
     for name, (_, _, suffixes) in _REGISTRY.items():
         if suffix in suffixes:
-            return get_runtime(name)
+            return name
     known = sorted(s for _, _, sfx in _REGISTRY.values() for s in sfx)
     raise InvalidModelError(
         f"{model_path.name}: no runtime for suffix '{suffix}' (known: {', '.join(known)})"
     )
+
+
+def runtime_for(model_path: Path) -> Runtime:
+    """The runtime that loads ``model_path``, chosen by its suffix."""
+    return get_runtime(runtime_name_for(model_path))
 
 
 def all_runtime_info() -> list[RuntimeInfo]:
