@@ -254,3 +254,35 @@ def test_a_device_can_be_named_by_its_adb_serial(phones: dict[str, Any], models_
     )
     assert job.get_status().success, job.get_status().message
     assert job.download_profile()["devicelab"]["device"] == serial
+
+
+def test_another_controller_listing_devices_does_not_disturb_a_running_job(
+    adb: AdbServer, phones: dict[str, Any], models_dir: Path, tmp_path: Path
+) -> None:
+    """A second process attaches to the phone's running agent instead of replacing it."""
+    import os
+    import subprocess
+    import sys
+
+    job = hub.submit_profile_job(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device("Samsung Galaxy S23"),
+        options="--compute_unit cpu --max_profiler_iterations 100000000 --max_profiler_time 3",
+    )
+    while job.get_status().code is not hub.JobStatus.State.MEASURING_PERFORMANCE:
+        assert not job.get_status().finished, job.get_status().message
+    env = {
+        **os.environ,
+        "ANDROID_ADB_SERVER_PORT": str(adb.port),
+        "DEVICELAB_HOME": str(tmp_path / "other-controller"),
+    }
+    listing = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "devices"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Samsung Galaxy S23" in listing.stdout, listing.stderr
+    status = job.wait(JOB_TIMEOUT_SEC)
+    assert status.success, status.message

@@ -35,6 +35,7 @@ log = logging.getLogger("devicelab.transport.adb")
 READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
 DEFAULT_ADB_PORT = 5037
 AGENT_START_TIMEOUT_SEC = 60.0
+_SESSION_FILE = "agent.session"  # bundle, pid, port and token of the running agent
 PING_TIMEOUT_SEC = 3.0
 _POLL_SEC = 0.2
 
@@ -108,9 +109,12 @@ class AdbTransport:
             return self._client
 
     def close(self) -> None:
+        """Drop our connection; the agent keeps running on the device.
+
+        Another controller process may be attached to it mid-job, and the next
+        session attaches to it instead of starting one (``_attach``).
+        """
         with self._lock:
-            if self._client is not None and adb_server_running():
-                self._stop_agent()
             self._drop_client()
 
     def push_artifact(
@@ -160,7 +164,12 @@ class AdbTransport:
         return remote
 
     def _start_agent(self) -> AgentClient:
+        """Attach to this bundle's agent if one runs (another process may be using it,
+        mid-job); otherwise stop any other agent and start ours."""
         bundle = self._ensure_bundle()
+        client = self._attach(bundle)
+        if client is not None:
+            return client
         self._stop_agent()
         root, token = self.config.root, secrets.token_hex(16)
         out = f"{root}/agent.out"
@@ -171,18 +180,37 @@ class AdbTransport:
         )
         self.shell(command)
         port, pid = self._wait_ready(out)
-        self.shell(f"echo {pid} > {root}/agent.pid")
+        # Readable only by the shell user, who could read the agent's memory anyway.
+        self.shell(
+            f"umask 077 && echo 'bundle={bundle} pid={pid} port={port} token={token}' "
+            f"> {root}/{_SESSION_FILE}"
+        )
+        client = self._forward(port, token)
+        log.info("[%s] agent pid %s on device port %s", self.serial, pid, port)
+        return client
+
+    def _forward(self, port: int, token: str) -> AgentClient:
         with _adb_errors(self.serial, "adb forward"):
             local_port = self.device.forward_port(port)
         client = AgentClient(f"127.0.0.1:{local_port}", device=self.serial, token=token)
         client.ping(timeout_sec=10.0)
-        log.info(
-            "[%s] agent pid %s on device port %s via host port %s",
-            self.serial,
-            pid,
-            port,
-            local_port,
-        )
+        return client
+
+    def _session(self) -> dict[str, str]:
+        text = self.shell(f"cat {self.config.root}/{_SESSION_FILE} 2>/dev/null")
+        return dict(part.split("=", 1) for part in text.split() if "=" in part)
+
+    def _attach(self, bundle: str) -> AgentClient | None:
+        session = self._session()
+        if session.get("bundle") != bundle or not session.get("pid", "").isdigit():
+            return None
+        if "alive" not in self.shell(f"kill -0 {session['pid']} 2>/dev/null && echo alive"):
+            return None
+        try:
+            client = self._forward(int(session["port"]), session["token"])
+        except (Error, KeyError, ValueError):
+            return None
+        log.info("[%s] attached to the running agent pid %s", self.serial, session["pid"])
         return client
 
     def _wait_ready(self, out: str) -> tuple[int, int]:
@@ -201,8 +229,17 @@ class AdbTransport:
         )
 
     def _stop_agent(self) -> None:
-        pid_file = f"{self.config.root}/agent.pid"
+        pid = self._session().get("pid", "") if self._reachable() else ""
+        if not pid.isdigit():
+            return
         try:
-            self.shell(f"[ -f {pid_file} ] && kill $(cat {pid_file}) 2>/dev/null; rm -f {pid_file}")
+            self.shell(f"kill {pid} 2>/dev/null; rm -f {self.config.root}/{_SESSION_FILE}")
         except InternalError as exc:  # the device may be gone; nothing left to stop
             log.debug("[%s] stopping the agent: %s", self.serial, exc)
+
+    def _reachable(self) -> bool:
+        try:
+            self.shell("true", timeout_sec=5.0)
+        except InternalError:
+            return False
+        return True
