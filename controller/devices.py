@@ -189,7 +189,10 @@ class DeviceRegistry:
 
     def _refresh(self) -> None:
         self.local()
-        online = set(self._adb_serials())
+        listed = self._adb_serials()
+        if listed is None:
+            return  # the listing failed: keep what we know rather than drop live devices
+        online = set(listed)
         for serial in list(self._entries):
             if serial != LOCAL_SERIAL and serial not in online:
                 self._entries.pop(serial).transport.close()
@@ -198,7 +201,8 @@ class DeviceRegistry:
             if entry is not None:
                 self._entries[serial] = entry
 
-    def _adb_serials(self) -> list[str]:
+    def _adb_serials(self) -> list[str] | None:
+        """Serials of adb devices in state ``device``; None when the listing failed."""
         if not self._use_adb or not adb_server_running():
             return []
         import adbutils
@@ -206,9 +210,9 @@ class DeviceRegistry:
         try:
             client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
             return [d.serial for d in client.list() if d.state == "device"]
-        except (adbutils.AdbError, OSError) as exc:
-            log.debug("no adb server on port %s: %s", adb_server_port(), exc)
-            return []
+        except (adbutils.AdbError, adbutils.AdbTimeout, OSError) as exc:
+            log.warning("listing adb devices on port %s failed: %s", adb_server_port(), exc)
+            return None
 
     def _adb_entry(self, serial: str) -> DeviceEntry | None:
         import adbutils

@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from controller.agent_bundle import agent_bundle
@@ -182,7 +183,8 @@ class AdbTransport:
         port, pid = self._wait_ready(out)
         # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
-            f"umask 077 && echo 'bundle={bundle} pid={pid} port={port} token={token}' "
+            f"umask 077 && echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "
+            f"token={token}' "
             f"> {root}/{_SESSION_FILE}"
         )
         client = self._forward(port, token)
@@ -202,7 +204,9 @@ class AdbTransport:
 
     def _attach(self, bundle: str) -> AgentClient | None:
         session = self._session()
-        if session.get("bundle") != bundle or not session.get("pid", "").isdigit():
+        if session.get("bundle") != PurePosixPath(bundle).name:
+            return None
+        if not session.get("pid", "").isdigit():
             return None
         if "alive" not in self.shell(f"kill -0 {session['pid']} 2>/dev/null && echo alive"):
             return None
