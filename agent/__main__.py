@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-READY_LINE = "DEVICELAB_AGENT_READY"
+from agent.handshake import TOKEN_ENV, ready_line
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -26,7 +26,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--workdir", type=Path, required=True, help="artifacts and scratch files")
     serve.add_argument(
         "--token-env",
-        default="DEVICELAB_AGENT_TOKEN",
+        default=TOKEN_ENV,
         help="environment variable holding the session token (unset = no auth)",
     )
     serve.add_argument("--log-level", default="INFO")
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"{READY_LINE} port={port} pid={os.getpid()}", flush=True)
+    print(ready_line(port, os.getpid()), flush=True)
     stop.wait()
     server.stop(grace=2).wait()
     return 0

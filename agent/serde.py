@@ -11,7 +11,7 @@ from agent.errors import AgentError, JobCancelledError
 from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
 from protos import agent_pb2 as pb
 
-_STAGES = {
+STAGES = {
     "first_load": pb.STAGE_FIRST_LOAD,
     "warm_load": pb.STAGE_WARM_LOAD,
     "warmup": pb.STAGE_WARMUP,
@@ -69,10 +69,10 @@ def layer_to_proto(layer: LayerTiming) -> pb.Layer:
 def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
     match event:
         case events.StageStarted(stage):
-            return pb.ProfileEvent(stage_started=pb.StageStarted(stage=_STAGES[stage]))
+            return pb.ProfileEvent(stage_started=pb.StageStarted(stage=STAGES[stage]))
         case events.LoadDone(stage, time_us, peak, increase):
             done = pb.LoadDone(
-                stage=_STAGES[stage],
+                stage=STAGES[stage],
                 time_us=time_us,
                 peak_memory_bytes=peak,
                 memory_increase_bytes=increase,

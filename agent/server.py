@@ -24,6 +24,7 @@ import psutil
 from agent import __version__, serde
 from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
+from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from agent.isolation import run_isolated
 from agent.job_functions import infer_job, profile_job
 from agent.runtimes import all_runtime_info, runtime_name_for
@@ -32,9 +33,7 @@ from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
 log = logging.getLogger("devicelab.agent")
-
-TOKEN_METADATA_KEY = "x-devicelab-token"
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_DEFAULT_PLAN = ProfilePlan()  # for fields an older controller leaves unset
 
 
 def _status_for(exc: AgentError) -> grpc.StatusCode:
@@ -145,8 +144,8 @@ class AgentServicer(pb_grpc.AgentServicer):
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(
-                max_iterations=request.max_iterations or 100,
-                max_time_s=request.max_time_s or 600.0,
+                max_iterations=request.max_iterations or _DEFAULT_PLAN.max_iterations,
+                max_time_s=request.max_time_s or _DEFAULT_PLAN.max_time_s,
                 warmup_iterations=request.warmup_iterations,
                 layer_profile_iterations=request.layer_profile_iterations,
             )

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import grpc
 
+from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from controller.errors import InternalError, UserError
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
-TOKEN_METADATA_KEY = "x-devicelab-token"  # must match agent/server.py
 CHUNK_BYTES = 1024 * 1024
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 PING_TIMEOUT_SEC = 5.0
 
 _USER_CODES = {
@@ -44,6 +43,12 @@ class Artifact:
     @classmethod
     def from_file(cls, path: Path, filename: str | None = None) -> Artifact:
         return cls(path, sha256_of(path), filename or path.name)
+
+    def linked_into(self, directory: Path) -> Path:
+        """A link named ``filename`` in ``directory``: for readers that go by suffix."""
+        link = directory / self.filename
+        link.symlink_to(self.path)
+        return link
 
 
 def sha256_of(path: Path) -> str:
@@ -141,24 +146,20 @@ class AgentClient:
 
 
 def _chunks(artifact: Artifact, progress: ProgressCallback | None) -> Iterator[pb.ArtifactChunk]:
-    path, sha256 = artifact.path, artifact.sha256
-    total = path.stat().st_size
+    """The upload stream: the first chunk carries the identity (even for an empty file)."""
+    total = artifact.path.stat().st_size
     done = 0
-    with path.open("rb") as handle:
-        first = True
+    with artifact.path.open("rb") as handle:
+        data = handle.read(CHUNK_BYTES)
+        chunk = pb.ArtifactChunk(
+            sha256=artifact.sha256, filename=artifact.filename, total_bytes=total, data=data
+        )
         while True:
-            data = handle.read(CHUNK_BYTES)
-            if not data and not first:
-                break
-            if first:
-                yield pb.ArtifactChunk(
-                    sha256=sha256, filename=artifact.filename, total_bytes=total, data=data
-                )
-                first = False
-            else:
-                yield pb.ArtifactChunk(data=data)
+            yield chunk
             done += len(data)
             if progress:
                 progress(done, total)
+            data = handle.read(CHUNK_BYTES)
             if not data:
-                break
+                return
+            chunk = pb.ArtifactChunk(data=data)

@@ -158,7 +158,7 @@ def get_devices(name: str = "", os: str = "", attributes: str | Sequence[str] = 
     """
     if not (name or os or attributes):
         return [entry.as_device() for entry in _registry().entries()]
-    wanted = Device(name, os, tuple([attributes] if isinstance(attributes, str) else attributes))
+    wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
     return [entry.as_device() for entry in _registry().find(wanted)]
 
 
@@ -180,10 +180,7 @@ def get_jobs(
 
 
 def _device_filter(device: Device | None) -> dict[str, Any]:
-    if device is None:
-        return {}
-    attributes = [device.attributes] if isinstance(device.attributes, str) else device.attributes
-    return {"name": device.name, "os": device.os, "attributes": list(attributes)}
+    return {} if device is None else device.as_filter()
 
 
 def _check_device(device: Device | None) -> None:
@@ -292,11 +289,8 @@ def _model_io(model: Model) -> Any:
 
     from controller.runners import model_artifact
 
-    artifact = model_artifact(_store(), model.model_id)
     with tempfile.TemporaryDirectory() as tmp:
-        link = Path(tmp) / artifact.filename
-        link.symlink_to(artifact.path)
-        return model_io(link)
+        return model_io(model_artifact(_store(), model.model_id).linked_into(Path(tmp)))
 
 
 def submit_compile_job(

@@ -46,6 +46,23 @@ class Device:
     attributes: tuple[str, ...] | list[str] | str = field(default=())
     serial: str = ""  # devicelab extension: filled in on devices the API returns
 
+    @property
+    def attribute_list(self) -> list[str]:
+        """``attributes`` as a list (the API accepts one string or several)."""
+        return [self.attributes] if isinstance(self.attributes, str) else list(self.attributes)
+
+    def as_filter(self) -> dict[str, Any]:
+        """How a job stores its device (JSON), read back by ``from_filter``."""
+        return {"name": self.name, "os": self.os, "attributes": self.attribute_list}
+
+    @classmethod
+    def from_filter(cls, device_filter: dict[str, Any]) -> Device:
+        return cls(
+            device_filter.get("name", ""),
+            device_filter.get("os", ""),
+            tuple(device_filter.get("attributes", ())),
+        )
+
 
 @dataclass
 class DeviceEntry:
@@ -62,6 +79,24 @@ class DeviceEntry:
     @property
     def attributes(self) -> list[str]:
         return device_attributes(self.props, self.profile, self.frameworks)
+
+    def selected_by(self, wanted: Device) -> bool:
+        """Does ``wanted`` pick this device? All of name, os and attributes must match.
+
+        No filter at all means this host (the embedded default); a device may also
+        be named by its adb serial (devicelab extension).
+        """
+        if not (wanted.name or wanted.os or wanted.attributes):
+            return self.serial == LOCAL_SERIAL
+        name = "" if wanted.name == self.serial else wanted.name
+        return matches(
+            self.name,
+            self.os,
+            self.attributes,
+            name=name,
+            os=wanted.os,
+            attributes=wanted.attributes,
+        )
 
     def as_device(self) -> Device:
         return Device(self.name, self.os, tuple(self.attributes), self.serial)
@@ -121,20 +156,7 @@ class DeviceRegistry:
         if wanted.name in ("", LOCAL_DEVICE_NAME) and not wanted.os and not wanted.attributes:
             return [self.local()]
         needs_frameworks = "framework:" in str(wanted.attributes)
-        found = []
-        for entry in self.entries(probe_frameworks=needs_frameworks):
-            # devicelab extension: a device may also be named by its adb serial
-            name = "" if wanted.name == entry.serial else wanted.name
-            if matches(
-                entry.name,
-                entry.os,
-                entry.attributes,
-                name=name,
-                os=wanted.os,
-                attributes=wanted.attributes,
-            ):
-                found.append(entry)
-        return found
+        return [e for e in self.entries(probe_frameworks=needs_frameworks) if e.selected_by(wanted)]
 
     def resolve(self, wanted: Device | None) -> DeviceEntry:
         """The first device matching ``wanted``; UserError naming what is reachable."""
@@ -153,10 +175,7 @@ class DeviceRegistry:
         for entry in self.find(wanted) if wanted.name or wanted.attributes else []:
             if entry.profile is not None:
                 return entry.profile
-        attributes = (
-            [wanted.attributes] if isinstance(wanted.attributes, str) else wanted.attributes
-        )
-        chipsets = {a.split(":", 1)[1] for a in attributes if a.startswith("chipset:")}
+        chipsets = {a.split(":", 1)[1] for a in wanted.attribute_list if a.startswith("chipset:")}
         for profile in self._profiles:
             names = {profile.name, profile.part_number, *(p.name for p in profile.phones)}
             if wanted.name in names or chipsets & {profile.chipset, *profile.chipset_aliases}:

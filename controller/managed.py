@@ -111,11 +111,7 @@ class Job:
         self.name = record.name
         self.date = record.created_at
         self.options = record.options
-        self.device = Device(
-            record.device_filter.get("name", ""),
-            record.device_filter.get("os", ""),
-            tuple(record.device_filter.get("attributes", ())),
-        )
+        self.device = Device.from_filter(record.device_filter)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r})"

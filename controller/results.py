@@ -14,12 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.serde import STAGES
 from protos import agent_pb2 as pb
 
-_STAGE_NAMES = {
-    pb.STAGE_FIRST_LOAD: "first_load",
-    pb.STAGE_WARM_LOAD: "warm_load",
-}
+_STAGE_NAMES = {number: name for name, number in STAGES.items()}
 
 # Per-layer summary statistic across profiled iterations: the median resists the
 # odd preempted iteration better than the mean, and matches the loop's summary.

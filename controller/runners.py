@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
-from controller.devices import DeviceEntry, DeviceRegistry
+from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import Options, parse_options
+from controller.options.table import MODEL_RUNTIMES
 from controller.results import ProfileResultBuilder, applied_to_dict
 from controller.store import JobRecord, JobStateError, Store
 from controller.transports.base import Transport
@@ -47,12 +48,7 @@ DEFAULT_WARMUP_ITERATIONS = 1
 DEFAULT_LAYER_PROFILE_ITERATIONS = 3
 # How often a running job looks at the store for a cancel (a read, cheap).
 _CANCEL_POLL_SEC = 0.5
-_SUFFIX_BY_TYPE = {
-    "tflite": ".tflite",
-    "onnx": ".onnx",
-    "qnn_context_binary": ".bin",
-    "qnn_lib_aarch64_android": ".so",
-}
+_SUFFIX_BY_TYPE = {runtime: suffix for suffix, runtime in MODEL_RUNTIMES.items()}
 
 
 @dataclass
@@ -301,23 +297,17 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
 def run_compile(ctx: RunContext, job: JobRecord) -> None:
     """Compile on the host for the target device's SoC; the output becomes a new model."""
     from controller.compile import compile_model
-    from controller.devices import Device
 
     options = job_options(ctx.store, job)
-    wanted = job.device_filter
-    device = Device(
-        wanted.get("name", ""), wanted.get("os", ""), tuple(wanted.get("attributes", ()))
-    )
+    device = Device.from_filter(job.device_filter)
     profile = ctx.registry.profile_for(device) if (device.name or device.attributes) else None
     calibration = ctx.store.load_dataset(job.dataset_id) if job.dataset_id else None
     source = model_artifact(ctx.store, job.model_id)
     job = ctx.move(job, JobState.OPTIMIZING_MODEL)  # progress messages may move it to quantizing
     specs = {n: (tuple(s), d) for n, (s, d) in (job.spec.get("input_specs") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="devicelab-compile-") as tmp:
-        staged = Path(tmp) / source.filename
-        staged.symlink_to(source.path)
         result = compile_model(
-            staged,
+            source.linked_into(Path(tmp)),
             options,
             device_profile=profile,
             input_specs=specs or None,
@@ -348,4 +338,4 @@ def _progress(ctx: RunContext, job: JobRecord, message: str) -> None:
     state = (
         JobState.QUANTIZING_MODEL if message.startswith("quantiz") else JobState.OPTIMIZING_MODEL
     )
-    ctx.store.transition(job.id, state, message, worker_id=ctx.worker_id)
+    ctx.move(job, state, message)

@@ -19,8 +19,7 @@ import secrets
 import threading
 from typing import Any
 
-from controller.device_attributes import matches
-from controller.devices import DeviceEntry, DeviceRegistry
+from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
 from controller.runners import JobHooks, RunContext, run_job
@@ -53,24 +52,12 @@ def device_accepts(
         return False
     if "after" in device_filter and device_filter["after"] not in ready:
         return False
-    if "framework:" in str(device_filter.get("attributes", "")):
+    wanted = Device.from_filter(device_filter)
+    if "framework:" in str(wanted.attributes):
         registry.probe(entry)  # frameworks come from the device's agent
-    name = device_filter.get("name", "")
-    os_filter, attributes = device_filter.get("os", ""), device_filter.get("attributes", ())
-    if name == entry.serial:
-        name = ""  # named by adb serial: the name is matched, check the rest
-    elif not (name or os_filter or attributes):
-        return entry.serial == "local"  # no device named: the embedded default
     try:
-        return matches(
-            entry.name,
-            entry.os,
-            entry.attributes,
-            name=name,
-            os=os_filter,
-            attributes=attributes,
-        )
-    except Error:
+        return entry.selected_by(wanted)
+    except Error:  # a filter the cloud client would refuse (os without name or attributes)
         return False
 
 

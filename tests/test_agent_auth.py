@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient
 from controller.errors import InternalError
 from protos import agent_pb2 as pb
@@ -19,7 +20,7 @@ TOKEN = "s3cret-session-token"
 
 @pytest.fixture()
 def agent_port(tmp_path: Path) -> Iterator[int]:
-    env = {**os.environ, "DEVICELAB_AGENT_TOKEN": TOKEN}
+    env = {**os.environ, TOKEN_ENV: TOKEN}
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "serve", "--port", "0", "--workdir", str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -30,7 +31,9 @@ def agent_port(tmp_path: Path) -> Iterator[int]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        yield int(dict(p.split("=", 1) for p in line.split()[1:])["port"])
+        ready = parse_ready_line(line)
+        assert ready is not None, line
+        yield ready[0]
     finally:
         process.terminate()
         process.wait(10)

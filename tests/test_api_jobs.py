@@ -89,9 +89,9 @@ def test_unknown_ids_are_user_errors() -> None:
 
 
 def test_expired_dataset_is_refused(models_dir: Path) -> None:
-    from controller.api import _store
-
     import time
+
+    from controller.api import _store
 
     short_lived = 0.05 / 86400  # 50 ms, in days
     data = {"image": [np.zeros((1, 3, 32, 32), np.float32)]}

@@ -8,14 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLE_NAMES = (
-    "tiny_cnn.onnx",
-    "tiny_cnn_qdq.onnx",
-    "tiny_cnn_dynamic.onnx",
-    "tiny_cnn.tflite",
-    "mobilenet_like.tflite",
-)
-
 
 def write_samples(directory: Path) -> list[Path]:
     """Write every sample model into ``directory``; return their paths.

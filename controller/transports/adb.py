@@ -14,6 +14,7 @@ content-addressed store. One already on the device is not pushed again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -21,10 +22,12 @@ import shlex
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_health import shell_snapshot
@@ -33,7 +36,6 @@ from controller.transports.adb_sync import SyncPushError, sync_push
 
 log = logging.getLogger("devicelab.transport.adb")
 
-READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
 DEFAULT_ADB_PORT = 5037
 AGENT_START_TIMEOUT_SEC = 60.0
 _SESSION_FILE = "agent.session"  # bundle, pid, port and token of the running agent
@@ -68,20 +70,15 @@ class AdbDeviceConfig:
     root: str = "/data/local/tmp/devicelab"
 
 
-def _adb_errors(serial: str, what: str) -> Any:
-    """Context manager mapping adbutils failures to InternalError naming the device."""
-    import contextlib
-
+@contextlib.contextmanager
+def _adb_errors(serial: str, what: str) -> Iterator[None]:
+    """Map adbutils failures to InternalError naming the device."""
     import adbutils
 
-    @contextlib.contextmanager
-    def mapper() -> Any:
-        try:
-            yield
-        except (adbutils.AdbError, adbutils.AdbTimeout, OSError, SyncPushError) as exc:
-            raise InternalError(f"[{serial}] {what} failed: {exc}") from exc
-
-    return mapper()
+    try:
+        yield
+    except (adbutils.AdbError, adbutils.AdbTimeout, OSError, SyncPushError) as exc:
+        raise InternalError(f"[{serial}] {what} failed: {exc}") from exc
 
 
 class AdbTransport:
@@ -176,7 +173,7 @@ class AdbTransport:
         out = f"{root}/agent.out"
         command = (
             f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
-            f"DEVICELAB_AGENT_TOKEN={token} nohup {shlex.quote(self.config.python)} {bundle} "
+            f"{TOKEN_ENV}={token} nohup {shlex.quote(self.config.python)} {bundle} "
             f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null &"
         )
         self.shell(command)
@@ -221,9 +218,9 @@ class AdbTransport:
         deadline = time.monotonic() + AGENT_START_TIMEOUT_SEC
         while time.monotonic() < deadline:
             for line in self.shell(f"cat {out} 2>/dev/null").splitlines():
-                if line.startswith(READY_LINE):
-                    fields = dict(part.split("=", 1) for part in line.split()[1:])
-                    return int(fields["port"]), int(fields["pid"])
+                ready = parse_ready_line(line)
+                if ready is not None:
+                    return ready
             time.sleep(_POLL_SEC)
         tail = self.shell(f"tail -n 20 {self.config.root}/agent.log 2>/dev/null")
         raise UserError(

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.config import home_dir
 from controller.device_health import local_snapshot
@@ -25,7 +26,6 @@ from controller.errors import InternalError
 
 log = logging.getLogger("devicelab.transport.local")
 
-READY_LINE = "DEVICELAB_AGENT_READY"  # printed by `python -m agent serve`
 AGENT_START_TIMEOUT_SEC = 60.0
 LOCAL_SERIAL = "local"
 
@@ -67,7 +67,7 @@ class LocalTransport:
 
     def _start(self) -> AgentClient:
         token = secrets.token_hex(16)
-        env = {**os.environ, "DEVICELAB_AGENT_TOKEN": token}
+        env = {**os.environ, TOKEN_ENV: token}
         repo_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
         cmd = [self.python, "-m", "agent", "serve", "--port", "0", "--workdir", str(self.workdir)]
@@ -100,9 +100,9 @@ class LocalTransport:
                 line = lines.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if line.startswith(READY_LINE):
-                fields = dict(part.split("=", 1) for part in line.split()[1:])
-                return int(fields["port"])
+            ready = parse_ready_line(line)
+            if ready is not None:
+                return ready[0]
         if process.poll() is None:
             process.kill()
         process.wait(timeout=5)
