@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from agent.device_env import prepare_environment
 from agent.handshake import TOKEN_ENV, ready_line
 
 
@@ -40,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s [agent|%(process)d] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    changed = prepare_environment(args.workdir.resolve())
+    if changed:
+        logging.getLogger("devicelab.agent").info("environment set for this device: %s", changed)
     from agent.server import build_server  # after logging, so import errors are logged
 
-    args.workdir.mkdir(parents=True, exist_ok=True)
     # The token travels by environment, never argv: argv is visible in `ps` to every user.
     token = os.environ.get(args.token_env, "")
     server, port = build_server(args.workdir, args.port, args.host, token)

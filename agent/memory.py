@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import psutil
@@ -29,6 +30,19 @@ def _read_hwm_bytes() -> int | None:
     except OSError:
         return None
     return int(match.group(1)) * 1024 if match else None
+
+
+@cache
+def peak_memory_method() -> str:
+    """How this process measures a stage's peak: recorded in every result.
+
+    ``VmHWM reset per stage`` where ``/proc/self/clear_refs`` is writable (Linux,
+    most Android builds); otherwise ``RSS at stage start and end`` (a lower bound
+    of the peak).
+    """
+    if _read_hwm_bytes() is not None and _reset_hwm():
+        return "VmHWM reset per stage"
+    return "RSS at stage start and end (clear_refs not writable)"
 
 
 def _reset_hwm() -> bool:

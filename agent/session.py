@@ -23,7 +23,7 @@ import numpy as np
 
 from agent import events
 from agent.inputs import make_feeds
-from agent.memory import PeakMemoryMeter
+from agent.memory import PeakMemoryMeter, peak_memory_method
 from agent.runtimes.base import LoadedModel, RunConfig, Runtime
 
 # Latencies are flushed to the stream at most this often, so a long loop is
@@ -80,6 +80,7 @@ class ProfileSession:
         model, loaded = self._timed_load("warm_load")
         yield loaded
         try:
+            model.applied.settings.setdefault("peak_memory_method", peak_memory_method())
             yield events.Applied(model.applied, model.inputs, model.outputs)
             feeds = make_feeds(model.inputs, self.config.input_shapes)
             model.set_inputs(feeds)

@@ -135,7 +135,7 @@ class DeviceRegistry:
         self._lock = threading.RLock()
         self._profiles = load_profiles()
         self._adb_config = adb_config or AdbDeviceConfig(
-            python=os.environ.get("DEVICELAB_DEVICE_PYTHON", "python3"),
+            python=os.environ.get("DEVICELAB_DEVICE_PYTHON") or None,
             root=os.environ.get("DEVICELAB_DEVICE_ROOT", "/data/local/tmp/devicelab"),
         )
         self._use_adb = use_adb

@@ -22,6 +22,7 @@ from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
 from controller.devices import Device, DeviceEntry, DeviceRegistry
+from controller.environment import job_environment
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import Options, parse_options
@@ -162,11 +163,13 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
             job.spec.get("layer_profile_iterations", DEFAULT_LAYER_PROFILE_ITERATIONS)
         ),
     )
+    environment = job_environment(entry, client)
     health = {"before": health_before(entry.transport)}
     job = ctx.move(job, JobState.MEASURING_PERFORMANCE)
     builder = _stream_profile(ctx, job, client, request, entry.serial)
     health["after"] = entry.transport.health()
     extra = _result_extras(ctx.store, job, model_id, entry, options, health)
+    extra["environment"] = environment
     ctx.store.set_result(job.id, builder.build(extra))
     _raise_agent_error(builder, entry.serial)
     if builder.summary is None:
@@ -285,6 +288,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
                 "samples": count,
                 "options": options.as_dict(),
                 "applied": applied_to_dict(reply.applied),
+                "environment": job_environment(entry, client),
             }
         },
     )

@@ -95,25 +95,58 @@ def available_backends(library_dirs: Sequence[str] = ()) -> tuple[QnnBackend, ..
 
 
 _REGISTER_LOCK = threading.Lock()
+_registered = False
+# Where a Snapdragon Linux board exposes the HTP: the fastrpc node and the DSP RPC library.
+_FASTRPC_NODES = ("/dev/fastrpc-cdsp", "/dev/fastrpc-cdsp-secure")
+_CDSPRPC = "libcdsprpc.so"
+_CDSPRPC_DIRS = ("/usr/lib", "/usr/lib/aarch64-linux-gnu", "/vendor/lib64", "/odm/lib64")
 
 
 def register_qnn_ep(ort: ModuleType) -> list[Any]:
     """Register the QNN plugin EP with ORT (once per process); return its ``OrtEpDevice``s.
 
+    Registration is remembered, not inferred from the devices: where the plugin
+    registers but offers no device (an aarch64 host without fastrpc), a second
+    registration would fail with "already registered".
+
     Raises:
-        MissingLibraryError: ``onnxruntime-qnn`` is not installed.
+        MissingLibraryError: ``onnxruntime-qnn`` is not installed, or it offers no
+            device here (naming why: no fastrpc node, no ``libcdsprpc.so``).
     """
+    global _registered
     with _REGISTER_LOCK:
         devices = [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
         if devices:
             return devices
-        package = qnn_package_dir()
-        if package is None:
-            raise MissingLibraryError(
-                f"{QNN_PROVIDER_LIBRARY} not found: the onnxruntime-qnn package is not installed"
+        if not _registered:
+            package = qnn_package_dir()
+            if package is None:
+                raise MissingLibraryError(
+                    f"{QNN_PROVIDER_LIBRARY} not found: "
+                    "the onnxruntime-qnn package is not installed"
+                )
+            ort.register_execution_provider_library(
+                QNN_EP_NAME, str(package / QNN_PROVIDER_LIBRARY)
             )
-        ort.register_execution_provider_library(QNN_EP_NAME, str(package / QNN_PROVIDER_LIBRARY))
-        return [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
+            _registered = True
+        devices = [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
+        if not devices:
+            raise MissingLibraryError(f"the QNN EP offers no device here: {no_device_reason()}")
+        return devices
+
+
+def no_device_reason() -> str:
+    """Why the QNN plugin may offer no HTP device on this machine (what is missing)."""
+    import platform
+
+    if platform.machine() not in ("aarch64", "arm64"):
+        return f"the plugin found no QNN device on this {platform.machine()} host"
+    missing = []
+    if not any(Path(node).exists() for node in _FASTRPC_NODES):
+        missing.append(f"no {_FASTRPC_NODES[0]} (the HTP is reached through fastrpc)")
+    if not any((Path(d) / _CDSPRPC).exists() for d in _CDSPRPC_DIRS):
+        missing.append(f"no {_CDSPRPC} in {', '.join(_CDSPRPC_DIRS)}")
+    return "; ".join(missing) or "fastrpc is present but the plugin reported no device"
 
 
 def backend_provider_options(backend: QnnBackend, library_dirs: Sequence[str]) -> dict[str, str]:

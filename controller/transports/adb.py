@@ -1,10 +1,13 @@
 """A phone or board reached through the adb server: deploy, start, forward, push.
 
 What ``connect()`` does, each step only when needed:
-1. push the agent bundle (one zip, named by its hash) unless the device has it;
-2. start it with the device's Python under ``nohup``, with a fresh per-session
+1. read the device (ABI, OS, tools, a usable Python: ``adb_probe``) and, where it
+   has no Python that can run the agent (every stock Android), deploy the
+   bundled device runtime (``adb_runtime``);
+2. push the agent bundle (one zip, named by its hash) unless the device has it;
+3. start it with that Python under ``nohup``, with a fresh per-session
    token in its environment, and read the port it prints;
-3. ``adb forward`` a host port to it, and ping it through the forward.
+4. ``adb forward`` a host port to it, and ping it through the forward.
 A later ``connect()`` pings the running agent and restarts it if it died.
 
 Artifacts go by ``adb push`` (sync service, 64 KiB packets) into the agent's
@@ -24,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agent.handshake import TOKEN_ENV, parse_ready_line
@@ -32,12 +35,17 @@ from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_health import shell_snapshot
 from controller.errors import Error, InternalError, UserError
+from controller.transports.adb_probe import DeviceFacts, probe
+from controller.transports.adb_runtime import DevicePython, RuntimeDeployer, choose_python
 from controller.transports.adb_sync import SyncPushError, sync_push
 
 log = logging.getLogger("devicelab.transport.adb")
 
 DEFAULT_ADB_PORT = 5037
 AGENT_START_TIMEOUT_SEC = 60.0
+# The runtime's first start compiles the stdlib and wheels it imports into .pyc
+# (none are shipped: controller/device_runtime/build.py), minutes under qemu-user.
+RUNTIME_START_FACTOR = 5.0
 _SESSION_FILE = "agent.session"  # bundle, pid, port and token of the running agent
 PING_TIMEOUT_SEC = 3.0
 _POLL_SEC = 0.2
@@ -62,12 +70,15 @@ class AdbDeviceConfig:
     """Where and how the agent lives on a device.
 
     ``python``: the device's interpreter with grpcio, protobuf, numpy, psutil and
-    the runtimes installed (README: "Preparing a device"). ``root``: a folder the
-    shell user can write and execute from.
+    the runtimes installed; None (the default) finds one or deploys the bundled
+    runtime (README: "Preparing a device"). ``root``: a folder the shell user can
+    write and execute from. ``qnn``: deploy the runtime with onnxruntime-qnn (for
+    Snapdragon Linux boards with fastrpc).
     """
 
-    python: str = "python3"
+    python: str | None = None
     root: str = "/data/local/tmp/devicelab"
+    qnn: bool = False
 
 
 @contextlib.contextmanager
@@ -91,6 +102,8 @@ class AdbTransport:
         self._client: AgentClient | None = None
         self._lock = threading.Lock()
         self.restarts = 0
+        self.facts: DeviceFacts | None = None
+        self.python: DevicePython | None = None
 
     # --- Transport ---------------------------------------------------------
     def connect(self) -> AgentClient:
@@ -131,6 +144,15 @@ class AdbTransport:
     def health(self) -> dict[str, Any]:
         return shell_snapshot(self.shell)
 
+    def describe(self) -> dict[str, Any]:
+        """What runs where: the device's facts and the Python the agent runs on."""
+        with self._lock:
+            facts = self.facts or self._probe()
+            described: dict[str, Any] = dict(facts.as_dict())
+            if self.python is not None:
+                described["python"] = self.python.as_dict()
+            return described
+
     # --- device helpers ----------------------------------------------------
     def shell(self, command: str, timeout_sec: float = 30.0) -> str:
         with _adb_errors(self.serial, f"shell {command[:40]!r}"):
@@ -161,9 +183,33 @@ class AdbTransport:
                 sync_push(self.device, bundle, remote)
         return remote
 
+    def _probe(self) -> DeviceFacts:
+        configured = self.config.python
+        self.facts = probe(lambda cmd: self.shell(cmd, 60.0), () if configured else ("python3",))
+        return self.facts
+
+    def _device_python(self) -> DevicePython:
+        facts = self._probe()
+        chosen = choose_python(facts, self.config.python, self.serial)
+        if chosen is not None:
+            return chosen
+        deployer = RuntimeDeployer(self.serial, self.config.root, self.shell, self._push_file)
+        return deployer.ensure(facts, qnn=self.config.qnn)
+
+    def _push_file(self, src: str, dst: str) -> None:
+        from tqdm import tqdm
+
+        total = os.path.getsize(src)
+        label = f"[{self.serial}] device runtime"
+        # disable=None: a bar on a terminal, nothing in a worker's log file.
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=None, leave=False)
+        with bar, _adb_errors(self.serial, "runtime push"):
+            sync_push(self.device, Path(src), dst, lambda done, _: bar.update(done - bar.n))
+
     def _start_agent(self) -> AgentClient:
         """Attach to this bundle's agent if one runs (another process may be using it,
         mid-job); otherwise stop any other agent and start ours."""
+        self.python = self._device_python()
         bundle = self._ensure_bundle()
         client = self._attach(bundle)
         if client is not None:
@@ -173,7 +219,7 @@ class AdbTransport:
         out = f"{root}/agent.out"
         command = (
             f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
-            f"{TOKEN_ENV}={token} nohup {shlex.quote(self.config.python)} {bundle} "
+            f"{TOKEN_ENV}={token} nohup {shlex.quote(self.python.command)} {bundle} "
             f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null &"
         )
         self.shell(command)
@@ -181,7 +227,7 @@ class AdbTransport:
         # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
             f"umask 077 && echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "
-            f"token={token}' "
+            f"python={self.python.command} token={token}' "
             f"> {root}/{_SESSION_FILE}"
         )
         client = self._forward(port, token)
@@ -203,6 +249,8 @@ class AdbTransport:
         session = self._session()
         if session.get("bundle") != PurePosixPath(bundle).name:
             return None
+        if self.python is not None and session.get("python") != self.python.command:
+            return None  # started on another runtime (or Python) than the one chosen now
         if not session.get("pid", "").isdigit():
             return None
         if "alive" not in self.shell(f"kill -0 {session['pid']} 2>/dev/null && echo alive"):
@@ -215,7 +263,10 @@ class AdbTransport:
         return client
 
     def _wait_ready(self, out: str) -> tuple[int, int]:
-        deadline = time.monotonic() + AGENT_START_TIMEOUT_SEC
+        timeout_sec = AGENT_START_TIMEOUT_SEC
+        if self.python is not None and self.python.source == "runtime":
+            timeout_sec *= RUNTIME_START_FACTOR
+        deadline = time.monotonic() + timeout_sec
         while time.monotonic() < deadline:
             for line in self.shell(f"cat {out} 2>/dev/null").splitlines():
                 ready = parse_ready_line(line)
@@ -223,9 +274,10 @@ class AdbTransport:
                     return ready
             time.sleep(_POLL_SEC)
         tail = self.shell(f"tail -n 20 {self.config.root}/agent.log 2>/dev/null")
+        python = self.python.command if self.python else "?"
         raise UserError(
-            f"[{self.serial}] the agent did not start within {AGENT_START_TIMEOUT_SEC:.0f} s "
-            f"with '{self.config.python}'; is Python with devicelab's agent dependencies "
+            f"[{self.serial}] the agent did not start within {timeout_sec:.0f} s "
+            f"with '{python}'; is Python with devicelab's agent dependencies "
             f"installed on the device? agent.log:\n{tail}"
         )
 

@@ -24,3 +24,6 @@ class Transport(Protocol):
 
     def health(self) -> dict[str, Any]:
         """A device health snapshot (battery, temperatures, CPU clocks), best effort."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the device is (arch, ABI, OS and build, kernel) and the Python the agent runs on."""

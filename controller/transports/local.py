@@ -54,6 +54,20 @@ class LocalTransport:
         with self._lock:
             self._stop_process()
 
+    def describe(self) -> dict[str, Any]:
+        """This host as a device: the same fields an adb device reports."""
+        import platform
+
+        try:
+            os_version = platform.freedesktop_os_release().get("PRETTY_NAME", "")
+        except OSError:
+            os_version = ""
+        return {
+            "arch": platform.machine(), "abi": platform.machine(), "os": "linux",
+            "os_version": os_version, "os_build": "", "kernel": platform.release(),
+            "python": {"command": self.python, "source": "host"},
+        }  # fmt: skip
+
     def push_artifact(
         self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:
