@@ -304,3 +304,33 @@ def samples(args: argparse.Namespace) -> int:
     for path in write_samples(Path(args.directory)):
         print(path)
     return EXIT_OK
+
+
+def bundle(args: argparse.Namespace) -> int:
+    """Build (or reuse) the device runtime; print its id, size and versions."""
+    import shutil
+
+    from controller.device_runtime.build import build_runtime
+
+    built = build_runtime(args.arch, qnn=args.qnn, rebuild=args.rebuild)
+    if args.out:
+        shutil.copyfile(built.path, args.out)
+    manifest = built.manifest
+    print(f"runtime {built.runtime_id}: {built.path}")
+    print(f"  {built.size / 1e6:.1f} MB compressed, {int(manifest['unpacked_bytes']) / 1e6:.1f} MB "
+          f"unpacked, {manifest['files']} files")  # fmt: skip
+    wheels: dict[str, str] = manifest["wheels"]  # type: ignore[assignment]
+    print(f"  python {manifest['python']}; " + ", ".join(f"{n} {v}" for n, v in wheels.items()))
+    return EXIT_OK
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Print the device's checks; exit 0 when it can run jobs, 1 when it cannot."""
+    from controller.doctor import diagnose, format_table
+
+    diagnosis = diagnose(args.device)
+    if args.json:
+        print(json.dumps(diagnosis.as_dict(), indent=2))
+    else:
+        print(format_table(diagnosis))
+    return EXIT_OK if diagnosis.can_run_jobs else EXIT_JOB_FAILED

@@ -137,6 +137,7 @@ class DeviceRegistry:
         self._adb_config = adb_config or AdbDeviceConfig(
             python=os.environ.get("DEVICELAB_DEVICE_PYTHON") or None,
             root=os.environ.get("DEVICELAB_DEVICE_ROOT", "/data/local/tmp/devicelab"),
+            qnn=os.environ.get("DEVICELAB_DEVICE_RUNTIME_QNN", "") not in ("", "0"),
         )
         self._use_adb = use_adb
 
