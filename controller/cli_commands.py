@@ -319,7 +319,7 @@ def bundle(args: argparse.Namespace) -> int:
     print(f"runtime {built.runtime_id}: {built.path}")
     print(f"  {built.size / 1e6:.1f} MB compressed, {int(manifest['unpacked_bytes']) / 1e6:.1f} MB "
           f"unpacked, {manifest['files']} files")  # fmt: skip
-    wheels: dict[str, str] = manifest["wheels"]  # type: ignore[assignment]
+    wheels: dict[str, str] = manifest["wheels"]
     print(f"  python {manifest['python']}; " + ", ".join(f"{n} {v}" for n, v in wheels.items()))
     return EXIT_OK
 

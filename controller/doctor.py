@@ -170,7 +170,8 @@ def _fastrpc(shell: Callable[..., str]) -> Check:
         "npu (fastrpc)", WARN, value,
         "CPU jobs run. The NPU needs, on a Snapdragon Linux board, /dev/fastrpc-cdsp and "
         "libcdsprpc.so (the board's image) with the qnn runtime "
-        "(DEVICELAB_DEVICE_RUNTIME_QNN=1); on an Android phone, Qualcomm's QNN SDK tools on the device (README: Preparing a device)",
+        "(DEVICELAB_DEVICE_RUNTIME_QNN=1); on an Android phone, Qualcomm's QNN SDK tools "
+        "on the device (README: Preparing a device)",
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller.config import home_dir
 from controller.device_runtime import debian, elf, pins, trim, wheels
@@ -44,7 +45,7 @@ class RuntimeBundle:
     path: Path  # devicelab-runtime-aarch64-<id>.tar.gz
     runtime_id: str  # first 16 hex digits of the archive's sha256
     sha256: str
-    manifest: dict[str, object]
+    manifest: dict[str, Any]
 
     @property
     def size(self) -> int:
@@ -127,7 +128,7 @@ def _keep_needed_libraries(root: Path) -> None:
             path.unlink()
 
 
-def _versions(root: Path, qnn: bool) -> dict[str, object]:
+def _versions(root: Path, qnn: bool) -> dict[str, Any]:
     debs = dict(
         line.split(" ", 1)
         for line in (root / "debian-packages.txt").read_text(encoding="utf-8").splitlines()
@@ -156,7 +157,7 @@ def _cached(folder: Path, key: str) -> RuntimeBundle | None:
     return RuntimeBundle(path, entry["runtime_id"], entry["sha256"], entry["manifest"])
 
 
-def _store(folder: Path, key: str, archive: Path, manifest: dict[str, object]) -> RuntimeBundle:
+def _store(folder: Path, key: str, archive: Path, manifest: dict[str, Any]) -> RuntimeBundle:
     digest = _sha256(archive)
     runtime_id = digest[:16]
     suffix = "-qnn" if manifest["qnn"] else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 MANIFEST_NAME = "devicelab-runtime.json"
 
@@ -27,12 +28,10 @@ def file_sizes(root: Path) -> dict[str, int]:
     return dict(sorted(sizes.items()))
 
 
-def build_manifest(
-    root: Path, arch: str, qnn: bool, versions: dict[str, object]
-) -> dict[str, object]:
+def build_manifest(root: Path, arch: str, qnn: bool, versions: dict[str, Any]) -> dict[str, Any]:
     """Write ``MANIFEST_NAME`` into ``root`` and return its summary (without the file list)."""
     sizes = file_sizes(root)
-    summary: dict[str, object] = {
+    summary: dict[str, Any] = {
         "arch": arch,
         "qnn": qnn,
         **versions,

@@ -21,6 +21,11 @@ Modules, one job each::
     sandbox     sandbox layout, tools, fake sysfs
     props       default props, props JSON, CNXN banner
     processes   shell environment, spawning, kill-all
+    android_root      aarch64 mode: the Android-like root (busybox, sh tools, cpuinfo)
+    android_tools     aarch64 mode: getprop/dumpsys/cmd/nohup as sh scripts
+    android_shell     aarch64 mode: chrooted shell processes as uid 2000
+    emulation         aarch64 mode: qemu-user fetch, the namespace holder's lifecycle
+    namespace_holder  aarch64 mode: the holder script (userns, mounts, binfmt_misc)
     device      StandinDevice: listener, lifecycle, faults
     testing     helpers for tests: a private adb server, a connected stand-in
 
@@ -34,12 +39,19 @@ is a convenience, not a security boundary.
 Run one device until killed::
 
     python -m controller.phone_standin --sandbox DIR [--port 5555] [--props props.json]
-        [--serial-name NAME] [--adb-connect]
+        [--serial-name NAME] [--adb-connect] [--arch host|aarch64] [--cache-dir DIR]
 """
 
 from __future__ import annotations
 
 from controller.phone_standin.device import StandinConfig, StandinDevice
+from controller.phone_standin.emulation import aarch64_unavailable_reason
 from controller.phone_standin.props import DEFAULT_PROPS, FEATURES
 
-__all__ = ["DEFAULT_PROPS", "FEATURES", "StandinConfig", "StandinDevice"]
+__all__ = [
+    "DEFAULT_PROPS",
+    "FEATURES",
+    "StandinConfig",
+    "StandinDevice",
+    "aarch64_unavailable_reason",
+]

@@ -3,6 +3,7 @@
 Example::
 
     python -m controller.phone_standin --sandbox /tmp/phone --props props.json --adb-connect
+    python -m controller.phone_standin --arch aarch64 --sandbox /tmp/arm-phone --adb-connect
 
 prints ``stand-in device listening on 127.0.0.1:PORT`` and, with
 ``--adb-connect``, registers it with the adb server (``adb connect``) and
@@ -21,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from controller.errors import Error
 from controller.phone_standin.device import StandinConfig, StandinDevice
 from controller.phone_standin.props import load_props_file
 
@@ -50,6 +52,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")),
         help="adb server port for --adb-connect (default: $ANDROID_ADB_SERVER_PORT or 5037)",
     )
+    parser.add_argument(
+        "--arch",
+        choices=("host", "aarch64"),
+        default="host",
+        help="host: commands on this host's /bin/sh (default); aarch64: an Android-like "
+        "root under qemu-user, as the shell user (needs root and Linux >= 6.7)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="aarch64: where qemu and busybox are cached "
+        "(default: $DEVICELAB_HOME/cache/phone-standin)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every stream")
     return parser.parse_args(argv)
 
@@ -78,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         props = load_props_file(args.props) if args.props else {}
-        config = StandinConfig(args.sandbox, props, args.serial_name, args.host, args.port)
+        config = StandinConfig(
+            args.sandbox, props, args.serial_name, args.host, args.port,
+            arch=args.arch, cache_dir=args.cache_dir,
+        )  # fmt: skip
         device = StandinDevice(config).start()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError, Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"stand-in device listening on {device.serial} (sandbox {device.root})", flush=True)

@@ -6,6 +6,12 @@ serves every adb server connection with :class:`Connection`. Faults for tests:
 :meth:`StandinDevice.drop_connections` (link glitch: the server may reconnect),
 :meth:`StandinDevice.unplug` / :meth:`StandinDevice.replug` (cable pulled:
 nothing listens until replugged), :meth:`StandinDevice.kill_processes`.
+
+With ``arch="aarch64"`` the sandbox is an Android-like root
+(:mod:`.android_root`) and shell commands run chrooted in it under qemu-user,
+as the shell user, inside private namespaces (:mod:`.emulation`,
+:mod:`.android_shell`) that :meth:`StandinDevice.start` creates and
+:meth:`StandinDevice.stop` ends (with every process in them).
 """
 
 from __future__ import annotations
@@ -17,8 +23,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
+from controller.phone_standin.android_root import (
+    CPUINFO_RELATIVE,
+    SHELL_GID,
+    SHELL_UID,
+    fetch_busybox,
+    prepare_android_root,
+)
+from controller.phone_standin.android_shell import ChrootProcessRegistry
 from controller.phone_standin.connection import Connection
+from controller.phone_standin.emulation import (
+    EmulatedNamespace,
+    NamespaceSpec,
+    default_cache_dir,
+    fetch_qemu,
+)
 from controller.phone_standin.paths import DevicePaths
 from controller.phone_standin.processes import ProcessRegistry
 from controller.phone_standin.props import banner, build_props
@@ -40,6 +61,11 @@ class StandinConfig:
         host: address to listen on; keep loopback, nothing here authenticates.
         port: TCP port; 0 picks a free one.
         extra_env: added to every shell's environment (e.g. ``PYTHONPATH``).
+        arch: ``"host"`` (commands on the host's /bin/sh, device paths rewritten)
+            or ``"aarch64"`` (an Android-like root under qemu-user; root only,
+            see :func:`.emulation.aarch64_unavailable_reason`).
+        cache_dir: where aarch64 mode caches qemu and busybox
+            (default ``$DEVICELAB_HOME/cache/phone-standin``).
     """
 
     sandbox: Path
@@ -48,6 +74,8 @@ class StandinConfig:
     host: str = "127.0.0.1"
     port: int = 0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    arch: Literal["host", "aarch64"] = "host"
+    cache_dir: Path | None = None
 
 
 class StandinDevice:
@@ -56,9 +84,13 @@ class StandinDevice:
     def __init__(self, config: StandinConfig) -> None:
         self.config = config
         self.props = build_props(config.props, config.serial_name)
-        self.root = prepare_sandbox(config.sandbox, self.props)
-        self.paths = DevicePaths(self.root)
-        self.processes = ProcessRegistry(self.root, config.extra_env)
+        self.namespace: EmulatedNamespace | None = None
+        if config.arch == "aarch64":
+            self._prepare_aarch64()
+        else:
+            self.root = prepare_sandbox(config.sandbox, self.props)
+            self.paths = DevicePaths(self.root)
+            self.processes = ProcessRegistry(self.root, config.extra_env)
         self._context = DeviceContext(self.paths, self.processes)
         self._port = config.port
         self._listener: socket.socket | None = None
@@ -66,6 +98,16 @@ class StandinDevice:
         self._stop_accepting = threading.Event()
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
+
+    def _prepare_aarch64(self) -> None:
+        cache_dir = self.config.cache_dir or default_cache_dir()
+        busybox, qemu = fetch_busybox(cache_dir), fetch_qemu(cache_dir)
+        self.root = prepare_android_root(self.config.sandbox, self.props, busybox)
+        self.paths = DevicePaths(self.root, False, (SHELL_UID, SHELL_GID))
+        self.namespace = EmulatedNamespace(
+            NamespaceSpec(self.root, qemu, self.root / CPUINFO_RELATIVE)
+        )
+        self.processes = ChrootProcessRegistry(self.root, self.namespace, self.config.extra_env)
 
     @property
     def port(self) -> int:
@@ -83,16 +125,27 @@ class StandinDevice:
         return f"[Standin|{self.serial}]"
 
     def start(self) -> StandinDevice:
-        """Start listening; returns self so ``StandinDevice(cfg).start()`` reads well."""
+        """Start listening; returns self so ``StandinDevice(cfg).start()`` reads well.
+
+        Raises:
+            RuntimeError: the aarch64 namespace could not be set up.
+        """
+        if self.namespace is not None:
+            self.namespace.start()
         self._listen()
         log.info("%s listening, sandbox %s", self.label, self.root)
         return self
 
     def stop(self, kill_processes: bool = True) -> None:
-        """Stop listening, drop connections and (by default) kill shell processes."""
+        """Stop listening, drop connections and (by default) kill shell processes.
+
+        In aarch64 mode the namespace ends too, and every process in it with it.
+        """
         self.unplug()
         if kill_processes:
             self.kill_processes()
+        if self.namespace is not None:
+            self.namespace.stop()
 
     def drop_connections(self) -> int:
         """Abruptly reset every adb server connection; return how many were dropped.

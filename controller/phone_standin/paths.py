@@ -24,11 +24,16 @@ The sandbox directory plays the device's ``/``. Two rules, one object:
 
 This is a convenience mapping, not a security boundary: shell commands run as
 the host user.
+
+In the aarch64 stand-in the shell runs chrooted in the sandbox, so commands are
+not rewritten (``rewrite_commands=False``), and what sync writes is given to the
+shell user (``file_owner``), as adbd (running as that user) would create it.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -45,8 +50,15 @@ _DEVICE_PATH = re.compile(rf"(?<![\w.~/$}})\]\-])/(?:{_ROOTS})(?=/|$|[{_STOP}])[
 class DevicePaths:
     """Maps device paths to host paths inside one sandbox directory."""
 
-    def __init__(self, sandbox: Path) -> None:
+    def __init__(
+        self,
+        sandbox: Path,
+        rewrite_commands: bool = True,
+        file_owner: tuple[int, int] | None = None,
+    ) -> None:
         self.root = Path(sandbox).resolve()
+        self.rewrites_commands = rewrite_commands
+        self.file_owner = file_owner
 
     def to_host(self, device_path: str) -> Path:
         """Map any device path (relative ones are relative to ``/``) into the sandbox."""
@@ -56,7 +68,21 @@ class DevicePaths:
 
     def rewrite_command(self, command: str) -> str:
         """Rewrite device-root paths in a shell command line (see the module docstring)."""
+        if not self.rewrites_commands:
+            return command
         return _DEVICE_PATH.sub(self._rewrite_match, command)
+
+    def make_parents(self, host_path: Path) -> None:
+        """Create the missing parent directories of host_path (owned by file_owner)."""
+        missing = [p for p in host_path.parents if not p.exists() and p.is_relative_to(self.root)]
+        host_path.parent.mkdir(parents=True, exist_ok=True)
+        for directory in missing:
+            self.give_to_owner(directory)
+
+    def give_to_owner(self, host_path: Path) -> None:
+        """chown a file sync wrote to file_owner (nothing in the host-shell stand-in)."""
+        if self.file_owner is not None:
+            os.chown(host_path, *self.file_owner, follow_symlinks=False)
 
     def _rewrite_match(self, match: re.Match[str]) -> str:
         device_path = match.group(0)

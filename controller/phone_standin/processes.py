@@ -57,9 +57,8 @@ class ProcessRegistry:
         self, command: str | None, request_env: Mapping[str, str], merge_stderr: bool
     ) -> subprocess.Popen[bytes]:
         """Start ``/bin/sh -c command`` (or an interactive-less ``/bin/sh``) in the sandbox."""
-        argv = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
         return subprocess.Popen(
-            argv,
+            self.shell_argv(command),
             cwd=self.root,
             env=self.environment(request_env),
             stdin=subprocess.PIPE,
@@ -69,6 +68,10 @@ class ProcessRegistry:
             start_new_session=True,
             bufsize=0,
         )
+
+    def shell_argv(self, command: str | None) -> list[str]:
+        """argv of a shell running command (None: reading commands from stdin)."""
+        return ["/bin/sh", "-c", command] if command else ["/bin/sh"]
 
     def kill_all(self) -> int:
         """SIGKILL every live process carrying this device's token; return how many."""

@@ -7,7 +7,8 @@ Created (or refreshed) at every start:
 * ``system/bin``: ``getprop``, ``dumpsys``, ``cmd`` (copies of ``device_tools.py``)
   and ``sh`` -> ``/bin/sh`` so ``/system/bin/sh`` keeps working after path
   rewriting; this directory is first on the shell's PATH;
-* ``.standin/props.json``: the props the tools serve;
+* ``.standin/props.json``: the props the tools serve (and ``props.prop``, the
+  same as sorted ``KEY=VALUE`` lines for the aarch64 root's sh tools);
 * fake ``sys/`` files (thermal zone, battery, cpufreq), regenerated from props,
   so ``cat /sys/class/thermal/thermal_zone0/temp`` reads the sandbox copy.
 
@@ -27,6 +28,7 @@ from controller.phone_standin import device_tools
 
 TOOL_NAMES = tuple(device_tools.TOOLS)
 PROPS_RELATIVE = Path(".standin") / "props.json"
+PROPS_LINES_RELATIVE = Path(".standin") / "props.prop"
 BIN_RELATIVE = Path("system") / "bin"
 _UNSAFE_CHARS = re.compile(r"[\s'\"`;|&<>()$\\*?\[\]{}!#~:]")
 
@@ -51,11 +53,17 @@ def prepare_sandbox(root: Path, props: Mapping[str, str]) -> Path:
 
 
 def write_props(root: Path, props: Mapping[str, str]) -> None:
-    """Atomically replace the props file (tools may be reading it concurrently)."""
-    path = root / PROPS_RELATIVE
+    """Atomically replace the props files (tools may be reading them concurrently)."""
+    lines = "".join(f"{key}={' '.join(str(props[key]).splitlines())}\n" for key in sorted(props))
+    _replace(root / PROPS_LINES_RELATIVE, lines)
+    _replace(root / PROPS_RELATIVE, json.dumps(dict(props), indent=1, sort_keys=True))
+
+
+def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(dict(props), indent=1, sort_keys=True), encoding="utf-8")
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.chmod(0o644)
     os.replace(temporary, path)
 
 

@@ -172,6 +172,7 @@ class SyncSession:
             return False  # stream closed mid-transfer
         with contextlib.suppress(OSError):
             os.utime(target, (mtime, mtime), follow_symlinks=False)
+        self._paths.give_to_owner(target)
         self._put(_REQUEST.pack(b"OKAY", 0))
         return True
 
@@ -184,7 +185,7 @@ class SyncSession:
         if stat.S_ISLNK(mode):
             return self._receive_symlink(target)
         try:
-            sink = _open_for_writing(target)
+            sink = _open_for_writing(target, self._paths)
         except OSError as exc:
             self._drain_data()
             raise SyncFailure(f"couldn't create file: {exc.strerror or exc}") from exc
@@ -201,7 +202,7 @@ class SyncSession:
         if mtime is None:
             return None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._paths.make_parents(target)
             if target.is_symlink() or target.exists():
                 target.unlink()
             os.symlink(b"".join(parts).rstrip(b"\0"), target)
@@ -252,9 +253,9 @@ def serve_sync(stream: Stream, paths: DevicePaths) -> None:
     SyncSession(stream, paths).run()
 
 
-def _open_for_writing(target: Path) -> BinaryIO:
+def _open_for_writing(target: Path, paths: DevicePaths) -> BinaryIO:
     """Create parents and open for writing; replace a read-only file like adbd would."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_parents(target)
     try:
         return open(target, "wb")  # noqa: SIM115 - the caller owns and closes it
     except PermissionError:

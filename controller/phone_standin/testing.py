@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from controller.phone_standin.device import StandinConfig, StandinDevice
 
@@ -163,8 +163,14 @@ def connected_standin(
     serial_name: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     timeout_sec: float = CONNECT_TIMEOUT_SEC,
+    arch: Literal["host", "aarch64"] = "host",
+    cache_dir: Path | None = None,
 ) -> Iterator[StandinDevice]:
     """Start a stand-in on a free port in this process, ``adb connect`` it, wait for ``device``.
+
+    ``arch="aarch64"`` runs its shell in an Android-like root under qemu-user
+    (first check :func:`controller.phone_standin.emulation.aarch64_unavailable_reason`
+    with the same ``cache_dir``, and skip if it gives a reason).
 
     On exit: ``adb disconnect``, stop the device, kill its shells' processes.
     """
@@ -173,6 +179,8 @@ def connected_standin(
         props=dict(props or {}),
         serial_name=serial_name,
         extra_env=dict(extra_env or {}),
+        arch=arch,
+        cache_dir=cache_dir,
     )
     device = StandinDevice(config).start()
     try:
