@@ -21,10 +21,10 @@ def _writable_dir(path: str | None) -> bool:
     return bool(path) and os.path.isdir(str(path)) and os.access(str(path), os.W_OK | os.X_OK)
 
 
-def prepare_environment(workdir: Path) -> dict[str, str]:
+def prepare_environment(workdir: Path, system_tmp: str = "/tmp") -> dict[str, str]:
     """Point TMPDIR / HOME into ``workdir`` where the device has none usable; return changes."""
     changed: dict[str, str] = {}
-    if not _writable_dir(os.environ.get("TMPDIR")) and not _writable_dir("/tmp"):
+    if not _writable_dir(os.environ.get("TMPDIR")) and not _writable_dir(system_tmp):
         changed["TMPDIR"] = str(workdir / "tmp")
     if not _writable_dir(os.environ.get("HOME")):
         changed["HOME"] = str(workdir / "home")

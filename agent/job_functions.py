@@ -15,6 +15,7 @@ import numpy as np
 from agent import events
 from agent.runtimes import runtime_for
 from agent.runtimes.base import AppliedConfig, RunConfig, TensorSpec
+from agent.runtimes.vendor import vendor_profile_job, vendor_tool_for
 from agent.session import ProfilePlan, ProfileSession
 
 
@@ -29,6 +30,12 @@ class InferResult:
 def profile_job(
     model_path: Path, config: RunConfig, plan: ProfilePlan
 ) -> Iterator[events.ProfileEvent]:
+    """The in-process runtime's session, or the vendor's tool where only it reaches the
+    accelerator (a phone's NPU/GPU from a glibc agent: ``agent/runtimes/vendor``)."""
+    tool = vendor_tool_for(model_path, config)
+    if tool is not None:
+        yield from vendor_profile_job(model_path, config, plan, tool)
+        return
     runtime = runtime_for(model_path)
     yield from ProfileSession(runtime, model_path, config, plan).run()
 

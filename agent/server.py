@@ -140,7 +140,8 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, cancelled: threading.Event
     ) -> Iterator[pb.ProfileEvent]:
         model_path = self.artifacts.require(request.artifact_sha256)
-        runtime_name_for(model_path)  # an unknown suffix fails here, before a process starts
+        if model_path.suffix.lower() != ".so":  # QNN model libraries: qnn-net-run only
+            runtime_name_for(model_path)  # an unknown suffix fails here, before a process starts
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(

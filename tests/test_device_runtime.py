@@ -1,0 +1,219 @@
+"""The device runtime's parts that run on the host: pins, archive, manifest, ELF closure,
+the device probe, the choice of Python, the launcher, and the agent's Android environment."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+
+from agent.device_env import prepare_environment
+from agent.errors import MissingLibraryError
+from agent.runtimes import qnn_ep
+from controller.device_runtime import elf, pins
+from controller.device_runtime.archive import write_archive
+from controller.device_runtime.launcher import launcher_script
+from controller.device_runtime.manifest import MANIFEST_NAME, build_manifest
+from controller.device_runtime.wheels import platform_tags
+from controller.errors import UserError
+from controller.transports.adb_probe import parse_probe, probe_script
+from controller.transports.adb_runtime import choose_python
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ANDROID_PROBE = """@@arch aarch64
+@@kernel 5.15.123-android14-11
+@@abi arm64-v8a
+@@release 14
+@@sdk 34
+@@fingerprint samsung/dm1qxxx/dm1q:14/UP1A.231005.007/S911BXXS3BWK5:user/release-keys
+@@selinux Enforcing
+@@shell /system/bin/sh
+@@uid 2000
+@@tool tar
+@@tool gzip
+@@tool sha256sum
+@@tool mkdir
+@@tool mv
+@@tool rm
+@@tool chmod
+"""
+
+
+def test_the_pinned_wheels_satisfy_the_agents_declared_minimums() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["agent"]
+    wheels = pins.wheel_pins(qnn=True)
+    for line in declared:
+        requirement = Requirement(line)
+        name = requirement.name.lower()
+        assert name in wheels, f"{name} is an agent dependency but not in the runtime's pins"
+        assert requirement.specifier.contains(wheels[name]), (name, wheels[name])
+
+
+def test_platform_tags_reach_back_from_the_bundled_glibc_to_manylinux2014() -> None:
+    tags = platform_tags("aarch64")
+    assert tags[0] == "manylinux_2_36_aarch64"  # Debian 12's glibc
+    assert "manylinux_2_27_aarch64" in tags  # ai-edge-litert's tag
+    assert tags[-1] == "manylinux2014_aarch64"
+    assert "manylinux_2_37_aarch64" not in tags
+
+
+def _tree(root: Path) -> None:
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "tool").write_text("#!/bin/sh\necho hi\n")
+    (root / "bin" / "tool").chmod(0o700)
+    (root / "lib").mkdir()
+    (root / "lib" / "data.txt").write_text("x" * 1000)
+    (root / "lib" / "data.txt").chmod(0o600)
+
+
+def test_the_archive_is_byte_identical_for_the_same_folder_and_runnable_by_anyone(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path / "a")
+    _tree(tmp_path / "b")
+    os.utime(tmp_path / "b" / "lib" / "data.txt", (1, 1))  # other times must not matter
+    write_archive(tmp_path / "a", tmp_path / "a.tar.gz")
+    write_archive(tmp_path / "b", tmp_path / "b.tar.gz")
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert list(members) == sorted(members)
+    assert members["bin/tool"].mode == 0o755 and members["lib/data.txt"].mode == 0o644
+    assert {m.uid for m in members.values()} == {0} and {m.mtime for m in members.values()} == {0}
+
+
+def test_the_manifest_lists_every_file_with_its_size(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    summary = build_manifest(tmp_path, "aarch64", False, {"python": "3.11.2"})
+    assert summary["files"] == 2 and summary["unpacked_bytes"] == 1000 + 18
+    document = (tmp_path / MANIFEST_NAME).read_text()
+    assert '"lib/data.txt": 1000' in document
+
+
+def test_elf_needed_and_closure_read_real_binaries() -> None:
+    ls = Path("/bin/ls")
+    assert "libc.so.6" in elf.needed(ls)
+    assert elf.needed(Path(__file__)) == []
+    libc = next(Path(p) / "libc.so.6" for p in ("/lib/x86_64-linux-gnu", "/lib64", "/usr/lib")
+                if (Path(p) / "libc.so.6").exists())  # fmt: skip
+    found, missing = elf.closure([ls], {"libc.so.6": libc})
+    assert "libc.so.6" in found
+    assert "libc.so.6" not in missing
+
+
+def test_the_probe_reads_an_android_phone() -> None:
+    facts = parse_probe(ANDROID_PROBE)
+    assert (facts.arch, facts.abi, facts.os, facts.os_version) == (
+        "aarch64", "arm64-v8a", "android", "14",
+    )  # fmt: skip
+    assert facts.os_build.startswith("samsung/") and facts.selinux == "Enforcing"
+    assert facts.usable_python == "" and facts.missing_tools == ()
+    assert facts.as_dict()["kernel"] == "5.15.123-android14-11"
+
+
+def test_the_probe_reads_a_linux_board_with_python() -> None:
+    facts = parse_probe(
+        "@@arch aarch64\n@@kernel 6.6.0-qcom\n@@abi \n@@release \n@@sdk \n"
+        "@@os_release Ubuntu 22.04.4 LTS\n@@shell /bin/sh\n@@tool tar\n@@python python3\n"
+    )
+    assert (facts.os, facts.abi, facts.os_version) == ("linux", "aarch64", "Ubuntu 22.04.4 LTS")
+    assert facts.usable_python == "python3"
+    assert "gzip" in facts.missing_tools
+
+
+def test_the_probe_script_tries_only_the_candidates_given() -> None:
+    assert "for p in python3;" in probe_script(("python3",))
+    assert "for p in none;" in probe_script(())
+
+
+def test_choose_python_prefers_the_users_then_the_devices_then_the_runtime() -> None:
+    phone = parse_probe(ANDROID_PROBE)
+    assert choose_python(phone, "/opt/py/bin/python3", "s").source == "configured"  # type: ignore[union-attr]
+    board = parse_probe(ANDROID_PROBE + "@@python python3\n")
+    assert choose_python(board, None, "s").command == "python3"  # type: ignore[union-attr]
+    assert choose_python(phone, None, "s") is None  # the runtime is deployed
+
+
+def test_choose_python_names_what_a_device_lacks() -> None:
+    x86_phone = parse_probe(ANDROID_PROBE.replace("@@arch aarch64", "@@arch x86_64").replace(
+        "arm64-v8a", "x86_64"))  # fmt: skip
+    with pytest.raises(UserError, match="x86_64.*DEVICELAB_DEVICE_PYTHON"):
+        choose_python(x86_phone, None, "emulator-5554")
+    old_phone = parse_probe(ANDROID_PROBE.replace("@@tool sha256sum\n", ""))
+    with pytest.raises(UserError, match="missing: sha256sum"):
+        choose_python(old_phone, None, "R58M")
+
+
+def test_the_launcher_starts_python_through_the_bundled_loader() -> None:
+    text = launcher_script("/data/local/tmp/devicelab/runtime/abc", "/system/bin/sh")
+    lines = text.splitlines()
+    assert lines[0] == "#!/system/bin/sh"
+    assert "R=/data/local/tmp/devicelab/runtime/abc" in lines
+    assert lines[-1].startswith('exec "$R/lib/ld-linux-aarch64.so.1" --library-path "$R/lib"')
+    assert '--argv0 "$0" "$R/bin/python3.11" "$@"' in lines[-1]
+
+
+def test_the_agent_gets_tmpdir_and_home_in_its_workdir_where_the_device_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    changed = prepare_environment(tmp_path, system_tmp=str(tmp_path / "no-tmp"))
+    assert changed == {"TMPDIR": str(tmp_path / "tmp"), "HOME": str(tmp_path / "home")}
+    import tempfile
+
+    assert tempfile.gettempdir() == str(tmp_path / "tmp")
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+
+def test_the_agent_keeps_a_devices_own_tmpdir_and_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert prepare_environment(tmp_path / "work") == {}
+
+
+class _PluginWithoutDevices:
+    """onnxruntime as seen on an aarch64 host without fastrpc: the QNN plugin registers
+    but offers no device, and a second registration raises (as ORT does)."""
+
+    def __init__(self) -> None:
+        self.registrations = 0
+
+    def get_ep_devices(self) -> list[Any]:
+        return [SimpleNamespace(ep_name="CPUExecutionProvider")]
+
+    def register_execution_provider_library(self, name: str, path: str) -> None:
+        self.registrations += 1
+        if self.registrations > 1:
+            raise RuntimeError(f"EP library is already registered under {name}")
+
+
+def test_qnn_ep_is_registered_once_and_no_device_is_a_named_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(qnn_ep, "_registered", False)
+    monkeypatch.setattr(qnn_ep, "qnn_package_dir", lambda: Path("/opt/onnxruntime_qnn"))
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    ort = _PluginWithoutDevices()
+    for _ in range(3):
+        with pytest.raises(MissingLibraryError, match="no /dev/fastrpc-cdsp.*libcdsprpc.so"):
+            qnn_ep.register_qnn_ep(ort)  # type: ignore[arg-type]
+    assert ort.registrations == 1
+
+
+def test_an_archive_member_never_escapes_its_folder(tmp_path: Path) -> None:
+    _tree(tmp_path / "root")
+    write_archive(tmp_path / "root", tmp_path / "r.tar.gz")
+    with tarfile.open(tmp_path / "r.tar.gz") as tar:
+        names = tar.getnames()
+    assert all(not n.startswith(("/", "..")) for n in names)
