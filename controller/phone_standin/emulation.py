@@ -70,6 +70,7 @@ def fetch_debian_binary(cache_dir: Path, arch: str, package: str, member: str) -
     """
     from controller.device_runtime.debian import PrivateApt
 
+    cache_dir = cache_dir.resolve()  # apt reads relative Dir:: options against /etc/apt
     target = cache_dir / "bin" / arch / Path(member).name
     with _locked(cache_dir):
         if target.exists():
