@@ -32,6 +32,8 @@ from controller.phone_standin.testing import (
     connected_standin,
     find_adb,
     free_port,
+    process_alive,
+    shell_command_lines,
 )
 from controller.phone_standin.wire import A_WRTE, Message, pack, read_message
 
@@ -312,17 +314,9 @@ def test_background_process_survives_shell_and_is_killed(
     os.kill(pid, 0)  # still alive after the shell stream closed
     assert phone.kill_processes() >= 1
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"  # zombies are dead
-    except FileNotFoundError:
-        return False
+    assert not process_alive(pid)
 
 
 @adb_test
@@ -333,19 +327,9 @@ def test_closing_the_stream_hangs_up_the_foreground_command(
     time.sleep(0.5)
     connection.close()
     deadline = time.monotonic() + 5
-    while "sleep 60" in _processes_of(phone) and time.monotonic() < deadline:
+    while "sleep 60" in shell_command_lines(phone) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert "sleep 60" not in _processes_of(phone)
-
-
-def _processes_of(phone: StandinDevice) -> str:
-    """Command lines of the live processes carrying this stand-in's token."""
-    lines = []
-    for pid in phone.processes._marked_pids():  # noqa: SLF001 - test-only peek
-        if _alive(pid):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            lines.append(cmdline.decode(errors="replace"))
-    return "\n".join(lines)
+    assert "sleep 60" not in shell_command_lines(phone)
 
 
 @adb_test

@@ -20,7 +20,14 @@ import pytest
 from adbutils import AdbDevice
 
 from controller.phone_standin import StandinDevice, aarch64_unavailable_reason
-from controller.phone_standin.testing import AdbServer, adb_server, connected_standin, find_adb
+from controller.phone_standin.testing import (
+    AdbServer,
+    adb_server,
+    connected_standin,
+    find_adb,
+    process_alive,
+    shell_command_lines,
+)
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.adb]
 PROPS = {
@@ -150,12 +157,12 @@ def test_stop_leaves_no_mounts_and_no_binfmt_entry(
         shell.shell("nohup sleep 600 >/dev/null 2>&1 &")
         assert _host_state() == before  # nothing leaks while running either
         assert phone.namespace is not None
-        host_pids = [phone.namespace.init_pid, *phone.processes._marked_pids()]  # noqa: SLF001
+        host_pids = [phone.namespace.init_pid, *phone.processes.marked_pids()]
     assert _host_state() == before
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in host_pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in host_pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in host_pids)
+    assert not any(process_alive(pid) for pid in host_pids)
 
 
 def test_closing_the_stream_hangs_up_the_foreground_command(
@@ -163,29 +170,12 @@ def test_closing_the_stream_hangs_up_the_foreground_command(
 ) -> None:
     connection = device.shell("sleep 61; echo never", stream=True)
     time.sleep(0.5)
-    assert "sleep 61" in _command_lines(phone)
+    assert "sleep 61" in shell_command_lines(phone)
     connection.close()
     deadline = time.monotonic() + 5
-    while "sleep 61" in _command_lines(phone) and time.monotonic() < deadline:
+    while "sleep 61" in shell_command_lines(phone) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert "sleep 61" not in _command_lines(phone)
-
-
-def _command_lines(phone: StandinDevice) -> str:
-    """Host command lines of the live processes carrying the stand-in's token."""
-    lines = []
-    for pid in phone.processes._marked_pids():  # noqa: SLF001 - test-only peek
-        if _alive(pid):
-            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-    return "\n".join(lines)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"  # zombies are dead
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+    assert "sleep 61" not in shell_command_lines(phone)
 
 
 def _host_state() -> tuple[list[str], list[str]]:

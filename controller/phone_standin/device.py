@@ -132,7 +132,12 @@ class StandinDevice:
         """
         if self.namespace is not None:
             self.namespace.start()
-        self._listen()
+        try:
+            self._listen()
+        except OSError:
+            if self.namespace is not None:
+                self.namespace.stop()
+            raise
         log.info("%s listening, sandbox %s", self.label, self.root)
         return self
 

@@ -76,7 +76,7 @@ class ProcessRegistry:
     def kill_all(self) -> int:
         """SIGKILL every live process carrying this device's token; return how many."""
         killed = 0
-        for pid in self._marked_pids():
+        for pid in self.marked_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
@@ -86,7 +86,8 @@ class ProcessRegistry:
             log.info("killed %d stand-in shell process(es)", killed)
         return killed
 
-    def _marked_pids(self) -> list[int]:
+    def marked_pids(self) -> list[int]:
+        """Host pids of the live processes carrying this device's token."""
         marker = f"{TOKEN_ENV}={self.token}".encode()
         pids = []
         for entry in Path("/proc").iterdir():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,9 @@ def prepare_sandbox(root: Path, props: Mapping[str, str]) -> Path:
     root = Path(root).resolve()
     if _UNSAFE_CHARS.search(str(root)):
         raise ValueError(f"sandbox path {root} must not contain whitespace or shell metacharacters")
+    if (root / BIN_RELATIVE / "busybox").exists():
+        # An aarch64 run's busybox links would shadow the host's tools on PATH.
+        shutil.rmtree(root / BIN_RELATIVE)
     for relative in ("data/local/tmp", "storage/emulated/0", "vendor/lib64", BIN_RELATIVE):
         (root / relative).mkdir(parents=True, exist_ok=True)
     _symlink(root / "sdcard", "storage/emulated/0")

@@ -190,3 +190,25 @@ def connected_standin(
     finally:
         server.disconnect(device.serial)
         device.stop()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a host pid is a live process (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def shell_command_lines(device: StandinDevice) -> str:
+    """Host command lines of the live processes the device's shells started, one a line."""
+    lines = []
+    for pid in device.processes.marked_pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # exited meanwhile
+        if process_alive(pid):
+            lines.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return "\n".join(lines)
