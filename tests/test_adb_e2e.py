@@ -107,6 +107,23 @@ def test_profile_on_each_phone_returns_layers(phones: dict[str, Any], models_dir
         assert result["devicelab"]["device"] == phones["s23" if "S23" in name else "s24"].serial
         health = result["devicelab"]["device_health"]
         assert "battery_level" in health["before"] and "battery_level" in health["after"]
+        _assert_environment(result["devicelab"]["environment"], name)
+
+
+def _assert_environment(environment: dict[str, Any], name: str) -> None:
+    """What ran where: the stand-in is an x86_64 host reporting a phone's props, and its
+    shell finds a Python that runs the agent, so no runtime is deployed."""
+    import platform
+
+    device = environment["device"]
+    assert device["name"] == name and device["soc_part_number"] in ("SM8550", "SM8650")
+    assert device["arch"] == platform.machine() and device["abi"] == "arm64-v8a"
+    assert device["os"] == "android" and device["os_version"] == "14"
+    assert device["kernel"] == platform.release()
+    assert device["python"]["source"] == "device"
+    agent = environment["agent"]
+    assert agent["bundle"].startswith("agent-") and agent["machine"] == platform.machine()
+    assert set(environment["runtimes"]) == {"litert", "onnxruntime"}
 
 
 def test_second_profile_pushes_nothing(phones: dict[str, Any], models_dir: Path) -> None:
@@ -286,3 +303,35 @@ def test_another_controller_listing_devices_does_not_disturb_a_running_job(
     assert "Samsung Galaxy S23" in listing.stdout, listing.stderr
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.success, status.message
+
+
+def test_doctor_says_what_a_phone_can_do_and_exits_0(
+    phones: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from controller.cli import main
+
+    assert main(["doctor", phones["s23"].serial, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    checks = {c["check"]: c for c in report["checks"]}
+    assert report["can_run_jobs"] and report["device"] == "Samsung Galaxy S23"
+    assert checks["device root"]["status"] == "ok"
+    assert checks["device tools"]["status"] == "ok"
+    assert checks["os"]["value"].startswith("Android 14")
+    assert checks["runtime onnxruntime"]["status"] == "ok"
+    assert checks["npu (fastrpc)"]["status"] == "warn"  # no fastrpc on the stand-in
+    assert "fix" in checks["npu (fastrpc)"] and checks["npu (fastrpc)"]["fix"]
+    assert checks["thermal zones"]["status"] == "ok" and checks["battery"]["value"] == "85 %"
+
+
+def test_doctor_fails_a_device_whose_root_cannot_hold_the_agent(
+    phones: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from controller.cli import main
+
+    monkeypatch.setenv("DEVICELAB_DEVICE_ROOT", "/proc/devicelab")
+    assert main(["doctor", phones["s23"].serial]) == 1
+    out = capsys.readouterr().out
+    assert "fail  device root" in out and "fix: set DEVICELAB_DEVICE_ROOT" in out
+    assert "cannot run jobs until fixed" in out

@@ -102,6 +102,9 @@ class AdbTransport:
         self._client: AgentClient | None = None
         self._lock = threading.Lock()
         self.restarts = 0
+        # Bytes of agent code and runtime pushed by this transport (not models): what a
+        # deploy costs (scripts/bench_device_runtime.py).
+        self.deploy_bytes = 0
         self.facts: DeviceFacts | None = None
         self.python: DevicePython | None = None
 
@@ -180,7 +183,7 @@ class AdbTransport:
             info = self.device.sync.stat(remote)
             if info.size != bundle.stat().st_size:
                 self.shell(f"mkdir -p {shlex.quote(self.config.root)}")
-                sync_push(self.device, bundle, remote)
+                self.deploy_bytes += sync_push(self.device, bundle, remote)
         return remote
 
     def _probe(self) -> DeviceFacts:
@@ -204,7 +207,8 @@ class AdbTransport:
         # disable=None: a bar on a terminal, nothing in a worker's log file.
         bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=None, leave=False)
         with bar, _adb_errors(self.serial, "runtime push"):
-            sync_push(self.device, Path(src), dst, lambda done, _: bar.update(done - bar.n))
+            sent = sync_push(self.device, Path(src), dst, lambda done, _: bar.update(done - bar.n))
+        self.deploy_bytes += sent
 
     def _start_agent(self) -> AgentClient:
         """Attach to this bundle's agent if one runs (another process may be using it,
