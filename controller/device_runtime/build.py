@@ -35,6 +35,7 @@ from controller.errors import UserError
 FORMAT_VERSION = 1  # bump when the layout or the build steps change
 SUPPORTED_ARCHES = {"aarch64": "arm64"}  # our name -> Debian's
 LOADER = "ld-linux-aarch64.so.1"
+_CPU_MACHINE = "EM_AARCH64"
 _LIB_DIRS = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
 
 
@@ -113,8 +114,9 @@ def _keep_needed_libraries(root: Path) -> None:
     """Drop every system library nothing loads; drop stdlib modules whose library is missing."""
     libs = {p.name: p for p in (root / "lib").glob("*.so*") if p.is_file()}
     modules = sorted((root / "lib").rglob("*.so")) + sorted((root / "lib").rglob("*.so.*"))
-    modules = [m for m in modules if m.parent != root / "lib"]
-    vendored = {m.name for m in modules}
+    # Hexagon DSP images (onnxruntime-qnn's *Skel.so) run on the DSP, which links them.
+    modules = [m for m in modules if m.parent != root / "lib" and elf.machine(m) == _CPU_MACHINE]
+    vendored = {m.name for m in modules} | pins.DEVICE_PROVIDED_LIBRARIES
     for module in modules:
         _, missing = elf.closure([module], libs)
         if missing - vendored and "lib-dynload" in module.parts:

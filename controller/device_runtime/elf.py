@@ -19,6 +19,15 @@ def is_elf(path: Path) -> bool:
         return False
 
 
+def machine(path: Path) -> str:
+    """The ELF's ``e_machine`` (``EM_AARCH64``, ``EM_QDSP6`` for Hexagon DSP code, ...)."""
+    try:
+        with path.open("rb") as handle:
+            return str(ELFFile(handle).header["e_machine"])
+    except ELFError:
+        return ""
+
+
 def needed(path: Path) -> list[str]:
     """The ``DT_NEEDED`` entries of one ELF file; [] for a static or non-ELF file."""
     try:

@@ -11,8 +11,6 @@ through the loader too.
 
 from __future__ import annotations
 
-import shlex
-
 LAUNCHER_RELATIVE = "bin/python3"
 
 # Run by the runtime's own Python on the device: every file of the manifest is
@@ -31,17 +29,20 @@ print("DEVICELAB_RUNTIME_OK", len(doc["sizes"]))
 """
 
 
-def launcher_script(runtime_dir: str, shell: str) -> str:
-    """The launcher for a runtime unpacked at ``runtime_dir`` (an absolute device path).
+def launcher_script(shell: str) -> str:
+    """The launcher, ``ROOT/bin/python3``: it finds the runtime from its own path.
 
     ``shell`` is the device's ``sh`` (``/system/bin/sh`` on Android, ``/bin/sh``
-    on a Linux board): the ``#!`` line must name one that exists.
+    on a Linux board): the ``#!`` line must name one that exists. Being
+    relative to itself, the launcher runs from the unpacked folder before it is
+    renamed into use, so the deploy's check runs it exactly as the agent will.
     """
-    root = shlex.quote(runtime_dir)
     return (
         f"#!{shell}\n"
         "# devicelab device runtime: glibc's loader starts Python (controller/device_runtime)\n"
-        f"R={root}\n"
+        'case "$0" in /*) ;; *) echo "$0: start the runtime by its absolute path" >&2; '
+        "exit 127;; esac\n"
+        'R="${0%/bin/*}"\n'
         'export PYTHONHOME="$R" PYTHONNOUSERSITE=1\n'
         'exec "$R/lib/ld-linux-aarch64.so.1" --library-path "$R/lib" --argv0 "$0" '
         '"$R/bin/python3.11" "$@"\n'

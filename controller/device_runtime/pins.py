@@ -23,7 +23,11 @@ DEBIAN_PACKAGES = (
     f"libpython{PYTHON_VERSION}-stdlib",
     "libstdc++6",  # manylinux wheels link the system's C++ runtime
     "libgcc-s1",
+    "libatomic1",  # onnxruntime-qnn's libQnnSystem.so
 )
+# Loaded from the device, never shipped: a Snapdragon Linux board's image provides the
+# DSP RPC library the HTP stubs of onnxruntime-qnn link (README: "Preparing a device").
+DEVICE_PROVIDED_LIBRARIES = frozenset({"libcdsprpc.so"})
 # In the closure only as dependencies of packaging tools or as data we never read.
 DEBIAN_EXCLUDED = frozenset(
     {"dpkg", "tar", "readline-common", "libtirpc-common", "media-types", "gcc-12-base"}

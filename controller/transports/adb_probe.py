@@ -24,7 +24,9 @@ _PROBE_SCRIPT = (
     ' echo "@@sdk $(getprop ro.build.version.sdk 2>/dev/null)";'
     ' echo "@@fingerprint $(getprop ro.build.fingerprint 2>/dev/null)";'
     ' echo "@@selinux $(getenforce 2>/dev/null)";'
-    ' echo "@@shell $(command -v sh)";'
+    # A path, not `command -v sh`: busybox answers "sh" for its own applet.
+    " for s in /system/bin/sh /bin/sh /usr/bin/sh; do"
+    ' [ -x $s ] && echo "@@shell $s" && break; done;'
     ' echo "@@uid $(id -u 2>/dev/null)";'
     ' [ -r /etc/os-release ] && echo "@@os_release $(. /etc/os-release; echo $PRETTY_NAME)";'
     f" for t in {' '.join(DEPLOY_TOOLS)}; do"

@@ -118,7 +118,7 @@ class RuntimeDeployer:
         log.info("[%s] runtime pushed in %.1f s", self.serial, time.monotonic() - started)
         self._check_archive(archive, bundle.sha256)
         self._unpack(archive, partial)
-        self._write_launcher(partial, final, shell_path)
+        self._write_launcher(partial, shell_path)
         self._verify(partial)
         self._shell(f"mv {partial} {final}", 60.0)
         return bundle.size
@@ -143,16 +143,16 @@ class RuntimeDeployer:
                 f"[{self.serial}] unpacking the runtime failed (disk full?): {out.strip()[-300:]}"
             )
 
-    def _write_launcher(self, partial: str, final: str, shell_path: str) -> None:
+    def _write_launcher(self, partial: str, shell_path: str) -> None:
         launcher = f"{partial}/{LAUNCHER_RELATIVE}"
-        text = shlex.quote(launcher_script(final, shell_path))
+        text = shlex.quote(launcher_script(shell_path))
         self._shell(f"printf '%s' {text} > {launcher} && chmod 755 {launcher}", 30.0)
 
     def _verify(self, partial: str) -> None:
-        loader = f"{partial}/lib/ld-linux-aarch64.so.1"
+        """Run the launcher as the agent will: it, the loader and Python must all work."""
         command = (
-            f"PYTHONHOME={partial} PYTHONDONTWRITEBYTECODE=1 {loader} --library-path "
-            f"{partial}/lib {partial}/bin/python3.11 -c {shlex.quote(VERIFY_SOURCE)} {partial} 2>&1"
+            f"PYTHONDONTWRITEBYTECODE=1 {partial}/{LAUNCHER_RELATIVE} "
+            f"-c {shlex.quote(VERIFY_SOURCE)} {partial} 2>&1"
         )
         out = self._shell(command, VERIFY_TIMEOUT_S)
         if "DEVICELAB_RUNTIME_OK" not in out:
