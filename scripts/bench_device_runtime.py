@@ -19,16 +19,13 @@ the real adb server, and prints side by side in one run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +55,6 @@ def build(args: argparse.Namespace) -> Any:
         print(f"  with onnxruntime-qnn: on disk {qnn.manifest['unpacked_bytes'] / 1e6:.1f} MB, "
               f"compressed {qnn.size / 1e6:.1f} MB")  # fmt: skip
     return bundle
-
-
-@contextlib.contextmanager
-def standin_process(server: Any, sandbox: Path, cache: Path) -> Iterator[str]:
-    """The aarch64 stand-in in its own process (in ours it would share our GIL)."""
-    from controller.phone_standin.testing import free_port
-
-    props = sandbox.parent / "props.json"
-    props.write_text(json.dumps(PROPS))
-    port = free_port()
-    command = [sys.executable, "-m", "controller.phone_standin", "--arch", "aarch64",
-               "--port", str(port), "--sandbox", str(sandbox), "--props", str(props),
-               "--cache-dir", str(cache)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "stand-in device listening on ..."
-        serial = f"127.0.0.1:{port}"
-        server.connect(serial)
-        server.wait_for_state(serial, {"device"}, 15.0)
-        yield serial
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def pushes(server: Any, device: Any, serial: str, archive: Path, rounds: int) -> float:
@@ -157,7 +130,7 @@ def main() -> int:
     os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="devicelab-bench-"))
     os.environ.pop("DEVICELAB_DEVICE_PYTHON", None)
     from controller.phone_standin import aarch64_unavailable_reason
-    from controller.phone_standin.testing import adb_server
+    from controller.phone_standin.testing import adb_server, standin_subprocess
 
     bundle = build(args)
     cache = Path(os.environ["DEVICELAB_HOME"]) / "cache" / "phone-standin"
@@ -165,15 +138,15 @@ def main() -> int:
     if reason is not None:
         print(f"deploy figures skipped: {reason}")
         return 0
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        adb_server() as server,
-        standin_process(server, Path(tmp) / "phone", cache) as serial,
-    ):
-        os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
-        device = server.client().device(serial)
-        raw_push_s = pushes(server, device, serial, bundle.path, args.rounds)
-        deploys(device, raw_push_s)
+    with tempfile.TemporaryDirectory() as tmp, adb_server() as server:
+        props = Path(tmp) / "props.json"
+        props.write_text(json.dumps(PROPS))
+        options = ("--arch", "aarch64", "--props", str(props), "--cache-dir", str(cache))
+        with standin_subprocess(server, Path(tmp) / "phone", *options) as serial:
+            os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
+            device = server.client().device(serial)
+            raw_push_s = pushes(server, device, serial, bundle.path, args.rounds)
+            deploys(device, raw_push_s)
     return 0
 
 

@@ -12,16 +12,12 @@ artifact (target: 0 bytes).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,36 +26,15 @@ def _mb_per_s(size: int, seconds: float) -> float:
     return size / seconds / 1e6
 
 
-@contextlib.contextmanager
-def standin_process(server: Any, sandbox: Path) -> Iterator[str]:
-    """The stand-in in its own process: in this one it would share our GIL and slow
-    our pushes but not ``adb push`` (a separate process), skewing the comparison."""
-    from controller.phone_standin.testing import free_port
-
-    port = free_port()
-    command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
-    process = subprocess.Popen([*command, "--sandbox", str(sandbox)], stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "stand-in device listening on ..."
-        serial = f"127.0.0.1:{port}"
-        server.connect(serial)
-        server.wait_for_state(serial, {"device"}, 15.0)
-        yield serial
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def bench(args: argparse.Namespace, work: Path) -> None:
-    from controller.phone_standin.testing import adb_server
+    from controller.phone_standin.testing import adb_server, standin_subprocess
     from controller.transports.adb import AdbTransport
     from controller.transports.adb_sync import sync_push
 
     payload = work / "payload.bin"
     payload.write_bytes(os.urandom(args.size_mb * 1_000_000))
     size = payload.stat().st_size
-    with adb_server() as server, standin_process(server, work / "phone") as serial:
+    with adb_server() as server, standin_subprocess(server, work / "phone") as serial:
         os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
         device = server.client().device(serial)
         ours, raw = [], []

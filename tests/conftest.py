@@ -17,6 +17,22 @@ os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="devicelab-test-
 
 
 @pytest.fixture(scope="session")
+def aarch64_cache(request: pytest.FixtureRequest) -> Path:
+    """qemu + busybox for the aarch64 stand-in, kept between runs in pytest's cache;
+    skips (with the reason) where aarch64 mode cannot run."""
+    from controller.phone_standin import aarch64_unavailable_reason
+    from controller.phone_standin.testing import find_adb
+
+    if find_adb() is None:
+        pytest.skip("no `adb` on PATH (apt-get install adb, or set DEVICELAB_ADB)")
+    cache = Path(request.config.cache.mkdir("phone-standin-aarch64"))
+    reason = aarch64_unavailable_reason(cache)
+    if reason is not None:
+        pytest.skip(reason)
+    return cache
+
+
+@pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from controller.samples import write_samples
 

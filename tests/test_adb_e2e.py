@@ -14,23 +14,20 @@ from typing import Any
 import pytest
 
 import controller as hub
-from controller.phone_standin.testing import AdbServer, adb_server, connected_standin, find_adb
+from controller.phone_standin.testing import (
+    GALAXY_S23_PROPS,
+    AdbServer,
+    adb_server,
+    connected_standin,
+    find_adb,
+)
 
 pytestmark = [
     pytest.mark.adb,
     pytest.mark.skipif(find_adb() is None, reason="no `adb` on PATH (apt-get install adb)"),
 ]
 
-S23_PROPS = {
-    "ro.product.model": "SM-S911B",
-    "ro.product.manufacturer": "samsung",
-    "ro.product.name": "dm1qxxx",
-    "ro.soc.model": "SM8550",
-    "ro.soc.manufacturer": "QTI",
-    "ro.board.platform": "kalama",
-    "ro.build.version.release": "14",
-    "ro.product.cpu.abi": "arm64-v8a",
-}
+S23_PROPS = GALAXY_S23_PROPS
 S24_PROPS = {
     **S23_PROPS,
     "ro.product.model": "SM-S921U",

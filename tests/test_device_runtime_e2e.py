@@ -24,42 +24,24 @@ import numpy as np
 import pytest
 
 import controller as hub
-from controller.phone_standin import StandinDevice, aarch64_unavailable_reason
-from controller.phone_standin.testing import adb_server, connected_standin, find_adb
+from controller.phone_standin import StandinDevice
+from controller.phone_standin.testing import GALAXY_S23_PROPS, adb_server, connected_standin
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.adb]
 
 PHONE = "Samsung Galaxy S23"
 PROPS = {
-    "ro.product.model": "SM-S911B",
-    "ro.product.manufacturer": "samsung",
-    "ro.product.name": "dm1qxxx",
-    "ro.soc.model": "SM8550",
-    "ro.soc.manufacturer": "QTI",
-    "ro.board.platform": "kalama",
-    "ro.build.version.release": "14",
+    **GALAXY_S23_PROPS,
     "ro.build.version.sdk": "34",
     "ro.build.fingerprint": (
         "samsung/dm1qxxx/dm1q:14/UP1A.231005.007/S911BXXS3BWK5:user/release-keys"
     ),
-    "ro.product.cpu.abi": "arm64-v8a",
 }
 JOB_TIMEOUT_S = 900
 ROOT = "/data/local/tmp/devicelab"
 SHELL_UID = 2000
 # float32 kernels on the emulated CPU (XNNPACK / MLAS aarch64 paths) vs the host's x86 ones.
 OUTPUT_ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def aarch64_cache(request: pytest.FixtureRequest) -> Path:
-    if find_adb() is None:
-        pytest.skip("no `adb` on PATH (apt-get install adb)")
-    cache = Path(request.config.cache.mkdir("phone-standin-aarch64"))
-    reason = aarch64_unavailable_reason(cache)
-    if reason is not None:
-        pytest.skip(reason)
-    return cache
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +70,14 @@ def phone(
             yield device
         hub.api._registry().close()  # its transports point at this adb server
     patch.undo()
+
+
+def _profile_on_the_cpu(model: Path) -> dict[str, Any]:
+    job = hub.submit_profile_job(
+        model, hub.Device(PHONE), options="--compute_unit cpu --max_profiler_iterations 3"
+    )
+    assert job.wait(timeout=JOB_TIMEOUT_S).success, job.get_status().message
+    return job.download_profile()
 
 
 def _adb(phone: StandinDevice) -> Any:
@@ -134,12 +124,7 @@ def test_a_phone_without_python_shows_up_in_devices(
 def test_profiling_a_tflite_deploys_the_runtime_and_runs_on_the_emulated_cpu(
     phone: StandinDevice, models_dir: Path
 ) -> None:
-    job = hub.submit_profile_job(
-        models_dir / "tiny_cnn.tflite", hub.Device(PHONE),
-        options="--compute_unit cpu --max_profiler_iterations 3",
-    )  # fmt: skip
-    assert job.wait(timeout=JOB_TIMEOUT_S).success, job.get_status().message
-    result = job.download_profile()
+    result = _profile_on_the_cpu(models_dir / "tiny_cnn.tflite")
     assert len(result["execution_summary"]["all_inference_times"]) == 3
     assert result["execution_detail"], "LiteRT's per-op profiler gave no layers"
     environment = result["devicelab"]["environment"]
@@ -162,12 +147,7 @@ def test_the_interrupted_deploy_was_cleaned_and_the_runtime_is_whole(phone: Stan
 
 
 def test_profiling_an_onnx_on_the_cpu_ep(phone: StandinDevice, models_dir: Path) -> None:
-    job = hub.submit_profile_job(
-        models_dir / "tiny_cnn.onnx", hub.Device(PHONE),
-        options="--compute_unit cpu --max_profiler_iterations 3",
-    )  # fmt: skip
-    assert job.wait(timeout=JOB_TIMEOUT_S).success, job.get_status().message
-    result = job.download_profile()
+    result = _profile_on_the_cpu(models_dir / "tiny_cnn.onnx")
     assert {e["compute_unit"] for e in result["execution_detail"]} == {"CPU"}
     assert result["devicelab"]["environment"]["device"]["arch"] == "aarch64"
 

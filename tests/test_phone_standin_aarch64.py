@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from adbutils import AdbDevice
 
-from controller.phone_standin import StandinDevice, aarch64_unavailable_reason
+from controller.phone_standin import StandinDevice
 from controller.phone_standin.testing import (
     AdbServer,
     adb_server,
     connected_standin,
-    find_adb,
     process_alive,
     shell_command_lines,
 )
@@ -36,18 +35,6 @@ PROPS = {
     "ro.product.cpu.abi": "arm64-v8a",
 }
 TMP = "/data/local/tmp"
-
-
-@pytest.fixture(scope="module")
-def aarch64_cache(request: pytest.FixtureRequest) -> Path:
-    """qemu + busybox cache kept between runs; skips where aarch64 mode cannot run."""
-    if find_adb() is None:
-        pytest.skip("no `adb` on PATH (apt-get install adb, or set DEVICELAB_ADB)")
-    cache = Path(request.config.cache.mkdir("phone-standin-aarch64"))
-    reason = aarch64_unavailable_reason(cache)
-    if reason is not None:
-        pytest.skip(reason)
-    return cache
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -212,3 +213,39 @@ def shell_command_lines(device: StandinDevice) -> str:
         if process_alive(pid):
             lines.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
     return "\n".join(lines)
+
+
+# getprop of a Samsung Galaxy S23 (Snapdragon 8 Gen 2), as its stand-in serves them.
+GALAXY_S23_PROPS: dict[str, str] = {
+    "ro.product.model": "SM-S911B",
+    "ro.product.manufacturer": "samsung",
+    "ro.product.name": "dm1qxxx",
+    "ro.soc.model": "SM8550",
+    "ro.soc.manufacturer": "QTI",
+    "ro.board.platform": "kalama",
+    "ro.build.version.release": "14",
+    "ro.product.cpu.abi": "arm64-v8a",
+}
+
+
+@contextmanager
+def standin_subprocess(server: AdbServer, sandbox: Path, *args: str) -> Iterator[str]:
+    """A stand-in in its own process, connected to ``server``; yields its serial.
+
+    For benchmarks: in the benchmark's process it would share the GIL with the
+    pushes being measured but not with ``adb push`` (a separate process).
+    ``args`` are more command-line options (``--arch aarch64``, ``--props F``).
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
+    process = subprocess.Popen([*command, "--sandbox", str(sandbox), *args], stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # "stand-in device listening on ..."
+        serial = f"127.0.0.1:{port}"
+        server.connect(serial)
+        server.wait_for_state(serial, {"device"}, CONNECT_TIMEOUT_SEC)
+        yield serial
+    finally:
+        process.terminate()
+        process.wait(30)
