@@ -16,7 +16,7 @@ from typing import Any
 from controller.devices import DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.transports.adb import AdbTransport
-from controller.transports.adb_probe import DeviceFacts
+from controller.transports.adb_probe import DeviceFacts, free_bytes
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _RUNTIME_DISK_BYTES = 300 * 1024 * 1024  # archive + unpacked runtime + models, with room
@@ -134,12 +134,9 @@ def _root(shell: Callable[..., str], root: str, facts: DeviceFacts) -> Check:
 
 
 def _free_space(shell: Callable[..., str], root: str, facts: DeviceFacts) -> Check:
-    lines = shell(f"df -k {root} 2>/dev/null").strip().splitlines()
-    fields = lines[-1].split() if len(lines) > 1 else []
-    numbers = [f for f in fields[1:] if f.isdigit()]
-    if len(numbers) < 3:
+    free = free_bytes(shell, root)
+    if free is None:
         return Check("free space", WARN, "df gave no reading", "")
-    free = int(numbers[2]) * 1024
     value = f"{free / 1e9:.1f} GB free at {root}"
     if facts.usable_python or free >= _RUNTIME_DISK_BYTES:
         return Check("free space", OK, value)

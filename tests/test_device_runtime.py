@@ -18,12 +18,13 @@ from agent.errors import MissingLibraryError
 from agent.runtimes import qnn_ep
 from controller.device_runtime import elf, pins
 from controller.device_runtime.archive import write_archive
+from controller.device_runtime.build import RuntimeBundle
 from controller.device_runtime.launcher import launcher_script
 from controller.device_runtime.manifest import MANIFEST_NAME, build_manifest
 from controller.device_runtime.wheels import platform_tags
 from controller.errors import UserError
-from controller.transports.adb_probe import parse_probe, probe_script
-from controller.transports.adb_runtime import choose_python
+from controller.transports.adb_probe import parse_df_free_bytes, parse_probe, probe_script
+from controller.transports.adb_runtime import RuntimeDeployer, choose_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,3 +218,33 @@ def test_an_archive_member_never_escapes_its_folder(tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "r.tar.gz") as tar:
         names = tar.getnames()
     assert all(not n.startswith(("/", "..")) for n in names)
+
+
+TOYBOX_DF = """Filesystem      1K-blocks     Used Available Use% Mounted on
+/dev/block/dm-46 115409700 40138980  75139200  35% /data
+"""
+WRAPPED_DF = """Filesystem           1K-blocks      Used Available Use% Mounted on
+/dev/mapper/very-long-volume-name
+                      51475068  12345678  36481234  26% /
+"""
+
+
+def test_df_output_gives_free_bytes_even_when_the_device_name_wraps() -> None:
+    assert parse_df_free_bytes(TOYBOX_DF) == 75139200 * 1024
+    assert parse_df_free_bytes(WRAPPED_DF) == 36481234 * 1024
+    assert parse_df_free_bytes("df: /nope: No such file or directory\n") is None
+
+
+def test_a_device_too_full_for_the_runtime_is_refused_before_anything_is_pushed(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "runtime.tar.gz"
+    archive.write_bytes(b"\0" * 1000)
+    bundle = RuntimeBundle(archive, "0" * 16, "0" * 64, {"unpacked_bytes": 200 * 10**6})
+    pushed: list[str] = []
+    full = "Filesystem 1K-blocks Used Available Use% Mounted on\n/dev/x 99 9 50000 95% /data\n"
+    deployer = RuntimeDeployer("R58M", "/data/local/tmp/devicelab", lambda c, t: full,
+                               lambda src, dst: pushed.append(dst))  # fmt: skip
+    with pytest.raises(UserError, match=r"\[R58M\] .* 51 MB free; the device runtime needs 220 MB"):
+        deployer._check_space(bundle)
+    assert pushed == []

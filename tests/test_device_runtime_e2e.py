@@ -93,6 +93,7 @@ def _leave_an_interrupted_deploy(device: StandinDevice) -> None:
     (runtime / "0123456789abcdef.partial" / "bin").mkdir(parents=True)
     (runtime / "0123456789abcdef.partial" / "bin" / "python3").write_text("#!/bin/false\n")
     (runtime / "0123456789abcdef.tar.gz.part").write_bytes(b"\x1f\x8b" + b"\0" * 100)
+    (runtime / "fedcba9876543210" / "bin").mkdir(parents=True)  # an older runtime version
     for path in [device.host_path(ROOT), *device.host_path(ROOT).rglob("*")]:
         os.chown(path, SHELL_UID, SHELL_UID)  # as the shell user left them on a phone
 
@@ -139,7 +140,9 @@ def test_profiling_a_tflite_deploys_the_runtime_and_runs_on_the_emulated_cpu(
     assert applied["settings"]["peak_memory_method"]
 
 
-def test_the_interrupted_deploy_was_cleaned_and_the_runtime_is_whole(phone: StandinDevice) -> None:
+def test_interrupted_deploys_and_old_runtimes_are_cleaned_and_the_runtime_is_whole(
+    phone: StandinDevice,
+) -> None:
     runtime = phone.host_path(f"{ROOT}/runtime")
     names = sorted(p.name for p in runtime.iterdir())
     assert len(names) == 1 and len(names[0]) == 16, names  # only the renamed, verified runtime

@@ -196,8 +196,10 @@ class AdbTransport:
         chosen = choose_python(facts, self.config.python, self.serial)
         if chosen is not None:
             return chosen
-        deployer = RuntimeDeployer(self.serial, self.config.root, self.shell, self._push_file)
-        return deployer.ensure(facts, qnn=self.config.qnn)
+        return self._runtime_deployer().ensure(facts, qnn=self.config.qnn)
+
+    def _runtime_deployer(self) -> RuntimeDeployer:
+        return RuntimeDeployer(self.serial, self.config.root, self.shell, self._push_file)
 
     def _push_file(self, src: str, dst: str) -> None:
         from tqdm import tqdm
@@ -228,6 +230,8 @@ class AdbTransport:
         )
         self.shell(command)
         port, pid = self._wait_ready(out)
+        if self.python.source == "runtime":  # the agent it replaced ran on no other runtime
+            self._runtime_deployer().prune(self.python.runtime_id)
         # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
             f"umask 077 && echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "

@@ -102,3 +102,16 @@ def parse_probe(text: str) -> DeviceFacts:
 def probe(shell: ShellRunner, python_candidates: tuple[str, ...] = ("python3",)) -> DeviceFacts:
     """Read the device's facts (one shell command)."""
     return parse_probe(shell(probe_script(python_candidates)))
+
+
+def parse_df_free_bytes(text: str) -> int | None:
+    """Free bytes from ``df -k PATH`` output (toybox, busybox, coreutils); None if unreadable."""
+    lines = text.strip().splitlines()
+    fields = " ".join(lines[1:]).split()  # a long device name may wrap onto its own line
+    numbers = [f for f in fields if f.isdigit()]
+    return int(numbers[2]) * 1024 if len(numbers) >= 3 else None
+
+
+def free_bytes(shell: ShellRunner, path: str) -> int | None:
+    """Free bytes on the filesystem holding ``path`` (its nearest existing parent)."""
+    return parse_df_free_bytes(shell(f"mkdir -p {path} 2>/dev/null; df -k {path} 2>/dev/null"))

@@ -27,12 +27,13 @@ from typing import Any
 from controller.device_runtime.build import SUPPORTED_ARCHES, RuntimeBundle, build_runtime
 from controller.device_runtime.launcher import LAUNCHER_RELATIVE, VERIFY_SOURCE, launcher_script
 from controller.errors import InternalError, UserError
-from controller.transports.adb_probe import DeviceFacts
+from controller.transports.adb_probe import DeviceFacts, free_bytes
 
 log = logging.getLogger("devicelab.transport.adb")
 
 UNPACK_TIMEOUT_S = 600.0  # 190 MB through toybox tar; minutes under qemu-user in the tests
 VERIFY_TIMEOUT_S = 300.0
+_SPACE_MARGIN = 1.1  # .pyc written on first use, and the agent's own files
 Shell = Callable[[str, float], str]
 Push = Callable[[str, str], None]  # (host path, device path)
 
@@ -111,6 +112,7 @@ class RuntimeDeployer:
         self._shell(
             f"mkdir -p {self.base} && rm -rf {self.base}/*.partial {self.base}/*.part", 120.0
         )
+        self._check_space(bundle)
         started = time.monotonic()
         log.info("[%s] pushing the device runtime %s (%.1f MB)", self.serial,
                  bundle.runtime_id, bundle.size / 1e6)  # fmt: skip
@@ -122,6 +124,24 @@ class RuntimeDeployer:
         self._verify(partial)
         self._shell(f"mv {partial} {final}", 60.0)
         return bundle.size
+
+    def _check_space(self, bundle: RuntimeBundle) -> None:
+        """Refuse before pushing when the archive and its unpacked files cannot both fit."""
+        free = free_bytes(lambda command: self._shell(command, 30.0), self.base)
+        needed = bundle.size + int(bundle.manifest["unpacked_bytes"])
+        if free is not None and free < needed * _SPACE_MARGIN:
+            raise UserError(
+                f"[{self.serial}] {self.base} has {free / 1e6:.0f} MB free; the device runtime "
+                f"needs {needed * _SPACE_MARGIN / 1e6:.0f} MB (free space on the device, or set "
+                "DEVICELAB_DEVICE_ROOT to a larger filesystem)"
+            )
+
+    def prune(self, keep_id: str) -> None:
+        """Remove every other runtime: called once an agent runs on ``keep_id``."""
+        self._shell(
+            f'for d in {self.base}/*; do [ "${{d##*/}}" = {keep_id} ] || rm -rf "$d"; done',
+            120.0,
+        )
 
     def _check_archive(self, archive: str, sha256: str) -> None:
         out = self._shell(f"sha256sum {archive}", 300.0).split()
