@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,7 @@ class DeviceRegistry:
             python=os.environ.get("DEVICELAB_DEVICE_PYTHON") or None,
             root=os.environ.get("DEVICELAB_DEVICE_ROOT", "/data/local/tmp/devicelab"),
             qnn=os.environ.get("DEVICELAB_DEVICE_RUNTIME_QNN", "") not in ("", "0"),
+            env=tuple(shlex.split(os.environ.get("DEVICELAB_DEVICE_ENV", ""))),
         )
         self._use_adb = use_adb
 

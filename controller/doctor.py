@@ -69,6 +69,7 @@ def diagnose(wanted: str = "") -> Diagnosis:
         checks = []
         if isinstance(entry.transport, AdbTransport):
             checks += adb_checks(entry.transport)
+            checks.append(vendor_tools_check(entry))
         checks += agent_checks(entry)
         checks += health_checks(entry.transport.health())
         return Diagnosis(entry.name, entry.serial, checks)
@@ -170,6 +171,42 @@ def _fastrpc(shell: Callable[..., str]) -> Check:
         "(DEVICELAB_DEVICE_RUNTIME_QNN=1); on an Android phone, Qualcomm's QNN SDK tools "
         "on the device (README: Preparing a device)",
     )  # fmt: skip
+
+
+def vendor_tools_check(entry: DeviceEntry) -> Check:
+    """The QNN SDK tools / benchmark_model that reach a phone's NPU and GPU, if present."""
+    assert isinstance(entry.transport, AdbTransport)
+    transport = entry.transport
+    env = dict(item.split("=", 1) for item in transport.config.env if "=" in item)
+    dirs = list(entry.profile.qnn_library_dirs) if entry.profile else []
+    if "QNN_SDK_ROOT" in env:
+        sdk = env["QNN_SDK_ROOT"]
+        dirs += [f"{sdk}/bin/aarch64-android", f"{sdk}/lib/aarch64-android"]
+    names = ["qnn-net-run", "qnn-profile-viewer", "libQnnHtp.so", "benchmark_model"]
+    found = _present_files(transport.shell, dirs, names)
+    if "DEVICELAB_BENCHMARK_MODEL" in env:
+        found += _present_files(transport.shell, [], [env["DEVICELAB_BENCHMARK_MODEL"]])
+    have = {name.rsplit("/", 1)[-1] for name in found}
+    qnn = {"qnn-net-run", "qnn-profile-viewer", "libQnnHtp.so"} <= have
+    value = ", ".join(found) or "none found"
+    if qnn or "benchmark_model" in have or (transport.facts and transport.facts.os != "android"):
+        return Check("npu/gpu tools", OK if (qnn or "benchmark_model" in have) else WARN, value)
+    return Check(
+        "npu/gpu tools", WARN, value,
+        "CPU jobs run. For the phone's NPU: push the QNN SDK's bin/aarch64-android, "
+        "lib/aarch64-android and lib/hexagon-v<arch>/unsigned and set "
+        "DEVICELAB_DEVICE_ENV='QNN_SDK_ROOT=<that folder>' (or list the folder in the device "
+        "profile's libraries.qnn); for .tflite on the NPU/GPU, a benchmark_model built for "
+        "Android with DEVICELAB_DEVICE_ENV='DEVICELAB_BENCHMARK_MODEL=<its path>'",
+    )  # fmt: skip
+
+
+def _present_files(shell: Callable[..., str], dirs: list[str], names: list[str]) -> list[str]:
+    paths = [f"{d}/{n}" for d in dirs for n in names] if dirs else names
+    if not paths:
+        return []
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    return shell(f'for f in {quoted}; do [ -e "$f" ] && echo "$f"; done').split()
 
 
 def agent_checks(entry: DeviceEntry) -> list[Check]:

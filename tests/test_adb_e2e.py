@@ -319,6 +319,8 @@ def test_doctor_says_what_a_phone_can_do_and_exits_0(
     assert checks["runtime onnxruntime"]["status"] == "ok"
     assert checks["npu (fastrpc)"]["status"] == "warn"  # no fastrpc on the stand-in
     assert "fix" in checks["npu (fastrpc)"] and checks["npu (fastrpc)"]["fix"]
+    assert checks["npu/gpu tools"]["status"] == "warn"  # no QNN SDK pushed to the S23
+    assert "DEVICELAB_DEVICE_ENV='QNN_SDK_ROOT=" in checks["npu/gpu tools"]["fix"]
     assert checks["thermal zones"]["status"] == "ok" and checks["battery"]["value"] == "85 %"
 
 
@@ -332,3 +334,41 @@ def test_doctor_fails_a_device_whose_root_cannot_hold_the_agent(
     out = capsys.readouterr().out
     assert "fail  device root" in out and "fix: set DEVICELAB_DEVICE_ROOT" in out
     assert "cannot run jobs until fixed" in out
+
+
+def test_a_phones_npu_through_the_qnn_sdk_tools_on_the_device(
+    phones: dict[str, Any], tmp_path: Path
+) -> None:
+    """A QNN model library on a phone whose agent finds Qualcomm's tools through
+    DEVICELAB_DEVICE_ENV: the agent runs qnn-net-run and qnn-profile-viewer (stand-ins
+    that print real output; the QNN SDK cannot be had here) and streams the usual
+    profile, marked as not run on hardware."""
+    import dataclasses
+
+    from tests.vendor_standins import write_qnn_sdk
+
+    write_qnn_sdk(phones["s24"].host_path("/data/local/tmp/qnn-sdk"))
+    transport = hub.api._registry().resolve(hub.Device("Samsung Galaxy S24")).transport
+    original = transport.config  # type: ignore[attr-defined]
+    transport.config = dataclasses.replace(  # type: ignore[attr-defined]
+        original, env=("QNN_SDK_ROOT=/data/local/tmp/qnn-sdk",)
+    )
+    transport.close()  # the running agent has another environment: it is replaced
+    model = tmp_path / "libtiny_cnn.so"
+    model.write_bytes(b"\x7fELF" + b"\0" * 60)  # qnn-net-run's stand-in never loads it
+    try:
+        job = hub.submit_profile_job(
+            model, hub.Device("Samsung Galaxy S24"), input_specs={"image": (1, 3, 8, 8)},
+            options="--compute_unit npu --max_profiler_iterations 3",
+        )  # fmt: skip
+        assert job.wait(timeout=JOB_TIMEOUT_SEC).success, job.get_status().message
+        result = job.download_profile()
+    finally:
+        transport.config = original  # type: ignore[attr-defined]
+        transport.close()
+    applied = result["devicelab"]["applied"]
+    assert applied["runtime"] == "qnn-net-run" and applied["accelerators"] == ["libQnnHtp.so"]
+    assert any("not run on hardware" in warning for warning in applied["warnings"])
+    assert {layer["compute_unit"] for layer in result["execution_detail"]} == {"NPU"}
+    assert all(layer["execution_cycles"] for layer in result["execution_detail"])
+    assert result["execution_summary"]["estimated_inference_time"] > 0

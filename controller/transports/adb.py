@@ -18,6 +18,7 @@ content-addressed store. One already on the device is not pushed again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -79,6 +80,9 @@ class AdbDeviceConfig:
     python: str | None = None
     root: str = "/data/local/tmp/devicelab"
     qnn: bool = False
+    # ("QNN_SDK_ROOT=/data/local/tmp/qnn", ...): the agent's environment on the device,
+    # e.g. where the vendor tools for a phone's NPU are (agent/runtimes/vendor).
+    env: tuple[str, ...] = ()
 
 
 @contextlib.contextmanager
@@ -225,7 +229,8 @@ class AdbTransport:
         out = f"{root}/agent.out"
         command = (
             f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
-            f"{TOKEN_ENV}={token} nohup {shlex.quote(self.python.command)} {bundle} "
+            f"{self._agent_env()}{TOKEN_ENV}={token} nohup {shlex.quote(self.python.command)} "
+            f"{bundle} "
             f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null &"
         )
         self.shell(command)
@@ -235,12 +240,19 @@ class AdbTransport:
         # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
             f"umask 077 && echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "
-            f"python={self.python.command} token={token}' "
+            f"python={self.python.command} env={self._env_id()} token={token}' "
             f"> {root}/{_SESSION_FILE}"
         )
         client = self._forward(port, token)
         log.info("[%s] agent pid %s on device port %s", self.serial, pid, port)
         return client
+
+    def _agent_env(self) -> str:
+        return "".join(f"{shlex.quote(item)} " for item in self.config.env)
+
+    def _env_id(self) -> str:
+        """A short fingerprint of the agent's configured environment (no values on disk)."""
+        return hashlib.sha256("\0".join(self.config.env).encode()).hexdigest()[:12]
 
     def _forward(self, port: int, token: str) -> AgentClient:
         with _adb_errors(self.serial, "adb forward"):
@@ -259,6 +271,8 @@ class AdbTransport:
             return None
         if self.python is not None and session.get("python") != self.python.command:
             return None  # started on another runtime (or Python) than the one chosen now
+        if session.get("env") != self._env_id():
+            return None  # started with another DEVICELAB_DEVICE_ENV than ours
         if not session.get("pid", "").isdigit():
             return None
         if "alive" not in self.shell(f"kill -0 {session['pid']} 2>/dev/null && echo alive"):
