@@ -248,3 +248,38 @@ def test_a_device_too_full_for_the_runtime_is_refused_before_anything_is_pushed(
     with pytest.raises(UserError, match=r"\[R58M\] .* 51 MB free; the device runtime needs 220 MB"):
         deployer._check_space(bundle)
     assert pushed == []
+
+
+def _host_shell(command: str, timeout_s: float) -> str:
+    """This host's sh standing in for a device's: the lock is plain mkdir/find/rm."""
+    import subprocess
+
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=timeout_s)
+    return done.stdout + done.stderr
+
+
+def test_a_deploy_lock_left_by_a_killed_deploy_is_taken_over_once_stale(tmp_path: Path) -> None:
+    deployer = RuntimeDeployer("R58M", str(tmp_path), _host_shell, lambda src, dst: None)
+    lock = tmp_path / "runtime" / ".deploy.lock"
+    lock.mkdir(parents=True)
+    an_hour_ago = lock.stat().st_mtime - 3600
+    os.utime(lock, (an_hour_ago, an_hour_ago))
+    with deployer._deploy_lock():
+        assert lock.is_dir() and lock.stat().st_mtime > an_hour_ago  # ours now
+    assert not lock.exists()
+
+
+def test_a_deploy_in_progress_elsewhere_is_waited_for_then_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from controller.errors import InternalError
+    from controller.transports import adb_runtime
+
+    monkeypatch.setattr(adb_runtime, "DEPLOY_LOCK_TIMEOUT_S", 1.5)
+    monkeypatch.setattr(adb_runtime, "_LOCK_POLL_S", 0.2)
+    deployer = RuntimeDeployer("R58M", str(tmp_path), _host_shell, lambda src, dst: None)
+    (tmp_path / "runtime" / ".deploy.lock").mkdir(parents=True)  # fresh: someone is deploying
+    waiting = deployer._deploy_lock()
+    with pytest.raises(InternalError, match=r"\[R58M\] another controller has been deploying"):
+        waiting.__enter__()
+    assert (tmp_path / "runtime" / ".deploy.lock").is_dir()  # not ours to remove

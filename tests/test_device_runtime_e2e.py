@@ -110,6 +110,22 @@ def test_the_runtime_archive_is_small_and_says_what_it_holds(runtime_archive: Pa
     assert set(manifest["sizes"]) <= names
 
 
+def test_two_controllers_finding_no_runtime_push_it_once(
+    phone: StandinDevice, runtime_archive: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from controller.transports.adb import AdbDeviceConfig, AdbTransport
+
+    transports = [AdbTransport(_adb(phone), AdbDeviceConfig()) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        chosen = list(pool.map(lambda t: t._device_python(), transports))
+    assert {python.source for python in chosen} == {"runtime"}
+    assert len({python.command for python in chosen}) == 1
+    pushed = sorted(python.pushed_bytes for python in chosen)
+    assert pushed == [0, runtime_archive.stat().st_size]  # one pushed, the other waited
+
+
 def test_a_phone_without_python_shows_up_in_devices(
     phone: StandinDevice, capsys: pytest.CaptureFixture[str]
 ) -> None:

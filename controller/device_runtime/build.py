@@ -140,12 +140,14 @@ def _versions(root: Path, qnn: bool) -> dict[str, Any]:
 
 
 def _inputs_key(arch: str, qnn: bool) -> str:
-    text = json.dumps(
-        [FORMAT_VERSION, arch, qnn, pins.DEBIAN_SUITE, pins.DEBIAN_PACKAGES,
-         sorted(pins.DEBIAN_EXCLUDED), pins.wheel_pins(qnn), trim.STDLIB_DROPPED,
-         trim.SITE_DROPPED]
-    )  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """What a build depends on: the arch, the variant and this package's code (pins included).
+
+    Debian's security updates are not part of the key: ``--rebuild`` picks them up.
+    """
+    digest = hashlib.sha256(json.dumps([FORMAT_VERSION, arch, qnn]).encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _cached(folder: Path, key: str) -> RuntimeBundle | None:

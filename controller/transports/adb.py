@@ -197,7 +197,7 @@ class AdbTransport:
 
     def _device_python(self) -> DevicePython:
         facts = self._probe()
-        chosen = choose_python(facts, self.config.python, self.serial)
+        chosen = choose_python(facts, self.config.python, self.serial, self.config.qnn)
         if chosen is not None:
             return chosen
         return self._runtime_deployer().ensure(facts, qnn=self.config.qnn)

@@ -17,10 +17,11 @@ interrupted deploy are removed by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ log = logging.getLogger("devicelab.transport.adb")
 
 UNPACK_TIMEOUT_S = 600.0  # 190 MB through toybox tar; minutes under qemu-user in the tests
 VERIFY_TIMEOUT_S = 300.0
+DEPLOY_LOCK_TIMEOUT_S = 900.0
+_STALE_LOCK_MIN = 20
+_LOCK_POLL_S = 1.0
 _SPACE_MARGIN = 1.1  # .pyc written on first use, and the agent's own files
 Shell = Callable[[str, float], str]
 Push = Callable[[str, str], None]  # (host path, device path)
@@ -57,8 +61,13 @@ class DevicePython:
         return summary
 
 
-def choose_python(facts: DeviceFacts, configured: str | None, serial: str) -> DevicePython | None:
+def choose_python(
+    facts: DeviceFacts, configured: str | None, serial: str, qnn: bool = False
+) -> DevicePython | None:
     """The device's own Python when it can run the agent; None when the runtime is needed.
+
+    ``qnn`` (``DEVICELAB_DEVICE_RUNTIME_QNN``) asks for the runtime with
+    onnxruntime-qnn even where the device has a Python of its own.
 
     Raises:
         UserError: the device needs the runtime but is of an architecture or lacks
@@ -66,7 +75,7 @@ def choose_python(facts: DeviceFacts, configured: str | None, serial: str) -> De
     """
     if configured:
         return DevicePython(configured, "configured")
-    if facts.usable_python:
+    if facts.usable_python and not qnn:
         return DevicePython(facts.usable_python, "device")
     if facts.arch not in SUPPORTED_ARCHES:
         raise UserError(
@@ -92,15 +101,44 @@ class RuntimeDeployer:
         self._push = push
 
     def ensure(self, facts: DeviceFacts, qnn: bool = False) -> DevicePython:
-        """The runtime's launcher on the device, deploying it first if absent."""
+        """The runtime's launcher on the device, deploying it first if absent.
+
+        One deploy at a time per device (a worker and a ``devicelab doctor`` may
+        both find it missing): ``mkdir`` of a lock folder is atomic on every
+        shell; the one that waits finds the runtime in place and pushes nothing.
+        """
         bundle = build_runtime(facts.arch, qnn=qnn)
         final = f"{self.base}/{bundle.runtime_id}"
         pushed = 0
         if not self._present(final):
-            pushed = self._deploy(bundle, final, facts.shell)
+            with self._deploy_lock():
+                if not self._present(final):
+                    pushed = self._deploy(bundle, final, facts.shell)
         return DevicePython(
             f"{final}/{LAUNCHER_RELATIVE}", "runtime", bundle.runtime_id, bundle.manifest, pushed
         )
+
+    @contextlib.contextmanager
+    def _deploy_lock(self) -> Iterator[None]:
+        lock = f"{self.base}/.deploy.lock"
+        deadline = time.monotonic() + DEPLOY_LOCK_TIMEOUT_S
+        while "locked" not in self._shell(
+            f"mkdir -p {self.base} && mkdir {lock} 2>/dev/null && echo locked", 30.0
+        ):
+            # A deploy killed mid-way leaves its lock: it is stale after the longest deploy.
+            self._shell(
+                f"find {lock} -maxdepth 0 -mmin +{_STALE_LOCK_MIN} -exec rm -rf {{}} \\;", 30.0
+            )
+            if time.monotonic() > deadline:
+                raise InternalError(
+                    f"[{self.serial}] another controller has been deploying the runtime for "
+                    f"{DEPLOY_LOCK_TIMEOUT_S:.0f} s ({lock})"
+                )
+            time.sleep(_LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            self._shell(f"rm -rf {lock}", 30.0)
 
     def _present(self, final: str) -> bool:
         check = f"[ -x {final}/{LAUNCHER_RELATIVE} ] && [ -f {final}/devicelab-runtime.json ]"
