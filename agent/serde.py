@@ -31,6 +31,8 @@ def run_config_from_proto(options: pb.RunOptions, workdir: Path) -> RunConfig:
         input_shapes={s.name: tuple(s.shape) for s in options.input_specs if s.shape},
         soc_model=options.soc_model,
         htp_arch=options.htp_arch,
+        htp_fp16=options.htp_fp16,
+        vtcm_mb=options.vtcm_mb,
         library_dirs=tuple(options.library_dirs),
         dequantize_outputs=options.dequantize_outputs,
     )

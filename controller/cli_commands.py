@@ -53,7 +53,7 @@ def _write_json(path: str, data: Any) -> None:
 def _print_profile(result: dict[str, Any], top: int) -> None:
     from controller.report_text import layer_table, summary_text
 
-    print(summary_text(result))
+    print(summary_text(result, bold=sys.stdout.isatty()))
     print()
     print(layer_table(result, top=top))
 

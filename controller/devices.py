@@ -18,6 +18,17 @@ from typing import Any
 from controller.device_attributes import device_attributes, matches, os_version
 from controller.device_profiles import DeviceProfile, host_props, load_profiles, match_profile
 from controller.errors import Error, UserError
+from controller.simulated import (
+    SIMULATED_ATTRIBUTE,
+    TWIN_OF_KEY,
+    SimulatedTransport,
+    simulatable,
+    simulate_enabled,
+    simulated_attributes,
+    simulated_facts,
+    simulated_name,
+    simulated_serial,
+)
 from controller.transports.adb import (
     AdbDeviceConfig,
     AdbTransport,
@@ -76,9 +87,12 @@ class DeviceEntry:
     profile: DeviceProfile | None
     transport: Transport
     frameworks: tuple[str, ...] = ()
+    simulated: bool = False  # the HTP simulator on this host configured as ``profile``
 
     @property
     def attributes(self) -> list[str]:
+        if self.simulated and self.profile is not None:
+            return simulated_attributes(self.profile, self.frameworks)
         return device_attributes(self.props, self.profile, self.frameworks)
 
     def selected_by(self, wanted: Device) -> bool:
@@ -89,6 +103,8 @@ class DeviceEntry:
         """
         if not (wanted.name or wanted.os or wanted.attributes):
             return self.serial == LOCAL_SERIAL
+        if self.simulated and not self._asked_for(wanted):
+            return False  # a simulator only when asked for: never a busy phone's stand-in
         name = "" if wanted.name == self.serial else wanted.name
         return matches(
             self.name,
@@ -99,6 +115,12 @@ class DeviceEntry:
             attributes=wanted.attributes,
         )
 
+    def _asked_for(self, wanted: Device) -> bool:
+        """Named by its own name or serial, or filtered on ``simulated:true``."""
+        return wanted.name in (self.name, self.serial) or (
+            SIMULATED_ATTRIBUTE in wanted.attribute_list
+        )
+
     def as_device(self) -> Device:
         return Device(self.name, self.os, tuple(self.attributes), self.serial)
 
@@ -106,11 +128,16 @@ class DeviceEntry:
         """Device facts the agent needs (it holds none of its own)."""
         if self.profile is None:
             return {}
-        return {
+        if self.simulated:
+            return simulated_facts(self.profile)
+        facts: dict[str, Any] = {
             "soc_model": self.profile.soc_model or "",
             "htp_arch": self.profile.htp_arch or "",
             "library_dirs": list(self.profile.qnn_library_dirs),
         }
+        if self.profile.has_npu:  # keeps fp16 off an HTP that has none
+            facts["htp_fp16"] = str(self.profile.htp_fp16).lower()
+        return facts
 
 
 def frameworks_from_info(info: Any) -> tuple[str, ...]:
@@ -144,10 +171,10 @@ class DeviceRegistry:
         self._use_adb = use_adb
 
     def entries(self, probe_frameworks: bool = True) -> list[DeviceEntry]:
-        """Every reachable device, refreshed from the adb server."""
+        """Every reachable device, refreshed from the adb server; simulated SoCs last."""
         with self._lock:
             self._refresh()
-            entries = list(self._entries.values())
+            entries = sorted(self._entries.values(), key=lambda e: e.simulated)
         if probe_frameworks:
             for entry in entries:
                 self.probe(entry)
@@ -159,15 +186,53 @@ class DeviceRegistry:
         if wanted.name in ("", LOCAL_DEVICE_NAME) and not wanted.os and not wanted.attributes:
             return [self.local()]
         needs_frameworks = "framework:" in str(wanted.attributes)
-        return [e for e in self.entries(probe_frameworks=needs_frameworks) if e.selected_by(wanted)]
+        entries = self.entries(probe_frameworks=needs_frameworks)
+        found = [e for e in entries if e.selected_by(wanted)]
+        if found or not simulate_enabled():
+            return found
+        twin = self.twin(wanted)  # opted in: the absent phone's SoC, simulated
+        return [twin] if twin is not None else []
 
     def resolve(self, wanted: Device | None) -> DeviceEntry:
-        """The first device matching ``wanted``; UserError naming what is reachable."""
+        """The first device matching ``wanted``, else its simulated twin when opted in.
+
+        Raises:
+            UserError: nothing matches; names what is reachable (and the twin, if any).
+        """
         found = self.find(wanted)
-        if not found:
-            names = ", ".join(f"{e.name} ({e.serial})" for e in self.entries(False))
-            raise UserError(f"no device matches {wanted!r}; reachable devices: {names}")
-        return found[0]
+        if found:
+            return found[0]
+        twin = self.twin(wanted) if wanted is not None else None
+        names = ", ".join(f"{e.name} ({e.serial})" for e in self.entries(False))
+        hint = (
+            f"; set DEVICELAB_SIMULATE=1 (or devicelab --simulate) to run on {twin.name!r}"
+            if twin is not None
+            else ""
+        )
+        raise UserError(f"no device matches {wanted!r}; reachable devices: {names}{hint}")
+
+    def twin(self, wanted: Device) -> DeviceEntry | None:
+        """The simulated device of the SoC ``wanted`` names (a phone, SoC or chipset)."""
+        if not (wanted.name or wanted.attributes):
+            return None
+        profile = self._named_profile(wanted)
+        if profile is None or not simulatable(profile):
+            return None
+        self.local()
+        return self._entries.get(simulated_serial(profile))
+
+    def job_filter(self, wanted: Device) -> dict[str, Any]:
+        """How a job stores its device: the twin's name when it stands in (opted in).
+
+        The decision is made once, at submit, and kept in the job: a worker started
+        without ``DEVICELAB_SIMULATE`` still runs it where the submitter meant.
+        """
+        if not simulate_enabled() or not (wanted.name or wanted.os or wanted.attributes):
+            return wanted.as_filter()
+        found = self.find(wanted)
+        if not found or not found[0].simulated or found[0].selected_by(wanted):
+            return wanted.as_filter()
+        return {**Device(found[0].name).as_filter(), TWIN_OF_KEY: wanted.as_filter()}
 
     def profile_for(self, wanted: Device) -> DeviceProfile:
         """The SoC profile a compile job targets; the device need not be connected.
@@ -178,22 +243,30 @@ class DeviceRegistry:
         for entry in self.find(wanted) if wanted.name or wanted.attributes else []:
             if entry.profile is not None:
                 return entry.profile
-        chipsets = {a.split(":", 1)[1] for a in wanted.attribute_list if a.startswith("chipset:")}
-        for profile in self._profiles:
-            names = {profile.name, profile.part_number, *(p.name for p in profile.phones)}
-            if wanted.name in names or chipsets & {profile.chipset, *profile.chipset_aliases}:
-                return profile
+        profile = self._named_profile(wanted)
+        if profile is not None:
+            return profile
         raise UserError(
             f"no device profile matches {wanted!r}: name a phone or SoC from device_profiles/ "
             "(e.g. Device('Samsung Galaxy S23')) or give a chipset attribute "
             "(e.g. attributes=['chipset:qualcomm-snapdragon-8gen2'])"
         )
 
+    def _named_profile(self, wanted: Device) -> DeviceProfile | None:
+        """The profile a phone name, SoC name, part number or chipset attribute names."""
+        chipsets = {a.split(":", 1)[1] for a in wanted.attribute_list if a.startswith("chipset:")}
+        for profile in self._profiles:
+            names = {profile.name, profile.part_number, *(p.name for p in profile.phones)}
+            if wanted.name in names or chipsets & {profile.chipset, *profile.chipset_aliases}:
+                return profile
+        return None
+
     def local(self) -> DeviceEntry:
+        """This host; created with the simulated SoCs that share its agent."""
         with self._lock:
             if LOCAL_SERIAL not in self._entries:
                 props = host_props()
-                self._entries[LOCAL_SERIAL] = DeviceEntry(
+                local = DeviceEntry(
                     serial=LOCAL_SERIAL,
                     name=LOCAL_DEVICE_NAME,
                     os=os_version(props),
@@ -201,7 +274,25 @@ class DeviceRegistry:
                     profile=match_profile(props, self._profiles),
                     transport=LocalTransport(),
                 )
+                self._entries[LOCAL_SERIAL] = local
+                for entry in self._simulated(local):
+                    self._entries[entry.serial] = entry
             return self._entries[LOCAL_SERIAL]
+
+    def _simulated(self, local: DeviceEntry) -> list[DeviceEntry]:
+        return [
+            DeviceEntry(
+                serial=simulated_serial(profile),
+                name=simulated_name(profile),
+                os=local.os,
+                props=local.props,
+                profile=profile,
+                transport=SimulatedTransport(simulated_serial(profile), local.transport),
+                simulated=True,
+            )
+            for profile in self._profiles
+            if simulatable(profile)
+        ]
 
     def close(self) -> None:
         with self._lock:
@@ -215,8 +306,8 @@ class DeviceRegistry:
         if listed is None:
             return  # the listing failed: keep what we know rather than drop live devices
         online = set(listed)
-        for serial in list(self._entries):
-            if serial != LOCAL_SERIAL and serial not in online:
+        for serial, known in list(self._entries.items()):
+            if serial != LOCAL_SERIAL and not known.simulated and serial not in online:
                 self._entries.pop(serial).transport.close()
         for serial in online - set(self._entries):
             entry = self._adb_entry(serial)

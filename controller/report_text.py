@@ -13,7 +13,28 @@ def _mib(num_bytes: float) -> str:
     return f"{num_bytes / (1024 * 1024):.1f} MiB"
 
 
-def summary_text(result: dict[str, Any]) -> str:
+_BOLD, _RESET = "\033[1m", "\033[0m"
+
+
+def loud_lines(result: dict[str, Any]) -> list[str]:
+    """What a reader must not miss: a simulated device, an NPU asked for that ran nothing."""
+    extra = result.get("devicelab", {})
+    lines = []
+    if extra.get("simulated"):
+        sim = extra.get("simulation", {})
+        stands_in = sim.get("stands_in_for", {}).get("name")
+        lines.append(
+            f"*** SIMULATED: {sim.get('soc', '?')} ({sim.get('part_number', '?')}) on Qualcomm's "
+            "HTP simulator on this host's CPU"
+            + (f", standing in for {stands_in!r}" if stands_in else "")
+            + ". NPU placement and cycles are the simulator's; times are NOT a phone's. ***"
+        )
+    lines.extend(f"*** {warning} ***" for warning in extra.get("warnings", []))
+    return lines
+
+
+def summary_text(result: dict[str, Any], bold: bool = False) -> str:
+    """The summary block of a profile result; ``bold`` marks the loud lines for a terminal."""
     summary = result["execution_summary"]
     extra = result.get("devicelab", {})
     stats = extra.get("inference_time_stats_us", {})
@@ -36,7 +57,8 @@ def summary_text(result: dict[str, Any]) -> str:
         lines.append(f"fallback:         {fallback}")
     for warning in applied.get("warnings", []):
         lines.append(f"warning:          {warning}")
-    return "\n".join(lines)
+    loud = [f"{_BOLD}{line}{_RESET}" if bold else line for line in loud_lines(result)]
+    return "\n".join([*loud, *lines, *loud])
 
 
 def layer_table(result: dict[str, Any], top: int | None = None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,3 +213,29 @@ def applied_to_dict(applied: pb.Applied) -> dict[str, Any]:
 
 def _spec(spec: pb.InputSpec) -> dict[str, Any]:
     return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
+
+
+def npu_unused_warning(result: dict[str, Any], asked_units: Sequence[str]) -> str | None:
+    """A loud line when ``--compute_unit npu`` was asked and the NPU ran nothing.
+
+    Per-layer units decide when layers were profiled; otherwise the accelerators in
+    use (the QNN EP is listed only when it took nodes, a delegate only when applied).
+    """
+    if "npu" not in asked_units:
+        return None
+    extras = result.get("devicelab", {})
+    per_unit: dict[str, int] = extras.get("layers_per_compute_unit") or {}
+    applied = extras.get("applied") or {}
+    if per_unit:
+        if per_unit.get("NPU"):
+            return None
+    elif any(a.lower().startswith(("qnn", "htp")) for a in applied.get("accelerators", [])):
+        return None
+    layers = sum(per_unit.values()) or len(result.get("execution_detail", []))
+    units = ", ".join(sorted(per_unit)) or "CPU"
+    why = "; ".join(applied.get("fallbacks", [])) or "no fallback was recorded"
+    count = f"{layers} " if layers else ""
+    return (
+        f"NPU NOT USED: --compute_unit npu was asked, but the NPU ran none of the model's "
+        f"{count}layers: all ran on {units}. Why: {why}"
+    )

@@ -27,7 +27,8 @@ from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import Options, parse_options
 from controller.options.table import MODEL_RUNTIMES
-from controller.results import ProfileResultBuilder, applied_to_dict
+from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
+from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import JobRecord, JobStateError, Store
 from controller.transports.base import Transport
 from protos import agent_pb2 as pb
@@ -98,6 +99,8 @@ def run_options_proto(options: Options, job: JobRecord, facts: dict[str, Any]) -
         input_specs=specs,
         soc_model=str(facts.get("soc_model", "")),
         htp_arch=str(facts.get("htp_arch", "")),
+        htp_fp16=str(facts.get("htp_fp16", "")),
+        vtcm_mb=str(facts.get("vtcm_mb", "")),
         library_dirs=list(facts.get("library_dirs", [])),
         dequantize_outputs=options.dequantize_outputs,
     )
@@ -170,7 +173,7 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     health["after"] = entry.transport.health()
     extra = _result_extras(ctx.store, job, model_id, entry, options, health)
     extra["environment"] = environment
-    ctx.store.set_result(job.id, builder.build(extra))
+    ctx.store.set_result(job.id, _with_warnings(builder.build(extra), options))
     _raise_agent_error(builder, entry.serial)
     if builder.summary is None:
         raise InternalError(f"[{entry.serial}] the agent's stream ended without a summary")
@@ -215,6 +218,14 @@ def _raise_agent_error(builder: ProfileResultBuilder, serial: str) -> None:
     raise InternalError(f"[{serial}] {error.error_type}: {error.message}")
 
 
+def _with_warnings(result: dict[str, Any], options: Options) -> dict[str, Any]:
+    """Lines a reader must not miss (``devicelab.warnings``; the CLI prints them loudly)."""
+    warning = npu_unused_warning(result, options.compute_unit)
+    if warning is not None:
+        result["devicelab"].setdefault("warnings", []).append(warning)
+    return result
+
+
 def _result_extras(
     store: Store,
     job: JobRecord,
@@ -231,7 +242,16 @@ def _result_extras(
         "model_id": model_id,
         "options": options.as_dict(),
         "device_health": health,
+        **_simulation(job, entry),
     }
+
+
+def _simulation(job: JobRecord, entry: DeviceEntry) -> dict[str, Any]:
+    """``simulated`` on every result; what was simulated, and for whom, when it was."""
+    if not entry.simulated or entry.profile is None:
+        return {"simulated": False}
+    twin_of = job.device_filter.get(TWIN_OF_KEY)
+    return {"simulated": True, "simulation": simulation_record(entry.profile, twin_of)}
 
 
 def health_before(transport: Transport) -> dict[str, Any]:
@@ -289,6 +309,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
                 "options": options.as_dict(),
                 "applied": applied_to_dict(reply.applied),
                 "environment": job_environment(entry, client),
+                **_simulation(job, entry),
             }
         },
     )

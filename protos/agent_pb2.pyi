@@ -137,7 +137,7 @@ class InputSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class RunOptions(_message.Message):
-    __slots__ = ("compute_units", "tflite_delegates", "tflite_options", "qnn_options", "onnx_execution_providers", "input_specs", "soc_model", "htp_arch", "library_dirs", "dequantize_outputs")
+    __slots__ = ("compute_units", "tflite_delegates", "tflite_options", "qnn_options", "onnx_execution_providers", "input_specs", "soc_model", "htp_arch", "library_dirs", "dequantize_outputs", "htp_fp16", "vtcm_mb")
     class TfliteOptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,8 @@ class RunOptions(_message.Message):
     HTP_ARCH_FIELD_NUMBER: _ClassVar[int]
     LIBRARY_DIRS_FIELD_NUMBER: _ClassVar[int]
     DEQUANTIZE_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    HTP_FP16_FIELD_NUMBER: _ClassVar[int]
+    VTCM_MB_FIELD_NUMBER: _ClassVar[int]
     compute_units: _containers.RepeatedScalarFieldContainer[str]
     tflite_delegates: _containers.RepeatedScalarFieldContainer[str]
     tflite_options: _containers.ScalarMap[str, str]
@@ -172,7 +174,9 @@ class RunOptions(_message.Message):
     htp_arch: str
     library_dirs: _containers.RepeatedScalarFieldContainer[str]
     dequantize_outputs: bool
-    def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ...) -> None: ...
+    htp_fp16: str
+    vtcm_mb: str
+    def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ..., htp_fp16: _Optional[str] = ..., vtcm_mb: _Optional[str] = ...) -> None: ...
 
 class ProfileRequest(_message.Message):
     __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations")

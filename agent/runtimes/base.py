@@ -68,6 +68,8 @@ class RunConfig:
     # Device facts from device_profiles/ (the controller sends them; the agent holds none).
     soc_model: str = ""  # QNN soc_model id, e.g. "43" for SM8550
     htp_arch: str = ""  # e.g. "73"
+    htp_fp16: str = ""  # "true" / "false"; "" when the controller did not say
+    vtcm_mb: str = ""  # sent for the HTP simulator only: a real HTP knows its VTCM
     # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
     library_dirs: tuple[str, ...] = ()
     dequantize_outputs: bool = True

@@ -239,7 +239,8 @@ class SessionBuilder:
         if backend is HTP:
             fp16_asked = options.get("enable_htp_fp16_precision") == "1"
             device, warning = htp_device_options(self.config, fp16_asked, self._float_model())
-            options.update(device)
+            # The user's --qnn_options (e.g. a VTCM size) win over the device's defaults.
+            options.update({key: value for key, value in device.items() if key not in options})
             if warning and warning not in self.warnings:
                 self.warnings.append(warning)
         if self.profile is not None:

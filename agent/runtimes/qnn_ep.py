@@ -222,24 +222,32 @@ def is_float_model(path: Path) -> bool:
 
 
 FP16_WITHOUT_SOC = "fp32 model on HTP without a soc_model: enable_htp_fp16_precision not set"
+NO_HTP_FP16 = (
+    "fp32 model on an HTP without fp16 (htp-supports-fp16:false): "
+    "enable_htp_fp16_precision not set; quantize the model (QDQ) to run it on the NPU"
+)
 
 
 def htp_device_options(
     config: RunConfig, fp16_asked: bool, float_model: bool
 ) -> tuple[dict[str, str], str | None]:
-    """``soc_model`` / ``htp_arch``, plus fp16 for fp32 graphs; and a warning, if any.
+    """``soc_model`` / ``htp_arch`` (/ ``vtcm_mb``), plus fp16 for fp32 graphs; and a warning.
 
     HTP runs float graphs in fp16, and the QNN EP accepts ``enable_htp_fp16_precision``
-    only together with ``soc_model``. QDQ and precompiled models need neither.
+    only together with ``soc_model``. QDQ and precompiled models need neither. A SoC
+    whose HTP has no fp16 (``htp_fp16 == "false"``) is not asked for it unless the
+    user asks explicitly.
 
     Raises:
         InvalidOptionError: FLOAT16 asked for explicitly, with no soc_model to go with it.
     """
-    device = {"soc_model": config.soc_model, "htp_arch": config.htp_arch}
-    device = {key: value for key, value in device.items() if value}
+    facts = {"soc_model": config.soc_model, "htp_arch": config.htp_arch, "vtcm_mb": config.vtcm_mb}
+    device = {key: value for key, value in facts.items() if value}
     if not fp16_asked and not float_model:
         return device, None
     if "soc_model" in device:
+        if config.htp_fp16 == "false" and not fp16_asked:
+            return device, NO_HTP_FP16
         return {**device, "enable_htp_fp16_precision": "1"}, None
     if fp16_asked:
         raise InvalidOptionError("default_graph_htp_precision=FLOAT16 needs the device soc_model")
