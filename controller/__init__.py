@@ -22,19 +22,17 @@ from controller.api import (
 )
 from controller.devices import Device
 from controller.errors import Error, InternalError, UserError
-from controller.jobs import JobStatus
-from controller.managed import (
+from controller.job_handles import (
     CompileJob,
     CompileJobResult,
-    Dataset,
     InferenceJob,
     InferenceJobResult,
     Job,
-    Model,
     ProfileJob,
     ProfileJobResult,
-    SourceModelType,
 )
+from controller.job_status import JobStatus
+from controller.managed import Dataset, Model, SourceModelType
 
 __all__ = [
     "CompileJob",

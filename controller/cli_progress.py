@@ -86,7 +86,7 @@ class JobProgress:
         def follow() -> None:
             seen = ""
             while not (status := job.get_status()).finished:
-                text = f"{status.code.value}: {status.message}" if status.message else ""
+                text = f"{status.label}: {status.message}" if status.message else ""
                 if text and text != seen:
                     _emit(f"[{job.job_id}] {text}", final=True)
                     seen = text

@@ -1,4 +1,4 @@
-"""Job states and status (the cloud service's ``JobStatus`` and its ``State``).
+"""Job states as the store keeps them (the public ``JobStatus`` is in ``job_status``).
 
 A job only moves forward (the store's ``TRANSITIONS`` table says how) and ends
 in SUCCESS or FAILED with a message saying why.
@@ -7,7 +7,6 @@ in SUCCESS or FAILED with a message saying why.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 
 class JobState(enum.Enum):
@@ -19,36 +18,3 @@ class JobState(enum.Enum):
     RUNNING_INFERENCE = "running inference"
     SUCCESS = "success"
     FAILED = "failed"
-
-
-_TERMINAL = {JobState.SUCCESS, JobState.FAILED}
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """Status of a job: ``code`` plus a human message (the failure reason)."""
-
-    code: JobState
-    message: str = ""
-
-    State = JobState  # the cloud client spells it JobStatus.State
-
-    @property
-    def finished(self) -> bool:
-        return self.code in _TERMINAL
-
-    @property
-    def success(self) -> bool:
-        return self.code is JobState.SUCCESS
-
-    @property
-    def failure(self) -> bool:
-        return self.code is JobState.FAILED
-
-    @property
-    def running(self) -> bool:
-        return not self.finished and self.code is not JobState.CREATED
-
-    @property
-    def pending(self) -> bool:
-        return self.code is JobState.CREATED

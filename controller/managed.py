@@ -1,37 +1,89 @@
-"""Managed objects the API returns (the seed's "Managed objects").
+"""Managed objects the API returns (the seed's "Managed objects"): models and datasets.
 
-They are handles over the store: a ``Job`` reads its state from the store on
-every call, so any process sharing the store sees the same job. Users get them
-from the API (``upload_model``, ``submit_profile_job``, ``get_job``...), never
-by constructing them.
+They are handles over the store, so any process sharing the store sees the
+same objects. Users get them from the API (``upload_model``, ``get_dataset``...),
+never by constructing them. The job handles live in ``controller.job_handles``
+and are re-exported here for the modules that import them from this one.
 """
 
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from controller.devices import Device
-from controller.errors import InternalError, UserError
-from controller.jobs import JobState, JobStatus
-from controller.store import DatasetRecord, JobRecord, ModelRecord, Store
+from controller.errors import UserError
+from controller.h5_data import output_path, read_h5, unique_path, with_suffix, write_h5
+from controller.model_io import IoSpec, model_io
+from controller.specs import IOSpec, io_spec
+from controller.store import DatasetRecord, ModelRecord, Store
 
-_WAIT_POLL_SEC = 0.1
+if TYPE_CHECKING:
+    from controller.job_handles import Job
 
 
 class SourceModelType(enum.Enum):
-    """Set of supported input model types (what a model file is)."""
+    """Model types; the cloud client's members.
 
+    The values are devicelab's names for a format (the target runtime that runs
+    it, where devicelab runs it). Uploading a type devicelab cannot run or
+    convert raises ``UserError`` naming the accepted ones.
+    """
+
+    TORCHSCRIPT = "torchscript"
+    MLMODEL = "mlmodel"
     TFLITE = "tflite"
+    MLMODELC = "mlmodelc"
     ONNX = "onnx"
-    QNN_CONTEXT_BINARY = "qnn_context_binary"
+    AIMET_ONNX = "aimet_onnx"
+    MLPACKAGE = "mlpackage"
+    TETRART = "tetrart"
     QNN_LIB_AARCH64_ANDROID = "qnn_lib_aarch64_android"
+    QNN_CONTEXT_BINARY = "qnn_context_binary"
+    QNN_LIB_X86_64_LINUX = "qnn_lib_x86_64_linux"
+    QNN_DLC = "qnn_dlc"
+    TORCH_EXPORTED_PROGRAM = "torch_exported_program"
+    UNRECOGNIZED_MODEL_TYPE = "unrecognized"
+
+
+#: Model types devicelab stores and runs (others are converted at upload or refused).
+RUNNABLE_MODEL_TYPES = frozenset(
+    {
+        SourceModelType.TFLITE,
+        SourceModelType.ONNX,
+        SourceModelType.QNN_CONTEXT_BINARY,
+        SourceModelType.QNN_LIB_AARCH64_ANDROID,
+    }
+)
+
+_SUFFIXES = {
+    SourceModelType.TFLITE: ".tflite",
+    SourceModelType.ONNX: ".onnx",
+    SourceModelType.QNN_CONTEXT_BINARY: ".bin",
+    SourceModelType.QNN_LIB_AARCH64_ANDROID: ".so",
+}
+
+
+def model_type_of(value: str) -> SourceModelType:
+    """The ``SourceModelType`` of a stored model type string."""
+    try:
+        return SourceModelType(value)
+    except ValueError:
+        return SourceModelType.UNRECOGNIZED_MODEL_TYPE
+
+
+def read_io(store: Store, model_id: str) -> tuple[list[IoSpec], list[IoSpec]] | None:
+    """The model's inputs and outputs, read through a suffixed link (readers go by suffix)."""
+    import tempfile
+
+    from controller.runners import model_artifact
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return model_io(model_artifact(store, model_id).linked_into(Path(tmp)))
 
 
 @dataclass(frozen=True)
@@ -50,17 +102,60 @@ class Model:
         return cls(
             record.id,
             record.name,
-            SourceModelType(record.model_type),
+            model_type_of(record.model_type),
             record.created_at,
             record.sha256,
             store,
         )
 
-    def download(self, filename: str | Path) -> Path:
-        """Write the model's bytes to ``filename``; return the path."""
+    @property
+    def url(self) -> str:
+        """A ``file://`` URL of the model's stored bytes."""
+        return self._store.artifact_path(self.sha256).resolve().as_uri()
+
+    @property
+    def input_spec(self) -> IOSpec:
+        """The model's inputs: {None: [TensorSpec(name, dtype, shape), ...]}."""
+        return self._io(0)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        """The model's outputs: {None: [TensorSpec(name, dtype, shape), ...]}."""
+        return self._io(1)
+
+    def _io(self, which: int) -> IOSpec:
+        io = read_io(self._store, self.model_id)
+        return {} if io is None else io_spec(io[which])
+
+    @property
+    def producer(self) -> Job | None:
+        """The job that produced this model (a compile job), or None if it was uploaded."""
+        return self.get_producer()
+
+    def get_producer(self) -> Job | None:
+        """The job that produced this model, or None if it was uploaded."""
+        from controller.job_handles import job_handle
+
+        job_id = self._store.get_model(self.model_id).metadata.get("compiled_by")
+        return None if job_id is None else job_handle(self._store, self._store.get_job(job_id))
+
+    def wait(self, timeout: int | None = None) -> bool:
+        """True: a stored model is always ready (the client waits for a producing job)."""
+        return True
+
+    def download(self, filename: str | Path, timeout: int | None = None) -> str:
+        """Write the model to ``filename`` (a directory: the model's name in it); return the path.
+
+        The model's extension is added when ``filename`` lacks it, as the client does.
+        """
         target = Path(filename)
+        suffix = _SUFFIXES.get(self.model_type, "")
+        if target.is_dir():
+            target = unique_path(target / with_suffix(Path(self.name).name, suffix))
+        elif suffix:
+            target = with_suffix(target, suffix)
         target.write_bytes(self._store.artifact_path(self.sha256).read_bytes())
-        return target
+        return str(target)
 
 
 @dataclass(frozen=True)
@@ -77,171 +172,52 @@ class Dataset:
     def _from(cls, store: Store, record: DatasetRecord) -> Dataset:
         return cls(record.id, record.name, record.created_at, record.expires_at, store)
 
-    def download(self) -> dict[str, list[np.ndarray]]:
-        return self._store.load_dataset(self.dataset_id)
+    @overload
+    def download(self, filename: None = None) -> dict[str, list[np.ndarray]]: ...
+    @overload
+    def download(self, filename: str | Path) -> str: ...
 
+    def download(self, filename: str | Path | None = None) -> dict[str, list[np.ndarray]] | str:
+        """The entries in memory, or written to ``filename`` (``.h5``; returns the path).
 
-@dataclass(frozen=True)
-class ProfileJobResult:
-    status: JobStatus
-    profile: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class InferenceJobResult:
-    status: JobStatus
-    output_data: dict[str, list[np.ndarray]] | None
-
-
-@dataclass(frozen=True)
-class CompileJobResult:
-    status: JobStatus
-    target_model: Model | None
-    notes: tuple[str, ...] = ()
-
-
-class Job:
-    """Job for a model and a device."""
-
-    job_type = "job"
-
-    def __init__(self, store: Store, record: JobRecord) -> None:
-        self._store = store
-        self.job_id = record.id
-        self.name = record.name
-        self.date = record.created_at
-        self.options = record.options
-        self.device = Device.from_filter(record.device_filter)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r})"
-
-    @property
-    def model(self) -> Model:
-        return Model._from(self._store, self._store.get_model(self._record().model_id))
-
-    def _record(self) -> JobRecord:
-        return self._store.get_job(self.job_id)
-
-    def get_status(self) -> JobStatus:
-        record = self._record()
-        return JobStatus(record.state, record.message)
-
-    def wait(self, timeout: float | None = None) -> JobStatus:
-        """Block until the job ends (or ``timeout`` seconds pass); return its status."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            status = self.get_status()
-            if status.finished or (deadline is not None and time.monotonic() >= deadline):
-                return status
-            time.sleep(_WAIT_POLL_SEC)
-
-    def cancel(self) -> bool:
-        """Stop the job; it ends FAILED with message 'cancelled'. False if it had ended."""
-        record = self._record()
-        if record.finished:
-            return False
-        self._store.transition(self.job_id, JobState.FAILED, "cancelled by the user")
-        return True
-
-    def _finished_or_raise(self, timeout: float | None) -> JobStatus:
-        status = self.wait(timeout)
-        if not status.finished:
-            raise UserError(f"job {self.job_id} is still {status.code.value}")
-        if status.failure:
-            raise UserError(f"job {self.job_id} failed: {status.message}")
-        return status
-
-
-class ProfileJob(Job):
-    """Profile job for a model, a set of input specs, and a device."""
-
-    job_type = "profile"
-
-    def download_profile(self, timeout: float | None = None) -> dict[str, Any]:
-        """The profile dict (``execution_summary``, ``execution_detail``, ``devicelab``).
-
-        Waits for the job. Raises ``UserError`` naming the reason if it failed
-        (what it measured before failing stays readable with ``partial_profile``).
+        Raises:
+            UserError: the dataset expired.
         """
-        self._finished_or_raise(timeout)
-        result = self._store.get_result(self.job_id)
-        if result is None:
-            raise InternalError(f"job {self.job_id} succeeded without a result")
-        return result
+        data = self._store.load_dataset(self.dataset_id)
+        if filename is None:
+            return data
+        target = output_path(filename, f"{self.name or self.dataset_id}.h5", ".h5")
+        write_h5(data, target)
+        return str(target)
 
-    def partial_profile(self) -> dict[str, Any] | None:
-        """Whatever was measured, even for a failed or running job (devicelab extension)."""
-        return self._store.get_result(self.job_id)
+    def is_expired(self) -> bool:
+        """True once the dataset's 30 days are over."""
+        return datetime.now(UTC) > self.expiration_time
 
-    def download_results(self, timeout: float | None = None) -> ProfileJobResult:
-        status = self.wait(timeout)
-        return ProfileJobResult(
-            status, self._store.get_result(self.job_id) if status.success else None
-        )
-
-
-class InferenceJob(Job):
-    """Inference job for a model, user provided inputs, and a device."""
-
-    job_type = "inference"
-
-    @property
-    def inputs(self) -> Dataset:
-        record = self._record()
-        assert record.dataset_id is not None
-        return Dataset._from(self._store, self._store.get_dataset(record.dataset_id))
-
-    def download_output_data(self, timeout: float | None = None) -> dict[str, list[np.ndarray]]:
-        """Outputs as name -> list of arrays (one per input sample)."""
-        self._finished_or_raise(timeout)
-        data = self._store.get_output_data(self.job_id)
-        if data is None:
-            raise InternalError(f"job {self.job_id} succeeded without output data")
-        return data
-
-    def download_results(self, timeout: float | None = None) -> InferenceJobResult:
-        status = self.wait(timeout)
-        data = self._store.get_output_data(self.job_id) if status.success else None
-        return InferenceJobResult(status, data)
+    def get_expiration_status(self) -> str:
+        """ "Expired" or "Not Expired", as the client says it."""
+        return "Expired" if self.is_expired() else "Not Expired"
 
 
-class CompileJob(Job):
-    """Compile job for a model, a set of input specs, and a device."""
-
-    job_type = "compile"
-
-    def get_target_model(self, timeout: float | None = None) -> Model | None:
-        """The compiled model once the job succeeded (None if it failed)."""
-        status = self.wait(timeout)
-        if not status.success:
-            return None
-        result = self._store.get_result(self.job_id) or {}
-        return Model._from(self._store, self._store.get_model(result["target_model_id"]))
-
-    def download_target_model(self, filename: str | Path | None = None) -> Path:
-        """Write the compiled model to ``filename`` (default: its name, here)."""
-        self._finished_or_raise(None)
-        model = self.get_target_model()
-        assert model is not None
-        return model.download(filename or model.name)
-
-    def download_results(self, timeout: float | None = None) -> CompileJobResult:
-        status = self.wait(timeout)
-        result = self._store.get_result(self.job_id) or {}
-        return CompileJobResult(
-            status,
-            self.get_target_model(0) if status.success else None,
-            tuple(result.get("notes", ())),
-        )
+def dataset_entries(data: Dataset | dict[str, Any] | str | Path) -> dict[str, list[np.ndarray]]:
+    """Entries from a Dataset, a mapping (a bare array counts as one sample) or an ``.h5`` path."""
+    if isinstance(data, Dataset):
+        return data.download()
+    if isinstance(data, str | Path):
+        path = Path(data)
+        if path.suffix.lower() != ".h5":
+            raise UserError(f"{path}: a dataset file must be an .h5 file")
+        if not path.is_file():
+            raise UserError(f"{path}: dataset file not found")
+        return read_h5(path)
+    # The client accepts one array for a one-sample input.
+    return {k: v if isinstance(v, list) else [v] for k, v in dict(data).items()}
 
 
-_JOB_CLASSES: dict[str, type[Job]] = {
-    "profile": ProfileJob,
-    "inference": InferenceJob,
-    "compile": CompileJob,
-}
+def __getattr__(name: str) -> Any:
+    # Job handles moved to controller.job_handles; old imports keep working.
+    import controller.job_handles as job_handles
 
-
-def job_handle(store: Store, record: JobRecord) -> Job:
-    return _JOB_CLASSES[record.kind](store, record)
+    if name in job_handles.__all__:
+        return getattr(job_handles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

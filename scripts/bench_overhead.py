@@ -61,7 +61,8 @@ def agent_job(model: Path, iterations: int, options: str) -> dict:
     import controller as hub
 
     job = hub.submit_profile_job(model, options=f"{options} --max_profiler_iterations {iterations}")
-    return job.download_profile(timeout=600)
+    job.wait(600)
+    return job.download_profile()
 
 
 def bench_model(

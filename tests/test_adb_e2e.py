@@ -283,7 +283,7 @@ def test_another_controller_listing_devices_does_not_disturb_a_running_job(
         hub.Device("Samsung Galaxy S23"),
         options="--compute_unit cpu --max_profiler_iterations 100000000 --max_profiler_time 3",
     )
-    while job.get_status().code is not hub.JobStatus.State.MEASURING_PERFORMANCE:
+    while job.get_status().state is not hub.JobStatus.State.MEASURING_PERFORMANCE:
         assert not job.get_status().finished, job.get_status().message
     env = {
         **os.environ,

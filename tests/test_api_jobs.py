@@ -28,7 +28,7 @@ def test_upload_then_profile_by_model_object(models_dir: Path) -> None:
     )
     assert isinstance(job, hub.ProfileJob)
     assert job.wait(TIMEOUT_SEC).success
-    assert hub.get_job(job.job_id).get_status().code is hub.JobStatus.State.SUCCESS
+    assert hub.get_job(job.job_id).get_status().state is hub.JobStatus.State.SUCCESS
     assert len(job.download_profile()["execution_summary"]["all_inference_times"]) == 4
     assert job.model.model_id == model.model_id
     assert job.job_id in {j.job_id for j in hub.get_jobs()}
@@ -41,7 +41,8 @@ def test_inference_outputs_match_the_runtime_run_directly(models_dir: Path) -> N
     job = hub.submit_inference_job(
         model_path, None, {"image": samples}, options="--compute_unit cpu"
     )
-    outputs = job.download_output_data(TIMEOUT_SEC)
+    assert job.wait(TIMEOUT_SEC).success
+    outputs = job.download_output_data()
     direct = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     assert list(outputs) == ["probs"] and len(outputs["probs"]) == 3
     for sample, got in zip(samples, outputs["probs"], strict=True):
@@ -56,7 +57,8 @@ def test_inference_from_an_uploaded_dataset_on_tflite(models_dir: Path) -> None:
     job = hub.submit_inference_job(
         models_dir / "tiny_cnn.tflite", None, dataset, options="--compute_unit cpu"
     )
-    probabilities = job.download_output_data(TIMEOUT_SEC)["probabilities"][0]
+    assert job.wait(TIMEOUT_SEC).success
+    probabilities = job.download_output_data()["probabilities"][0]
     assert probabilities.shape == (1, 10)
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
 
@@ -117,7 +119,8 @@ def test_compiled_context_binary_profiles_on_the_htp_backend(models_dir: Path) -
     assert compile_job.download_results().target_model == target
     # No Galaxy S23 here: profile the binary on this host's HTP simulator.
     job = hub.submit_profile_job(target, None, options="--max_profiler_iterations 2")
-    result = job.download_profile(TIMEOUT_SEC)
+    assert job.wait(TIMEOUT_SEC).success
+    result = job.download_profile()
     assert {e["compute_unit"] for e in result["execution_detail"]} == {"NPU"}
     assert result["devicelab"]["applied"]["accelerators"] == ["QNNExecutionProvider"]
 
@@ -143,7 +146,7 @@ def test_cancel_a_running_job_keeps_what_it_measured(models_dir: Path) -> None:
         None,
         options="--compute_unit cpu --max_profiler_iterations 100000 --max_profiler_time 60",
     )
-    while job.get_status().code is not hub.JobStatus.State.MEASURING_PERFORMANCE:
+    while job.get_status().state is not hub.JobStatus.State.MEASURING_PERFORMANCE:
         assert not job.get_status().finished, job.get_status().message
     from controller.api import _store
 
@@ -155,8 +158,7 @@ def test_cancel_a_running_job_keeps_what_it_measured(models_dir: Path) -> None:
     assert status.failure and "cancelled" in status.message
     kinds = [e.kind for e in _store().events(job.job_id)]
     assert "load_done" in kinds and "iterations" in kinds
-    with pytest.raises(hub.UserError, match="cancelled"):
-        job.download_profile()
+    assert job.download_profile() == {}  # as the cloud client: a failed job has no profile
 
 
 def test_set_verbose_announces_submitted_jobs(
@@ -183,13 +185,15 @@ def test_quantized_context_binary_outputs_are_dequantized_unless_asked_not_to(
         hub.Device("Samsung Galaxy S23"),
         options="--target_runtime qnn_context_binary --quantize_full_type int8 --quantize_io",
     )
-    target = compile_job.get_target_model(TIMEOUT_SEC)
+    compile_job.wait(TIMEOUT_SEC)
+    target = compile_job.get_target_model()
     assert target is not None, compile_job.get_status().message
     image = np.random.default_rng(3).random((1, 3, 32, 32), dtype=np.float32)
     quantized = np.round(image * 255).astype(np.uint8)  # the input's scale is ~1/255, zp 0
 
     floats = hub.submit_inference_job(target, None, {"image": [quantized]})
-    probs = floats.download_output_data(TIMEOUT_SEC)["probs"][0]
+    assert floats.wait(TIMEOUT_SEC).success
+    probs = floats.download_output_data()["probs"][0]
     assert probs.dtype == np.float32
     expected = ort.InferenceSession(str(models_dir / "tiny_cnn.onnx")).run(None, {"image": image})[
         0
@@ -199,4 +203,5 @@ def test_quantized_context_binary_outputs_are_dequantized_unless_asked_not_to(
     raw = hub.submit_inference_job(
         target, None, {"image": [quantized]}, options="--dequantize_outputs false"
     )
-    assert raw.download_output_data(TIMEOUT_SEC)["probs"][0].dtype == np.uint8
+    assert raw.wait(TIMEOUT_SEC).success
+    assert raw.download_output_data()["probs"][0].dtype == np.uint8

@@ -40,8 +40,7 @@ def test_truncated_tflite_is_refused_by_the_agent(models_dir: Path, tmp_path: Pa
     status = job.wait(timeout=120)
     assert status.failure
     assert "truncated.tflite" in status.message
-    with pytest.raises(hub.UserError):
-        job.download_profile()
+    assert job.download_profile() == {}  # as the cloud client: no profile, no exception
 
 
 def test_unknown_extension(tmp_path: Path) -> None:

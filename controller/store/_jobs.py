@@ -129,6 +129,12 @@ def get_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
     return job_from_row(row)
 
 
+def rename_job(conn: sqlite3.Connection, job_id: str, name: str) -> None:
+    """Set a job's name (``Job.set_name``); UserError for an unknown job."""
+    get_job(conn, job_id)
+    conn.execute("UPDATE jobs SET name = ? WHERE id = ?", (name, job_id))
+
+
 def list_jobs(
     conn: sqlite3.Connection,
     limit: int,

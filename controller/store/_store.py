@@ -262,6 +262,11 @@ class Store:
         with self._db.read() as conn:
             return _jobs.get_job(conn, job_id)
 
+    def rename_job(self, job_id: str, name: str) -> None:
+        """Give a job a new name (its state and history are untouched)."""
+        with self._db.write() as conn:
+            _jobs.rename_job(conn, job_id, name)
+
     def list_jobs(
         self,
         limit: int = 50,
