@@ -9,15 +9,15 @@
 
 Validation happens here, before a job exists: a bad option, model file, input
 or device raises ``UserError`` and nothing is queued or run. Jobs live in the
-store (``$DEVICELAB_HOME/store``); a worker runs them: one started inside this
-process on first submit (unless ``DEVICELAB_INPROCESS_WORKER=0``, for labs
-running ``devicelab worker``).
+store (``$DEVICELAB_HOME/store``); a worker runs them: when none serves the
+store, submitting starts a detached worker daemon (``controller.daemon``), so
+jobs run to the end after the script exits. ``DEVICELAB_WORKER=inprocess``
+runs them in this process instead, ``none`` leaves them to ``devicelab worker``.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from controller import daemon
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
+from controller.job_follow import EventFollower, follow
 from controller.managed import (
     CompileJob,
     Dataset,
@@ -66,7 +68,11 @@ def _registry() -> DeviceRegistry:
 
 
 def _ensure_worker() -> None:
-    if os.environ.get("DEVICELAB_INPROCESS_WORKER", "1") == "0":
+    """Make sure a worker will run queued jobs (see ``controller.daemon`` for the modes)."""
+    mode = daemon.worker_mode()
+    if mode == "daemon":
+        daemon.ensure_daemon(_store().root)  # a no-op while a worker serves the store
+    if mode != "inprocess":
         return
     with _lock:
         if "worker" not in _state:
@@ -91,6 +97,30 @@ class _JobHooks:
 
 
 _hooks = _JobHooks()
+# Followers feeding listener / upload_progress from the store, by job id (other modes).
+_followers: dict[str, EventFollower] = {}
+
+
+def _attach_callbacks(
+    job_id: str, listener: EventListener | None, upload_progress: ProgressCallback | None
+) -> None:
+    """Route a job's callbacks: direct from this process's worker, else from the store."""
+    if daemon.worker_mode() == "inprocess":
+        if listener is not None:
+            _hooks.listeners[job_id] = listener
+        if upload_progress is not None:
+            _hooks.progress[job_id] = upload_progress
+        return
+    follower = follow(_store(), job_id, listener=listener, upload_progress=upload_progress)
+    if follower is not None:
+        _followers[job_id] = follower
+
+
+def _drain_callbacks(job_id: str, timeout_sec: float = 10.0) -> None:
+    """After the job ended: wait until its callbacks had every event (the CLI's order)."""
+    follower = _followers.pop(job_id, None)
+    if follower is not None:
+        follower.join(timeout_sec)
 
 
 def set_verbose(verbose: bool = True) -> None:
@@ -168,7 +198,11 @@ def get_device_attributes() -> list[str]:
 
 
 def get_job(job_id: str) -> Job:
-    return job_handle(_store(), _store().get_job(job_id))
+    record = _store().get_job(job_id)
+    if not record.finished and daemon.worker_mode() == "daemon":
+        # A later script looking at an unfinished job: if its daemon died, start one.
+        daemon.ensure_daemon(_store().root)
+    return job_handle(_store(), record)
 
 
 def get_jobs(
@@ -180,8 +214,7 @@ def get_jobs(
 
 
 def _device_filter(device: Device | None) -> dict[str, Any]:
-    # The registry swaps in a simulated twin here when DEVICELAB_SIMULATE opts in.
-    return {} if device is None else _registry().job_filter(device)
+    return {} if device is None else device.as_filter()
 
 
 def _check_device(device: Device | None) -> None:
@@ -222,10 +255,12 @@ def submit_profile_job(
         retry: accepted for compatibility; jobs are re-queued after a worker loss anyway.
         input_specs: devicelab extension: concrete shapes (name -> shape or
             (shape, dtype)) for models with dynamic dimensions.
-        listener: devicelab extension: called with every event the agent streams
-            (when this process's worker runs the job).
+        listener: devicelab extension: called with every event the agent streams,
+            in order, from a thread of this process while the job runs (read back
+            from the store as the worker daemon persists them).
         upload_progress: devicelab extension: called with (bytes_done, total) while
-            the model is pushed to the device (not called when it is already there).
+            the model is pushed to the device (not called when it is already there);
+            from the worker daemon at most every 0.2 s, and always at the end.
 
     Raises:
         UserError: bad model file, option, or no matching device — before anything runs.
@@ -247,10 +282,7 @@ def submit_profile_job(
         options=options if isinstance(options, str) else " ".join(options),
         spec={"input_specs": _input_specs_spec(input_specs)},
     )
-    if listener is not None:
-        _hooks.listeners[record.id] = listener
-    if upload_progress is not None:
-        _hooks.progress[record.id] = upload_progress
+    _attach_callbacks(record.id, listener, upload_progress)  # before a worker can claim it
     return _queued(ProfileJob, record)
 
 

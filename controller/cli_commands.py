@@ -53,7 +53,7 @@ def _write_json(path: str, data: Any) -> None:
 def _print_profile(result: dict[str, Any], top: int) -> None:
     from controller.report_text import layer_table, summary_text
 
-    print(summary_text(result, bold=sys.stdout.isatty()))
+    print(summary_text(result))
     print()
     print(layer_table(result, top=top))
 
@@ -71,6 +71,9 @@ def profile(args: argparse.Namespace) -> int:
     assert isinstance(job, hub.ProfileJob)
     progress.announce(job)
     status = job.wait()
+    from controller.api import _drain_callbacks
+
+    _drain_callbacks(job.job_id)  # the last progress lines before the result
     if status.failure:
         return _failed(job, status)
     result = job.download_profile()
@@ -108,7 +111,6 @@ def infer(args: argparse.Namespace) -> int:
     if status.failure:
         return _failed(job, status)
     outputs = job.download_output_data()
-    assert outputs is not None  # the job succeeded
     if args.out:
         stacked: dict[str, Any] = {name: np.stack(values) for name, values in outputs.items()}
         np.savez(args.out, **stacked)
@@ -207,7 +209,7 @@ def jobs(args: argparse.Namespace) -> int:
             {
                 "id": job.job_id,
                 "type": job.job_type,
-                "state": status.label,
+                "state": status.code.value,
                 "name": job.name,
                 "date": job.date,
                 "message": status.message,
@@ -233,7 +235,7 @@ def job(args: argparse.Namespace) -> int:
                 {
                     "job_id": handle.job_id,
                     "type": handle.job_type,
-                    "state": status.label,
+                    "state": status.code.value,
                     "message": status.message,
                     "result": result,
                 },
@@ -242,7 +244,7 @@ def job(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"{handle.job_id}  {handle.job_type}  {status.label}  {status.message or ''}")
+        print(f"{handle.job_id}  {handle.job_type}  {status.code.value}  {status.message}")
         if result and "execution_summary" in result:
             _print_profile(result, 25)
     return EXIT_JOB_FAILED if status.failure else EXIT_OK
@@ -262,7 +264,7 @@ def _profile_result(job_id: str) -> dict[str, Any]:
         raise UserError(f"{job_id} is a {handle.job_type} job; reports are for profile jobs")
     result = handle.partial_profile()
     if result is None:
-        raise UserError(f"{job_id} has no result yet ({handle.get_status().label})")
+        raise UserError(f"{job_id} has no result yet ({handle.get_status().code.value})")
     return result
 
 
@@ -283,12 +285,25 @@ def trace(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from controller.api import _registry, _store
-    from controller.worker import Worker
+    """Run a worker in the foreground (a lab's), or show / stop the one serving the store."""
+    from controller import daemon
+    from controller.api import _store
 
-    runner = Worker(_store(), _registry())
-    print(f"worker {runner.worker_id} running; ^C to stop", file=sys.stderr)
-    runner.run_forever()
+    root = _store().root
+    if args.status or args.stop:
+        pid = daemon.stop_worker(root) if args.stop else daemon.serving_pid(root)
+        verb = "stopped" if args.stop else "serves"
+        print(f"worker pid {pid} {verb} {root}" if pid else f"no worker serves {root}")
+        return EXIT_OK if pid or args.stop else EXIT_JOB_FAILED
+    lock = daemon.StoreLock(root)
+    if not lock.try_acquire():
+        print(
+            f"a worker daemon (pid {daemon.serving_pid(root)}) serves {root} too; both claim "
+            "jobs atomically, and this one takes over when it idles out",
+            file=sys.stderr,
+        )
+    print(f"worker running on {root}; ^C to stop", file=sys.stderr)
+    daemon.serve(_store(), lock, idle_exit_sec=None)
     return EXIT_OK
 
 

@@ -12,24 +12,29 @@ recovers its jobs: re-queued while attempts remain, else failed with a reason.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
 import secrets
 import threading
+import time
 from typing import Any
 
+from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
 from controller.runners import JobHooks, RunContext, run_job
-from controller.store import Store
+from controller.store import JobRecord, Store
 
 log = logging.getLogger("devicelab.worker")
 
 POLL_INTERVAL_SEC = 0.2
 HEARTBEAT_INTERVAL_SEC = 2.0
 COMPILE_SLOT = "host-compiler"
+PUSH_EVENT_INTERVAL_SEC = 0.2
+PUSH_EVENT_FIRST_SEQ = -1_000_000_000
 
 
 def stale_after_sec() -> float:
@@ -59,6 +64,36 @@ def device_accepts(
         return entry.selected_by(wanted)
     except Error:  # a filter the cloud client would refuse (os without name or attributes)
         return False
+
+
+class PushRecorder:
+    """Stores a job's push progress as ``push`` events (and calls an in-process hook).
+
+    The submitting script usually runs in another process than the worker; it
+    sees the push through these events (``payload`` is JSON ``[done, total]``).
+    They take sequence numbers below the agent's (which start at 0), so a
+    job's events still read in the order they happened.
+    """
+
+    def __init__(self, store: Store, job: JobRecord, hook: ProgressCallback | None) -> None:
+        self.store = store
+        self.job = job
+        self.hook = hook
+        self._seq = PUSH_EVENT_FIRST_SEQ
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.hook is not None:
+            self.hook(done, total)
+        now = time.monotonic()
+        if done < total and now - self._last < PUSH_EVENT_INTERVAL_SEC:
+            return  # a store write per chunk would slow the push down
+        self._last = now
+        payload = json.dumps([done, total]).encode()
+        self.store.append_events(
+            self.job.id, [(self._seq, "push", payload)], attempt=self.job.attempt
+        )
+        self._seq += 1
 
 
 class Worker:
@@ -93,7 +128,9 @@ class Worker:
     def start(self) -> Worker:
         recovered = self.store.register_worker(self.worker_id, os.getpid(), platform.node())
         for job in recovered:
-            log.warning("recovered job %s: %s", job.id, job.message)
+            # info, not warning: an in-process worker must not print into its
+            # host script (Python's last-resort handler prints warnings).
+            log.info("recovered job %s: %s", job.id, job.message)
         for target in (self._heartbeat_loop, self._dispatch_loop):
             thread = threading.Thread(
                 target=target, name=f"devicelab-{target.__name__}", daemon=True
@@ -105,6 +142,12 @@ class Worker:
     def wake(self) -> None:
         """Look for work now (a job was submitted)."""
         self._wake.set()
+
+    @property
+    def busy(self) -> bool:
+        """Is a job of this worker running now?"""
+        with self._lock:
+            return bool(self._busy)
 
     def stop(self, timeout_sec: float = 10.0) -> None:
         self._stop.set()
@@ -126,7 +169,7 @@ class Worker:
             try:
                 self.store.heartbeat(self.worker_id)
                 for job in self.store.recover_orphans(stale_after_sec()):
-                    log.warning("recovered orphan job %s: %s", job.id, job.message)
+                    log.info("recovered orphan job %s: %s", job.id, job.message)
             except Error as exc:
                 log.warning("heartbeat failed: %s", exc)
 
@@ -179,7 +222,9 @@ class Worker:
             self.worker_id,
             self.registry,
             self.hooks.listener if self.hooks else None,
-            self.hooks.upload_progress(job.id) if self.hooks else None,
+            PushRecorder(
+                self.store, job, self.hooks.upload_progress(job.id) if self.hooks else None
+            ),
         )
         thread = threading.Thread(
             target=self._run,

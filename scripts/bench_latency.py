@@ -91,6 +91,8 @@ def stage_marks(job_id: str) -> dict[str, float]:
 
     marks: dict[str, float] = {}
     for record in _store().events(job_id):
+        if record.kind == "push":  # the worker's push progress, JSON, not an agent event
+            continue
         event = pb.ProfileEvent.FromString(record.payload)
         if record.kind == "stage_started":
             stage = pb.Stage.Name(event.stage_started.stage).removeprefix("STAGE_").lower()
@@ -297,7 +299,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devicelab-bench-latency-") as tmp:
         # Before controller is imported: a private store, and a worker in this process.
         os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
-        os.environ["DEVICELAB_INPROCESS_WORKER"] = "1"
+        os.environ["DEVICELAB_WORKER"] = "inprocess"
         run(args, Path(tmp))
     return 0
 

@@ -375,7 +375,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devicelab-bench-scale-") as tmp:
         # Before controller is imported: a private store, and a worker in this process.
         os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
-        os.environ["DEVICELAB_INPROCESS_WORKER"] = "1"
+        os.environ["DEVICELAB_WORKER"] = "inprocess"
         bench(args, Path(tmp))
     return 0
 

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 # Before anything imports the controller: never touch the user's ~/.devicelab.
 os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="devicelab-test-home-"))
+# Jobs run in this process by default: tests patch the environment and the device
+# registry the worker sees, and no daemon start (~1 s) is paid per session.
+# DEVICELAB_WORKER=daemon runs the API tests through the worker daemon instead;
+# tests/test_worker_daemon.py covers the daemon in subprocesses either way.
+os.environ.setdefault("DEVICELAB_WORKER", "inprocess")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_worker_daemon() -> Iterator[None]:
+    """A worker daemon started for the session's home ends with the session."""
+    yield
+    from controller import daemon
+
+    daemon.stop_worker(Path(os.environ["DEVICELAB_HOME"]) / "store")
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def _env(home: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DEVICELAB_HOME": str(home),
-        "DEVICELAB_INPROCESS_WORKER": "0",
+        "DEVICELAB_WORKER": "none",
         "DEVICELAB_WORKER_STALE_S": "2",
     }
 
