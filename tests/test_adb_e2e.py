@@ -372,3 +372,17 @@ def test_a_phones_npu_through_the_qnn_sdk_tools_on_the_device(
     assert {layer["compute_unit"] for layer in result["execution_detail"]} == {"NPU"}
     assert all(layer["execution_cycles"] for layer in result["execution_detail"])
     assert result["execution_summary"]["estimated_inference_time"] > 0
+
+
+def test_a_device_python_that_cannot_start_the_agent_fails_at_once_with_its_log(
+    phones: dict[str, Any], adb: AdbServer
+) -> None:
+    from controller.errors import UserError
+    from controller.transports.adb import AdbDeviceConfig, AdbTransport
+
+    device = adb.client().device(phones["s24"].serial)
+    config = AdbDeviceConfig(python="/data/local/tmp/no-such-python", root="/data/local/tmp/dl-bad")
+    transport = AdbTransport(device, config)
+    with pytest.raises(UserError, match="exited before it was ready with '/data/local/tmp/no-such"):
+        transport.connect()
+    transport.close()

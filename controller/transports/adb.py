@@ -231,11 +231,12 @@ class AdbTransport:
             f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
             f"{self._agent_env()}{TOKEN_ENV}={token} nohup {shlex.quote(self.python.command)} "
             f"{bundle} "
-            f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null &"
+            f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null & "
+            "echo started=$!"
         )
-        self.shell(command)
-        port, pid = self._wait_ready(out)
-        if self.python.source == "runtime":  # the agent it replaced ran on no other runtime
+        started = self.shell(command).partition("started=")[2].strip()
+        port, pid = self._wait_ready(out, started)
+        if self.python.source == "runtime":  # the agent it replaced is stopped: prune the rest
             self._runtime_deployer().prune(self.python.runtime_id)
         # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
@@ -284,23 +285,30 @@ class AdbTransport:
         log.info("[%s] attached to the running agent pid %s", self.serial, session["pid"])
         return client
 
-    def _wait_ready(self, out: str) -> tuple[int, int]:
+    def _wait_ready(self, out: str, started_pid: str = "") -> tuple[int, int]:
+        """The port and pid the agent prints; fails as soon as its process is gone."""
         timeout_sec = AGENT_START_TIMEOUT_SEC
         if self.python is not None and self.python.source == "runtime":
             timeout_sec *= RUNTIME_START_FACTOR
         deadline = time.monotonic() + timeout_sec
+        alive = f"kill -0 {started_pid} 2>/dev/null && echo alive" if started_pid.isdigit() else ""
         while time.monotonic() < deadline:
-            for line in self.shell(f"cat {out} 2>/dev/null").splitlines():
+            text = self.shell(f"cat {out} 2>/dev/null; {alive or 'echo alive'}")
+            for line in text.splitlines():
                 ready = parse_ready_line(line)
                 if ready is not None:
                     return ready
+            if "alive" not in text:
+                return self._agent_failed("exited before it was ready")
             time.sleep(_POLL_SEC)
+        return self._agent_failed(f"did not start within {timeout_sec:.0f} s")
+
+    def _agent_failed(self, what: str) -> tuple[int, int]:
         tail = self.shell(f"tail -n 20 {self.config.root}/agent.log 2>/dev/null")
         python = self.python.command if self.python else "?"
         raise UserError(
-            f"[{self.serial}] the agent did not start within {timeout_sec:.0f} s "
-            f"with '{python}'; is Python with devicelab's agent dependencies "
-            f"installed on the device? agent.log:\n{tail}"
+            f"[{self.serial}] the agent {what} with '{python}'; is Python with devicelab's "
+            f"agent dependencies installed on the device? agent.log:\n{tail}"
         )
 
     def _stop_agent(self) -> None:
