@@ -7,11 +7,13 @@ Exit codes scripts can trust: 0 success, 1 the job failed on the device,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from controller import cli_commands as commands
 from controller.errors import Error, InternalError, UserError
+from controller.simulated import SIMULATE_ENV
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -21,6 +23,16 @@ def _job_options(parser: argparse.ArgumentParser, device_help: str) -> None:
     parser.add_argument("--options", default="", help='job options, e.g. "--compute_unit cpu"')
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    _simulate(parser)
+
+
+def _simulate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="a phone or SoC that is not attached runs on its simulated twin "
+        "(same as DEVICELAB_SIMULATE=1)",
+    )
 
 
 def _shapes(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +83,7 @@ def _add_state_commands(sub: Any) -> None:
     devices.add_argument("--os", default="", help='OS version or interval, e.g. "[12,15)"')
     devices.add_argument("--attribute", action="append", default=[], help="required attribute")
     devices.add_argument("--json", action="store_true", help="print JSON")
+    _simulate(devices)
     devices.set_defaults(func=commands.devices)
 
     for name, func, what in (
@@ -138,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "simulate", False):
+        # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
+        os.environ[SIMULATE_ENV] = "1"
     try:
         return int(args.func(args))
     except UserError as exc:

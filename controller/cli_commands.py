@@ -53,7 +53,7 @@ def _write_json(path: str, data: Any) -> None:
 def _print_profile(result: dict[str, Any], top: int) -> None:
     from controller.report_text import layer_table, summary_text
 
-    print(summary_text(result))
+    print(summary_text(result, bold=sys.stdout.isatty()))
     print()
     print(layer_table(result, top=top))
 
@@ -111,6 +111,7 @@ def infer(args: argparse.Namespace) -> int:
     if status.failure:
         return _failed(job, status)
     outputs = job.download_output_data()
+    assert outputs is not None  # the job succeeded
     if args.out:
         stacked: dict[str, Any] = {name: np.stack(values) for name, values in outputs.items()}
         np.savez(args.out, **stacked)
@@ -209,7 +210,7 @@ def jobs(args: argparse.Namespace) -> int:
             {
                 "id": job.job_id,
                 "type": job.job_type,
-                "state": status.code.value,
+                "state": status.label,
                 "name": job.name,
                 "date": job.date,
                 "message": status.message,
@@ -235,7 +236,7 @@ def job(args: argparse.Namespace) -> int:
                 {
                     "job_id": handle.job_id,
                     "type": handle.job_type,
-                    "state": status.code.value,
+                    "state": status.label,
                     "message": status.message,
                     "result": result,
                 },
@@ -244,7 +245,7 @@ def job(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"{handle.job_id}  {handle.job_type}  {status.code.value}  {status.message}")
+        print(f"{handle.job_id}  {handle.job_type}  {status.label}  {status.message or ''}")
         if result and "execution_summary" in result:
             _print_profile(result, 25)
     return EXIT_JOB_FAILED if status.failure else EXIT_OK
@@ -264,7 +265,7 @@ def _profile_result(job_id: str) -> dict[str, Any]:
         raise UserError(f"{job_id} is a {handle.job_type} job; reports are for profile jobs")
     result = handle.partial_profile()
     if result is None:
-        raise UserError(f"{job_id} has no result yet ({handle.get_status().code.value})")
+        raise UserError(f"{job_id} has no result yet ({handle.get_status().label})")
     return result
 
 
