@@ -26,6 +26,11 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--workdir", type=Path, required=True, help="artifacts and scratch files")
     serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the session token (read once at start; wins over --token-env)",
+    )
+    serve.add_argument(
         "--token-env",
         default=TOKEN_ENV,
         help="environment variable holding the session token (unset = no auth)",
@@ -47,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("devicelab.agent").info("environment set for this device: %s", changed)
     from agent.server import build_server  # after logging, so import errors are logged
 
-    # The token travels by environment, never argv: argv is visible in `ps` to every user.
-    token = os.environ.get(args.token_env, "")
+    # The token travels by a file or the environment, never argv: argv is visible in
+    # `ps` to every user (and on a phone, to every app).
+    if args.token_file is not None:
+        token = args.token_file.read_text(encoding="ascii").strip()
+    else:
+        token = os.environ.get(args.token_env, "")
     server, port = build_server(args.workdir, args.port, args.host, token)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

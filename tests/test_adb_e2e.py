@@ -386,3 +386,27 @@ def test_a_device_python_that_cannot_start_the_agent_fails_at_once_with_its_log(
     with pytest.raises(UserError, match="exited before it was ready with '/data/local/tmp/no-such"):
         transport.connect()
     transport.close()
+
+
+def test_the_session_token_never_travels_on_a_command_line(phones: dict[str, Any]) -> None:
+    """Any app on a phone can read other processes' command lines while they run: the
+    token goes by the sync protocol into a file only the shell user can read."""
+    from controller.transports.adb import AdbDeviceConfig, AdbTransport
+
+    s24 = phones["s24"]
+    entry = hub.api._registry().resolve(hub.Device("Samsung Galaxy S24"))
+    device = entry.transport.device  # type: ignore[attr-defined]
+    transport = AdbTransport(device, AdbDeviceConfig(env=("DEVICELAB_TEST_RESTART=1",)))
+    s24.processes.command_lines.clear()
+    transport.connect().ping()  # another environment: a fresh agent with a fresh token
+    try:
+        root = s24.host_path("/data/local/tmp/devicelab")
+        token = (root / "agent.token").read_text()
+        assert len(token) == 32
+        assert s24.processes.command_lines  # the shell did run the agent's start
+        assert not [line for line in s24.processes.command_lines if token in line]
+        assert token not in (root / "agent.session").read_text()
+        assert (root / "agent.token").stat().st_mode & 0o077 == 0
+    finally:
+        transport.close()
+        entry.transport.close()  # its agent was replaced: the next job starts one again

@@ -9,6 +9,7 @@ process that scrubs its environment escapes; Linux only).
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import secrets
@@ -31,6 +32,9 @@ class ProcessRegistry:
         self.root = root
         self.token = secrets.token_hex(8)
         self._extra_env = dict(extra_env or {})
+        # Every command line a shell service received: on a phone, any app could see
+        # them in `ps` while they run (tests check no secret travels this way).
+        self.command_lines: collections.deque[str] = collections.deque(maxlen=10_000)
 
     def environment(self, request_env: Mapping[str, str]) -> dict[str, str]:
         """A small device-like environment, not the host's (no leaked venv/adb vars)."""

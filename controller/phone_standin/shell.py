@@ -87,6 +87,7 @@ class ShellSession:
 
     def run(self) -> None:
         """Start the process, pump until it is done, send the exit code, close."""
+        self._processes.command_lines.append(self._request.command)
         command = self._paths.rewrite_command(self._request.command)
         try:
             process = self._processes.spawn_shell(command, self._request.env, not self._request.v2)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agent.handshake import TOKEN_ENV, parse_ready_line
+from agent.handshake import parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_health import shell_snapshot
@@ -47,7 +47,8 @@ AGENT_START_TIMEOUT_SEC = 60.0
 # The runtime's first start compiles the stdlib and wheels it imports into .pyc
 # (none are shipped: controller/device_runtime/build.py), minutes under qemu-user.
 RUNTIME_START_FACTOR = 5.0
-_SESSION_FILE = "agent.session"  # bundle, pid, port and token of the running agent
+_SESSION_FILE = "agent.session"  # bundle, pid, port, python and env of the running agent
+_TOKEN_FILE = "agent.token"  # mode 0600: the running agent's session token
 PING_TIMEOUT_SEC = 3.0
 _POLL_SEC = 0.2
 
@@ -226,27 +227,36 @@ class AdbTransport:
             return client
         self._stop_agent()
         root, token = self.config.root, secrets.token_hex(16)
+        self._push_token(token)
         out = f"{root}/agent.out"
         command = (
             f"mkdir -p {root}/work && rm -f {out} && cd {root} && "
-            f"{self._agent_env()}{TOKEN_ENV}={token} nohup {shlex.quote(self.python.command)} "
-            f"{bundle} "
-            f"serve --port 0 --workdir {root}/work > {out} 2> {root}/agent.log < /dev/null & "
-            "echo started=$!"
+            f"{self._agent_env()}nohup {shlex.quote(self.python.command)} {bundle} "
+            f"serve --port 0 --workdir {root}/work --token-file {root}/{_TOKEN_FILE} "
+            f"> {out} 2> {root}/agent.log < /dev/null & echo started=$!"
         )
         started = self.shell(command).partition("started=")[2].strip()
         port, pid = self._wait_ready(out, started)
         if self.python.source == "runtime":  # the agent it replaced is stopped: prune the rest
             self._runtime_deployer().prune(self.python.runtime_id)
-        # Readable only by the shell user, who could read the agent's memory anyway.
         self.shell(
-            f"umask 077 && echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "
-            f"python={self.python.command} env={self._env_id()} token={token}' "
-            f"> {root}/{_SESSION_FILE}"
+            f"echo 'bundle={PurePosixPath(bundle).name} pid={pid} port={port} "
+            f"python={self.python.command} env={self._env_id()}' > {root}/{_SESSION_FILE}"
         )
         client = self._forward(port, token)
         log.info("[%s] agent pid %s on device port %s", self.serial, pid, port)
         return client
+
+    def _push_token(self, token: str) -> None:
+        """The session token as a file only the shell user can read, sent by the sync
+        protocol: never on a command line, where `ps` shows it to every app."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder, _adb_errors(self.serial, "token push"):
+            path = Path(folder) / _TOKEN_FILE
+            path.write_text(token, encoding="ascii")
+            self.shell(f"mkdir -p {self.config.root}")
+            sync_push(self.device, path, f"{self.config.root}/{_TOKEN_FILE}", mode=0o600)
 
     def _agent_env(self) -> str:
         return "".join(f"{shlex.quote(item)} " for item in self.config.env)
@@ -279,7 +289,8 @@ class AdbTransport:
         if "alive" not in self.shell(f"kill -0 {session['pid']} 2>/dev/null && echo alive"):
             return None
         try:
-            client = self._forward(int(session["port"]), session["token"])
+            token = self.shell(f"cat {self.config.root}/{_TOKEN_FILE} 2>/dev/null").strip()
+            client = self._forward(int(session["port"]), token)
         except (Error, KeyError, ValueError):
             return None
         log.info("[%s] attached to the running agent pid %s", self.serial, session["pid"])
