@@ -31,7 +31,7 @@ from controller.job_handles import (
     ProfileJob,
     ProfileJobResult,
 )
-from controller.job_status import JobStatus
+from controller.job_status import JobStatus, JobType
 from controller.managed import Dataset, Model, SourceModelType
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "InternalError",
     "Job",
     "JobStatus",
+    "JobType",
     "Model",
     "ProfileJob",
     "ProfileJobResult",

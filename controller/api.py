@@ -23,21 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from controller import daemon
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
+from controller.errors import UserError
 from controller.job_follow import EventFollower, follow
-from controller.managed import (
-    CompileJob,
-    Dataset,
-    InferenceJob,
-    Job,
-    Model,
-    ProfileJob,
-    job_handle,
-)
+from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
+from controller.job_status import JobType, job_kinds, store_state
+from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file
 from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
@@ -144,8 +137,8 @@ def _queued(kind: type[JobT], record: JobRecord) -> JobT:
 # --- models and datasets ---------------------------------------------------------------
 
 
-def upload_model(model: str | Path, name: str | None = None) -> Model:
-    """Check and store a model file; returns the managed ``Model``."""
+def upload_model(model: str | Path, name: str | None = None, project: Any = None) -> Model:
+    """Check and store a model file; returns the managed ``Model`` (``project`` is ignored)."""
     path = Path(model)
     model_type = check_model_file(path)
     record = _store().add_model(path, name=name or path.name, model_type=model_type)
@@ -156,20 +149,25 @@ def get_model(model_id: str) -> Model:
     return Model._from(_store(), _store().get_model(model_id))
 
 
-def get_models(limit: int = 50, offset: int = 0) -> list[Model]:
+def get_models(offset: int = 0, limit: int = 50, project: Any = None) -> list[Model]:
+    """Models, newest first (the client's argument order: offset, then limit)."""
     return [Model._from(_store(), r) for r in _store().list_models(limit, offset)]
 
 
-def upload_dataset(data: dict[str, list[np.ndarray]], name: str | None = None) -> Dataset:
-    """Store a dataset (name -> list of arrays, one per sample); it expires in 30 days."""
-    return Dataset._from(_store(), _store().add_dataset(data, name=name))
+def upload_dataset(
+    data: dict[str, Any] | str | Path, name: str | None = None, project: Any = None
+) -> Dataset:
+    """Store a dataset (name -> list of arrays, one per sample, or an ``.h5`` file's path);
+    it expires in 30 days."""
+    return Dataset._from(_store(), _store().add_dataset(dataset_entries(data), name=name))
 
 
 def get_dataset(dataset_id: str) -> Dataset:
     return Dataset._from(_store(), _store().get_dataset(dataset_id))
 
 
-def get_datasets(limit: int = 50, offset: int = 0) -> list[Dataset]:
+def get_datasets(offset: int = 0, limit: int = 50, project: Any = None) -> list[Dataset]:
+    """Datasets, newest first (the client's argument order: offset, then limit)."""
     return [Dataset._from(_store(), r) for r in _store().list_datasets(limit, offset)]
 
 
@@ -197,7 +195,8 @@ def get_device_attributes() -> list[str]:
     return sorted({attr for entry in _registry().entries() for attr in entry.attributes})
 
 
-def get_job(job_id: str) -> Job:
+def get_job(job_id: str, job_type: JobType | None = None) -> Job:
+    """The job with this id (``job_type`` is accepted as the client's and not needed)."""
     record = _store().get_job(job_id)
     if not record.finished and daemon.worker_mode() == "daemon":
         # A later script looking at an unfinished job: if its daemon died, start one.
@@ -209,7 +208,13 @@ def get_jobs(
     limit: int = 50, offset: int = 0, state: Any = None, type: str | None = None
 ) -> list[Job]:  # noqa: A002
     """Jobs, newest first; optionally one ``state`` (JobStatus.State) and/or ``type``."""
-    records = _store().list_jobs(limit, offset, state=state, kind=type)  # type: ignore[arg-type]
+    wanted = None if state is None else store_state(state)
+    if state is not None and wanted is None:
+        return []  # a client state devicelab never enters (LINKING_MODELS, UNSPECIFIED)
+    kinds = job_kinds(type)
+    kind = kinds[0] if kinds and len(kinds) == 1 else None
+    records = _store().list_jobs(limit, offset, state=wanted, kind=kind)  # type: ignore[arg-type]
+    records = [r for r in records if kinds is None or r.kind in kinds]
     return [job_handle(_store(), r) for r in records]
 
 
@@ -241,6 +246,7 @@ def submit_profile_job(
     name: str | None = None,
     options: str = "",
     retry: bool = True,
+    project: Any = None,
     *,
     input_specs: InputSpecs | None = None,
     listener: EventListener | None = None,
@@ -289,19 +295,32 @@ def submit_profile_job(
 
 def submit_inference_job(
     model: ModelLike,
-    device: Device | None,
-    inputs: Dataset | dict[str, list[np.ndarray]],
+    device: Device | list[Device] | None,
+    inputs: Dataset | dict[str, Any] | str | Path | None = None,
     name: str | None = None,
     options: str = "",
     retry: bool = True,
-) -> InferenceJob:
+    profile: bool = True,
+    project: Any = None,
+) -> Any:
     """Submit an inference job: ``inputs`` maps input names to lists of arrays (one
-    per sample), or is an uploaded ``Dataset``. Outputs come back in the same form."""
+    per sample), or is an uploaded ``Dataset`` or an ``.h5`` path. Outputs come back
+    in the same form. Without ``inputs`` (and ``profile=True``) the model is profiled
+    on random inputs: a ``ProfileJob`` (as the client's profiling inference job).
+    A list of devices gives a list of jobs."""
     model = _as_model(model)
+    if isinstance(device, list):
+        return [
+            submit_inference_job(model, d, inputs, name, options, retry, profile) for d in device
+        ]
+    if inputs is None:
+        if not profile:
+            raise UserError("submit_inference_job needs inputs unless profile=True")
+        return submit_profile_job(model, device, name, options, retry)
     parse_options(options, job="inference", target_runtime=model.model_type.value)
     _check_device(device)
     dataset = inputs if isinstance(inputs, Dataset) else None
-    data = dataset.download() if dataset else dict(inputs)  # type: ignore[arg-type]
+    data = dataset_entries(inputs)
     io = _model_io(model)
     if io is not None:
         check_inference_inputs(io[0], data)
@@ -317,6 +336,12 @@ def submit_inference_job(
     return _queued(InferenceJob, record)
 
 
+def _compile_default(model: Model) -> str:
+    """The default compile target from the model's stored type (never from its name,
+    which the user chose: ``name="My Model"`` has no suffix)."""
+    return default_compile_target(f".{model.model_type.value}")
+
+
 def _model_io(model: Model) -> Any:
     """The model's IO, read through a suffixed link (the readers dispatch on suffix)."""
     import tempfile
@@ -329,23 +354,33 @@ def _model_io(model: Model) -> Any:
 
 def submit_compile_job(
     model: ModelLike,
-    device: Device,
+    device: Device | list[Device],
     name: str | None = None,
     input_specs: InputSpecs | None = None,
     options: str = "",
     single_compile: bool = True,
-    calibration_data: Dataset | dict[str, list[np.ndarray]] | None = None,
+    calibration_data: Dataset | dict[str, Any] | str | Path | None = None,
     retry: bool = True,
-) -> CompileJob:
-    """Submit a compile job (run on this host) for ``device``'s SoC."""
+    project: Any = None,
+) -> Any:
+    """Submit a compile job (run on this host) for ``device``'s SoC (a list: one job each).
+
+    ``calibration_data``: a ``Dataset``, entries, or an ``.h5`` path."""
     model = _as_model(model)
+    if isinstance(device, list):
+        return [
+            submit_compile_job(
+                model, d, name, input_specs, options, single_compile, calibration_data, retry
+            )
+            for d in device
+        ]
     target = parse_options(
-        options, job="compile", target_runtime=default_compile_target(model.name)
+        options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
     _registry().profile_for(device)  # UserError when no profile matches the device
     dataset = calibration_data
     if dataset is not None and not isinstance(dataset, Dataset):
-        dataset = upload_dataset(dataset, name=f"calibration for {model.name}")
+        dataset = upload_dataset(dataset_entries(dataset), name=f"calibration for {model.name}")
     record = _store().create_job(
         "compile",
         model.model_id,
@@ -360,21 +395,39 @@ def submit_compile_job(
 
 def submit_compile_and_profile_jobs(
     model: ModelLike,
-    device: Device,
+    device: Device | list[Device],
     name: str | None = None,
     input_specs: InputSpecs | None = None,
     compile_options: str = "",
     profile_options: str = "",
-    calibration_data: Dataset | dict[str, list[np.ndarray]] | None = None,
-) -> tuple[CompileJob, ProfileJob]:
-    """Compile for ``device``, then profile the compiled model on it.
+    single_compile: bool = True,
+    calibration_data: Dataset | dict[str, Any] | str | Path | None = None,
+    retry: bool = True,
+    project: Any = None,
+) -> Any:
+    """Compile for ``device``, then profile the compiled model on it: (compile, profile);
+    a list of devices gives a list of such pairs.
 
     The profile job waits in the queue until the compile job succeeded (and is
     failed with the reason if it did not). Both jobs' inputs are checked first.
     """
     model = _as_model(model)
+    if isinstance(device, list):
+        return [
+            submit_compile_and_profile_jobs(
+                model,
+                d,
+                name,
+                input_specs,
+                compile_options,
+                profile_options,
+                single_compile,
+                calibration_data,
+            )
+            for d in device
+        ]
     target = parse_options(
-        compile_options, job="compile", target_runtime=default_compile_target(model.name)
+        compile_options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
     parse_options(profile_options, job="profile", target_runtime=target)
     _check_device(device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
 def models(args: argparse.Namespace) -> int:
     rows = [
         {"id": m.model_id, "name": m.name, "type": m.model_type.value, "date": m.date}
-        for m in hub.get_models(args.limit)
+        for m in hub.get_models(limit=args.limit)
     ]
     _table(rows, args.json)
     return EXIT_OK
@@ -196,7 +197,7 @@ def models(args: argparse.Namespace) -> int:
 def datasets(args: argparse.Namespace) -> int:
     rows = [
         {"id": d.dataset_id, "name": d.name, "expires": d.expiration_time}
-        for d in hub.get_datasets(args.limit)
+        for d in hub.get_datasets(limit=args.limit)
     ]
     _table(rows, args.json)
     return EXIT_OK
@@ -303,6 +304,10 @@ def worker(args: argparse.Namespace) -> int:
             "jobs atomically, and this one takes over when it idles out",
             file=sys.stderr,
         )
+    # A lab's worker runs in the foreground: its log (recovered jobs, agents) is its stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     print(f"worker running on {root}; ^C to stop", file=sys.stderr)
     daemon.serve(_store(), lock, idle_exit_sec=None)
     return EXIT_OK

@@ -131,3 +131,31 @@ def test_profile_values_have_the_clients_types(profiled: hub.ProfileJob) -> None
     assert isinstance(summary["inference_memory_peak_range"], tuple)
     assert all(isinstance(t, int) for t in summary["all_inference_times"])
     assert all(isinstance(layer["execution_time"], int) for layer in profile["execution_detail"])
+
+
+def test_client_signatures_positional_and_project(models_dir: Path, tmp_path: Path) -> None:
+    model = hub.upload_model(models_dir / "tiny_cnn.onnx", name="My Model", project="p")
+    assert model.model_id in {m.model_id for m in hub.get_models(0, 500)}
+    h5 = tmp_path / "in.h5"
+    hub.upload_dataset({"image": [np.zeros((1, 3, 32, 32), np.float32)]}).download(str(h5))
+    dataset = hub.upload_dataset(str(h5), project="p")
+    assert dataset.dataset_id in {d.dataset_id for d in hub.get_datasets(0, 500)}
+    assert not dataset.is_expired() and dataset.get_expiration_status() == "Not Expired"
+    jobs = hub.submit_profile_job(model, [hub.Device(), hub.Device()], options=FAST, project="p")
+    assert isinstance(jobs, list) and len(jobs) == 2
+    random_inputs = hub.submit_inference_job(model, hub.Device(), options=FAST, profile=True)
+    assert random_inputs.wait(TIMEOUT_SEC).success
+    assert random_inputs.download_profile()["execution_summary"]
+    assert random_inputs.download_output_data() is None
+    assert hub.get_job(random_inputs.job_id, hub.JobType.PROFILE).job_id == random_inputs.job_id
+    assert [j.job_id for j in hub.get_jobs(500, state=hub.JobStatus.State.SUCCESS)]
+
+
+def test_a_model_named_without_suffix_still_compiles(models_dir: Path) -> None:
+    model = hub.upload_model(models_dir / "tiny_cnn.onnx", name="My Model")
+    compile_job = hub.submit_compile_job(
+        model, hub.Device("Samsung Galaxy S23"), None, None, "--target_runtime onnx"
+    )
+    assert isinstance(compile_job, hub.CompileJob)
+    assert compile_job.wait(TIMEOUT_SEC).success, compile_job.get_status().message
+    assert compile_job.get_target_shapes() == {"image": ((1, 3, 32, 32), "float32")}
