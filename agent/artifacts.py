@@ -1,16 +1,20 @@
 """Content-addressed artifact store on the device.
 
 An artifact lives at ``<root>/<sha256>/<filename>``; the sha256 is the identity,
-the filename keeps the suffix the runtimes dispatch on. Uploads go to a
-temporary file, are hashed while written, and are renamed into place only when
-the hash matches, so a broken upload never leaves a half file behind.
+the filename keeps the suffix the runtimes dispatch on (any name, a leading dot
+included). Uploads stream, chunk by chunk, into a temporary file under
+``<root>/.tmp`` (never all in memory: a phone has little), are hashed while
+written, and are renamed into place only when the hash matches, so a broken
+upload never leaves a half file behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,8 +36,9 @@ class ArtifactStore:
     def __init__(self, root: Path, incoming: Path) -> None:
         self.root = root
         self.incoming = incoming
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.incoming.mkdir(parents=True, exist_ok=True)
+        self.tmp = root / ".tmp"  # not a sha256: never taken for an artifact
+        for folder in (self.root, self.incoming, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
 
     def adopt(self, incoming_name: str, sha256: str, filename: str) -> Path:
         """Move a file pushed into ``incoming/`` into the store after checking its hash.
@@ -41,9 +46,17 @@ class ArtifactStore:
         A corrupted push is deleted and reported; nothing half-written is kept.
         """
         source = self.incoming / Path(incoming_name).name  # no path tricks out of incoming/
-        if not source.is_file():
-            raise ArtifactNotFoundError(f"pushed file {incoming_name} is not in {self.incoming}")
-        with source.open("rb") as handle:
+        try:
+            # O_NOFOLLOW: a symlink planted in incoming/ must not pull in a file from elsewhere.
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            source.unlink(missing_ok=True)
+            raise ArtifactNotFoundError(
+                f"pushed file {incoming_name} is not a regular file in {self.incoming}"
+            ) from exc
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ArtifactNotFoundError(f"pushed file {incoming_name} is not a regular file")
             chunks = iter(lambda: handle.read(1 << 20), b"")
             stream = (UploadChunk(sha256, filename, data) for data in chunks)
             try:
@@ -58,7 +71,8 @@ class ArtifactStore:
         folder = self.root / sha256
         if not folder.is_dir():
             return None
-        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        # ".upload-*" are temporary files of agents before uploads moved to .tmp/.
+        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".upload-")]
         return files[0] if files else None
 
     def require(self, sha256: str) -> Path:
@@ -79,18 +93,18 @@ class ArtifactStore:
                 f"bad artifact identity sha256={sha256!r} filename={filename!r}"
             )
         folder = self.root / sha256
-        folder.mkdir(exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in (first, *iterator):
+                for chunk in itertools.chain([first], iterator):
                     digest.update(chunk.data)
                     out.write(chunk.data)
             if digest.hexdigest() != sha256:
                 raise InvalidModelError(
                     f"upload of {filename} is corrupt: sha256 {digest.hexdigest()} != {sha256}"
                 )
+            folder.mkdir(exist_ok=True)
             final = folder / filename
             os.replace(tmp, final)
             return final
