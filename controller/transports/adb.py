@@ -144,8 +144,12 @@ class AdbTransport:
             return artifact.sha256
         incoming_name = f"{artifact.sha256}.part"
         remote = f"{self.config.root}/work/incoming/{incoming_name}"
-        with _adb_errors(self.serial, f"push of {artifact.filename}"):
-            sync_push(self.device, artifact.path, remote, progress)
+        try:
+            with _adb_errors(self.serial, f"push of {artifact.filename}"):
+                sync_push(self.device, artifact.path, remote, progress)
+        except InternalError:
+            self._remove_quietly(remote)  # a half file in incoming/ is never adopted
+            raise
         client.adopt_artifact(incoming_name, artifact.sha256, artifact.filename)
         return artifact.sha256
 
@@ -330,6 +334,12 @@ class AdbTransport:
             self.shell(f"kill {pid} 2>/dev/null; rm -f {self.config.root}/{_SESSION_FILE}")
         except InternalError as exc:  # the device may be gone; nothing left to stop
             log.debug("[%s] stopping the agent: %s", self.serial, exc)
+
+    def _remove_quietly(self, remote: str) -> None:
+        try:
+            self.shell(f"rm -f {shlex.quote(remote)}", timeout_sec=5.0)
+        except InternalError as exc:  # the device may be gone; its next push overwrites it
+            log.debug("[%s] removing %s: %s", self.serial, remote, exc)
 
     def _reachable(self) -> bool:
         try:

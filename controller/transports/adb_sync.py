@@ -29,6 +29,10 @@ def sync_push(
 ) -> int:
     """Push ``src`` to device path ``dst``; return the bytes sent.
 
+    ``progress`` reaches the total only once the device confirmed the file: bytes
+    handed to the socket may still be lost with the device, and a bar at 100 % on a
+    push that then failed would say it arrived.
+
     Example:
         sync_push(adb.device("R58M..."), Path("model.tflite"), "/data/local/tmp/model.tflite")
     """
@@ -51,12 +55,12 @@ def sync_push(
                 parts += [b"DATA" + struct.pack("<I", len(chunk)), chunk]
             _send_all(sock, parts)
             sent += len(block)
-            if progress is not None:
+            if progress is not None and sent < total:
                 progress(sent, total)
         conn.conn.sendall(b"DONE" + struct.pack("<I", int(time.time())))
         _check_status(conn)
-    if progress is not None and total == 0:
-        progress(0, 0)
+    if progress is not None:
+        progress(sent, total)
     return sent
 
 
