@@ -193,7 +193,10 @@ def test_unplugged_mid_push_fails_cleanly_naming_the_device(
     big.write_bytes(b"\1" * (64 << 20))
     unplugged: list[bool] = []
 
+    reported: list[int] = []
+
     def unplug_halfway(done: int, total: int) -> None:
+        reported.append(done)
         if done > total // 4 and not unplugged:
             unplugged.append(True)
             s23.unplug()
@@ -209,6 +212,7 @@ def test_unplugged_mid_push_fails_cleanly_naming_the_device(
         adb.wait_for_state(s23.serial, {"device"}, 15.0)
     assert status.failure
     assert s23.serial in status.message and "push" in status.message, status.message
+    assert max(reported) < big.stat().st_size  # the bar never said it all arrived
 
 
 def test_hot_phone_is_waited_on_before_the_run(
