@@ -188,7 +188,7 @@ def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
 def models(args: argparse.Namespace) -> int:
     rows = [
         {"id": m.model_id, "name": m.name, "type": m.model_type.value, "date": m.date}
-        for m in hub.get_models(args.limit)
+        for m in hub.get_models(limit=args.limit)
     ]
     _table(rows, args.json)
     return EXIT_OK
@@ -197,7 +197,7 @@ def models(args: argparse.Namespace) -> int:
 def datasets(args: argparse.Namespace) -> int:
     rows = [
         {"id": d.dataset_id, "name": d.name, "expires": d.expiration_time}
-        for d in hub.get_datasets(args.limit)
+        for d in hub.get_datasets(limit=args.limit)
     ]
     _table(rows, args.json)
     return EXIT_OK
