@@ -20,42 +20,78 @@ from controller.api import (
     upload_dataset,
     upload_model,
 )
+from controller.client import Client
 from controller.devices import Device
 from controller.errors import Error, InternalError, UserError
+from controller.frameworks import Framework, get_frameworks
 from controller.job_handles import (
     CompileJob,
     CompileJobResult,
     InferenceJob,
     InferenceJobResult,
     Job,
+    JobResult,
     ProfileJob,
     ProfileJobResult,
+    QuantizeJob,
+    QuantizeJobResult,
 )
+from controller.job_handles import devicelab_version as _devicelab_version
 from controller.job_status import JobStatus, JobType
+from controller.job_summaries import (
+    CompileJobSummary,
+    InferenceJobSummary,
+    JobSummary,
+    ProfileJobSummary,
+    QuantizeJobSummary,
+    get_job_summaries,
+)
 from controller.managed import Dataset, Model, SourceModelType
+from controller.quantize_jobs import QuantizeDtype, submit_quantize_job
+from controller.specs import InputSpecs, IOSpec, TensorSpec
+
+# The installed distribution's version (as the client's ``hub.__version__``).
+__version__ = _devicelab_version()
 
 __all__ = [
+    "Client",
     "CompileJob",
     "CompileJobResult",
+    "CompileJobSummary",
     "Dataset",
     "Device",
     "Error",
+    "Framework",
+    "IOSpec",
     "InferenceJob",
     "InferenceJobResult",
+    "InferenceJobSummary",
+    "InputSpecs",
     "InternalError",
     "Job",
+    "JobResult",
     "JobStatus",
+    "JobSummary",
     "JobType",
     "Model",
     "ProfileJob",
     "ProfileJobResult",
+    "ProfileJobSummary",
+    "QuantizeDtype",
+    "QuantizeJob",
+    "QuantizeJobResult",
+    "QuantizeJobSummary",
     "SourceModelType",
+    "TensorSpec",
     "UserError",
+    "__version__",
     "get_dataset",
     "get_datasets",
     "get_device_attributes",
     "get_devices",
+    "get_frameworks",
     "get_job",
+    "get_job_summaries",
     "get_jobs",
     "get_model",
     "get_models",
@@ -64,6 +100,7 @@ __all__ = [
     "submit_compile_job",
     "submit_inference_job",
     "submit_profile_job",
+    "submit_quantize_job",
     "upload_dataset",
     "upload_model",
 ]
