@@ -18,6 +18,7 @@ runs them in this process instead, ``none`` leaves them to ``devicelab worker``.
 from __future__ import annotations
 
 import atexit
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,11 +138,19 @@ def _queued(kind: type[JobT], record: JobRecord) -> JobT:
 # --- models and datasets ---------------------------------------------------------------
 
 
-def upload_model(model: str | Path, name: str | None = None, project: Any = None) -> Model:
-    """Check and store a model file; returns the managed ``Model`` (``project`` is ignored)."""
-    path = Path(model)
-    model_type = check_model_file(path)
-    record = _store().add_model(path, name=name or path.name, model_type=model_type)
+def upload_model(model: Any, name: str | None = None, project: Any = None) -> Model:
+    """Check and store a model; returns the managed ``Model`` (``project`` is ignored).
+
+    ``model`` is a path (``.tflite``, ``.onnx``, ``.bin``, ``.so``, ``.pt``, ``.pt2``), a
+    TorchScript module (traced or scripted), a ``torch.export.ExportedProgram`` or an
+    ``onnx.ModelProto``; the in-memory ones are saved as the cloud client saves them.
+    """
+    from controller.compile import upload_file  # imported on use: onnx costs ~75 ms
+
+    with tempfile.TemporaryDirectory(prefix="devicelab-upload-") as tmp:
+        staged = upload_file(model, Path(tmp), name)  # torch and ONNX objects, .pt, .pt2
+        path, model_type = staged or (Path(model), check_model_file(Path(model)))
+        record = _store().add_model(path, name=name or path.name, model_type=model_type)
     return Model._from(_store(), record)
 
 
@@ -339,7 +348,10 @@ def submit_inference_job(
 def _compile_default(model: Model) -> str:
     """The default compile target from the model's stored type (never from its name,
     which the user chose: ``name="My Model"`` has no suffix)."""
-    return default_compile_target(f".{model.model_type.value}")
+    from controller.compile import TORCH_SUFFIXES
+
+    kind = model.model_type.value
+    return default_compile_target(TORCH_SUFFIXES.get(kind, f".{kind}"))
 
 
 def _model_io(model: Model) -> Any:
@@ -377,6 +389,10 @@ def submit_compile_job(
     target = parse_options(
         options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
+    from controller.compile import check_request
+
+    # Missing torch, converters or QNN SDK tools refuse the submit, not a later job.
+    check_request(model.model_type.value, target, input_specs is not None)
     _registry().profile_for(device)  # UserError when no profile matches the device
     dataset = calibration_data
     if dataset is not None and not isinstance(dataset, Dataset):

@@ -26,7 +26,7 @@ from controller.environment import job_environment
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import Options, parse_options
-from controller.options.table import MODEL_RUNTIMES
+from controller.options.table import MODEL_RUNTIMES, TORCH_SOURCE_TYPES
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
 from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import JobRecord, JobStateError, Store
@@ -50,7 +50,11 @@ DEFAULT_WARMUP_ITERATIONS = 1
 DEFAULT_LAYER_PROFILE_ITERATIONS = 3
 # How often a running job looks at the store for a cancel (a read, cheap).
 _CANCEL_POLL_SEC = 0.5
-_SUFFIX_BY_TYPE = {runtime: suffix for suffix, runtime in MODEL_RUNTIMES.items()}
+# PyTorch sources too: a compile job links them with their suffix (the type is not in a
+# user-chosen name such as "My Model").
+_SUFFIX_BY_TYPE = {
+    runtime: suffix for suffix, runtime in {**MODEL_RUNTIMES, **TORCH_SOURCE_TYPES}.items()
+}
 
 
 @dataclass

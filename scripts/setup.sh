@@ -10,7 +10,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# torch + litert-torch: PyTorch sources and PyTorch -> TFLite compiles, tested in CI.
+# Measured here: torch 2.13.0 (CPU build, from this machine's disk) ~850 MB and ~20 s,
+# litert-torch ~1,240 MB and ~45 s more. DEVICELAB_SETUP_EXTRAS=dev skips both.
+.venv/bin/python -m pip install --quiet -e ".[${DEVICELAB_SETUP_EXTRAS:-dev,torch,tflite-convert}]"
 
 # adb reaches phones and the stand-in device; chromium renders the HTML report in
 # its test. Installed from Debian when we can (root); otherwise those tests skip.

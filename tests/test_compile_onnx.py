@@ -127,9 +127,9 @@ def test_onnx_target_keeps_a_dynamic_model_without_specs(models, tmp_path) -> No
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("model.pt", "needs a PyTorch export to ONNX, which this host does not do"),
+        ("model.pt", "(TorchScript model needs input_specs|devicelab\\[torch\\])"),
         ("model.aimet_pt", "PyTorch and AIMET"),
-        ("model.tflite", r"compile takes an ONNX model \(.onnx\)"),
+        ("model.tflite", r"compile takes ONNX \(.onnx\), TorchScript \(.pt\)"),
         ("absent.onnx", "no such model file"),
     ],
 )
@@ -151,14 +151,18 @@ def test_sources_other_than_onnx_are_refused(tmp_path, source: str, message: str
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "ONNX-to-TFLite converter"),  # an .onnx source defaults to tflite (the seed)
-        ("--target_runtime tflite", "none is installed here"),
-        ("--target_runtime qnn_lib_aarch64_android", "qnn-model-lib-generator from the QNN SDK"),
+        ("", "needs onnx2tf, which is not installed"),  # .onnx defaults to tflite (the seed)
+        ("--target_runtime tflite", "DEVICELAB_ONNX2TF="),
+        ("--target_runtime qnn_lib_aarch64_android", "QNN_SDK_ROOT is not set"),
     ],
 )
 def test_targets_this_host_cannot_build_are_refused(
-    models, tmp_path, text: str, message: str
+    models, tmp_path, monkeypatch, text: str, message: str
 ) -> None:
+    from controller.compile import _tflite
+
+    monkeypatch.setattr(_tflite, "onnx2tf_command", lambda: None)  # as on a host without it
+    monkeypatch.delenv("QNN_SDK_ROOT", raising=False)
     with pytest.raises(UserError, match=message):
         compile_onnx(models["fp32"], text, tmp_path)
 

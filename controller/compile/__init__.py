@@ -1,5 +1,6 @@
-"""Compile jobs, run locally on the host: ONNX -> ONNX (static, renamed, quantized) or
-ONNX -> QNN context binary for one Snapdragon SoC.
+"""Compile jobs, run locally on the host: an ONNX or PyTorch model -> ONNX (static,
+renamed, quantized), a QNN context binary for one Snapdragon SoC, TFLite, or a QNN
+model library.
 
 What each target does here:
 
@@ -8,7 +9,13 @@ What each target does here:
 * ``qnn_context_binary``: the same preparation, then ONNX Runtime's EP-context generation
   with the QNN EP (HTP backend) for the device's ``soc_model``; the ``.bin`` must hold
   the whole graph. fp32 models run in fp16, which needs an HTP with fp16.
-* ``tflite`` and ``qnn_lib_aarch64_android``: refused with what this host lacks.
+* ``tflite``: PyTorch sources with litert-torch, ONNX with onnx2tf (``_tflite`` says why
+  these two); ``qnn_lib_aarch64_android``: with the QNN SDK's converter and the Android
+  NDK where ``QNN_SDK_ROOT`` provides them. ``check_request`` refuses at submit what
+  this host lacks, naming it.
+
+Sources: ONNX, and PyTorch (TorchScript ``.pt``, ``torch.export`` ``.pt2``; exported to
+ONNX with ``torch.onnx.export``; the optional ``devicelab[torch]`` extra).
 
 ``--quantize_full_type`` (int8, int16, w8a16, w4a8, w4a16) quantizes to QDQ with ONNX
 Runtime's tools; ``--quantize_io`` keeps the I/O quantized.
@@ -37,6 +44,8 @@ from controller.compile._compile import CalibrationData, CompileResult, compile_
 from controller.compile._quantize import SCHEMES as QUANTIZE_SCHEMES
 from controller.compile._quantize import QuantScheme
 from controller.compile._shapes import InputSpecs
+from controller.compile._source import check_request
+from controller.compile._torch import TORCH_SUFFIXES, upload_file
 
 __all__ = [
     "CalibrationData",
@@ -44,5 +53,8 @@ __all__ = [
     "InputSpecs",
     "QUANTIZE_SCHEMES",
     "QuantScheme",
+    "TORCH_SUFFIXES",
+    "check_request",
     "compile_model",
+    "upload_file",
 ]

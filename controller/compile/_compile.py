@@ -1,9 +1,12 @@
 """``compile_model``: one compile job, run locally on the host, stage by stage.
 
 Stages, in order (each reported through ``progress`` and timed in ``details``):
-load and check -> static shapes -> output names -> channel-last I/O -> quantize ->
-quantized I/O -> check and save -> QNN context binary. Everything a stage can
-refuse is checked before the slow stages run.
+load and check (a PyTorch source is exported to ONNX first) -> static shapes ->
+output names -> channel-last I/O -> quantize -> quantized I/O -> check and save ->
+the target's converter (QNN context binary, onnx2tf, QNN model library). A PyTorch
+source compiled to TFLite skips the ONNX stages: litert-torch converts the
+``torch.export`` graph directly. Everything a stage can refuse is checked before the
+slow stages run.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import onnx
 
-from controller.compile import _qnn, _quantize
+from controller.compile import _qnn, _qnn_lib, _quantize, _tflite, _torch
 from controller.compile._graph import (
     is_quantized,
     make_channel_last,
@@ -36,7 +39,14 @@ from controller.compile._shapes import (
     numpy_dtype,
     require_static,
 )
-from controller.compile._source import check_source, check_target, load_model, save_model
+from controller.compile._source import (
+    SOURCE_TYPES,
+    check_request,
+    check_source,
+    check_target,
+    load_model,
+    save_model,
+)
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
@@ -123,29 +133,126 @@ def compile_model(
         ('tiny.onnx', [{'name': 'scores', 'shape': [1, 10], 'dtype': 'float32'}])
     """
     source, workdir = Path(source), Path(workdir)
-    suffix = _check_request(source, options)
+    suffix = _check_request(source, options, input_specs)
     run = _Run(progress)
     product = _product_path(source, workdir, suffix)
-    with run.stage(f"loading {source.name}"):
-        model = load_model(source)
+    torch_source = source.suffix.lower() in _torch.TORCH_TYPES
+    if torch_source and options.target_runtime == "tflite":
+        return _torch_to_tflite(source, options, input_specs, product, run)
+    model = _load(source, input_specs, workdir, run)
     model = _reshape(model, options, input_specs, run)
     target = _plan_qnn(model, options, device_profile, run)
     model = _quantize_stage(model, options, calibration_data, workdir, run)
     _record_model(model, source, options, run)
-    if target is None:
+    if target is not None:
+        _context_binary(model, target, workdir, product, run)
+    elif options.target_runtime == "onnx":
         with run.stage("checking and saving the ONNX model"):
             save_model(model, product)
     else:
-        _context_binary(model, target, workdir, product, run)
+        _convert(model, options.target_runtime, workdir, product, run)
     return CompileResult(product, options.target_runtime, run.notes, run.details)
 
 
-def _check_request(source: Path, options: Options) -> str:
+def _load(
+    source: Path, input_specs: InputSpecs | None, workdir: Path, run: _Run
+) -> onnx.ModelProto:
+    """The source as ONNX: read, or exported with torch's exporter for PyTorch sources."""
+    if source.suffix.lower() not in _torch.TORCH_TYPES:
+        with run.stage(f"loading {source.name}"):
+            return load_model(source)
+    exported = workdir / "stages" / f"{source.stem}.onnx"
+    with run.stage(f"exporting {source.name} to ONNX (torch.onnx.export)"):
+        _torch.export_onnx(source, input_specs, exported)
+    run.details["exported_onnx"] = {"exporter": "torch.onnx.export", "torch": _torch_version()}
+    return load_model(exported)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def _torch_to_tflite(
+    source: Path,
+    options: Options,
+    input_specs: InputSpecs | None,
+    product: Path,
+    run: _Run,
+) -> CompileResult:
+    """PyTorch -> TFLite with litert-torch; ONNX-only options are refused, not ignored."""
+    unsupported = [
+        flag
+        for flag, given in (
+            ("--quantize_full_type", options.quantize_full_type),
+            ("--quantize_io", options.quantize_io),
+            ("--output_names", options.output_names),
+            ("--force_channel_last_input", options.force_channel_last_input),
+            ("--force_channel_last_output", options.force_channel_last_output),
+        )
+        if given
+    ]
+    if unsupported:
+        raise UserError(
+            f"{', '.join(unsupported)}: not applied when converting a PyTorch source to "
+            "tflite here (litert-torch converts the graph as exported); compile to onnx "
+            "first, or leave them out"
+        )
+    with run.stage(f"converting {source.name} to TFLite (litert-torch)"):
+        _tflite.from_torch(source, input_specs, product)
+    run.details.update(
+        source=str(source),
+        target_runtime="tflite",
+        options=options.to_option_string(),
+        converter={"name": "litert-torch", "version": _dist_version("litert-torch")},
+        versions={"torch": _torch_version()},
+    )
+    return CompileResult(product, "tflite", run.notes, run.details)
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return ""
+
+
+def _convert(
+    model: onnx.ModelProto, target_runtime: str, workdir: Path, product: Path, run: _Run
+) -> None:
+    """ONNX -> ``tflite`` (onnx2tf) or ``qnn_lib_aarch64_android`` (QNN SDK tools)."""
+    stages = workdir / "stages"
+    with run.stage("checking the ONNX model"):
+        prepared = save_model(model, stages / f"{product.stem}.onnx")
+    if target_runtime == "tflite":
+        inputs = [vi.name for vi in model_inputs(model.graph)]
+        with run.stage("converting to TFLite (onnx2tf)"):
+            _tflite.from_onnx(prepared, product, inputs)
+        run.details["converter"] = {"name": "onnx2tf", "command": _tflite.onnx2tf_command()}
+        return
+    with run.stage("building the QNN model library (qnn-onnx-converter, qnn-model-lib-generator)"):
+        library = _qnn_lib.build(prepared, stages / "qnn_lib")
+    _place(library, product)
+    run.details["converter"] = {"name": "qnn-model-lib-generator", "target": "aarch64-android"}
+
+
+def _check_request(source: Path, options: Options, input_specs: InputSpecs | None) -> str:
     """Everything refusable from the request alone; returns the artifact suffix."""
     if options.job != "compile":
         raise InternalError(f"compile_model needs compile options, got a {options.job} job's")
     check_source(source)
+    source_type = SOURCE_TYPES[source.suffix.lower()]
+    check_request(source_type, options.target_runtime, input_specs is not None)
     suffix = check_target(options.target_runtime)
+    if options.target_runtime == "tflite" and options.quantize_full_type:
+        raise UserError(
+            "--quantize_full_type with --target_runtime tflite: quantized TFLite is not made "
+            "here (onnx2tf and litert-torch convert float graphs); use --target_runtime onnx "
+            "or qnn_context_binary"
+        )
     channel_last = options.force_channel_last_input or options.force_channel_last_output
     if channel_last and options.target_runtime == "onnx":
         raise UserError(

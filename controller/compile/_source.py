@@ -2,8 +2,9 @@
 
 Compile runs on the host with what is installed here: ``onnx``, ``onnxruntime`` (its
 quantization tools) and ``onnxruntime-qnn`` (QNN's HTP backend, which prepares context
-binaries for any Snapdragon SoC). Sources other than ONNX, and targets that need
-converters this host lacks, are refused up front with what is missing.
+binaries for any Snapdragon SoC); PyTorch sources and the ``tflite`` and
+``qnn_lib_aarch64_android`` targets need optional tools (``_torch``, ``_tflite``,
+``_qnn_lib``), checked at submit by ``check_request``.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from controller.compile import _qnn_lib, _tflite, _torch
 from controller.errors import UserError
 
 #: The targets this host produces, and the artifact suffix of each.
-SUFFIXES = {"onnx": ".onnx", "qnn_context_binary": ".bin"}
+SUFFIXES = {
+    "onnx": ".onnx",
+    "qnn_context_binary": ".bin",
+    "tflite": ".tflite",
+    "qnn_lib_aarch64_android": ".so",
+}
+#: Source model suffixes compile takes, and the model type of each.
+SOURCE_TYPES = {".onnx": "onnx", **_torch.TORCH_TYPES}
 #: A protobuf cannot exceed 2 GiB; larger models need external data files.
 _PROTOBUF_LIMIT = 2**31 - 1
 
 _NO_SOURCE = {
-    ".pt": (
-        "a TorchScript (.pt) source needs a PyTorch export to ONNX, which this host does not do "
-        "(PyTorch is not installed and compile takes ONNX); export it with torch.onnx.export "
-        "and submit the .onnx"
-    ),
     ".aimet_pt": (
         "an AIMET PyTorch (.aimet_pt) source needs PyTorch and AIMET to export it, neither of "
         "which is installed here; export the model to ONNX and submit the .onnx"
@@ -37,40 +41,58 @@ _NO_SOURCE = {
     ),
 }
 
-_NO_TARGET = {
-    "tflite": (
-        "--target_runtime tflite from an ONNX source needs an ONNX-to-TFLite converter "
-        "(onnx2tf with TensorFlow, or ai-edge-torch for PyTorch sources), and none is installed "
-        "here; ai-edge-litert only runs .tflite files (its converter takes TensorFlow/JAX, not "
-        "ONNX). Use --target_runtime onnx or qnn_context_binary"
-    ),
-    "qnn_lib_aarch64_android": (
-        "--target_runtime qnn_lib_aarch64_android needs Qualcomm's qnn-onnx-converter and "
-        "qnn-model-lib-generator from the QNN SDK (plus the Android NDK to build the .so), which "
-        "are not installed here; onnxruntime-qnn ships only QNN's runtime libraries. Use "
-        "--target_runtime qnn_context_binary for an HTP artifact"
-    ),
-}
+
+def check_request(source_type: str, target_runtime: str, has_input_specs: bool) -> None:
+    """Refuse at submit a compile this host cannot do, naming what is missing.
+
+    Args:
+        source_type: the stored model's type (``onnx``, ``torchscript``,
+            ``torch_exported_program``).
+        target_runtime: the parsed ``--target_runtime``.
+        has_input_specs: whether the job gives input shapes.
+
+    Raises:
+        UserError: a source compile does not take, torch or a converter missing, or a
+            TorchScript source without ``input_specs``.
+    """
+    if source_type not in SOURCE_TYPES.values():
+        raise UserError(
+            f"compile takes ONNX, TorchScript (.pt) and torch.export (.pt2) models; "
+            f"this one is {source_type!r}"
+        )
+    if source_type in _torch.TORCH_SUFFIXES:
+        _torch.require_torch(f"compiling a {source_type} model")
+        if source_type == "torchscript" and not has_input_specs:
+            raise UserError(
+                "a TorchScript model needs input_specs (name -> shape, or (shape, dtype)) to "
+                "compile: the .pt holds no input shapes"
+            )
+    check_target(target_runtime)
+    if target_runtime == "tflite":
+        _tflite.require(source_type)
+    elif target_runtime == "qnn_lib_aarch64_android":
+        _qnn_lib.require()
 
 
 def check_source(source: Path) -> None:
     """Refuse a source this host cannot compile, naming what is missing.
 
     Raises:
-        UserError: not an existing ``.onnx`` file.
+        UserError: not an existing ``.onnx``, ``.pt`` or ``.pt2`` file.
 
     Example:
-        >>> check_source(Path("model.pt"))  # doctest: +ELLIPSIS
+        >>> check_source(Path("model.aimet_pt"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        controller.errors.UserError: model.pt: a TorchScript (.pt) source needs a PyTorch export...
+        controller.errors.UserError: model.aimet_pt: an AIMET PyTorch (.aimet_pt) source...
     """
     suffix = source.suffix.lower()
     if suffix in _NO_SOURCE:
         raise UserError(f"{source}: {_NO_SOURCE[suffix]}")
-    if suffix != ".onnx":
+    if suffix not in SOURCE_TYPES:
         raise UserError(
-            f"{source}: compile takes an ONNX model (.onnx); got {suffix or 'no suffix'!r}"
+            f"{source}: compile takes ONNX (.onnx), TorchScript (.pt) or torch.export (.pt2) "
+            f"models; got {suffix or 'no suffix'!r}"
         )
     if not source.is_file():
         raise UserError(f"{source}: no such model file")
@@ -83,8 +105,6 @@ def check_target(target_runtime: str) -> str:
         >>> check_target("qnn_context_binary")
         '.bin'
     """
-    if target_runtime in _NO_TARGET:
-        raise UserError(_NO_TARGET[target_runtime])
     if target_runtime not in SUFFIXES:
         raise UserError(f"unknown --target_runtime {target_runtime!r}")
     return SUFFIXES[target_runtime]

@@ -34,12 +34,16 @@ MODEL_RUNTIMES = {
     ".so": "qnn_lib_aarch64_android",
 }
 
+#: PyTorch source files (compile jobs take them; nothing runs them): model type by suffix.
+TORCH_SOURCE_TYPES = {".pt": "torchscript", ".pt2": "torch_exported_program"}
+
 #: Default compile target, by source model suffix (the seed's table).
 COMPILE_DEFAULT_TARGETS = {
     ".pt": "tflite",
     ".onnx": "tflite",
     ".aimet_onnx": "tflite",
     ".aimet_pt": "qnn_lib_aarch64_android",
+    ".pt2": "tflite",  # a torch.export program: the cloud client's default, as for .pt
 }
 
 _COMPILE: frozenset[Job] = frozenset({"compile"})

@@ -1,0 +1,129 @@
+"""``--target_runtime tflite``: PyTorch -> TFLite with litert-torch, ONNX -> TFLite with onnx2tf.
+
+Why these two (checked on PyPI, 2026-11-30):
+
+* **litert-torch** 0.10.0 (Google's, the renamed ai-edge-torch; ``torch>=2.4,<2.15``,
+  ``ai-edge-litert>=2.3,<2.4``) converts a ``torch.export`` graph straight to a TFLite
+  flatbuffer with LiteRT's own converter, no TensorFlow. It needs no layout rewrite and
+  keeps PyTorch's NCHW inputs. Cost measured here on top of torch: 1,243 MB in the venv,
+  45-48 s (jax, transformers and the MLIR converter come with it). It is the
+  ``tflite-convert`` extra, which CI installs.
+* **onnx2tf** 1.29.24 is the maintained ONNX -> TFLite path (onnx-tf is abandoned); it
+  goes through TensorFlow. Its wheel pins every dependency exactly (``numpy==1.26.4``,
+  ``protobuf==4.25.5``, ``onnxruntime==1.23.0``, ``tensorflow==2.19.0``), which cannot
+  sit beside this package (``protobuf>=7.35``, numpy 2, onnxruntime 1.24+), so it runs
+  as a subprocess from its own environment: ``$DEVICELAB_ONNX2TF`` names its executable,
+  else ``onnx2tf`` on ``PATH`` or beside this Python. Measured: a venv of TensorFlow
+  2.21 + onnx2tf (``--no-deps``) is 2,329 MB and installs in 44 s, past the 1.5 GB CI
+  budget, so CI does not install it and its tests skip, saying so.
+
+Both are checked at submit (``require``), so a host without them refuses the job at once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from controller.compile import _torch
+from controller.compile._shapes import InputSpecs
+from controller.errors import UserError
+
+ONNX2TF_ENV = "DEVICELAB_ONNX2TF"
+TFLITE_EXTRA = "pip install 'devicelab[tflite-convert]'"
+#: A conversion of a large model through TensorFlow takes minutes; past this it is stuck.
+ONNX2TF_TIMEOUT_S = 1800
+#: onnx2tf fetches this sample image batch from the network for 4-D inputs unless it is
+#: in its working directory; the host may be offline, and the data only feeds onnx2tf's
+#: own accuracy check, so seeded random data of that shape stands in.
+_ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def onnx2tf_command() -> str | None:
+    """The onnx2tf executable: ``$DEVICELAB_ONNX2TF``, ``PATH``, or beside this Python."""
+    configured = os.environ.get(ONNX2TF_ENV)
+    if configured:
+        return configured
+    beside = Path(sys.executable).parent / "onnx2tf"
+    return shutil.which("onnx2tf") or (str(beside) if beside.is_file() else None)
+
+
+def require(source_type: str) -> None:
+    """Refuse a TFLite compile this host cannot do, saying what to install.
+
+    Raises:
+        UserError: for PyTorch sources without torch or litert-torch; for ONNX sources
+            without an onnx2tf executable.
+    """
+    if source_type in _torch.TORCH_SUFFIXES:
+        _torch.require_torch("--target_runtime tflite from a PyTorch source")
+        if importlib.util.find_spec("litert_torch") is None:
+            raise UserError(
+                "--target_runtime tflite from a PyTorch source needs litert-torch, which is "
+                f"not installed: {TFLITE_EXTRA}"
+            )
+        return
+    if onnx2tf_command() is None:
+        raise UserError(
+            "--target_runtime tflite from an ONNX source needs onnx2tf, which is not "
+            f"installed: its exact pins (TensorFlow 2.19, numpy 1.26) need an environment of "
+            "its own: python -m venv ~/onnx2tf && ~/onnx2tf/bin/pip install onnx2tf, then "
+            f"{ONNX2TF_ENV}=~/onnx2tf/bin/onnx2tf (or use --target_runtime onnx)"
+        )
+
+
+def from_torch(source: Path, specs: InputSpecs | None, out: Path) -> Path:
+    """Convert a ``.pt`` / ``.pt2`` source to ``out`` with litert-torch.
+
+    Raises:
+        UserError: a converter refusal (an op LiteRT lacks), with its message.
+    """
+    program, args = _torch.load_program(source, specs)
+    import litert_torch
+
+    try:
+        edge = litert_torch.convert(program.module(), args)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        edge.export(str(out))
+    except Exception as exc:  # the converter raises many types; each is about the model
+        raise UserError(f"{source.name}: litert-torch could not convert it: {exc}") from exc
+    return out
+
+
+def from_onnx(source: Path, out: Path, inputs: list[str]) -> Path:
+    """Convert an ONNX model to ``out`` with onnx2tf, keeping its inputs' layout.
+
+    onnx2tf makes 4-D inputs channel-last by default; the cloud service keeps the source's
+    layout (``--force_channel_last_input`` was applied to the ONNX graph already), so
+    every input is kept as it is (``-k``).
+
+    Raises:
+        UserError: onnx2tf missing, or its failure with the end of its output.
+    """
+    command = onnx2tf_command()
+    if command is None:
+        require("onnx")
+    work = out.parent / "onnx2tf"
+    work.mkdir(parents=True, exist_ok=True)
+    sample = np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32)
+    np.save(work / _ONNX2TF_SAMPLE, sample)
+    argv = [str(command), "-i", str(source.resolve()), "-o", "saved", "-n", "-osd", "-coion"]
+    argv += ["-k", *inputs] if inputs else []
+    try:
+        run = subprocess.run(
+            argv, cwd=work, capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"onnx2tf ({command}) could not run: {exc}") from exc
+    produced = work / "saved" / f"{source.stem}_float32.tflite"
+    if run.returncode != 0 or not produced.is_file():
+        tail = (run.stderr or run.stdout).strip()[-2000:]
+        raise UserError(f"onnx2tf failed on {source.name} (exit {run.returncode}): {tail}")
+    shutil.move(produced, out)
+    return out
