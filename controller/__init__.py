@@ -37,7 +37,7 @@ from controller.job_handles import (
     QuantizeJobResult,
 )
 from controller.job_handles import devicelab_version as _devicelab_version
-from controller.job_status import JobStatus, JobType
+from controller.job_status import JobStatus, JobType, QuantizeDtype
 from controller.job_summaries import (
     CompileJobSummary,
     InferenceJobSummary,
@@ -47,7 +47,7 @@ from controller.job_summaries import (
     get_job_summaries,
 )
 from controller.managed import Dataset, Model, SourceModelType
-from controller.quantize_jobs import QuantizeDtype, submit_quantize_job
+from controller.quantize_jobs import submit_quantize_job
 from controller.specs import InputSpecs, IOSpec, TensorSpec
 
 # The installed distribution's version (as the client's ``hub.__version__``).

@@ -22,7 +22,7 @@ import numpy as np
 from controller.devices import Device
 from controller.errors import InternalError
 from controller.h5_data import output_path, write_h5
-from controller.job_status import JobStatus, JobType
+from controller.job_status import JobStatus, JobType, QuantizeDtype
 from controller.jobs import JobState
 from controller.managed import Dataset, Model, read_io
 from controller.profile_shapes import client_profile
@@ -376,6 +376,23 @@ class QuantizeJob(CompileJob):
 
     job_type = "quantize"
     _job_type = JobType.QUANTIZE
+
+    @property
+    def weights_dtype(self) -> QuantizeDtype:
+        """The type weights are quantized to."""
+        return QuantizeDtype[self._record().spec["weights_dtype"]]
+
+    @property
+    def activations_dtype(self) -> QuantizeDtype:
+        """The type activations are quantized to."""
+        return QuantizeDtype[self._record().spec["activations_dtype"]]
+
+    @property
+    def calibration_dataset(self) -> Dataset:
+        """The dataset the quantization ranges were calibrated on."""
+        dataset_id = self._record().dataset_id
+        assert dataset_id is not None  # submit_quantize_job always stores one
+        return Dataset._from(self._store, self._store.get_dataset(dataset_id))
 
     def download_target_model(self, filename: str | Path | None = None) -> Any:
         """Write the quantized model to ``filename`` and return the path; without one,

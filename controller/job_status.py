@@ -1,4 +1,4 @@
-"""The cloud client's ``JobStatus`` and ``JobType``, over devicelab's own job states.
+"""The cloud client's ``JobStatus``, ``JobType`` and ``QuantizeDtype``, over devicelab's jobs.
 
 The store keeps ``controller.jobs.JobState`` (lower-case words, the SQL check
 constraint); scripts see the client's enum: the same member names, the client's
@@ -170,6 +170,14 @@ class JobType(enum.Enum):
     def display_name(self) -> str:
         """The type in lower case, e.g. "compile"."""
         return self.name.lower()
+
+
+class QuantizeDtype(enum.Enum):
+    """Data types for quantize jobs; members and values as in the cloud client 0.56."""
+
+    INT8 = 1
+    INT16 = 3
+    INT4 = 5
 
 
 def job_kinds(job_type: JobType | str | None) -> tuple[str, ...] | None:

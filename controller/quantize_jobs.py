@@ -12,24 +12,15 @@ ONNX Runtime's quantization tools, see ``controller.compile._quantize``) marked
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Any
 
 from controller import api
 from controller.errors import UserError
 from controller.job_handles import QuantizeJob
+from controller.job_status import QuantizeDtype
 from controller.managed import Dataset, dataset_entries
 from controller.options import parse_options
-
-
-class QuantizeDtype(enum.Enum):
-    """Data types for quantize jobs; members and values as in the cloud client 0.56."""
-
-    INT8 = 1
-    INT16 = 3
-    INT4 = 5
-
 
 # (weights, activations) -> devicelab's --quantize_full_type.
 QUANTIZE_TYPES: dict[tuple[QuantizeDtype, QuantizeDtype], str] = {

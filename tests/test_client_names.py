@@ -128,7 +128,10 @@ def test_quantize_job_makes_a_qdq_onnx_model(models_dir: Path) -> None:
     quantized = job.download_target_model()
     assert isinstance(quantized, onnx.ModelProto)
     assert "QuantizeLinear" in {node.op_type for node in quantized.graph.node}
-    assert isinstance(hub.get_job(job.job_id), hub.QuantizeJob)
+    again = hub.get_job(job.job_id)
+    assert isinstance(again, hub.QuantizeJob) and again.weights_dtype is hub.QuantizeDtype.INT8
+    assert again.activations_dtype is hub.QuantizeDtype.INT16
+    assert len(again.calibration_dataset.download()["image"]) == 4
     summaries = hub.get_job_summaries(limit=500, type=hub.JobType.QUANTIZE)
     assert [s for s in summaries if s.job_id == job.job_id][0].device_name is None
 
