@@ -288,7 +288,7 @@ def submit_profile_job(
             for d in device
         ]
         return [job for job in jobs if isinstance(job, ProfileJob)]
-    parse_options(options, job="profile", target_runtime=model.model_type.value)
+    parse_options(options, job="profile", target_runtime=_run_target(model))
     _check_device(device)
     record = _store().create_job(
         "profile",
@@ -326,7 +326,7 @@ def submit_inference_job(
         if not profile:
             raise UserError("submit_inference_job needs inputs unless profile=True")
         return submit_profile_job(model, device, name, options, retry)
-    parse_options(options, job="inference", target_runtime=model.model_type.value)
+    parse_options(options, job="inference", target_runtime=_run_target(model))
     _check_device(device)
     dataset = inputs if isinstance(inputs, Dataset) else None
     data = dataset_entries(inputs)
@@ -343,6 +343,19 @@ def submit_inference_job(
         options=options,
     )
     return _queued(InferenceJob, record)
+
+
+def _run_target(model: Model) -> str:
+    """The runtime that runs ``model``; a PyTorch source must be compiled first."""
+    from controller.compile import TORCH_SUFFIXES
+
+    if model.model_type.value in TORCH_SUFFIXES:
+        raise UserError(
+            f"{model.name}: a {model.model_type.value} model runs once compiled: use "
+            "submit_compile_and_profile_jobs(model, device, input_specs=...) or "
+            "submit_compile_job first, then profile its target model"
+        )
+    return model.model_type.value
 
 
 def _compile_default(model: Model) -> str:

@@ -171,3 +171,13 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path
         torch.jit.save(torch.jit.trace(_tiny_net(), (_example(),)), str(pt))
         with pytest.raises(hub.UserError, match=r"pip install 'devicelab\[torch\]'"):
             hub.submit_compile_job(pt, hub.Device(PHONE), input_specs=SPECS)
+
+
+@needs_torch
+def test_a_torch_model_is_profiled_once_compiled() -> None:
+    import torch
+
+    traced = torch.jit.trace(_tiny_net(), (_example(),))
+    with pytest.raises(hub.UserError, match="runs once compiled"):
+        hub.submit_profile_job(traced, hub.Device(), options=FAST)
+    _profiles_here(_compile_to_onnx(traced, input_specs=SPECS))
