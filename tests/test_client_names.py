@@ -5,7 +5,6 @@ Jobs run for real on this host (the in-process worker, see conftest.py).
 
 from __future__ import annotations
 
-import types
 from importlib import metadata
 from pathlib import Path
 
@@ -20,20 +19,6 @@ from protos import agent_pb2 as pb
 
 TIMEOUT_SEC = 240
 FAST = "--compute_unit cpu --max_profiler_iterations 2"
-# Public names that start with an underscore, as httpx keeps its __version__.
-_PUBLIC_DUNDERS = {"__version__"}
-
-
-def test_all_names_exactly_the_public_members() -> None:
-    public = {
-        name
-        for name, value in vars(hub).items()
-        if (not name.startswith("_") or name in _PUBLIC_DUNDERS)
-        and not isinstance(value, types.ModuleType)  # submodules bound by their import
-    }
-    assert hub.__all__ == sorted(hub.__all__)
-    assert set(hub.__all__) == public
-    assert len(hub.__all__) == len(set(hub.__all__))
 
 
 def test_version_is_the_installed_distributions() -> None:
