@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.devices import DeviceEntry, DeviceRegistry
+from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.transports.adb import AdbTransport
 from controller.transports.adb_probe import DeviceFacts, free_bytes
@@ -61,8 +61,6 @@ class Diagnosis:
 
 def diagnose(wanted: str = "") -> Diagnosis:
     """Check the device named ``wanted`` (name or adb serial; "" = this host)."""
-    from controller.managed import Device
-
     registry = DeviceRegistry()
     try:
         entry = registry.resolve(Device(wanted) if wanted else None)
