@@ -11,8 +11,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch + litert-torch: PyTorch sources and PyTorch -> TFLite compiles, tested in CI.
-# Measured here: torch 2.13.0 (CPU build, from this machine's disk) ~850 MB and ~20 s,
-# litert-torch ~1,240 MB and ~45 s more. DEVICELAB_SETUP_EXTRAS=dev skips both.
+# Measured here: torch 2.13.0 (CPU build, from this machine's disk) ~800 MB and 20-40 s,
+# litert-torch ~1,100 MB and 35-50 s more (a fresh venv: 795 MB -> 2,661 MB, +78 s).
+# DEVICELAB_SETUP_EXTRAS=dev skips both (their tests then skip, saying why).
 .venv/bin/python -m pip install --quiet -e ".[${DEVICELAB_SETUP_EXTRAS:-dev,torch,tflite-convert}]"
 
 # adb reaches phones and the stand-in device; chromium renders the HTML report in

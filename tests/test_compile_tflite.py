@@ -2,7 +2,7 @@
 user's script submits them.
 
 * PyTorch -> TFLite with litert-torch (the ``tflite-convert`` extra; CI installs it:
-  ~1,240 MB, ~45 s on top of torch). Skips, saying so, where it is not installed.
+  ~1,100 MB, 35-50 s on top of torch). Skips, saying so, where it is not installed.
 * ONNX -> TFLite with onnx2tf, from an environment of its own named by
   ``DEVICELAB_ONNX2TF`` (TensorFlow: 2,329 MB, 44 s to install, past CI's budget, so CI
   skips these, saying so).

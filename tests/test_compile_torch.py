@@ -2,7 +2,7 @@
 upload it, compile to ONNX on this host (torch's own exporter), profile the result.
 
 torch is the optional ``devicelab[torch]`` extra (scripts/setup.sh installs it: the
-CPU build of 2.13.0 from this machine's disk, ~850 MB in the venv, ~20 s); without it
+CPU build of 2.13.0 from this machine's disk, ~800 MB in the venv, 20-40 s); without it
 these tests skip, and the one test of the missing extra runs instead.
 """
 

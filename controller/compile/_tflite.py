@@ -5,8 +5,8 @@ Why these two (checked on PyPI, 2026-11-30):
 * **litert-torch** 0.10.0 (Google's, the renamed ai-edge-torch; ``torch>=2.4,<2.15``,
   ``ai-edge-litert>=2.3,<2.4``) converts a ``torch.export`` graph straight to a TFLite
   flatbuffer with LiteRT's own converter, no TensorFlow. It needs no layout rewrite and
-  keeps PyTorch's NCHW inputs. Cost measured here on top of torch: 1,243 MB in the venv,
-  45-48 s (jax, transformers and the MLIR converter come with it). It is the
+  keeps PyTorch's NCHW inputs. Cost measured here on top of torch: 1,070-1,240 MB in the venv,
+  36-48 s (jax, transformers and the MLIR converter come with it). It is the
   ``tflite-convert`` extra, which CI installs.
 * **onnx2tf** 1.29.24 is the maintained ONNX -> TFLite path (onnx-tf is abandoned); it
   goes through TensorFlow. Its wheel pins every dependency exactly (``numpy==1.26.4``,
