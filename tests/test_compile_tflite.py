@@ -8,13 +8,13 @@ user's script submits them.
   skips these, saying so).
 * ``qnn_lib_aarch64_android`` needs Qualcomm's tools: refused at submit without them;
   with them (here: stand-ins for the QNN SDK's two tools and the NDK, which we do not
-  ship) the documented command lines run and the ``.so`` becomes the target model.
+  ship, in tests/vendor_standins.py) the documented command lines run and the ``.so``
+  becomes the target model.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ import pytest
 
 import controller as hub
 from controller.compile import _tflite
+from tests.torch_models import tiny_net
+from tests.vendor_standins import write_android_ndk, write_qnn_host_tools
 
 TIMEOUT_SEC = 240
 FAST = "--compute_unit cpu --max_profiler_iterations 3"
@@ -43,22 +45,6 @@ needs_onnx2tf = pytest.mark.skipif(
         "44 s here, past CI's budget); set DEVICELAB_ONNX2TF to its executable to run these"
     ),
 )
-
-
-def _tiny_net() -> Any:
-    import torch
-
-    class TinyNet(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
-            self.head = torch.nn.Linear(8, 4)
-
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
-            return self.head(torch.relu(self.conv(image)).mean(dim=(2, 3)))
-
-    torch.manual_seed(0)
-    return TinyNet().eval()
 
 
 def _compile(model: Any, options: str = "", **kwargs: Any) -> hub.Model:
@@ -91,12 +77,12 @@ def test_traced_module_compiles_to_tflite_by_default_and_profiles(tmp_path: Path
     import torch
 
     x = torch.rand(1, 3, 16, 16)
-    traced = torch.jit.trace(_tiny_net(), (x,))
+    traced = torch.jit.trace(tiny_net(), (x,))
     target = _compile(traced, input_specs=SPECS)  # no --target_runtime: tflite (the seed)
     assert target.model_type is hub.SourceModelType.TFLITE
     got = _run_tflite(target.download(str(tmp_path / "m.tflite")), x.numpy())
     with torch.no_grad():
-        np.testing.assert_allclose(got, _tiny_net()(x).numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got, tiny_net()(x).numpy(), rtol=1e-4, atol=1e-5)
     _profiles_here(target)
 
 
@@ -104,7 +90,7 @@ def test_traced_module_compiles_to_tflite_by_default_and_profiles(tmp_path: Path
 def test_exported_program_and_pt2_file_compile_to_tflite(tmp_path: Path) -> None:
     import torch
 
-    program = torch.export.export(_tiny_net(), (torch.rand(1, 3, 16, 16),))
+    program = torch.export.export(tiny_net(), (torch.rand(1, 3, 16, 16),))
     pt2 = tmp_path / "tiny.pt2"
     torch.export.save(program, str(pt2))
     for source in (program, pt2):
@@ -117,7 +103,7 @@ def test_exported_program_and_pt2_file_compile_to_tflite(tmp_path: Path) -> None
 def test_onnx_only_options_are_refused_for_a_torch_to_tflite_compile() -> None:
     import torch
 
-    traced = torch.jit.trace(_tiny_net(), (torch.rand(1, 3, 16, 16),))
+    traced = torch.jit.trace(tiny_net(), (torch.rand(1, 3, 16, 16),))
     job = hub.submit_compile_job(
         traced, hub.Device(PHONE), input_specs=SPECS, options="--output_names scores"
     )
@@ -180,7 +166,7 @@ def test_qnn_lib_names_each_missing_tool(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("QNN_SDK_ROOT", str(tmp_path / "qnn"))  # an SDK without its tools
-    monkeypatch.setenv("ANDROID_NDK_ROOT", str(_fake_ndk(tmp_path)))
+    monkeypatch.setenv("ANDROID_NDK_ROOT", str(write_android_ndk(tmp_path / "ndk")))
     with pytest.raises(hub.UserError) as info:
         hub.submit_compile_job(
             models_dir / "tiny_cnn.onnx",
@@ -196,10 +182,10 @@ def test_qnn_lib_names_each_missing_tool(
 def test_qnn_lib_runs_the_sdk_tools_with_their_documented_flags(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    sdk, log = _fake_sdk(tmp_path)
-    monkeypatch.setenv("LOG", str(log))  # read by the stand-ins (the worker runs here)
-    monkeypatch.setenv("QNN_SDK_ROOT", str(sdk))
-    monkeypatch.setenv("ANDROID_NDK_ROOT", str(_fake_ndk(tmp_path)))
+    log = tmp_path / "tools.log"
+    monkeypatch.setenv("STANDIN_LOG", str(log))  # the worker runs in this process
+    monkeypatch.setenv("QNN_SDK_ROOT", str(write_qnn_host_tools(tmp_path / "qnn")))
+    monkeypatch.setenv("ANDROID_NDK_ROOT", str(write_android_ndk(tmp_path / "ndk")))
     target = _compile(models_dir / "tiny_cnn.onnx", "--target_runtime qnn_lib_aarch64_android")
     assert target.model_type is hub.SourceModelType.QNN_LIB_AARCH64_ANDROID
     assert Path(target.download(str(tmp_path / "lib.so"))).read_bytes().startswith(b"\x7fELF")
@@ -208,35 +194,3 @@ def test_qnn_lib_runs_the_sdk_tools_with_their_documented_flags(
     assert " --output_path " in converter
     assert generator.startswith("qnn-model-lib-generator -c ")
     assert generator.endswith(" -t aarch64-android ndk-build=yes")
-
-
-# Stand-ins for Qualcomm's tools and the NDK (we do not ship them): they write what the real
-# ones write, where the QNN SDK documents it, and log their command lines.
-_CONVERTER = """#!/bin/sh
-echo "qnn-onnx-converter $*" >> "$LOG"
-out="$4"; printf 'int main;' > "$out"; printf 'w' > "${out%.cpp}.bin"
-"""
-_GENERATOR = """#!/bin/sh
-ndk=no; command -v ndk-build >/dev/null && ndk=yes
-echo "qnn-model-lib-generator $* ndk-build=$ndk" >> "$LOG"
-mkdir -p "$6/aarch64-android"; printf '\\177ELF fake' > "$6/aarch64-android/libtiny_cnn.so"
-"""
-
-
-def _script(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
-def _fake_sdk(tmp_path: Path) -> tuple[Path, Path]:
-    sdk, log = tmp_path / "qnn", tmp_path / "tools.log"
-    _script(sdk / "bin" / "x86_64-linux-clang" / "qnn-onnx-converter", _CONVERTER)
-    _script(sdk / "bin" / "x86_64-linux-clang" / "qnn-model-lib-generator", _GENERATOR)
-    return sdk, log
-
-
-def _fake_ndk(tmp_path: Path) -> Path:
-    ndk = tmp_path / "ndk"
-    _script(ndk / "ndk-build", "#!/bin/sh\nexit 0\n")
-    return ndk

@@ -18,6 +18,7 @@ import onnxruntime as ort
 import pytest
 
 import controller as hub
+from tests.torch_models import tiny_net
 
 TIMEOUT_SEC = 240
 FAST = "--compute_unit cpu --max_profiler_iterations 3"
@@ -26,22 +27,6 @@ PHONE = "Samsung Galaxy S23"
 SPECS = {"image": (1, 3, 16, 16)}
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (devicelab[torch])")
-
-
-def _tiny_net() -> Any:
-    import torch
-
-    class TinyNet(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
-            self.head = torch.nn.Linear(8, 4)
-
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
-            return self.head(torch.relu(self.conv(image)).mean(dim=(2, 3)))
-
-    torch.manual_seed(0)
-    return TinyNet().eval()
 
 
 def _example() -> Any:
@@ -69,7 +54,7 @@ def _onnx_matches_torch(target: hub.Model, tmp_path: Path) -> None:
     x = _example()
     (got,) = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})
     with torch.no_grad():
-        want = _tiny_net()(x).numpy()
+        want = tiny_net()(x).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
@@ -83,7 +68,7 @@ def _profiles_here(target: hub.Model) -> None:
 def test_traced_module_compiles_to_onnx_and_profiles(tmp_path: Path) -> None:
     import torch
 
-    traced = torch.jit.trace(_tiny_net(), (_example(),))
+    traced = torch.jit.trace(tiny_net(), (_example(),))
     target = _compile_to_onnx(traced, input_specs=SPECS)
     _onnx_matches_torch(target, tmp_path)
     _profiles_here(target)
@@ -93,7 +78,7 @@ def test_traced_module_compiles_to_onnx_and_profiles(tmp_path: Path) -> None:
 def test_scripted_module_uploaded_then_compiled_to_onnx(tmp_path: Path) -> None:
     import torch
 
-    model = hub.upload_model(torch.jit.script(_tiny_net()))
+    model = hub.upload_model(torch.jit.script(tiny_net()))
     assert model.model_type is hub.SourceModelType.TORCHSCRIPT
     target = _compile_to_onnx(model, input_specs=SPECS)
     _onnx_matches_torch(target, tmp_path)
@@ -103,7 +88,7 @@ def test_scripted_module_uploaded_then_compiled_to_onnx(tmp_path: Path) -> None:
 def test_exported_program_compiles_to_onnx_without_input_specs(tmp_path: Path) -> None:
     import torch
 
-    program = torch.export.export(_tiny_net(), (_example(),))
+    program = torch.export.export(tiny_net(), (_example(),))
     model = hub.upload_model(program, name="My Model")  # no suffix in the name
     assert model.model_type is hub.SourceModelType.TORCH_EXPORTED_PROGRAM
     target = _compile_to_onnx(model, input_specs=SPECS)  # names the input "image"
@@ -117,8 +102,8 @@ def test_pt_and_pt2_files_upload_and_compile(tmp_path: Path) -> None:
     import torch
 
     pt, pt2 = tmp_path / "tiny.pt", tmp_path / "tiny.pt2"
-    torch.jit.save(torch.jit.trace(_tiny_net(), (_example(),)), str(pt))
-    torch.export.save(torch.export.export(_tiny_net(), (_example(),)), str(pt2))
+    torch.jit.save(torch.jit.trace(tiny_net(), (_example(),)), str(pt))
+    torch.export.save(torch.export.export(tiny_net(), (_example(),)), str(pt2))
     for path in (pt, pt2):
         _onnx_matches_torch(_compile_to_onnx(path, input_specs=SPECS), tmp_path)
 
@@ -128,18 +113,18 @@ def test_a_torch_save_pickle_or_a_plain_module_is_refused_with_what_to_do(tmp_pa
     import torch
 
     pickle = tmp_path / "weights.pt"
-    torch.save(_tiny_net().state_dict(), str(pickle))
+    torch.save(tiny_net().state_dict(), str(pickle))
     with pytest.raises(hub.UserError, match="not a TorchScript module"):
         hub.upload_model(pickle)
     with pytest.raises(hub.UserError, match=r"torch\.jit\.trace"):
-        hub.upload_model(_tiny_net())
+        hub.upload_model(tiny_net())
 
 
 @needs_torch
 def test_torchscript_without_input_specs_is_refused_at_submit() -> None:
     import torch
 
-    traced = torch.jit.trace(_tiny_net(), (_example(),))
+    traced = torch.jit.trace(tiny_net(), (_example(),))
     with pytest.raises(hub.UserError, match="needs input_specs"):
         hub.submit_compile_job(traced, hub.Device(PHONE), options="--target_runtime onnx")
 
@@ -168,7 +153,7 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path
         import torch
 
         pt = tmp_path / "tiny.pt"
-        torch.jit.save(torch.jit.trace(_tiny_net(), (_example(),)), str(pt))
+        torch.jit.save(torch.jit.trace(tiny_net(), (_example(),)), str(pt))
         with pytest.raises(hub.UserError, match=r"pip install 'devicelab\[torch\]'"):
             hub.submit_compile_job(pt, hub.Device(PHONE), input_specs=SPECS)
 
@@ -177,7 +162,7 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_a_torch_model_is_profiled_once_compiled() -> None:
     import torch
 
-    traced = torch.jit.trace(_tiny_net(), (_example(),))
+    traced = torch.jit.trace(tiny_net(), (_example(),))
     with pytest.raises(hub.UserError, match="runs once compiled"):
         hub.submit_profile_job(traced, hub.Device(), options=FAST)
     _profiles_here(_compile_to_onnx(traced, input_specs=SPECS))

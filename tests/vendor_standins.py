@@ -151,3 +151,54 @@ def write_qnn_sdk(root: Path) -> Path:
     libs.mkdir(parents=True, exist_ok=True)
     (libs / "libQnnHtp.so").write_bytes(b"placeholder: never loaded by the agent")
     return root
+
+
+# The QNN SDK's host tools for qnn_lib_aarch64_android: they parse the flags the SDK
+# documents (an unknown or missing flag fails as with the real tool), write the files
+# the real ones write, and append their argv to $STANDIN_LOG.
+QNN_ONNX_CONVERTER_STANDIN = """
+import argparse, os, sys
+from pathlib import Path
+parser = argparse.ArgumentParser()
+parser.add_argument("--input_network", required=True)
+parser.add_argument("--output_path", required=True)
+args = parser.parse_args()
+with open(os.environ["STANDIN_LOG"], "a") as log:
+    log.write(" ".join(["qnn-onnx-converter", *sys.argv[1:]]) + "\\n")
+assert Path(args.input_network).is_file(), args.input_network
+out = Path(args.output_path)
+out.write_text("// QNN graph (stand-in)\\n")
+out.with_suffix(".bin").write_bytes(b"weights")
+"""
+QNN_MODEL_LIB_GENERATOR_STANDIN = """
+import argparse, os, shutil, sys
+from pathlib import Path
+parser = argparse.ArgumentParser()
+parser.add_argument("-c", required=True)
+parser.add_argument("-b", required=True)
+parser.add_argument("-o", required=True)
+parser.add_argument("-t", required=True)
+args = parser.parse_args()
+ndk = "yes" if shutil.which("ndk-build") else "no"
+with open(os.environ["STANDIN_LOG"], "a") as log:
+    log.write(" ".join(["qnn-model-lib-generator", *sys.argv[1:], f"ndk-build={ndk}"]) + "\\n")
+if ndk == "no":
+    sys.exit("ndk-build not found")
+out = Path(args.o) / args.t
+out.mkdir(parents=True, exist_ok=True)
+(out / f"lib{Path(args.c).stem}.so").write_bytes(b"\\x7fELF stand-in")
+"""
+
+
+def write_qnn_host_tools(root: Path) -> Path:
+    """The QNN SDK's x86_64 host tools (converter, model library generator) under ``root``."""
+    host = root / "bin" / "x86_64-linux-clang"
+    executable(host / "qnn-onnx-converter", QNN_ONNX_CONVERTER_STANDIN)
+    executable(host / "qnn-model-lib-generator", QNN_MODEL_LIB_GENERATOR_STANDIN)
+    return root
+
+
+def write_android_ndk(root: Path) -> Path:
+    """An Android NDK folder with an ``ndk-build`` (the generator only looks it up)."""
+    executable(root / "ndk-build", "raise SystemExit(0)\n")
+    return root
