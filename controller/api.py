@@ -406,7 +406,7 @@ def submit_compile_job(
 
     # Missing torch, converters or QNN SDK tools refuse the submit, not a later job.
     check_request(model.model_type.value, target, input_specs is not None)
-    _registry().profile_for(device)  # UserError when no profile matches the device
+    _registry().compile_profile(device)  # UserError when no profile matches the device
     dataset = calibration_data
     if dataset is not None and not isinstance(dataset, Dataset):
         dataset = upload_dataset(dataset_entries(dataset), name=f"calibration for {model.name}")

@@ -252,6 +252,20 @@ class DeviceRegistry:
             "(e.g. attributes=['chipset:qualcomm-snapdragon-8gen2'])"
         )
 
+    def compile_profile(self, wanted: Device) -> DeviceProfile:
+        """The SoC profile a compile job for ``wanted`` targets: the first matching
+        reachable device's (for ``Device()``, this host's: onnx and tflite targets need
+        no HTP, and the QNN planner refuses a context binary for it), else
+        :meth:`profile_for`'s.
+
+        Raises:
+            UserError: nothing reachable matches and ``wanted`` names no profile.
+        """
+        found = self.find(wanted)
+        if found and found[0].profile is not None:
+            return found[0].profile
+        return self.profile_for(wanted)
+
     def _named_profile(self, wanted: Device) -> DeviceProfile | None:
         """The profile a phone name, SoC name, part number or chipset attribute names."""
         chipsets = {a.split(":", 1)[1] for a in wanted.attribute_list if a.startswith("chipset:")}

@@ -65,18 +65,19 @@ class JobResult:
 
 
 @dataclass
-class ProfileJobResult(JobResult):
-    """A profile job's results; ``profile`` is None unless it succeeded."""
-
-    profile: dict[str, Any] | None = None
-
-
-@dataclass
 class InferenceJobResult(JobResult):
     """An inference job's results; ``output_data`` is a devicelab extension."""
 
     profile: dict[str, Any] | None = None
     output_data: dict[str, list[np.ndarray]] | None = None
+
+
+@dataclass
+class ProfileJobResult(InferenceJobResult):
+    """A profile job's results; ``profile`` is None unless it succeeded.
+
+    An ``InferenceJobResult`` (``output_data`` None): in the client 0.56
+    ``ProfileJobResult`` is ``InferenceJobResult``, and scripts check for that."""
 
 
 @dataclass

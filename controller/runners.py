@@ -329,7 +329,7 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
 
     options = job_options(ctx.store, job)
     device = Device.from_filter(job.device_filter)
-    profile = ctx.registry.profile_for(device) if (device.name or device.attributes) else None
+    profile = ctx.registry.compile_profile(device)
     calibration = ctx.store.load_dataset(job.dataset_id) if job.dataset_id else None
     source = model_artifact(ctx.store, job.model_id)
     job = ctx.move(job, JobState.OPTIMIZING_MODEL)  # progress messages may move it to quantizing
