@@ -342,6 +342,17 @@ class CompileJob(Job):
         return None if model is None else model.download(filename)
 
     @property
+    def shapes(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """The input specs the model is compiled with (the client's ``shapes``): those
+        given at submit, else the source model's own ({} where this host cannot read
+        them, e.g. TorchScript without ``input_specs``)."""
+        given = self._record().spec.get("input_specs") or {}
+        if given:
+            return {name: (tuple(shape), dtype) for name, (shape, dtype) in given.items()}
+        io = read_io(self._store, self._record().model_id)
+        return {} if io is None else input_specs(io[0])
+
+    @property
     def target_shapes(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """The compiled model's input specs ({} if the job failed); waits."""
         return self.get_target_shapes() or {}

@@ -124,3 +124,22 @@ def test_profile_job_results_are_inference_job_results(models_dir: Path, tmp_pat
     result = job.download_results(str(tmp_path))
     assert isinstance(result, hub.InferenceJobResult) and isinstance(result, hub.ProfileJobResult)
     assert result.profile is not None and result.output_data is None
+
+
+def test_compile_job_shapes(models_dir: Path) -> None:
+    """`CompileJob.shapes` as the client's: the input specs given, else the model's."""
+    import controller as hub
+
+    device = hub.Device()
+    plain = hub.submit_compile_job(
+        models_dir / "tiny_cnn.onnx", device, options="--target_runtime onnx"
+    )
+    assert plain.shapes == {"image": ((1, 3, 32, 32), "float32")}
+    given = hub.submit_compile_job(
+        models_dir / "tiny_cnn_dynamic.onnx",
+        device,
+        input_specs=dict(image=(2, 3, 32, 32)),
+        options="--target_runtime onnx",
+    )
+    assert given.shapes == {"image": ((2, 3, 32, 32), "float32")}
+    assert given.get_target_shapes(_TIMEOUT_SEC) == given.shapes

@@ -16,7 +16,8 @@ assert isinstance(compile_job, hub.CompileJob)
 target_model = compile_job.get_target_model()
 assert target_model is not None, compile_job.get_status().message
 print("target model:", target_model.model_id, target_model.model_type)
-print("target shapes:", compile_job.get_target_shapes())
+print("compiled with:", compile_job.shapes, "-> target shapes:", compile_job.get_target_shapes())
+assert compile_job.shapes == {"image": ((1, 3, 32, 32), "float32")}
 
 profile_job = hub.submit_profile_job(
     model=target_model,
