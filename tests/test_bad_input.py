@@ -44,10 +44,10 @@ def test_truncated_tflite_is_refused_by_the_agent(models_dir: Path, tmp_path: Pa
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
-    model = tmp_path / "model.pt"
+    model = tmp_path / "model.pb"  # a TensorFlow graph: neither run nor compiled here
     model.write_bytes(b"not used")
     message = _refused(model)
-    assert "'.pt'" in message and ".tflite" in message
+    assert "'.pb'" in message and ".tflite" in message
 
 
 def test_missing_file(tmp_path: Path) -> None:
