@@ -143,3 +143,27 @@ def test_compile_job_shapes(models_dir: Path) -> None:
     )
     assert given.shapes == {"image": ((2, 3, 32, 32), "float32")}
     assert given.get_target_shapes(_TIMEOUT_SEC) == given.shapes
+
+
+def test_torch_to_tflite_keeps_the_input_specs_names(tmp_path: Path) -> None:
+    """A TFLite compiled from PyTorch takes its inputs by the input_specs names (was:
+    litert-torch's ``serving_default_args_0``), outputs ``output_0`` as from ONNX."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("litert_torch", reason="needs the devicelab[tflite-convert] extra")
+    import numpy as np
+
+    import controller as hub
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.Flatten()).eval()
+    sample = torch.rand(1, 3, 6, 6)
+    job = hub.submit_compile_job(
+        torch.jit.trace(net, sample), hub.Device(), input_specs=dict(image=(1, 3, 6, 6))
+    )
+    target = job.get_target_model()
+    assert target is not None, job.get_status().message
+    assert [s.name for s in target.input_spec[None]] == ["image"]
+    assert [s.name for s in target.output_spec[None]] == ["output_0"]
+    run = hub.submit_inference_job(target, hub.Device(), inputs=dict(image=[sample.numpy()]))
+    outputs = run.download_output_data()
+    assert outputs is not None
+    np.testing.assert_allclose(outputs["output_0"][0], net(sample).detach().numpy(), atol=1e-5)

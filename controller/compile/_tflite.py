@@ -93,7 +93,40 @@ def from_torch(source: Path, specs: InputSpecs | None, out: Path) -> Path:
         edge.export(str(out))
     except Exception as exc:  # the converter raises many types; each is about the model
         raise UserError(f"{source.name}: litert-torch could not convert it: {exc}") from exc
+    inputs = list(specs) if specs else [str(n) for n in program.graph_signature.user_inputs]
+    _name_io(out, inputs, len(program.graph_signature.user_outputs))
     return out
+
+
+def _name_io(path: Path, inputs: list[str], outputs: int) -> None:
+    """Name the converted model's inputs and outputs as the ONNX path does: the
+    ``input_specs`` names and ``output_0``, ...
+
+    litert-torch names them ``serving_default_args_0`` / ``serving_default_output_0``,
+    and a script runs the compiled model with the names it gave
+    (``inputs=dict(image=[...])``), as the cloud client's compiled models keep them.
+    Tensor names and the signature's names are both set (runners read either). Left
+    as converted when the counts differ or the weights live outside the flatbuffer.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    graph = model.subgraphs[0]
+    if len(graph.inputs) != len(inputs) or len(graph.outputs) != outputs:
+        return
+    if any((buffer.offset or 0) > 1 for buffer in model.buffers or []):
+        return  # a > 2 GB model keeps its weights after the flatbuffer: not rewritten
+    names = dict(zip(graph.inputs, inputs, strict=True))
+    names.update({index: f"output_{i}" for i, index in enumerate(graph.outputs)})
+    for index, name in names.items():
+        graph.tensors[index].name = name.encode()
+    for signature in model.signatureDefs or []:
+        for tensor_map in [*(signature.inputs or []), *(signature.outputs or [])]:
+            tensor_map.name = names.get(tensor_map.tensorIndex, tensor_map.name)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(builder.Output())
 
 
 def from_onnx(source: Path, out: Path, inputs: list[str]) -> Path:

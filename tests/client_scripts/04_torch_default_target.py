@@ -1,6 +1,7 @@
 """Getting started with a traced PyTorch model: compile with the default target
-(TFLite), then profile the compiled model."""
+(TFLite), profile the compiled model, run it on the inputs named in input_specs."""
 
+import numpy as np
 import torch
 
 import controller as hub
@@ -29,6 +30,18 @@ profile_job = hub.submit_profile_job(
     options="--max_profiler_iterations 3",
 )
 print(profile_job.download_profile()["execution_summary"])
+
+sample = torch.rand(input_shape)
+inference_job = hub.submit_inference_job(
+    model=target_model,
+    device=device,
+    inputs=dict(image=[sample.numpy()]),
+)
+on_device = inference_job.download_output_data()
+assert on_device is not None
+output_name = list(on_device.keys())[0]
+expected = torch_model(sample).detach().numpy()
+np.testing.assert_allclose(on_device[output_name][0], expected, rtol=1e-4, atol=1e-5)
 
 path = compile_job.download_target_model("simplenet.tflite")
 print("downloaded", path)
