@@ -70,7 +70,17 @@ def upload_file(model: object, directory: Path, name: str | None) -> tuple[Path,
     if isinstance(model, str | Path):
         path = Path(model)
         return (path, check_file(path)) if path.suffix.lower() in TORCH_TYPES else None
-    return save_object(model, directory, name or type(model).__name__)
+    return save_object(model, directory, name or _default_name(model))
+
+
+def _default_name(model: object) -> str:
+    """A name the user would recognise: the module's class, or the ONNX graph's name."""
+    original = getattr(model, "original_name", None)  # a ScriptModule's class name
+    graph = getattr(getattr(model, "graph", None), "name", None)  # an onnx.ModelProto's
+    for candidate in (original, graph if isinstance(graph, str) else None):
+        if candidate:
+            return str(candidate)
+    return "exported_program" if type(model).__name__ == "ExportedProgram" else "model"
 
 
 def save_object(model: object, directory: Path, name: str) -> tuple[Path, str]:
