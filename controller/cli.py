@@ -156,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[SIMULATE_ENV] = "1"
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # The reader left (`devicelab options | head`): what it wanted was printed.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,26 @@ def _failed(job: hub.Job, status: hub.JobStatus) -> int:
     return EXIT_JOB_FAILED
 
 
+def json_text(data: Any) -> str:
+    """``data`` as strict JSON: NaN and infinities (an empty statistic) become null.
+
+    Python's json writes them as bare ``NaN``, which no other JSON reader accepts.
+    """
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _write_json(path: str, data: Any) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, default=str))
+    Path(path).write_text(json_text(data))
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -233,7 +252,7 @@ def job(args: argparse.Namespace) -> int:
     result = handle._store.get_result(handle.job_id)
     if args.json:
         print(
-            json.dumps(
+            json_text(
                 {
                     "job_id": handle.job_id,
                     "type": handle.job_type,
@@ -241,8 +260,6 @@ def job(args: argparse.Namespace) -> int:
                     "message": status.message,
                     "result": result,
                 },
-                indent=2,
-                default=str,
             )
         )
     else:
