@@ -149,8 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_JOB_OPTION_FLAGS = ("--options",)
+
+
+def _join_option_values(argv: list[str]) -> list[str]:
+    """``--options "--dequantize_outputs"``: argparse would take the value for an option
+    of its own; the job options always start with "--", so bind them with "="."""
+    joined: list[str] = []
+    values = iter(argv)
+    for arg in values:
+        if arg in _JOB_OPTION_FLAGS:
+            value = next(values, None)
+            joined.append(arg if value is None else f"{arg}={value}")
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
     if getattr(args, "simulate", False):
         # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
         os.environ[SIMULATE_ENV] = "1"

@@ -22,3 +22,23 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
         shell=True, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_single_job_option_is_taken_as_the_options_value() -> None:
+    from controller.cli import _join_option_values, build_parser
+
+    argv = ["infer", "m.onnx", "--input", "image=x.npy", "--options", "--dequantize_outputs"]
+    args = build_parser().parse_args(_join_option_values(argv))
+    assert args.options == "--dequantize_outputs" and args.input == ["image=x.npy"]
+
+
+def test_a_device_root_a_shell_would_split_is_refused_naming_the_setting() -> None:
+    import pytest
+
+    from controller.errors import UserError
+    from controller.transports.adb import AdbDeviceConfig
+
+    for root in ("/data/local/tmp/my lab", "/data/local/tmp/x;rm -rf /", "relative/dir"):
+        with pytest.raises(UserError, match="DEVICELAB_DEVICE_ROOT="):
+            AdbDeviceConfig(root=root)
+    assert AdbDeviceConfig(root="/data/local/tmp/devicelab-2").root.endswith("-2")

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -48,7 +49,8 @@ AGENT_START_TIMEOUT_SEC = 60.0
 # (none are shipped: controller/device_runtime/build.py), minutes under qemu-user.
 RUNTIME_START_FACTOR = 5.0
 _SESSION_FILE = "agent.session"  # bundle, pid, port, python and env of the running agent
-_TOKEN_FILE = "agent.token"  # mode 0600: the running agent's session token
+_TOKEN_FILE = "agent.token"
+_UNSAFE_ROOT = re.compile(r"[^A-Za-z0-9_./+@%,:=-]")  # mode 0600: the running agent's session token
 PING_TIMEOUT_SEC = 3.0
 _POLL_SEC = 0.2
 
@@ -84,6 +86,15 @@ class AdbDeviceConfig:
     # ("QNN_SDK_ROOT=/data/local/tmp/qnn", ...): the agent's environment on the device,
     # e.g. where the vendor tools for a phone's NPU are (agent/runtimes/vendor).
     env: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # The root goes into many device shell commands; a space or a metacharacter there
+        # would split or run them. Refuse it once, naming the setting.
+        if not self.root.startswith("/") or _UNSAFE_ROOT.search(self.root):
+            raise UserError(
+                f"DEVICELAB_DEVICE_ROOT={self.root!r}: give an absolute device path without "
+                "spaces or shell metacharacters, e.g. /data/local/tmp/devicelab"
+            )
 
 
 @contextlib.contextmanager
