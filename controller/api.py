@@ -32,7 +32,7 @@ from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
 from controller.managed import Dataset, Model, dataset_entries
-from controller.model_files import check_model_file
+from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
 from controller.runners import EventListener
@@ -149,6 +149,7 @@ def upload_model(model: Any, name: str | None = None, project: Any = None) -> Mo
 
     with tempfile.TemporaryDirectory(prefix="devicelab-upload-") as tmp:
         staged = upload_file(model, Path(tmp), name)  # torch and ONNX objects, .pt, .pt2
+        staged = staged or onnx_directory(Path(model), Path(tmp))  # model.onnx/ + .data
         path, model_type = staged or (Path(model), check_model_file(Path(model)))
         record = _store().add_model(path, name=name or path.name, model_type=model_type)
     return Model._from(_store(), record)

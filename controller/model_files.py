@@ -55,3 +55,45 @@ def check_model_file(path: Path) -> str:
     if check is not None:
         check(path, head)
     return target_runtime
+
+
+#: protobuf refuses to serialize a message of 2 GiB or more.
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+def onnx_directory(path: Path, workdir: Path) -> tuple[Path, str] | None:
+    """The cloud client's ONNX model folder (``model.onnx/`` holding one ``.onnx`` and at
+    most one ``.data`` file of external weights) as one self-contained ``.onnx`` in
+    ``workdir``, with its target runtime; None when ``path`` is not such a folder.
+
+    The store keeps one file per model, so the weights are embedded, within protobuf's
+    2 GB limit.
+
+    Raises:
+        UserError: a folder with other files (AIMET ``.encodings``, ``.bin``), or weights
+            past 2 GB.
+    """
+    if not (path.is_dir() and path.suffix.lower() == ".onnx"):
+        return None
+    files = sorted(p.name for p in path.iterdir())
+    graphs = [f for f in files if f.endswith(".onnx")]
+    weights = [f for f in files if f.endswith(".data")]
+    if len(graphs) != 1 or len(weights) > 1 or len(files) != 1 + len(weights):
+        raise UserError(
+            f"{path}: an ONNX model folder holds one .onnx file and at most one .data file "
+            f"(found {files}); AIMET .encodings and .bin weights are not supported"
+        )
+    import onnx
+
+    try:
+        model = onnx.load(str(path / graphs[0]))  # external data, relative to the .onnx
+    except Exception as exc:  # onnx raises DecodeError, FileNotFoundError, ...
+        raise UserError(f"{path}: not a valid ONNX model folder ({exc})") from exc
+    if model.ByteSize() >= _PROTOBUF_LIMIT:
+        raise UserError(
+            f"{path}: its weights make a model of 2 GB or more, which devicelab cannot store "
+            "as one ONNX file"
+        )
+    out = workdir / path.name
+    onnx.save_model(model, str(out))
+    return out, check_model_file(out)

@@ -167,3 +167,31 @@ def test_torch_to_tflite_keeps_the_input_specs_names(tmp_path: Path) -> None:
     outputs = run.download_output_data()
     assert outputs is not None
     np.testing.assert_allclose(outputs["output_0"][0], net(sample).detach().numpy(), atol=1e-5)
+
+
+def test_upload_an_onnx_model_folder(models_dir: Path, tmp_path: Path) -> None:
+    """The client's ONNX folder (one .onnx, its .data weights) uploads as one model and
+    runs (was: "model file not found"); other files in it are refused, saying what fits."""
+    import numpy as np
+    import onnx
+
+    import controller as hub
+
+    folder = tmp_path / "tiny_cnn.onnx"
+    folder.mkdir()
+    onnx.save_model(
+        onnx.load(str(models_dir / "tiny_cnn.onnx")),
+        str(folder / "model.onnx"),
+        save_as_external_data=True,
+        location="model.data",
+        size_threshold=0,
+    )
+    model = hub.upload_model(str(folder))
+    assert model.name == "tiny_cnn.onnx" and model.model_type is hub.SourceModelType.ONNX
+    job = hub.submit_inference_job(
+        model, hub.Device(), inputs=dict(image=[np.zeros((1, 3, 32, 32), np.float32)])
+    )
+    assert job.download_output_data() is not None, job.get_status().message
+    (folder / "model.encodings").write_text("{}")
+    with pytest.raises(hub.UserError, match="one .onnx file and at most one .data"):
+        hub.upload_model(folder)
