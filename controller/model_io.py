@@ -51,6 +51,10 @@ class IoSpec:
     name: str
     shape: tuple[int, ...]  # -1 for a dynamic dimension
     dtype: str
+    # Of a per-tensor quantized input or output (real = (q - zero_point) * scale): a
+    # script quantizes its inputs with them, as the client's TensorSpec gives them.
+    scale: float | None = None
+    zero_point: float | None = None
 
 
 def _onnx_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]]:
@@ -58,14 +62,44 @@ def _onnx_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]]:
 
     graph = onnx.load(str(path), load_external_data=False).graph
     initializers = {init.name for init in graph.initializer}
+    quantization = _onnx_io_quantization(graph)
 
     def spec(value: Any) -> IoSpec:
         tensor = value.type.tensor_type
         dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
-        return IoSpec(value.name, dims, _ONNX_DTYPES.get(tensor.elem_type, "unknown"))
+        scale, zero_point = quantization.get(value.name, (None, None))
+        dtype = _ONNX_DTYPES.get(tensor.elem_type, "unknown")
+        return IoSpec(value.name, dims, dtype, scale, zero_point)
 
     inputs = [spec(v) for v in graph.input if v.name not in initializers]
     return inputs, [spec(v) for v in graph.output]
+
+
+def _onnx_io_quantization(graph: Any) -> dict[str, tuple[float, float]]:
+    """(scale, zero_point) of the tensors a per-tensor DequantizeLinear reads or a
+    QuantizeLinear writes: a QDQ model's quantized inputs and outputs among them."""
+    from onnx import numpy_helper
+
+    def scalar(name: str) -> float | None:
+        for init in graph.initializer:
+            if init.name == name:
+                try:
+                    array = numpy_helper.to_array(init)
+                except Exception:  # external data not loaded: no parameters to show
+                    return None
+                return float(array.reshape(-1)[0]) if array.size == 1 else None
+        return None
+
+    found: dict[str, tuple[float, float]] = {}
+    for node in graph.node:
+        if node.op_type not in ("DequantizeLinear", "QuantizeLinear"):
+            continue
+        tensor = node.input[0] if node.op_type == "DequantizeLinear" else node.output[0]
+        scale = scalar(node.input[1])
+        zero_point = scalar(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
+        if scale is not None and zero_point is not None:
+            found[tensor] = (scale, zero_point)
+    return found
 
 
 def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
@@ -81,7 +115,13 @@ def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
         signature = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
         name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
         dtype = _TFLITE_DTYPES.get(tensor.type, "unknown")
-        return IoSpec(name, tuple(int(d) for d in signature), dtype)
+        params = tensor.quantization
+        scales = list(getattr(params, "scale", None) or [])
+        zeros = list(getattr(params, "zeroPoint", None) or [])
+        per_tensor = len(scales) == 1 and len(zeros) == 1  # per-channel ones are not shown
+        scale = float(scales[0]) if per_tensor else None
+        zero_point = float(zeros[0]) if per_tensor else None
+        return IoSpec(name, tuple(int(d) for d in signature), dtype, scale, zero_point)
 
     return [spec(i) for i in graph.inputs], [spec(i) for i in graph.outputs]
 
@@ -97,8 +137,19 @@ def _context_binary_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
         return None
     graph = info.graphs[0]
     return (
-        [IoSpec(t.name, tuple(t.shape), t.dtype) for t in graph.inputs],
-        [IoSpec(t.name, tuple(t.shape), t.dtype) for t in graph.outputs],
+        [_qnn_spec(t) for t in graph.inputs],
+        [_qnn_spec(t) for t in graph.outputs],
+    )
+
+
+def _qnn_spec(tensor: Any) -> IoSpec:
+    scale, zero_point = tensor.quantization or (None, None)
+    return IoSpec(
+        tensor.name,
+        tuple(tensor.shape),
+        tensor.dtype,
+        scale,
+        None if zero_point is None else float(zero_point),
     )
 
 

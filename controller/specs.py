@@ -30,7 +30,9 @@ IOSpec = dict[str | None, list[TensorSpec]]
 
 def io_spec(specs: list[IoSpec]) -> IOSpec:
     """The client's ``IOSpec`` for the tensors devicelab read from a model file."""
-    return {None: [TensorSpec(s.name, s.dtype, tuple(s.shape)) for s in specs]}
+    return {
+        None: [TensorSpec(s.name, s.dtype, tuple(s.shape), s.scale, s.zero_point) for s in specs]
+    }
 
 
 def input_specs(specs: list[IoSpec]) -> dict[str, tuple[tuple[int, ...], str]]:

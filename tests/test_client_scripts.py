@@ -195,3 +195,26 @@ def test_upload_an_onnx_model_folder(models_dir: Path, tmp_path: Path) -> None:
     (folder / "model.encodings").write_text("{}")
     with pytest.raises(hub.UserError, match="one .onnx file and at most one .data"):
         hub.upload_model(folder)
+
+
+def test_quantized_io_specs_carry_scale_and_zero_point(models_dir: Path) -> None:
+    """A model with quantized inputs says how to quantize them, as the client's
+    TensorSpec does (was: scale and zero_point None); float tensors keep None."""
+    import numpy as np
+
+    import controller as hub
+
+    sample = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    job = hub.submit_compile_job(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device(),
+        options="--target_runtime onnx --quantize_full_type int8 --quantize_io",
+        calibration_data=dict(image=[sample]),
+    )
+    target = job.get_target_model()
+    assert target is not None, job.get_status().message
+    (image,) = target.input_spec[None]
+    assert image.dtype == "uint8" and image.scale is not None and image.scale > 0
+    assert image.zero_point is not None
+    float_model = hub.upload_model(models_dir / "tiny_cnn.onnx")
+    assert float_model.input_spec[None][0][3:] == (None, None)
