@@ -26,3 +26,23 @@ profile = profile_job.download_profile()
 units = {layer["compute_unit"] for layer in profile["execution_detail"]}
 print("compute units:", units)
 assert "NPU" in units
+
+# Compile the quantized model to a context binary with quantized inputs and outputs;
+# feed it inputs quantized with the scale and zero point its input spec gives.
+compile_job = hub.submit_compile_job(
+    quantized_model, device, options="--target_runtime qnn_context_binary --quantize_io"
+)
+binary = compile_job.get_target_model()
+assert binary is not None, compile_job.get_status().message
+spec = binary.input_spec[None][0]
+print("binary input:", spec)
+assert spec.scale is not None and spec.zero_point is not None
+sample = calibration_data["image"][0]
+limits = np.iinfo(np.dtype(spec.dtype))
+quantized = np.clip(np.round(sample / spec.scale + spec.zero_point), limits.min, limits.max)
+inference = hub.submit_inference_job(
+    binary, device, inputs={spec.name: [quantized.astype(spec.dtype)]}
+)
+outputs = inference.download_output_data()
+assert outputs is not None
+print({name: values[0].shape for name, values in outputs.items()})
