@@ -28,6 +28,7 @@ from controller import daemon
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
 from controller.errors import UserError
+from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
@@ -239,15 +240,13 @@ def _check_device(device: Device | None) -> None:
         _registry().resolve(device)  # raises UserError listing reachable devices
 
 
-def _input_specs_spec(input_specs: InputSpecs | None) -> dict[str, Any]:
-    """input_specs as stored: name -> [shape, dtype] (the cloud's two forms accepted)."""
-    specs: dict[str, Any] = {}
-    for name, spec in (input_specs or {}).items():
-        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str):
-            specs[name] = [list(spec[0]), spec[1]]
-        else:
-            specs[name] = [list(spec), "float32"]
-    return specs
+def _input_specs_spec(
+    model: Model, input_specs: InputSpecs | None, *, every_input: bool = False
+) -> dict[str, Any]:
+    """input_specs as stored: name -> [shape, dtype] (the cloud's two forms accepted),
+    checked against the model's inputs where this host can read them (UserError)."""
+    io = _model_io(model)
+    return check_input_specs(model.name, io and io[0], input_specs, every_input=every_input)
 
 
 def submit_profile_job(
@@ -290,6 +289,7 @@ def submit_profile_job(
         ]
         return [job for job in jobs if isinstance(job, ProfileJob)]
     parse_options(options, job="profile", target_runtime=_run_target(model))
+    specs = _input_specs_spec(model, input_specs)  # a dynamic model needs them
     _check_device(device)
     record = _store().create_job(
         "profile",
@@ -297,7 +297,7 @@ def submit_profile_job(
         name=name,
         device_filter=_device_filter(device),
         options=options if isinstance(options, str) else " ".join(options),
-        spec={"input_specs": _input_specs_spec(input_specs)},
+        spec={"input_specs": specs},
     )
     _attach_callbacks(record.id, listener, upload_progress)  # before a worker can claim it
     return _queued(ProfileJob, record)
@@ -407,6 +407,8 @@ def submit_compile_job(
 
     # Missing torch, converters or QNN SDK tools refuse the submit, not a later job.
     check_request(model.model_type.value, target, input_specs is not None)
+    # Given specs fix every input's shape (the compiler's make_static); none: as declared.
+    specs = _input_specs_spec(model, input_specs, every_input=True) if input_specs else {}
     _registry().compile_profile(device)  # UserError when no profile matches the device
     dataset = calibration_data
     if dataset is not None and not isinstance(dataset, Dataset):
@@ -418,7 +420,7 @@ def submit_compile_job(
         device_filter={**_device_filter(device), "kind": "compile"},
         options=options,
         dataset_id=dataset.dataset_id if dataset else None,
-        spec={"input_specs": _input_specs_spec(input_specs), "target_runtime": target},
+        spec={"input_specs": specs, "target_runtime": target},
     )
     return _queued(CompileJob, record)
 

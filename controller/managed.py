@@ -9,6 +9,7 @@ and are re-exported here for the modules that import them from this one.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,6 +211,12 @@ def dataset_entries(data: Dataset | dict[str, Any] | str | Path) -> dict[str, li
         if not path.is_file():
             raise UserError(f"{path}: dataset file not found")
         return read_h5(path)
+    if not isinstance(data, Mapping):
+        # A bare array or a list of arrays names no input: dict() would raise a ValueError.
+        raise UserError(
+            "inputs must map input names to lists of arrays, e.g. {'image': [array]}; "
+            f"got a {type(data).__name__}"
+        )
     # The client accepts one array for a one-sample input.
     return {k: v if isinstance(v, list) else [v] for k, v in dict(data).items()}
 

@@ -107,8 +107,10 @@ def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
         return None
-    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
-    graph = model.subgraphs[0]
+    try:
+        graph = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0).subgraphs[0]
+    except Exception:  # truncated or damaged: the device's runtime says why, naming the file
+        return None
 
     def spec(index: int) -> IoSpec:
         tensor = graph.tensors[index]
