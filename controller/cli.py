@@ -63,7 +63,8 @@ def _add_run_commands(sub: Any) -> None:
         default=[],
         required=True,
         metavar="NAME=FILE.npy",
-        help="one input (repeatable); a leading axis of length N in FILE.npy means N samples",
+        help="one input (repeatable): FILE.npy holds one sample of the input's shape, or N "
+        "samples stacked on an extra leading axis (as --out writes the outputs)",
     )
     infer.add_argument("--out", metavar="FILE.npz", help="write the outputs")
     infer.set_defaults(func=commands.infer)

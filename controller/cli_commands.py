@@ -108,23 +108,36 @@ def profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_inputs(specs: list[str]) -> dict[str, list[np.ndarray]]:
-    inputs: dict[str, list[np.ndarray]] = {}
+def _load_inputs(specs: list[str]) -> dict[str, np.ndarray]:
+    inputs: dict[str, np.ndarray] = {}
     for text in specs:
         name, sep, file = text.partition("=")
         if not sep or not name:
             raise UserError(f"--input {text!r}: expected NAME=FILE.npy")
         try:
-            array = np.load(file)
+            inputs[name] = np.load(file)
         except (OSError, ValueError) as exc:
             raise UserError(f"--input {name}: cannot read {file}: {exc}") from exc
-        inputs[name] = [array]
     return inputs
 
 
+def _as_samples(arrays: dict[str, np.ndarray], model: hub.Model) -> dict[str, list[np.ndarray]]:
+    """Each ``--input`` array as samples: one array of the input's rank is one sample;
+    one rank more holds N samples on its leading axis (the layout ``--out`` writes).
+    Where this host cannot read the model's inputs, each array is one sample."""
+    ranks = {t.name: len(t.shape) for t in model.input_spec.get(None, []) if t.shape}
+    return {
+        name: list(array) if array.ndim == ranks.get(name, -1) + 1 else [array]
+        for name, array in arrays.items()
+    }
+
+
 def infer(args: argparse.Namespace) -> int:
+    arrays = _load_inputs(args.input)  # a bad --input is refused before the upload
+    model = _model(args.model)
+    model = model if isinstance(model, hub.Model) else hub.upload_model(model)
     job = hub.submit_inference_job(
-        _model(args.model), _device(args), _load_inputs(args.input), options=args.options
+        model, _device(args), _as_samples(arrays, model), options=args.options
     )
     JobProgress(args.quiet).announce(job)
     status = job.wait()

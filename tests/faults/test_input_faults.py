@@ -78,3 +78,17 @@ def test_inference_inputs_that_name_no_input_are_refused(models_dir: Path, as_li
     inputs: Any = [image] if as_list else image
     with pytest.raises(hub.UserError, match="map input names to lists of arrays"):
         hub.submit_inference_job(models_dir / "tiny_cnn.onnx", None, inputs)
+
+
+def test_infer_input_with_a_leading_axis_of_n_is_n_samples(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """As the help says, and as --out writes outputs (was: refused as a rank-5 sample)."""
+    from controller.cli import main
+
+    images = tmp_path / "images.npy"
+    np.save(images, np.random.default_rng(0).random((3, 1, 3, 32, 32), dtype=np.float32))
+    out = tmp_path / "out.npz"
+    argv = ["infer", str(models_dir / "tiny_cnn.onnx"), "--quiet", "--input", f"image={images}"]
+    assert main([*argv, "--out", str(out), "--options", "--compute_unit cpu"]) == 0
+    assert np.load(out)["probs"].shape == (3, 1, 10)
