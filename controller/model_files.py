@@ -7,6 +7,7 @@ runtime on the device remains the final judge.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from controller.errors import UserError
@@ -43,18 +44,56 @@ def check_model_file(path: Path) -> str:
         check_model_file(Path("models/tiny_cnn.onnx"))  # -> "onnx"
     """
     suffix = path.suffix.lower()
+    if path.is_dir():  # before the extension check: "models/" has none, and is no file
+        raise UserError(
+            f"{path}: is a directory, not a model file; give the model file inside it "
+            "(a folder is taken only as the client's ONNX model folder, NAME.onnx/)"
+        )
     target_runtime = target_runtime_for_model(path)  # UserError naming accepted extensions
     if not path.is_file():
         raise UserError(f"{path}: model file not found")
     size = path.stat().st_size
     if size < 8:
         raise UserError(f"{path}: file is too small ({size} bytes) to be a model")
+    _check_size(path, size)  # before the format checks, which may read the whole file
     with path.open("rb") as handle:
         head = handle.read(64)
     check = _CHECKS.get(suffix)
     if check is not None:
         check(path, head)
     return target_runtime
+
+
+#: Larger model files are refused. No runtime here loads one file this big: TFLite
+#: flatbuffers and a self-contained ONNX stop at 2 GiB (32-bit offsets, protobuf),
+#: and a QNN context binary is mapped into the HTP's 32-bit address space (why LLM
+#: exports split theirs into parts); so it could only fail, after a push of minutes.
+MODEL_SIZE_LIMIT_BYTES = 4 * 2**30
+#: Larger model files are taken with a ``ModelSizeWarning``: each is hashed, copied
+#: into the store and pushed to each device (~25 s per GiB over USB 2 adb), and on a
+#: phone with 8 GB of RAM shared with the OS a model of 1 GiB is already a large one.
+MODEL_SIZE_WARNING_BYTES = 2**30
+
+
+class ModelSizeWarning(UserWarning):
+    """A model file above ``MODEL_SIZE_WARNING_BYTES``: slow to store and push."""
+
+
+def _check_size(path: Path, size: int) -> None:
+    gib = size / 2**30
+    if size > MODEL_SIZE_LIMIT_BYTES:
+        raise UserError(
+            f"{path}: {gib:.1f} GiB is larger than the {MODEL_SIZE_LIMIT_BYTES / 2**30:.0f} GiB "
+            "devicelab takes for one model file (no runtime it runs loads one this big); "
+            "split the model into parts, as LLM exports do"
+        )
+    if size > MODEL_SIZE_WARNING_BYTES:
+        warnings.warn(
+            f"{path}: {gib:.1f} GiB model: it is copied into the store and pushed to each "
+            "device (about 25 s per GiB over USB), and may not fit a phone's memory",
+            ModelSizeWarning,
+            stacklevel=4,  # the script's upload_model / submit_* call
+        )
 
 
 #: protobuf refuses to serialize a message of 2 GiB or more.

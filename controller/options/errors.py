@@ -49,7 +49,23 @@ class OptionError(UserError):
             text += f"; allowed: {self.allowed}"
         if self.suggestion:
             text += f". Did you mean {self.suggestion}?"
+        return visible(text)
+
+
+def visible(text: str) -> str:
+    r"""``text`` with each non-printable character escaped as ``repr`` writes it.
+
+    A control character pasted into an option value (a bell, an ANSI escape, a
+    zero-width space) prints as nothing, so the error would seem to refuse a good
+    value; escaped, the message shows it.
+
+    Example:
+        >>> print(visible("--compute_unit: 'cp\x07u' is not a valid value"))
+        --compute_unit: 'cp\x07u' is not a valid value
+    """
+    if text.isprintable():
         return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _words(name: str) -> str:

@@ -92,3 +92,60 @@ def test_infer_input_with_a_leading_axis_of_n_is_n_samples(
     argv = ["infer", str(models_dir / "tiny_cnn.onnx"), "--quiet", "--input", f"image={images}"]
     assert main([*argv, "--out", str(out), "--options", "--compute_unit cpu"]) == 0
     assert np.load(out)["probs"].shape == (3, 1, 10)
+
+
+# --- defect 12: the smaller ones ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ("--compute_unit cpu\x1b[2K", r"'cpu\x1b[2K'"),  # an ANSI escape pasted from a log
+        ("--compute_unit cp\x07u", r"'cp\x07u'"),
+        ("--max_profiler_time 5\u200b", r"'5\u200b'"),  # a zero-width space
+    ],
+)
+def test_a_control_character_in_an_option_value_is_shown_escaped(
+    models_dir: Path, options: str, shown: str
+) -> None:
+    with pytest.raises(hub.UserError) as info:
+        hub.submit_profile_job(models_dir / "tiny_cnn.onnx", options=options)
+    assert shown in str(info.value)
+    assert str(info.value).isprintable()
+
+
+@pytest.mark.parametrize("folder", ["models", "model.tflite"])
+def test_a_directory_given_as_a_model_is_called_a_directory(tmp_path: Path, folder: str) -> None:
+    (tmp_path / folder).mkdir()
+    with pytest.raises(hub.UserError, match="is a directory, not a model file"):
+        hub.submit_profile_job(tmp_path / folder)
+
+
+def _sparse(path: Path, size: int, head: bytes = b"") -> Path:
+    """A file of ``size`` bytes that takes no disk space (the test stays fast)."""
+    with path.open("wb") as handle:
+        handle.write(head)
+        handle.truncate(size)
+    return path
+
+
+def test_a_model_above_the_size_limit_is_refused_at_submit(tmp_path: Path) -> None:
+    from controller.model_files import MODEL_SIZE_LIMIT_BYTES
+
+    model = _sparse(tmp_path / "huge.tflite", MODEL_SIZE_LIMIT_BYTES + 1, b"\0\0\0\0TFL3")
+    before = len(hub.get_models(limit=1000))
+    with pytest.raises(hub.UserError, match=r"huge.tflite: 4.0 GiB is larger than the 4 GiB"):
+        hub.submit_profile_job(model)
+    assert len(hub.get_models(limit=1000)) == before
+
+
+def test_a_model_above_1_gib_is_warned_about_before_it_is_read(tmp_path: Path) -> None:
+    from controller.model_files import MODEL_SIZE_WARNING_BYTES, ModelSizeWarning
+
+    # No TFL3 identifier: refused after the warning, so nothing is copied into the store.
+    model = _sparse(tmp_path / "big.tflite", MODEL_SIZE_WARNING_BYTES + 1)
+    with (
+        pytest.warns(ModelSizeWarning, match=r"big.tflite: 1.0 GiB model"),
+        pytest.raises(hub.UserError, match="not a TFLite model"),
+    ):
+        hub.upload_model(model)
