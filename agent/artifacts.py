@@ -1,11 +1,12 @@
 """Content-addressed artifact store on the device.
 
-An artifact lives at ``<root>/<sha256>/<filename>``; the sha256 is the identity,
-the filename keeps the suffix the runtimes dispatch on (any name, a leading dot
-included). Uploads stream, chunk by chunk, into a temporary file under
-``<root>/.tmp`` (never all in memory: a phone has little), are hashed while
-written, and are renamed into place only when the hash matches, so a broken
-upload never leaves a half file behind.
+An artifact lives at ``<root>/<sha256>/<filename>``; the sha256 is the identity.
+The stored name is only the first upload's: a job stages the artifact in its
+scratch dir under the name it declares (``stage``), and that suffix picks the
+runtime (any name, a leading dot included). Uploads stream, chunk by chunk,
+into a temporary file under ``<root>/.tmp`` (never all in memory: a phone has
+little), are hashed while written, and are renamed into place only when the
+hash matches, so a broken upload never leaves a half file behind.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -74,6 +76,32 @@ class ArtifactStore:
         # ".upload-*" are temporary files of agents before uploads moved to .tmp/.
         files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".upload-")]
         return files[0] if files else None
+
+    def stage(self, sha256: str, declared_name: str, scratch: Path) -> Path:
+        """The artifact ``sha256`` as ``scratch/<declared_name>``, the name the job gives it.
+
+        The sha256 says what the bytes are, not what they are for: the same bytes
+        uploaded first as ``m_as.bin`` and later profiled as ``m.onnx`` must run as
+        ONNX, so the runtime is chosen by the job's declared suffix, never by the name
+        the artifact was first stored under. An empty name (an older controller) keeps
+        the stored file.
+
+        Raises:
+            ArtifactNotFoundError: the artifact is not on this device.
+            InvalidModelError: ``declared_name`` is not a plain file name.
+        """
+        stored = self.require(sha256)
+        if not declared_name:
+            return stored
+        name = Path(declared_name).name
+        if name != declared_name or name in (".", ".."):
+            raise InvalidModelError(f"model file name {declared_name!r} is not a plain file name")
+        staged = scratch / name
+        try:
+            os.link(stored, staged)  # same file system as the store: instant, no copy
+        except OSError:
+            shutil.copyfile(stored, staged)  # e.g. a scratch dir on another mount
+        return staged
 
     def require(self, sha256: str) -> Path:
         path = self.path_of(sha256)

@@ -139,10 +139,12 @@ class AgentServicer(pb_grpc.AgentServicer):
     def _profile(
         self, request: pb.ProfileRequest, cancelled: threading.Event
     ) -> Iterator[pb.ProfileEvent]:
-        model_path = self.artifacts.require(request.artifact_sha256)
-        if model_path.suffix.lower() != ".so":  # QNN model libraries: qnn-net-run only
-            runtime_name_for(model_path)  # an unknown suffix fails here, before a process starts
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
+            model_path = self.artifacts.stage(
+                request.artifact_sha256, request.model_filename, Path(scratch)
+            )
+            if model_path.suffix.lower() != ".so":  # QNN model libraries: qnn-net-run only
+                runtime_name_for(model_path)  # an unknown suffix fails here, before a process
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(
                 max_iterations=request.max_iterations or _DEFAULT_PLAN.max_iterations,
@@ -163,10 +165,12 @@ class AgentServicer(pb_grpc.AgentServicer):
         raise AssertionError("unreachable")  # context.abort raises
 
     def _infer(self, request: pb.InferRequest) -> pb.InferReply:
-        model_path = self.artifacts.require(request.artifact_sha256)
-        runtime_name_for(model_path)
         feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
+            model_path = self.artifacts.stage(
+                request.artifact_sha256, request.model_filename, Path(scratch)
+            )
+            runtime_name_for(model_path)
             config = serde.run_config_from_proto(request.options, Path(scratch))
             [result] = list(run_isolated(infer_job, (model_path, config, feeds)))
         samples = [

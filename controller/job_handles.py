@@ -26,6 +26,7 @@ from controller.job_status import JobStatus, JobType, QuantizeDtype
 from controller.jobs import JobState
 from controller.managed import Dataset, Model, read_io
 from controller.profile_shapes import client_profile
+from controller.results import result_from_events
 from controller.specs import input_specs
 from controller.store import JobRecord, Store
 
@@ -233,8 +234,33 @@ class ProfileJob(Job):
         return _write_json(profile, Path(filename), f"{self.name}_{self.job_id}_results.json")
 
     def partial_profile(self) -> dict[str, Any] | None:
-        """Whatever was measured, even for a failed or running job (devicelab extension)."""
-        return self._store.get_result(self.job_id)
+        """Whatever was measured, even for a failed or running job (devicelab extension).
+
+        The stored result or, when the job ended before storing one (agent killed,
+        worker crashed, cancelled while its CLI exited), the result its stored events
+        make. Unless the job succeeded, ``devicelab.partial`` says so: the job's state
+        and why it ended. None when nothing was measured.
+        """
+        record = self._record()
+        result = self._store.get_result(self.job_id) or self._result_from_events(record.attempt)
+        if result is None:
+            return None
+        if record.state is not JobState.SUCCESS:
+            status = JobStatus(record.state, record.message)
+            why = {"state": status.code, "reason": status.message or status.label}
+            result.setdefault("devicelab", {})["partial"] = why
+        return result
+
+    def _result_from_events(self, attempt: int) -> dict[str, Any] | None:
+        # A job re-run after a crash streams again as a new attempt, and a crash can come
+        # before the first event: the latest attempt that streamed anything is what ran last.
+        for run in range(attempt, -1, -1):
+            events = self._store.events(self.job_id, attempt=run)
+            if events:
+                result = result_from_events((event.kind, event.payload) for event in events)
+                result["devicelab"].update(job_id=self.job_id, attempt=run, events=len(events))
+                return result
+        return None
 
     def get_output_dataset(self) -> Dataset | None:
         """None: a profile job runs on random inputs and keeps no outputs (as the client)."""

@@ -34,7 +34,47 @@ def _check_elf(path: Path, head: bytes) -> None:
         raise UserError(f"{path}: not a shared library (no ELF header)")
 
 
-_CHECKS = {".tflite": _check_tflite, ".onnx": _check_onnx, ".so": _check_elf}
+def _other_format(path: Path, head: bytes) -> str | None:
+    """What a file given as a context binary recognisably is instead, if anything."""
+    if head[4:8] == b"TFL3":
+        return "a TFLite model"
+    if head[:4] == b"\x7fELF":
+        return "a shared library"
+    if head[:2] == b"PK":
+        return "a zip archive (a PyTorch or AIMET file?)"
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not ONNX: the usual case, and the expected one
+        return None
+    return "an ONNX model" if len(model.graph.node) else None  # random bytes can parse as empty
+
+
+def _check_qnn_context(path: Path, head: bytes) -> None:
+    # QNN does not document the binary's header, so the judge is what the QNN System API
+    # accepts (the same call the agent makes, ~10 ms), where the host has libQnnSystem.so;
+    # without it, at least a file that is another format is refused here, not on the device.
+    other = _other_format(path, head)
+    if other is not None:
+        raise UserError(f"{path}: not a QNN context binary: the file is {other}")
+    from agent.errors import AgentError, InvalidModelError
+    from agent.runtimes.qnn_context import read_context_binary
+
+    try:
+        read_context_binary(path)
+    except InvalidModelError as exc:
+        raise UserError(str(exc)) from exc
+    except (AgentError, OSError):
+        return  # no usable libQnnSystem.so on this host: the device's runtime remains the judge
+
+
+_CHECKS = {
+    ".tflite": _check_tflite,
+    ".onnx": _check_onnx,
+    ".so": _check_elf,
+    ".bin": _check_qnn_context,
+}
 
 
 def check_model_file(path: Path) -> str:

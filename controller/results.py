@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +125,33 @@ class ProfileResultBuilder:
         if self.applied is not None:
             extras["applied"] = applied_to_dict(self.applied)
         return extras
+
+
+_AGENT_EVENT_KINDS = frozenset(
+    field.name for field in pb.ProfileEvent.DESCRIPTOR.oneofs_by_name["event"].fields
+)
+
+
+def result_from_events(events: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
+    """The result a job's stored ``(kind, payload)`` events make, as far as they go.
+
+    A job that ended early (agent killed, worker crashed, cancelled while its CLI
+    exited) has no stored result, but every event it streamed was stored as it
+    arrived: replaying them gives what it measured. The controller's own events
+    (push progress) are not the agent's and are skipped.
+
+    Example:
+        result_from_events((e.kind, e.payload) for e in store.events(job_id))
+    """
+    builder = ProfileResultBuilder()
+    for kind, payload in events:
+        if kind not in _AGENT_EVENT_KINDS:
+            continue
+        try:
+            builder.add(pb.ProfileEvent.FromString(payload))
+        except ValueError:  # a gap in the iteration batches: keep what is contiguous
+            break
+    return builder.build()
 
 
 def _range(load: _Load | None, attr: str) -> list[int]:

@@ -157,11 +157,11 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     model_id = profiled_model_id(ctx.store, job)
     options = job_options(ctx.store, job, model_id)
     client = entry.transport.connect()
+    artifact = model_artifact(ctx.store, model_id)
     request = pb.ProfileRequest(
         job_id=job.id,
-        artifact_sha256=entry.transport.push_artifact(
-            client, model_artifact(ctx.store, model_id), ctx.upload_progress
-        ),
+        artifact_sha256=entry.transport.push_artifact(client, artifact, ctx.upload_progress),
+        model_filename=artifact.filename,  # the agent runs it under this name, not the stored one
         options=run_options_proto(options, job, entry.facts()),
         max_iterations=options.max_profiler_iterations,
         max_time_s=options.max_profiler_time,
@@ -286,14 +286,14 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         for i in range(count)
     ]
     client = entry.transport.connect()
-    sha256 = entry.transport.push_artifact(
-        client, model_artifact(ctx.store, job.model_id), ctx.upload_progress
-    )
+    artifact = model_artifact(ctx.store, job.model_id)
+    sha256 = entry.transport.push_artifact(client, artifact, ctx.upload_progress)
     job = ctx.move(job, JobState.RUNNING_INFERENCE)
     reply = client.infer(
         pb.InferRequest(
             job_id=job.id,
             artifact_sha256=sha256,
+            model_filename=artifact.filename,
             options=run_options_proto(options, job, entry.facts()),
             samples=samples,
         )

@@ -189,8 +189,8 @@ def test_unplugged_mid_push_fails_cleanly_naming_the_device(
     adb: AdbServer, phones: dict[str, Any], models_dir: Path, tmp_path: Path
 ) -> None:
     s23 = phones["s23"]
-    big = tmp_path / "big_model.bin"  # a .bin passes the host-side check on size alone
-    big.write_bytes(b"\1" * (64 << 20))
+    big = tmp_path / "big_model.tflite"  # a .tflite passes the host-side check on its identifier
+    big.write_bytes(b"\0\0\0\0TFL3" + b"\1" * (64 << 20))
     unplugged: list[bool] = []
 
     reported: list[int] = []

@@ -65,6 +65,7 @@ def render_html(result: dict[str, Any], *, title: str | None = None, top_layers:
     extra = result.get("devicelab") or {}
     page_title = title or _default_title(extra)
     sections = [
+        _partial_notice(extra.get("partial"), len(_latencies(result))),
         _summary_section(result),
         _layers_section(result.get("execution_detail") or [], extra, top_layers),
         _latency_section(_latencies(result)),
@@ -104,6 +105,18 @@ def _header(title: str, extra: dict[str, Any]) -> str:
     ]
     meta = "".join(f"<span>{label} <b>{esc(value)}</b></span>" for label, value in fields if value)
     return f'<header class="top"><h1>{esc(title)}</h1><div class="meta">{meta}</div></header>'
+
+
+def _partial_notice(partial: dict[str, Any] | None, iterations: int) -> str:
+    """A failed or unfinished job's page says so first: its numbers stop where it did."""
+    if not partial:
+        return ""
+    state = str(partial.get("state", "")).lower().replace("_", " ")
+    return (
+        f'<p class="partial"><b>Partial result</b>: the job is {esc(state)} '
+        f"({esc(partial.get('reason', ''))}). This is what it measured before that: "
+        f"{_plural(iterations, 'timed iteration')}.</p>"
+    )
 
 
 def _latencies(result: dict[str, Any]) -> list[float]:
