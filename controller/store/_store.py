@@ -23,7 +23,7 @@ from controller import config
 from controller.errors import UserError
 from controller.jobs import JobState
 from controller.options import target_runtime_for_model
-from controller.store import _arrays, _catalog, _jobs, _runs, _scheduling
+from controller.store import _arrays, _catalog, _jobs, _packed, _runs, _scheduling
 from controller.store._artifacts import ArtifactStore
 from controller.store._codec import check_page
 from controller.store._db import Database
@@ -391,13 +391,17 @@ class Store:
             return _runs.list_events(conn, job_id, attempt)
 
     def set_result(self, job_id: str, result: dict[str, Any]) -> None:
-        """Store (or replace) the job's result dict, as JSON."""
+        """Store (or replace) the job's result dict, as JSON; long lists of sample ints
+        (``all_inference_times``) packed compactly, outside the write lock."""
+        packed = _packed.pack(result)
         with self._db.write() as conn:
-            _runs.set_result(conn, self._clock(), job_id, result)
+            _runs.set_result(conn, self._clock(), job_id, packed)
 
     def get_result(self, job_id: str) -> dict[str, Any] | None:
         with self._db.read() as conn:
-            return _runs.get_result(conn, job_id)
+            stored = _runs.get_result(conn, job_id)
+        result: dict[str, Any] | None = None if stored is None else _packed.unpack(stored)
+        return result
 
     def set_output_data(self, job_id: str, data: Mapping[str, Sequence[npt.NDArray[Any]]]) -> str:
         """Store an inference job's outputs (an ``.npz`` artifact); returns its sha256."""

@@ -149,3 +149,34 @@ def test_a_model_above_1_gib_is_warned_about_before_it_is_read(tmp_path: Path) -
         pytest.raises(hub.UserError, match="not a TFLite model"),
     ):
         hub.upload_model(model)
+
+
+def _stored_result_bytes(job_id: str) -> int:
+    """The bytes the store's row holds for the job's result (what grows with iterations)."""
+    import sqlite3
+
+    from controller.store import Store
+    from controller.store._store import DB_NAME
+
+    database = Store.default().root / DB_NAME
+    with sqlite3.connect(database) as conn:
+        (size,) = conn.execute(
+            "SELECT length(result) FROM job_results WHERE job_id = ?", (job_id,)
+        ).fetchone()
+    return int(size)
+
+
+def test_a_long_loop_keeps_every_sample_in_a_compact_result(models_dir: Path) -> None:
+    """365k iterations stored 1.5 MB of JSON (~4 bytes a sample); all samples are kept,
+    download_profile() still gives the client's list of ints, and the row is < 1 byte
+    a sample."""
+    job = hub.submit_profile_job(
+        models_dir / "tiny_cnn.onnx",
+        options="--compute_unit cpu --max_profiler_iterations 2147483647 --max_profiler_time 2",
+    )
+    assert isinstance(job, hub.ProfileJob)
+    profile = job.download_profile()
+    times = profile["execution_summary"]["all_inference_times"]
+    assert len(times) == profile["devicelab"]["iterations"] > 5000
+    assert all(type(t) is int for t in times)
+    assert _stored_result_bytes(job.job_id) < len(times)
