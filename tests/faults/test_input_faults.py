@@ -71,6 +71,12 @@ def test_input_specs_of_a_compile_job_are_checked_at_submit(models_dir: Path) ->
         )
 
 
+@pytest.mark.parametrize("inputs", [{"image": None}, {"image": [None]}])
+def test_an_input_of_none_is_a_user_error_naming_it(models_dir: Path, inputs: Any) -> None:
+    with pytest.raises(hub.UserError, match=r"input 'image' sample 0.*NoneType"):
+        hub.submit_inference_job(models_dir / "tiny_cnn.onnx", None, inputs)
+
+
 @pytest.mark.parametrize("as_list", [False, True])
 def test_inference_inputs_that_name_no_input_are_refused(models_dir: Path, as_list: bool) -> None:
     """A bare array, or a list of them, names no input (was: a raw ValueError from dict())."""
