@@ -26,7 +26,7 @@ from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
 from controller.runners import JobHooks, RunContext, run_job
-from controller.store import JobRecord, Store
+from controller.store import JobRecord, Store, StoreCorruptError
 
 log = logging.getLogger("devicelab.worker")
 
@@ -177,6 +177,10 @@ class Worker:
         while not self._stop.is_set():
             try:
                 started = self._dispatch_once()
+            except StoreCorruptError as exc:  # no retry reads it back: say so once, stop
+                log.error("worker %s stops: %s", self.worker_id, exc)
+                self._stop.set()
+                return
             except Exception:  # the loop must outlive any one bad dispatch
                 log.exception("dispatch failed")
                 started = False

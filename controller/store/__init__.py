@@ -15,6 +15,7 @@ Errors::
 
 from controller.jobs import JobState
 from controller.store._arrays import Samples
+from controller.store._db import StoreCorruptError
 from controller.store._jobs import TRANSITIONS, JobStateError
 from controller.store._records import (
     JOB_KINDS,
@@ -49,4 +50,5 @@ __all__ = [
     "ModelRecord",
     "Samples",
     "Store",
+    "StoreCorruptError",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy.typing as npt
 
 from controller import config
-from controller.errors import UserError
+from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import target_runtime_for_model
 from controller.store import _arrays, _catalog, _jobs, _packed, _runs, _scheduling
@@ -63,9 +63,13 @@ class Store:
         busy_timeout_s: float = 10.0,
     ) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. a file where the store's folder belongs
+            raise InternalError(f"store {self.root}: cannot use it as a folder: {exc}") from exc
         self._clock = clock
         self._db = Database(self.root / DB_NAME, busy_timeout_s)
+        self._db.check_integrity()  # once per process: a damaged file is refused here
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._artifacts.sweep_temp()
         with self._db.read() as conn:

@@ -20,6 +20,7 @@ import controller.cli
 from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient, Artifact
 from controller.errors import UserError
+from controller.jobs import JobState
 from controller.store import Store
 from protos import agent_pb2 as pb
 
@@ -180,3 +181,46 @@ def test_cancel_of_a_job_run_by_a_clis_own_worker_keeps_its_partial_result(
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "cancelled.html").read_text()
     assert "Partial result" in page and "cancelled by the user" in page
+
+
+# --- 8: a damaged store is refused once, with exit 3 -----------------------------------------
+
+
+def _damaged_store(home: Path, models_dir: Path) -> Path:
+    """A store with a lab's worth of old jobs, then its middle pages zeroed (a disk fault)."""
+    store = Store(home / "store")
+    model = store.add_model(models_dir / "tiny_cnn.onnx")
+    for index in range(400):
+        job = store.create_job("profile", model.id, device_filter={"name": f"Phone {index}"})
+        store.transition(job.id, JobState.FAILED, "an old job " + "x" * 200)
+    store.close()
+    db = home / "store" / "store.db"
+    data = bytearray(db.read_bytes())
+    pages = len(data) // 4096
+    data[pages // 3 * 4096 : 2 * pages // 3 * 4096] = bytes((pages // 3) * 4096)
+    db.write_bytes(bytes(data))
+    return db
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["jobs"], ["models"], ["profile", "tiny_cnn.onnx", "--options", "--compute_unit cpu"]],
+)
+def test_a_damaged_store_is_named_once_and_exits_3(
+    command: list[str], models_dir: Path, tmp_path: Path
+) -> None:
+    db = _damaged_store(tmp_path / "home", models_dir)
+    args = [str(models_dir / a) if a.endswith(".onnx") else a for a in command]
+    out = _cli(tmp_path / "home", *args, timeout=60)
+    assert out.returncode == 3, (out.stdout, out.stderr)
+    assert out.stderr.count(f"store {db} is damaged") == 1, out.stderr
+    assert "Traceback" not in out.stderr and "A damaged store" in out.stderr
+    assert out.stdout == ""  # no listing that looks complete
+
+
+def test_a_store_file_that_is_a_directory_is_named_with_exit_3(tmp_path: Path) -> None:
+    db = tmp_path / "home" / "store" / "store.db"
+    db.mkdir(parents=True)
+    out = _cli(tmp_path / "home", "jobs", timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert f"store {db} is a directory" in out.stderr and "Traceback" not in out.stderr
