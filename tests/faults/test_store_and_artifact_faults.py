@@ -183,6 +183,38 @@ def test_cancel_of_a_job_run_by_a_clis_own_worker_keeps_its_partial_result(
     assert "Partial result" in page and "cancelled by the user" in page
 
 
+def test_a_job_failed_after_three_worker_crashes_keeps_what_its_last_attempt_measured(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """Three workers die mid-job (no heartbeat, as after kill -9); orphan recovery fails it."""
+    now = [1_000_000.0]
+    store = Store(tmp_path / "store", clock=lambda: now[0])
+    model = store.add_model(models_dir / "tiny_cnn.onnx")
+    job = store.create_job("profile", model.id, device_filter={"name": "Phone"})
+    for crash in range(3):
+        store.register_worker(f"w{crash}", pid=10_000 + crash, hostname="lab")
+        claimed = store.claim_next(f"w{crash}", "R5CT1", lambda f: True)
+        assert claimed is not None and claimed.id == job.id
+        store.transition(job.id, JobState.MEASURING_PERFORMANCE, worker_id=f"w{crash}")
+        batch = pb.IterationTimes(first_index=0, latencies_us=[900 + crash, 950, 1000])
+        events = [pb.ProfileEvent(iterations=batch)]
+        if crash == 2:  # the last attempt streamed nothing before its worker died
+            events = []
+        store.append_events(
+            job.id,
+            [(i, "iterations", e.SerializeToString()) for i, e in enumerate(events)],
+            attempt=claimed.attempt,
+        )
+        now[0] += 120  # its heartbeat goes stale
+        store.recover_orphans(stale_after_s=30, max_attempts=3)
+    record = store.get_job(job.id)
+    assert record.state is JobState.FAILED
+    partial = hub.ProfileJob(store, record).partial_profile()
+    assert partial is not None
+    assert partial["execution_summary"]["all_inference_times"] == [901, 950, 1000]
+    assert partial["devicelab"]["partial"]["reason"] == record.message
+
+
 # --- 8: a damaged store is refused once, with exit 3 -----------------------------------------
 
 
