@@ -57,7 +57,7 @@ def check_input_specs(
         )
     by_name = {spec.name: spec for spec in inputs or []}
     given = {
-        str(name): _parse(str(name), value, _takes(model, by_name.get(str(name))))
+        str(name): parse_spec(str(name), value, _takes(model, by_name.get(str(name))))
         for name, value in specs.items()
     }
     if inputs is None:
@@ -77,8 +77,17 @@ def _takes(model: str, spec: IoSpec | None) -> str:
     return f"{model}'s input {spec.name!r} is {_shape_text(spec.shape)} {spec.dtype}"
 
 
-def _parse(name: str, value: object, takes: str) -> tuple[tuple[int, ...], str | None]:
-    """(shape, dtype or None) of one value in either of the client's two forms."""
+def parse_spec(name: str, value: object, takes: str = "") -> tuple[tuple[int, ...], str | None]:
+    """(shape, numpy dtype name or None) of one value in either of the client's two forms.
+
+    Args:
+        name: the input's name, for the message.
+        value: ``(1, 3, 224, 224)`` or ``((1, 3, 224, 224), "float32")``.
+        takes: what the model takes for this input, appended to a message when known.
+
+    Raises:
+        UserError: a shape that is not positive integers, or an unknown dtype.
+    """
     hint = f"; {takes}" if takes else ""
     shape: object = value
     dtype: object = None

@@ -7,7 +7,7 @@ named, ranks equal, fixed dims kept, and one value per symbolic dim (``batch``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -16,6 +16,7 @@ import onnx
 from onnx import helper
 
 from controller.errors import UserError
+from controller.input_specs import parse_spec
 
 #: ``{"image": (1, 3, 224, 224)}`` or ``{"image": ((1, 3, 224, 224), "float32")}``.
 InputSpecs: TypeAlias = Mapping[str, tuple[tuple[int, ...], str]] | Mapping[str, tuple[int, ...]]
@@ -45,26 +46,9 @@ def normalize_specs(specs: InputSpecs) -> dict[str, InputSpec]:
 
 
 def _one_spec(name: str, value: object) -> InputSpec:
-    shape: object = value
-    dtype: object = None
-    if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[1], str):
-        shape, dtype = value
-    if not isinstance(shape, Sequence) or not all(_is_size(d) for d in shape):
-        raise UserError(
-            f"input_specs[{name!r}] = {value!r}: give the shape as positive integers, "
-            "e.g. (1, 3, 224, 224), optionally with a dtype: ((1, 3, 224, 224), 'float32')"
-        )
-    if dtype is None:
-        return InputSpec(tuple(shape))
-    try:
-        return InputSpec(tuple(shape), np.dtype(str(dtype)).name)
-    except TypeError as exc:
-        raise UserError(f"input_specs[{name!r}]: unknown dtype {dtype!r}") from exc
-
-
-def _is_size(dim: object) -> bool:
-    # bool is an int subclass; True is no dimension.
-    return isinstance(dim, int | np.integer) and not isinstance(dim, bool) and int(dim) >= 1
+    # One parser for both job kinds: the API checks a profile job's specs with it too.
+    shape, dtype = parse_spec(name, value)
+    return InputSpec(shape, dtype)
 
 
 def model_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
