@@ -10,20 +10,40 @@ The child is started with ``spawn`` (no inherited runtime state, safe with
 gRPC's threads), runs a generator function, and sends what it yields back over
 a pipe; the parent re-yields it. An exception in the child is re-raised in the
 parent with the same class when it is one of ours.
+
+Liveness comes from here, not from the job: while the child is quiet (a load,
+a long iteration) the parent can report on it (``Liveness``) without touching
+the child's timed loop, and a frozen child (SIGSTOP, a debugger) shows up as
+``stopped`` while the parent itself keeps answering.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+import psutil
 
 from agent.errors import AgentError, JobCancelledError
 
 _POLL_SEC = 0.05
 _JOIN_TIMEOUT_SEC = 5.0
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """The parent's report on a quiet child, yielded every ``heartbeat_s``."""
+
+    since_last_item_s: float
+    process_state: str  # psutil's status: "running", "sleeping", "stopped", "zombie", ...
+    process_cpu_s: float
 
 
 class _End:
@@ -66,12 +86,14 @@ def run_isolated(
     func: Callable[..., Iterator[Any]],
     args: tuple[Any, ...],
     should_stop: Callable[[], bool] = lambda: False,
+    heartbeat_s: float | None = None,
 ) -> Iterator[Any]:
     """Run generator ``func(*args)`` in a child process; yield what it yields.
 
     ``func`` must be a module-level function and ``args`` picklable. When
     ``should_stop()`` turns true the child is terminated and JobCancelledError
-    raised.
+    raised. With ``heartbeat_s``, a ``Liveness`` is yielded whenever the child
+    sent nothing for that long.
     """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
@@ -79,27 +101,43 @@ def run_isolated(
     process.start()
     sender.close()  # the child holds the only writer: EOF now means it is gone
     try:
-        yield from _relay(receiver, process, should_stop)
+        yield from _relay(receiver, process, should_stop, heartbeat_s)
     finally:
         receiver.close()
         if process.is_alive():
             process.terminate()
+            _resume(process)
         process.join(_JOIN_TIMEOUT_SEC)
         if process.is_alive():
             process.kill()
             process.join()
 
 
+def _resume(process: multiprocessing.process.BaseProcess) -> None:
+    """SIGCONT after SIGTERM: a stopped child would hold the signal pending, and we
+    would wait the whole join timeout for nothing."""
+    if process.pid is not None:
+        with contextlib.suppress(OSError):  # already gone
+            os.kill(process.pid, signal.SIGCONT)
+
+
 def _relay(
     receiver: Connection,
     process: multiprocessing.process.BaseProcess,
     should_stop: Callable[[], bool],
+    heartbeat_s: float | None,
 ) -> Iterator[Any]:
+    last_item = last_beat = time.monotonic()
     while True:
         if should_stop():
             raise JobCancelledError("job cancelled")
         if not receiver.poll(_POLL_SEC):
+            now = time.monotonic()
+            if heartbeat_s is not None and now - max(last_item, last_beat) >= heartbeat_s:
+                last_beat = now
+                yield _liveness(process, now - last_item)
             continue
+        last_item = time.monotonic()
         try:
             item = receiver.recv()
         except EOFError:
@@ -110,3 +148,13 @@ def _relay(
         if isinstance(item, _Failure):
             raise item.error
         yield item
+
+
+def _liveness(process: multiprocessing.process.BaseProcess, quiet_s: float) -> Liveness:
+    try:
+        child = psutil.Process(process.pid)
+        with child.oneshot():
+            cpu = child.cpu_times()
+            return Liveness(quiet_s, child.status(), cpu.user + cpu.system)
+    except (psutil.Error, ValueError):  # gone between two polls; EOF reports it next
+        return Liveness(quiet_s, "unknown", 0.0)

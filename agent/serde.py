@@ -8,6 +8,7 @@ import numpy as np
 
 from agent import events
 from agent.errors import AgentError, JobCancelledError
+from agent.isolation import Liveness
 from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
 from protos import agent_pb2 as pb
 
@@ -102,6 +103,14 @@ def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
             )
             return pb.ProfileEvent(done=summary)
     raise TypeError(f"unknown event {event!r}")
+
+
+def heartbeat_to_proto(liveness: Liveness) -> pb.Heartbeat:
+    return pb.Heartbeat(
+        since_last_event_s=liveness.since_last_item_s,
+        process_state=liveness.process_state,
+        process_cpu_s=liveness.process_cpu_s,
+    )
 
 
 def error_to_proto(exc: BaseException) -> pb.ErrorInfo:

@@ -25,7 +25,7 @@ from agent import __version__, serde
 from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
 from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
-from agent.isolation import run_isolated
+from agent.isolation import Liveness, run_isolated
 from agent.job_functions import infer_job, profile_job
 from agent.runtimes import all_runtime_info, runtime_name_for
 from agent.session import ProfilePlan
@@ -34,6 +34,9 @@ from protos import agent_pb2_grpc as pb_grpc
 
 log = logging.getLogger("devicelab.agent")
 _DEFAULT_PLAN = ProfilePlan()  # for fields an older controller leaves unset
+# A quiet job (a load, a long iteration) reports this often unless the controller asks
+# otherwise: its silence limit (DEVICELAB_AGENT_SILENCE_S, 30 s) holds 15 beats.
+_DEFAULT_HEARTBEAT_S = 2.0
 
 
 def _status_for(exc: AgentError) -> grpc.StatusCode:
@@ -126,9 +129,16 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ProfileEvent]:
         cancelled = self._register(request.job_id)
+        # A controller that gave up on the stream (its watchdog) ends the job too: else a
+        # resumed agent would run it for no one, holding the device.
+        context.add_callback(cancelled.set)
+        heartbeat_s = request.heartbeat_s or _DEFAULT_HEARTBEAT_S
         try:
-            with self._job_lock:
-                yield from self._profile(request, cancelled)
+            yield from self._wait_for_job_slot(heartbeat_s, cancelled)
+            try:
+                yield from self._profile(request, cancelled, heartbeat_s)
+            finally:
+                self._job_lock.release()
         except Exception as exc:  # every failure reaches the controller as an event
             if not isinstance(exc, AgentError):
                 log.exception("job %s failed", request.job_id)
@@ -136,8 +146,20 @@ class AgentServicer(pb_grpc.AgentServicer):
         finally:
             self._cancel_events.pop(request.job_id, None)
 
+    def _wait_for_job_slot(
+        self, heartbeat_s: float, cancelled: threading.Event
+    ) -> Iterator[pb.ProfileEvent]:
+        """Take the job lock; beat while another job holds it (queued is not frozen)."""
+        waited_s = 0.0
+        while not self._job_lock.acquire(timeout=heartbeat_s):
+            if cancelled.is_set():
+                raise JobCancelledError("job cancelled")
+            waited_s += heartbeat_s
+            beat = pb.Heartbeat(since_last_event_s=waited_s, process_state="queued")
+            yield pb.ProfileEvent(heartbeat=beat)
+
     def _profile(
-        self, request: pb.ProfileRequest, cancelled: threading.Event
+        self, request: pb.ProfileRequest, cancelled: threading.Event, heartbeat_s: float
     ) -> Iterator[pb.ProfileEvent]:
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             model_path = self.artifacts.stage(
@@ -152,9 +174,14 @@ class AgentServicer(pb_grpc.AgentServicer):
                 warmup_iterations=request.warmup_iterations,
                 layer_profile_iterations=request.layer_profile_iterations,
             )
-            job = run_isolated(profile_job, (model_path, config, plan), cancelled.is_set)
+            job = run_isolated(
+                profile_job, (model_path, config, plan), cancelled.is_set, heartbeat_s
+            )
             for event in job:
-                yield serde.event_to_proto(event)
+                if isinstance(event, Liveness):
+                    yield pb.ProfileEvent(heartbeat=serde.heartbeat_to_proto(event))
+                else:
+                    yield serde.event_to_proto(event)
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         try:

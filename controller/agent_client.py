@@ -131,18 +131,37 @@ class AgentClient:
         with grpc_errors(self.device):
             self._stub.AdoptArtifact(request, metadata=self._metadata)
 
-    def profile(self, request: pb.ProfileRequest) -> Iterator[pb.ProfileEvent]:
+    def profile(self, request: pb.ProfileRequest) -> ProfileStream:
+        """Start a Profile call; iterate the result for events (heartbeats included)."""
         with grpc_errors(self.device):
-            yield from self._stub.Profile(request, metadata=self._metadata)
+            call = self._stub.Profile(request, metadata=self._metadata)
+        return ProfileStream(call, self.device)
 
     def infer(self, request: pb.InferRequest) -> pb.InferReply:
         with grpc_errors(self.device):
             return self._stub.Infer(request, metadata=self._metadata)
 
-    def cancel(self, job_id: str) -> bool:
+    def cancel(self, job_id: str, timeout_sec: float = PING_TIMEOUT_SEC) -> bool:
+        """Ask the agent to stop a job; bounded, because the agent may be frozen."""
         with grpc_errors(self.device):
             request = pb.CancelRequest(job_id=job_id)
-            return self._stub.Cancel(request, metadata=self._metadata).found
+            return self._stub.Cancel(request, timeout=timeout_sec, metadata=self._metadata).found
+
+
+class ProfileStream:
+    """A running Profile call: iterate it for events; ``cancel()`` from any thread ends
+    it (the iteration then raises InternalError), and the agent stops the job."""
+
+    def __init__(self, call: grpc.Call, device: str) -> None:
+        self._call = call
+        self.device = device
+
+    def __iter__(self) -> Iterator[pb.ProfileEvent]:
+        with grpc_errors(self.device):
+            yield from self._call  # type: ignore[misc]
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 def _chunks(artifact: Artifact, progress: ProgressCallback | None) -> Iterator[pb.ArtifactChunk]:

@@ -25,6 +25,7 @@ from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
+from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning
 from controller.options import Options, parse_options
 from controller.options.table import MODEL_RUNTIMES, TORCH_SOURCE_TYPES
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
@@ -177,7 +178,8 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     health["after"] = entry.transport.health()
     extra = _result_extras(ctx.store, job, model_id, entry, options, health)
     extra["environment"] = environment
-    ctx.store.set_result(job.id, _with_warnings(builder.build(extra), options))
+    result = _with_stall_flags(_with_warnings(builder.build(extra), options), builder)
+    ctx.store.set_result(job.id, result)
     _raise_agent_error(builder, entry.serial)
     if builder.summary is None:
         raise InternalError(f"[{entry.serial}] the agent's stream ended without a summary")
@@ -187,28 +189,58 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
 def _stream_profile(
     ctx: RunContext, job: JobRecord, client: Any, request: pb.ProfileRequest, serial: str
 ) -> ProfileResultBuilder:
-    """Stream the agent's events into the store (as they arrive) and a result builder."""
+    """Stream the agent's events into the store (as they arrive) and a result builder.
+
+    A watchdog cuts the stream when the agent shows no sign of life or a stage overran
+    (``controller/liveness.py``); the job then fails with that reason.
+    """
     builder = ProfileResultBuilder()
     last_poll = time.monotonic()
-    try:
-        for seq, event in enumerate(client.profile(request)):
-            builder.add(event)
-            kind = event.WhichOneof("event") or "unknown"
-            ctx.store.append_events(
-                job.id, [(seq, kind, event.SerializeToString())], attempt=job.attempt
-            )
-            if ctx.listener is not None:
-                ctx.listener(job, event)
-            if time.monotonic() - last_poll > _CANCEL_POLL_SEC:
-                last_poll = time.monotonic()
-                if ctx.cancelled(job):
-                    client.cancel(job.id)
-    except InternalError as exc:
-        raise InternalError(
-            f"{exc} — the connection to the agent was lost during the job "
-            "(agent process died or device disconnected)"
-        ) from exc
+    limits = StreamLimits.from_env()
+    request.heartbeat_s = limits.heartbeat_s
+    stream = client.profile(request)
+    seq = 0
+    with StreamWatchdog(limits, request.max_time_s, stream.cancel) as watchdog:
+        try:
+            for event in stream:
+                watchdog.saw(event)
+                if event.WhichOneof("event") != "heartbeat":  # liveness, not a measurement
+                    _record_event(ctx, job, seq, event, builder)
+                    seq += 1
+                if time.monotonic() - last_poll > _CANCEL_POLL_SEC:
+                    last_poll = time.monotonic()
+                    if ctx.cancelled(job):
+                        client.cancel(job.id)
+        except InternalError as exc:
+            if watchdog.reason is None:
+                raise InternalError(
+                    f"{exc} — the connection to the agent was lost during the job "
+                    "(agent process died or device disconnected)"
+                ) from exc
+            # No Cancel call: the agent may be frozen, and it ends a job whose stream was
+            # cut by itself (its servicer's RPC-done callback), once it runs again.
+            raise InternalError(f"[{serial}] {watchdog.reason}") from exc
     return builder
+
+
+def _record_event(
+    ctx: RunContext, job: JobRecord, seq: int, event: pb.ProfileEvent, builder: ProfileResultBuilder
+) -> None:
+    builder.add(event)
+    kind = event.WhichOneof("event") or "unknown"
+    ctx.store.append_events(job.id, [(seq, kind, event.SerializeToString())], attempt=job.attempt)
+    if ctx.listener is not None:
+        ctx.listener(job, event)
+
+
+def _with_stall_flags(result: dict[str, Any], builder: ProfileResultBuilder) -> dict[str, Any]:
+    """Pauses in the timed loop (a frozen-then-resumed agent) flagged, never silent."""
+    loop_time_s = builder.summary.loop_time_s if builder.summary else 0.0
+    stalls = find_stalls(builder.latencies_us, loop_time_s)
+    if stalls is not None:
+        result["devicelab"]["stalls"] = stalls
+        result["devicelab"].setdefault("warnings", []).append(stall_warning(stalls))
+    return result
 
 
 def _raise_agent_error(builder: ProfileResultBuilder, serial: str) -> None:

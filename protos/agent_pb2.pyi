@@ -179,7 +179,7 @@ class RunOptions(_message.Message):
     def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ..., htp_fp16: _Optional[str] = ..., vtcm_mb: _Optional[str] = ...) -> None: ...
 
 class ProfileRequest(_message.Message):
-    __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations", "model_filename")
+    __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations", "model_filename", "heartbeat_s")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +188,7 @@ class ProfileRequest(_message.Message):
     WARMUP_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     LAYER_PROFILE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_S_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     artifact_sha256: str
     options: RunOptions
@@ -196,7 +197,8 @@ class ProfileRequest(_message.Message):
     warmup_iterations: int
     layer_profile_iterations: int
     model_filename: str
-    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., max_iterations: _Optional[int] = ..., max_time_s: _Optional[float] = ..., warmup_iterations: _Optional[int] = ..., layer_profile_iterations: _Optional[int] = ..., model_filename: _Optional[str] = ...) -> None: ...
+    heartbeat_s: float
+    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., max_iterations: _Optional[int] = ..., max_time_s: _Optional[float] = ..., warmup_iterations: _Optional[int] = ..., layer_profile_iterations: _Optional[int] = ..., model_filename: _Optional[str] = ..., heartbeat_s: _Optional[float] = ...) -> None: ...
 
 class StageStarted(_message.Message):
     __slots__ = ("stage",)
@@ -311,8 +313,18 @@ class ErrorInfo(_message.Message):
     message: str
     def __init__(self, kind: _Optional[_Union[ErrorInfo.Kind, str]] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class Heartbeat(_message.Message):
+    __slots__ = ("since_last_event_s", "process_state", "process_cpu_s")
+    SINCE_LAST_EVENT_S_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_STATE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    since_last_event_s: float
+    process_state: str
+    process_cpu_s: float
+    def __init__(self, since_last_event_s: _Optional[float] = ..., process_state: _Optional[str] = ..., process_cpu_s: _Optional[float] = ...) -> None: ...
+
 class ProfileEvent(_message.Message):
-    __slots__ = ("stage_started", "load_done", "applied", "iterations", "layer_iteration", "done", "error")
+    __slots__ = ("stage_started", "load_done", "applied", "iterations", "layer_iteration", "done", "error", "heartbeat")
     STAGE_STARTED_FIELD_NUMBER: _ClassVar[int]
     LOAD_DONE_FIELD_NUMBER: _ClassVar[int]
     APPLIED_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +332,7 @@ class ProfileEvent(_message.Message):
     LAYER_ITERATION_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     stage_started: StageStarted
     load_done: LoadDone
     applied: Applied
@@ -327,7 +340,8 @@ class ProfileEvent(_message.Message):
     layer_iteration: LayerIteration
     done: Summary
     error: ErrorInfo
-    def __init__(self, stage_started: _Optional[_Union[StageStarted, _Mapping]] = ..., load_done: _Optional[_Union[LoadDone, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ..., iterations: _Optional[_Union[IterationTimes, _Mapping]] = ..., layer_iteration: _Optional[_Union[LayerIteration, _Mapping]] = ..., done: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ...) -> None: ...
+    heartbeat: Heartbeat
+    def __init__(self, stage_started: _Optional[_Union[StageStarted, _Mapping]] = ..., load_done: _Optional[_Union[LoadDone, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ..., iterations: _Optional[_Union[IterationTimes, _Mapping]] = ..., layer_iteration: _Optional[_Union[LayerIteration, _Mapping]] = ..., done: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Tensor(_message.Message):
     __slots__ = ("name", "dtype", "shape", "data")

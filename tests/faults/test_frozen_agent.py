@@ -1,0 +1,213 @@
+"""A frozen agent or device must not hang a job (issue 13, defect 3).
+
+The real local agent (a subprocess of this test's in-process worker) is frozen with
+SIGSTOP mid-loop: its job process, or its main process. The job must fail within the
+silence limit (``DEVICELAB_AGENT_SILENCE_S``, small here) saying why; a short freeze
+followed by SIGCONT must be flagged in the result, not pass as a normal run.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import onnx
+import psutil
+import pytest
+from onnx import TensorProto, helper
+
+import controller as hub
+from controller.api import _store
+from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
+from protos import agent_pb2 as pb
+
+SILENCE_S = 2.0
+# The watchdog checks every silence/10; the job's end is one store write away.
+MARGIN_S = 3.0
+JOB_TIMEOUT_SEC = 120
+LONG_LOOP = "--compute_unit cpu --max_profiler_iterations 100000000 --max_profiler_time 4"
+
+
+@pytest.fixture(autouse=True)
+def _short_silence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVICELAB_AGENT_SILENCE_S", str(SILENCE_S))
+
+
+def _submit_and_wait_for_the_loop(model: Path) -> hub.ProfileJob:
+    job = hub.submit_profile_job(model, None, options=LONG_LOOP)
+    deadline = time.monotonic() + JOB_TIMEOUT_SEC
+    while not any(e.kind == "iterations" for e in _store().events(job.job_id)):
+        assert not job.get_status().finished, job.get_status().message
+        assert time.monotonic() < deadline, "the timed loop never started"
+        time.sleep(0.02)
+    return job
+
+
+def _agent_and_job_process() -> tuple[psutil.Process, psutil.Process]:
+    """The local agent now running a job, and that job's process (spawned child)."""
+    for agent in psutil.Process().children(recursive=True):
+        if "serve" not in agent.cmdline():
+            continue
+        jobs = [c for c in agent.children() if "spawn_main" in " ".join(c.cmdline())]
+        if jobs:
+            return agent, jobs[0]
+    raise AssertionError("no local agent with a running job")
+
+
+@contextmanager
+def frozen(process: psutil.Process) -> Iterator[float]:
+    """SIGSTOP ``process``; yields the time it was stopped; SIGCONT when done."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield time.monotonic()
+    finally:
+        if process.is_running():
+            process.send_signal(signal.SIGCONT)
+
+
+def _seconds_until_finished(job: hub.ProfileJob, since: float) -> float:
+    while not job.get_status().finished:
+        assert time.monotonic() - since < SILENCE_S + 30, "the frozen job still hangs"
+        time.sleep(0.05)
+    return time.monotonic() - since
+
+
+def test_a_frozen_job_process_fails_the_job_within_the_silence_limit(models_dir: Path) -> None:
+    job = _submit_and_wait_for_the_loop(models_dir / "tiny_cnn.onnx")
+    agent, child = _agent_and_job_process()
+    with frozen(child) as stopped_at:
+        elapsed = _seconds_until_finished(job, stopped_at)
+        status = job.get_status()
+        assert status.failure
+        assert "no sign of life from the agent" in status.message
+        assert "during the timed loop" in status.message
+        assert "job process is stopped" in status.message
+        assert SILENCE_S <= elapsed <= SILENCE_S + MARGIN_S
+        # The agent ends the job whose stream was cut: the frozen process is killed.
+        gone, _ = psutil.wait_procs([child], timeout=15)
+        assert gone, "the agent left the frozen job process running"
+    assert agent.is_running()
+
+
+def test_a_frozen_agent_fails_the_job_and_serves_the_next_once_resumed(models_dir: Path) -> None:
+    job = _submit_and_wait_for_the_loop(models_dir / "tiny_cnn.onnx")
+    agent, child = _agent_and_job_process()
+    with frozen(agent) as stopped_at:
+        elapsed = _seconds_until_finished(job, stopped_at)
+    status = job.get_status()
+    assert status.failure
+    assert "no sign of life from the agent" in status.message
+    assert "during the timed loop" in status.message
+    assert SILENCE_S <= elapsed <= SILENCE_S + MARGIN_S
+    gone, _ = psutil.wait_procs([child], timeout=15)  # cleaned up once it runs again
+    assert gone, "the resumed agent kept running the abandoned job"
+    next_job = hub.submit_profile_job(
+        models_dir / "tiny_cnn.onnx", None, options="--compute_unit cpu --max_profiler_iterations 5"
+    )
+    assert next_job.wait(JOB_TIMEOUT_SEC).success
+
+
+def test_a_short_freeze_then_resume_is_flagged_as_a_stall(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVICELAB_AGENT_SILENCE_S", "10")
+    job = _submit_and_wait_for_the_loop(models_dir / "tiny_cnn.onnx")
+    _, child = _agent_and_job_process()
+    with frozen(child):
+        time.sleep(1.5)
+    status = job.wait(JOB_TIMEOUT_SEC)
+    assert status.success, status.message
+    extra = job.download_profile()["devicelab"]
+    stalls = extra["stalls"]
+    paused_s = max(
+        [o["latency_us"] / 1e6 for o in stalls["outliers"]]
+        + [stalls["loop_time_outside_iterations_s"]]
+    )
+    assert paused_s >= 1.4
+    assert any("the timed loop was paused" in w for w in extra["warnings"])
+
+
+def _slow_model(path: Path, matmuls: int = 80, size: int = 1024) -> Path:
+    """An ONNX model whose one run takes ~1.5 s on this 2-core host: a chain of MatMuls."""
+    nodes, previous = [], "x"
+    for i in range(matmuls):
+        nodes.append(helper.make_node("MatMul", [previous, "x"], [f"y{i}"]))
+        previous = f"y{i}"
+    graph = helper.make_graph(
+        nodes,
+        "slow",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, size])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [size, size])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_a_normal_job_with_quiet_stages_longer_than_the_silence_is_unaffected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    silence_s = 1.0
+    monkeypatch.setenv("DEVICELAB_AGENT_SILENCE_S", str(silence_s))
+    job = hub.submit_profile_job(
+        _slow_model(tmp_path / "slow.onnx"),
+        None,
+        options="--compute_unit cpu --max_profiler_iterations 2",
+    )
+    status = job.wait(JOB_TIMEOUT_SEC)
+    assert status.success, status.message
+    profile = job.download_profile()
+    # Each iteration sends nothing while it runs: only heartbeats kept the job alive.
+    assert min(profile["execution_summary"]["all_inference_times"]) > silence_s * 1e6
+    assert "stalls" not in profile["devicelab"]
+
+
+def test_a_timed_loop_far_past_its_budget_fails_with_that_reason() -> None:
+    now = [0.0]
+    limits = StreamLimits(silence_s=30.0, stage_grace_s=1.0)
+    watchdog = StreamWatchdog(limits, max_time_s=5.0, expire=lambda: None, clock=lambda: now[0])
+    inference = pb.ProfileEvent(stage_started=pb.StageStarted(stage=pb.STAGE_INFERENCE))
+    beat = pb.ProfileEvent(heartbeat=pb.Heartbeat(process_state="running"))
+    watchdog.saw(inference)
+    for _ in range(5):  # alive all along, but 10 s into a 5 s budget
+        now[0] += 2.0
+        watchdog.saw(beat)
+    assert watchdog.check() is None
+    now[0] += 0.5
+    reason = watchdog.check()
+    assert reason is not None
+    assert "the timed loop overran its time budget by far" in reason
+    assert "--max_profiler_time 5 s" in reason
+
+
+def test_loads_get_their_own_budget_not_the_loops() -> None:
+    limits = StreamLimits(silence_s=30.0, load_timeout_s=1800.0)
+    assert limits.stage_deadline_s("first_load", max_time_s=1.0) == 1800.0
+    assert limits.stage_deadline_s("inference", max_time_s=600.0) == 1200.0
+    assert limits.heartbeat_s == 2.0 and StreamLimits(silence_s=2.0).heartbeat_s == 0.5
+
+
+def test_a_stopped_job_process_is_no_sign_of_life() -> None:
+    now = [0.0]
+    watchdog = StreamWatchdog(StreamLimits(silence_s=3.0), 10.0, lambda: None, lambda: now[0])
+    stopped = pb.ProfileEvent(heartbeat=pb.Heartbeat(process_state="stopped"))
+    for _ in range(4):
+        now[0] += 1.0
+        watchdog.saw(stopped)
+    reason = watchdog.check()
+    assert reason is not None and "job process is stopped" in reason
+    assert "during the job's start" in reason
+
+
+def test_jitter_is_not_a_stall_but_a_pause_is() -> None:
+    jittery = [100, 120, 90, 2_000, 110] * 20  # 2 ms spikes on 0.1 ms: 20x, but jitter
+    assert find_stalls(jittery, loop_time_s=sum(jittery) / 1e6 * 1.05) is None
+    paused = [*jittery, 3_000_000]
+    stalls = find_stalls(paused, loop_time_s=sum(paused) / 1e6)
+    assert stalls is not None and stalls["outliers"][0]["index"] == len(jittery)
+    gap = find_stalls(jittery, loop_time_s=sum(jittery) / 1e6 + 2.0)
+    assert gap is not None and gap["outlier_count"] == 0
