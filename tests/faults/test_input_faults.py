@@ -186,3 +186,39 @@ def test_a_long_loop_keeps_every_sample_in_a_compact_result(models_dir: Path) ->
     assert len(times) == profile["devicelab"]["iterations"] > 5000
     assert all(type(t) is int for t in times)
     assert _stored_result_bytes(job.job_id) < len(times)
+
+
+def _long_loop_result(outlier_us: int | None) -> dict[str, Any]:
+    """A result as a 600 s loop of a fast model leaves it: 365k timed iterations."""
+    times = [int(v) for v in np.random.default_rng(1).integers(40, 400, 365_000)]
+    if outlier_us is not None:
+        times[200_000] = outlier_us
+    return {"execution_summary": {"all_inference_times": times}, "execution_detail": []}
+
+
+def test_a_long_loop_makes_a_trace_and_report_of_bounded_size() -> None:
+    """365k iterations made a 57 MB Chrome trace and a 4.5 MB HTML report; both are
+    bounded now, the trace's loop still ends at the sum of every latency, and the
+    report's line still shows an outlier."""
+    import json
+    import re
+
+    from controller.reports import chrome_trace, render_html
+    from controller.reports.trace import TID_LOOP
+    from tests.test_reports import assert_valid_trace
+
+    result = _long_loop_result(outlier_us=90_000)
+    doc = chrome_trace(result)
+    assert_valid_trace(doc)
+    assert len(json.dumps(doc)) < 3_000_000
+    loop = [e for e in doc["traceEvents"] if e["ph"] == "X" and e["tid"] == TID_LOOP]
+    total_us = sum(result["execution_summary"]["all_inference_times"])
+    assert loop[-1]["ts"] + loop[-1]["dur"] == pytest.approx(total_us, abs=1e-3)
+
+    page = render_html(result)
+    assert len(page) < 200_000
+    points = re.search(r'<polyline class="series" points="([^"]+)"', page)
+    assert points is not None
+    ys = [float(p.split(",")[1]) for p in points.group(1).split()]
+    # The 90 ms outlier sets the axis; the line must climb to it from the 0.4 ms floor.
+    assert len(ys) <= 2_000 and max(ys) - min(ys) > 100
