@@ -16,11 +16,15 @@ import grpc
 
 from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from controller.errors import InternalError, UserError
+from controller.liveness import StreamLimits
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
 CHUNK_BYTES = 1024 * 1024
 PING_TIMEOUT_SEC = 5.0
+# GetDeviceInfo imports and probes every runtime in the agent: seconds on a phone,
+# more under qemu-user in CI. Bounded all the same: a frozen agent must not hang it.
+DEVICE_INFO_TIMEOUT_SEC = 120.0
 
 _USER_CODES = {
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -71,6 +75,11 @@ def grpc_errors(device: str) -> Iterator[None]:
             raise UserError(f"[{device}] {details}") from exc
         if code == grpc.StatusCode.UNAVAILABLE:
             raise InternalError(f"[{device}] agent unreachable: {details}") from exc
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise InternalError(
+                f"[{device}] no answer from the agent in time ({details}): "
+                "a frozen agent or device?"
+            ) from exc
         raise InternalError(f"[{device}] agent call failed ({code}): {details}") from exc
 
 
@@ -104,13 +113,20 @@ class AgentClient:
         with grpc_errors(self.device):
             return self._stub.Ping(pb.PingRequest(), timeout=timeout_sec, metadata=self._metadata)
 
-    def device_info(self) -> pb.DeviceInfo:
+    def device_info(self, timeout_sec: float = DEVICE_INFO_TIMEOUT_SEC) -> pb.DeviceInfo:
         with grpc_errors(self.device):
-            return self._stub.GetDeviceInfo(pb.DeviceInfoRequest(), metadata=self._metadata)
+            return self._stub.GetDeviceInfo(
+                pb.DeviceInfoRequest(), timeout=timeout_sec, metadata=self._metadata
+            )
 
-    def has_artifact(self, sha256: str) -> bool:
+    def has_artifact(self, sha256: str, timeout_sec: float | None = None) -> bool:
+        """Whether the agent holds ``sha256``; a stat on the agent, so it gets no more
+        than the agent's silence limit (``DEVICELAB_AGENT_SILENCE_S``) by default."""
+        timeout = timeout_sec if timeout_sec is not None else StreamLimits.from_env().silence_s
         with grpc_errors(self.device):
-            reply = self._stub.HasArtifact(pb.ArtifactRef(sha256=sha256), metadata=self._metadata)
+            reply = self._stub.HasArtifact(
+                pb.ArtifactRef(sha256=sha256), timeout=timeout, metadata=self._metadata
+            )
         return reply.present
 
     def ensure_artifact(self, artifact: Artifact, progress: ProgressCallback | None = None) -> str:

@@ -21,6 +21,7 @@ from onnx import TensorProto, helper
 
 import controller as hub
 from controller.api import _store
+from controller.config import home_dir
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
 from protos import agent_pb2 as pb
 
@@ -110,6 +111,36 @@ def test_a_frozen_agent_fails_the_job_and_serves_the_next_once_resumed(models_di
     assert next_job.wait(JOB_TIMEOUT_SEC).success
 
 
+def _local_agent() -> psutil.Process:
+    """The in-process worker's local agent (a job ran, so it is started)."""
+    workdir = str(home_dir() / "local-agent")
+    for process in psutil.Process().children(recursive=True):
+        if "serve" in process.cmdline() and workdir in process.cmdline():
+            return process
+    raise AssertionError("no local agent")
+
+
+def test_a_job_for_an_agent_frozen_before_it_fails_within_the_silence_limit(
+    models_dir: Path,
+) -> None:
+    assert _quick_job(models_dir / "tiny_cnn.onnx").wait(JOB_TIMEOUT_SEC).success
+    agent = _local_agent()
+    with frozen(agent) as stopped_at:
+        job = _quick_job(models_dir / "tiny_cnn.onnx")
+        elapsed = _seconds_until_finished(job, stopped_at)
+        status = job.get_status()
+        assert status.failure
+        assert "no answer from the agent" in status.message
+        assert elapsed <= SILENCE_S + MARGIN_S
+    assert _quick_job(models_dir / "tiny_cnn.onnx").wait(JOB_TIMEOUT_SEC).success
+
+
+def _quick_job(model: Path) -> hub.ProfileJob:
+    return hub.submit_profile_job(
+        model, None, options="--compute_unit cpu --max_profiler_iterations 5"
+    )
+
+
 def test_a_short_freeze_then_resume_is_flagged_as_a_stall(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,8 +161,8 @@ def test_a_short_freeze_then_resume_is_flagged_as_a_stall(
     assert any("the timed loop was paused" in w for w in extra["warnings"])
 
 
-def _slow_model(path: Path, matmuls: int = 80, size: int = 1024) -> Path:
-    """An ONNX model whose one run takes ~1.5 s on this 2-core host: a chain of MatMuls."""
+def _slow_model(path: Path, matmuls: int = 144, size: int = 1024) -> Path:
+    """An ONNX model whose one run takes 1.7-2.7 s on this 2-core host: a chain of MatMuls."""
     nodes, previous = [], "x"
     for i in range(matmuls):
         nodes.append(helper.make_node("MatMul", [previous, "x"], [f"y{i}"]))
@@ -156,7 +187,7 @@ def test_a_normal_job_with_quiet_stages_longer_than_the_silence_is_unaffected(
     job = hub.submit_profile_job(
         _slow_model(tmp_path / "slow.onnx"),
         None,
-        options="--compute_unit cpu --max_profiler_iterations 2",
+        options="--compute_unit cpu --max_profiler_iterations 1",
     )
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.success, status.message
