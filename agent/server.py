@@ -186,12 +186,12 @@ class AgentServicer(pb_grpc.AgentServicer):
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         try:
             with self._job_lock:
-                return self._infer(request)
+                return self._infer(request, context)
         except AgentError as exc:
             context.abort(_status_for(exc), f"{type(exc).__name__}: {exc}")
         raise AssertionError("unreachable")  # context.abort raises
 
-    def _infer(self, request: pb.InferRequest) -> pb.InferReply:
+    def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
             model_path = self.artifacts.stage(
@@ -199,7 +199,11 @@ class AgentServicer(pb_grpc.AgentServicer):
             )
             runtime_name_for(model_path)
             config = serde.run_config_from_proto(request.options, Path(scratch))
-            [result] = list(run_isolated(infer_job, (model_path, config, feeds)))
+            # A call its controller gave up on (a frozen agent, resumed) stops the job.
+            job = run_isolated(
+                infer_job, (model_path, config, feeds), lambda: not context.is_active()
+            )
+            [result] = list(job)
         samples = [
             pb.Sample(tensors=[serde.array_to_tensor(n, a) for n, a in outputs.items()])
             for outputs in result.samples

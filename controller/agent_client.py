@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,9 +154,39 @@ class AgentClient:
             call = self._stub.Profile(request, metadata=self._metadata)
         return ProfileStream(call, self.device)
 
-    def infer(self, request: pb.InferRequest) -> pb.InferReply:
+    def infer(self, request: pb.InferRequest, limits: StreamLimits | None = None) -> pb.InferReply:
+        """One Infer call, watched: the agent must answer a ping within the silence limit
+        while it runs, and the call ends within ``DEVICELAB_LOAD_TIMEOUT_S`` plus grace
+        (it loads the model, then runs every sample)."""
+        limits = limits or StreamLimits.from_env()
         with grpc_errors(self.device):
-            return self._stub.Infer(request, metadata=self._metadata)
+            future = self._stub.Infer.future(
+                request,
+                timeout=limits.load_timeout_s + limits.stage_grace_s,
+                metadata=self._metadata,
+            )
+            reason = self._watch_unary(future, limits)
+            if reason is not None:
+                future.cancel()  # the agent stops the job once it runs again
+                raise InternalError(f"[{self.device}] {reason}")
+            return future.result()
+
+    def _watch_unary(self, future: grpc.Future, limits: StreamLimits) -> str | None:
+        """Ping the agent while ``future`` runs; why to give up on it, or None once done."""
+        while True:
+            try:
+                future.result(timeout=limits.heartbeat_s)
+                return None
+            except grpc.FutureTimeoutError:
+                pass
+            started = time.monotonic()
+            try:
+                self.ping(timeout_sec=limits.silence_s)
+            except InternalError:
+                if future.done():
+                    return None
+                silent_s = time.monotonic() - started
+                return f"no sign of life from the agent for {silent_s:.1f} s during inference"
 
     def cancel(self, job_id: str, timeout_sec: float = PING_TIMEOUT_SEC) -> bool:
         """Ask the agent to stop a job; bounded, because the agent may be frozen."""

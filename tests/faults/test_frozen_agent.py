@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import onnx
 import psutil
 import pytest
@@ -133,6 +134,28 @@ def test_a_job_for_an_agent_frozen_before_it_fails_within_the_silence_limit(
         assert "no answer from the agent" in status.message
         assert elapsed <= SILENCE_S + MARGIN_S
     assert _quick_job(models_dir / "tiny_cnn.onnx").wait(JOB_TIMEOUT_SEC).success
+
+
+def test_an_inference_job_on_a_frozen_agent_fails_within_the_silence_limit(
+    tmp_path: Path,
+) -> None:
+    model = _slow_model(tmp_path / "slow.onnx")
+    samples = [np.ones((1024, 1024), np.float32)] * 4  # ~2 s each: the agent is mid-job
+    job = hub.submit_inference_job(model, None, inputs={"x": samples})
+    while job.get_status().state is not hub.JobStatus.State.RUNNING_INFERENCE:
+        assert not job.get_status().finished, job.get_status().message
+        time.sleep(0.02)
+    time.sleep(0.5)
+    agent, child = _agent_and_job_process()
+    with frozen(agent) as stopped_at:
+        elapsed = _seconds_until_finished(job, stopped_at)
+    status = job.get_status()
+    assert status.failure
+    assert "no sign of life from the agent" in status.message
+    assert "during inference" in status.message
+    assert elapsed <= SILENCE_S + MARGIN_S
+    gone, _ = psutil.wait_procs([child], timeout=15)  # the resumed agent gives it up
+    assert gone, "the resumed agent kept running the abandoned inference"
 
 
 def _quick_job(model: Path) -> hub.ProfileJob:
