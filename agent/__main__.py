@@ -35,6 +35,11 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         default=TOKEN_ENV,
         help="environment variable holding the session token (unset = no auth)",
     )
+    serve.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="exit when standard input closes: the parent that started the agent died",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -62,10 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if args.exit_with_stdin:
+        threading.Thread(target=_stop_at_eof, args=(stop,), daemon=True).start()
     print(ready_line(port, os.getpid()), flush=True)
     stop.wait()
     server.stop(grace=2).wait()
     return 0
+
+
+def _stop_at_eof(stop: threading.Event) -> None:
+    """Set ``stop`` once stdin reaches end of file.
+
+    The parent holds the pipe's write end open and never writes: the kernel
+    closes it when the parent dies however it dies (SIGKILL included), so the
+    agent does not live on re-parented to init. PR_SET_PDEATHSIG would not do:
+    it fires when the *thread* that started the agent exits, and a worker starts
+    it from a job's thread.
+    """
+    while sys.stdin.buffer.read(4096):
+        pass
+    logging.getLogger("devicelab.agent").info("parent gone (stdin closed); exiting")
+    stop.set()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
 from controller.runners import EventListener
 from controller.store import JobRecord, Store
-from controller.worker import Worker
+from controller.worker import Worker, run_before_sigterm
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
@@ -72,6 +72,7 @@ def _ensure_worker() -> None:
     with _lock:
         if "worker" not in _state:
             _state["worker"] = Worker(_store(), _registry(), _hooks).start()
+            run_before_sigterm(_shutdown)  # hand its jobs back on SIGTERM too
         _state["worker"].wake()
 
 
@@ -490,8 +491,8 @@ def submit_compile_and_profile_jobs(
 @atexit.register
 def _shutdown() -> None:
     worker = _state.get("worker")
-    if worker is not None:
-        worker.stop(timeout_sec=2.0)
+    if worker is not None:  # hands its running jobs back before their agents close
+        worker.stop(timeout_sec=2.0, why="the process running it exited")
     registry = _state.get("registry")
     if registry is not None:
         registry.close()

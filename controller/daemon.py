@@ -218,7 +218,8 @@ def stop_worker(store_root: Path, timeout_sec: float = 30.0) -> int | None:
     """Ask the worker serving the store to stop (SIGTERM) and wait until it is gone.
 
     Returns its pid, or None when no worker served the store. Jobs it was
-    running are re-queued by the next worker once its heartbeat is stale.
+    running it hands back (re-queued at once); after a SIGKILL (no exit within
+    ``timeout_sec``) the next worker re-queues them once its heartbeat is stale.
     """
     pid = serving_pid(store_root)
     if pid is None:
@@ -248,8 +249,14 @@ def serve(store: Store, lock: StoreLock, idle_exit_sec: float | None) -> None:
     from controller.worker import Worker
 
     stopping = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stopping.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, on_signal)
     registry = DeviceRegistry()
     worker = Worker(store, registry).start()
     if lock.held:
@@ -258,7 +265,9 @@ def serve(store: Store, lock: StoreLock, idle_exit_sec: float | None) -> None:
     try:
         _serve_loop(store, lock, worker, stopping, idle_exit_sec)
     finally:
-        worker.stop(timeout_sec=5.0)
+        # Running jobs are handed back (re-queued at once) before their agents close.
+        why = f"{received[0]} to the worker" if received else "the worker stopped"
+        worker.stop(timeout_sec=5.0, why=why)
         registry.close()
         lock.release()
         log.info("worker %s stopped", worker.worker_id)

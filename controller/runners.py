@@ -30,7 +30,7 @@ from controller.options import Options, parse_options
 from controller.options.table import MODEL_RUNTIMES, TORCH_SOURCE_TYPES
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
 from controller.simulated import TWIN_OF_KEY, simulation_record
-from controller.store import JobRecord, JobStateError, Store
+from controller.store import RUNNING_STATES, JobRecord, JobStateError, Store
 from controller.transports.base import Transport
 from protos import agent_pb2 as pb
 
@@ -69,7 +69,11 @@ class RunContext:
     upload_progress: ProgressCallback | None = None
 
     def move(self, job: JobRecord, state: JobState, message: str = "") -> JobRecord:
-        return self.store.transition(job.id, state, message, worker_id=self.worker_id)
+        # Only from a running state: a job handed back (queued again, held by no
+        # one) must not be failed, or taken back, by the run that gave it up.
+        return self.store.transition(
+            job.id, state, message, RUNNING_STATES, worker_id=self.worker_id
+        )
 
     def cancelled(self, job: JobRecord) -> bool:
         return self.store.get_job(job.id).state is JobState.FAILED

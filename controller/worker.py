@@ -8,6 +8,9 @@ for a phone that is busy, or not even connected, does not wait for it.
 
 A worker heartbeats; when one stops (controller restarted, killed), any worker
 recovers its jobs: re-queued while attempts remain, else failed with a reason.
+A worker that stops on purpose (``stop()``: ^C, SIGTERM, the end of the script
+it runs in) hands its running jobs back at once instead: re-queued before it
+closes the agent connections they use, no attempt counted.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import logging
 import os
 import platform
 import secrets
+import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from controller.agent_client import ProgressCallback
@@ -26,7 +31,13 @@ from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
 from controller.runners import JobHooks, RunContext, run_job
-from controller.store import JobRecord, Store, StoreCorruptError
+from controller.store import (
+    RUNNING_STATES,
+    JobRecord,
+    JobStateError,
+    Store,
+    StoreCorruptError,
+)
 
 log = logging.getLogger("devicelab.worker")
 
@@ -35,6 +46,8 @@ HEARTBEAT_INTERVAL_SEC = 2.0
 COMPILE_SLOT = "host-compiler"
 PUSH_EVENT_INTERVAL_SEC = 0.2
 PUSH_EVENT_FIRST_SEQ = -1_000_000_000
+# While the store refuses writes (a full disk), how often a job's end is retried.
+STORE_RETRY_INTERVAL_SEC = 1.0
 
 
 def stale_after_sec() -> float:
@@ -66,6 +79,26 @@ def device_accepts(
         return False
 
 
+def run_before_sigterm(cleanup: Callable[[], None]) -> None:
+    """Have SIGTERM run ``cleanup`` before it ends this process as it would have.
+
+    Python's default SIGTERM ends the process at once, without atexit: an
+    in-process worker would abandon its running job. Only from the main thread,
+    and only while SIGTERM has its default action (a script's own handler wins).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        cleanup()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # die of SIGTERM, as the script's parent expects
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 class PushRecorder:
     """Stores a job's push progress as ``push`` events (and calls an in-process hook).
 
@@ -75,10 +108,13 @@ class PushRecorder:
     job's events still read in the order they happened.
     """
 
-    def __init__(self, store: Store, job: JobRecord, hook: ProgressCallback | None) -> None:
+    def __init__(
+        self, store: Store, job: JobRecord, hook: ProgressCallback | None, worker_id: str
+    ) -> None:
         self.store = store
         self.job = job
         self.hook = hook
+        self.worker_id = worker_id
         self._seq = PUSH_EVENT_FIRST_SEQ
         self._last = 0.0
 
@@ -91,7 +127,10 @@ class PushRecorder:
         self._last = now
         payload = json.dumps([done, total]).encode()
         self.store.append_events(
-            self.job.id, [(self._seq, "push", payload)], attempt=self.job.attempt
+            self.job.id,
+            [(self._seq, "push", payload)],
+            attempt=self.job.attempt,
+            worker_id=self.worker_id,  # a job handed back meanwhile refuses the write
         )
         self._seq += 1
 
@@ -121,7 +160,7 @@ class Worker:
         # Set when there may be work: a submit in this process, or a job that ended
         # (its device is free). The dispatch loop also polls, for other processes.
         self._wake = threading.Event()
-        self._busy: set[str] = set()
+        self._busy: dict[str, str] = {}  # slot -> id of the job running there
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -149,11 +188,30 @@ class Worker:
         with self._lock:
             return bool(self._busy)
 
-    def stop(self, timeout_sec: float = 10.0) -> None:
+    def stop(self, timeout_sec: float = 10.0, why: str = "it stopped") -> None:
+        """Claim nothing more and hand back the jobs still running; then join the loops.
+
+        Call it before closing the registry: a job handed back is no longer this
+        worker's, so closing the agent connection under it fails nothing.
+        """
         self._stop.set()
         self._wake.set()
+        with self._lock:
+            running = list(self._busy.values())
+        for job_id in running:
+            self._hand_back(job_id, why)
         for thread in self._threads:
             thread.join(timeout_sec)
+
+    def _hand_back(self, job_id: str, why: str) -> None:
+        reason = f"worker {self.worker_id} handed it back ({why})"
+        try:
+            job = self.store.hand_back(job_id, self.worker_id, reason)
+        except Error as exc:  # a full disk: recovered once our heartbeat is stale
+            log.warning("job %s: could not hand it back: %s", job_id, exc)
+            return
+        if job is not None:
+            log.info("job %s handed back: %s", job_id, job.message)
 
     def run_forever(self) -> None:
         self.start()
@@ -220,14 +278,20 @@ class Worker:
             job = self.store.claim_next(self.worker_id, slot, accepts)
             if job is None:
                 return False
-            self._busy.add(slot)
+            if self._stop.is_set():  # stop() came while we claimed: not ours to run
+                self._hand_back(job.id, "it was stopping")
+                return False
+            self._busy[slot] = job.id
         context = RunContext(
             self.store,
             self.worker_id,
             self.registry,
             self.hooks.listener if self.hooks else None,
             PushRecorder(
-                self.store, job, self.hooks.upload_progress(job.id) if self.hooks else None
+                self.store,
+                job,
+                self.hooks.upload_progress(job.id) if self.hooks else None,
+                self.worker_id,
             ),
         )
         thread = threading.Thread(
@@ -242,7 +306,30 @@ class Worker:
     def _run(self, context: RunContext, job: Any, entry: DeviceEntry | None, slot: str) -> None:
         try:
             run_job(context, job, entry)
+        except Exception as exc:  # the store refused even the job's end (a full disk)
+            self._end_once_writable(job, exc)
         finally:
             with self._lock:
-                self._busy.discard(slot)
+                self._busy.pop(slot, None)
             self._wake.set()
+
+    def _end_once_writable(self, job: JobRecord, exc: Exception) -> None:
+        """Fail the job as soon as the store takes writes again.
+
+        Left as it was, the job would stay running for good (this worker keeps
+        heartbeating, so no recovery fires) and its device would take no other job.
+        """
+        log.error("job %s: the store refused a write: %s", job.id, exc)
+        message = f"the store could not record the job: {exc}"
+        while True:
+            try:
+                self.store.transition(
+                    job.id, JobState.FAILED, message, RUNNING_STATES, worker_id=self.worker_id
+                )
+                return
+            except JobStateError:
+                return  # ended, handed back or taken over meanwhile
+            except Error as retry:
+                log.debug("job %s: store still refuses writes: %s", job.id, retry)
+            if self._stop.wait(STORE_RETRY_INTERVAL_SEC):
+                return  # stopping: stop() hands it back, or a recovery re-queues it

@@ -140,6 +140,8 @@ class Database:
                     f"store {self.path} stayed locked by another process for "
                     f"{self.busy_timeout_ms} ms: {exc}"
                 ) from exc
+            if "disk is full" in str(exc):  # SQLITE_FULL says "database or disk is full"
+                raise InternalError(f"store {self.path}: disk full, nothing written") from exc
             raise InternalError(f"store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             if _is_corruption(exc):

@@ -4,7 +4,8 @@ A job is queued in ``created``; a worker moves it through the running states
 (``claim_next`` puts it in ``provisioning device``); it ends in ``success`` or
 ``failed``, which are final. Every unfinished state may fail, and a running
 state may "move" to itself to update its message (progress). Only
-``recover_orphans`` sends a job back to ``created``, and it counts the attempt.
+``recover_orphans`` (counting the attempt) and ``hand_back`` (a stopping
+worker's job, not counted) send a job back to ``created``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from controller.jobs import JobState
 from controller.store._codec import from_json, to_datetime, to_json
-from controller.store._jobs import get_job
+from controller.store._jobs import JobStateError, get_job
 from controller.store._records import EventRecord
 
 EventTuple = tuple[int, str, bytes]
@@ -24,9 +25,18 @@ def append_events(
     job_id: str,
     events: Iterable[EventTuple],
     attempt: int | None,
+    worker_id: str | None = None,
 ) -> int:
-    """Store events not stored yet; returns how many were new."""
+    """Store events not stored yet; returns how many were new.
+
+    With ``worker_id``, only while that worker holds the job: a run whose job was
+    handed back or recovered must not write into the next run's events. A write
+    naming its ``attempt`` for a queued job is such a late write too.
+    """
     job = get_job(conn, job_id)
+    queued = attempt is not None and job.state is JobState.CREATED
+    if queued or (worker_id is not None and job.worker_id != worker_id):
+        raise JobStateError(f"job {job_id} is no longer held by the run writing its events")
     run = job.attempt if attempt is None else attempt
     cursor = conn.executemany(
         "INSERT OR IGNORE INTO job_events (job_id, attempt, seq, kind, payload, created_at) "

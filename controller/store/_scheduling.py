@@ -15,7 +15,7 @@ from typing import Any
 from controller.jobs import JobState
 from controller.store._codec import from_json
 from controller.store._jobs import get_job, require_worker
-from controller.store._records import JobRecord
+from controller.store._records import RUNNING_STATES, JobRecord
 
 DEFAULT_MAX_ATTEMPTS = 3
 DeviceMatcher = Callable[[dict[str, Any]], bool]
@@ -103,6 +103,27 @@ def recover_orphans(
             )
         recovered.append(release(conn, now, get_job(conn, row["id"]), reason, max_attempts))
     return recovered
+
+
+def hand_back(
+    conn: sqlite3.Connection, now: float, job_id: str, worker_id: str, reason: str
+) -> JobRecord | None:
+    """Re-queue a running job its worker gives up (stopping); None if it no longer holds it.
+
+    Not an attempt: the worker did not fail, so the job keeps its attempt count
+    and the run's events are dropped (the next run numbers its events from 0
+    again). A late write of the old run is refused, as it no longer holds the job.
+    """
+    job = get_job(conn, job_id)
+    if job.worker_id != worker_id or job.state not in RUNNING_STATES:
+        return None
+    conn.execute("DELETE FROM job_events WHERE job_id = ? AND attempt = ?", (job_id, job.attempt))
+    conn.execute(
+        "UPDATE jobs SET state = 'created', worker_id = NULL, device_serial = NULL, "
+        "started_at = NULL, updated_at = ?, message = ? WHERE id = ?",
+        (now, f"re-queued: {reason}", job_id),
+    )
+    return get_job(conn, job_id)
 
 
 def release(

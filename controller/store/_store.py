@@ -367,6 +367,19 @@ class Store:
         with self._db.write() as conn:
             return _scheduling.recover_orphans(conn, self._clock(), stale_after_s, max_attempts)
 
+    def hand_back(self, job_id: str, worker_id: str, reason: str) -> JobRecord | None:
+        """Re-queue at once a running job ``worker_id`` gives up (it is stopping).
+
+        Unlike a recovery this is no failed attempt: the attempt count stays and
+        the abandoned run's events are dropped. Returns the job, or None when the
+        worker no longer held it (it ended, or was recovered by another worker).
+
+        Example:
+            store.hand_back(job.id, "w1", "worker w1 stopped (SIGTERM)")
+        """
+        with self._db.write() as conn:
+            return _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
+
     # -- events and results ----------------------------------------------------
 
     def append_events(
@@ -375,19 +388,23 @@ class Store:
         events: Iterable[tuple[int, str, bytes]],
         *,
         attempt: int | None = None,
+        worker_id: str | None = None,
     ) -> int:
         """Persist ``(seq, kind, payload)`` events of the job's current (or given) attempt.
 
         Idempotent on ``seq``; returns how many events were new. A worker passes
         the ``attempt`` it claimed, so a late write from a run that lost the job
-        cannot mix into the next attempt.
+        cannot mix into the next attempt, and its ``worker_id``: once the job was
+        handed back (same attempt) the write raises ``JobStateError``.
 
         Example:
             store.append_events(job.id, [(0, "load_done", event.SerializeToString())],
                                 attempt=job.attempt)
         """
         with self._db.write() as conn:
-            return _runs.append_events(conn, self._clock(), job_id, events, attempt)
+            return _runs.append_events(
+                conn, self._clock(), job_id, events, attempt, worker_id
+            )
 
     def events(self, job_id: str, *, attempt: int | None = None) -> list[EventRecord]:
         """The job's events in ``seq`` order (current attempt unless one is given)."""

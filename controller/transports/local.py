@@ -85,8 +85,15 @@ class LocalTransport:
         repo_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
         cmd = [self.python, "-m", "agent", "serve", "--port", "0", "--workdir", str(self.workdir)]
+        # stdin is a pipe we never write to: when this process dies, even by SIGKILL,
+        # the agent reads end of file and exits (was: re-parented to init, ~65 MB, forever).
         self._process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            [*cmd, "--exit-with-stdin"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         port = self._wait_ready()
@@ -145,4 +152,6 @@ class LocalTransport:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._process is not None and self._process.stdin is not None:
+            self._process.stdin.close()
         self._process = None
