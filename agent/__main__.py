@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.exit_with_stdin:
         threading.Thread(target=_stop_at_eof, args=(stop,), daemon=True).start()
     print(ready_line(port, os.getpid()), flush=True)
-    stop.wait()
+    # Wake up now and then: Python runs signal handlers in the main thread only, and a
+    # SIGTERM the kernel hands to another thread (seen after SIGSTOP + SIGCONT) would
+    # not wake an untimed wait: the agent ignored it for good.
+    while not stop.wait(0.5):
+        pass
     server.stop(grace=2).wait()
     return 0
 

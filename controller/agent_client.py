@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -135,7 +136,9 @@ class AgentClient:
         if self.has_artifact(artifact.sha256):
             return artifact.sha256
         with grpc_errors(self.device):
-            reply = self._stub.UploadArtifact(_chunks(artifact, progress), metadata=self._metadata)
+            chunks = _chunks(artifact, progress)
+            future = self._stub.UploadArtifact.future(chunks, metadata=self._metadata)
+            reply = self._watched(future, "the upload", StreamLimits.from_env())
         if reply.sha256 != artifact.sha256:
             raise InternalError(
                 f"[{self.device}] stored {reply.sha256}, expected {artifact.sha256}"
@@ -146,7 +149,8 @@ class AgentClient:
         """Have the agent verify and store a file already pushed to its incoming/ folder."""
         request = pb.AdoptRequest(sha256=sha256, filename=filename, incoming_name=incoming_name)
         with grpc_errors(self.device):
-            self._stub.AdoptArtifact(request, metadata=self._metadata)
+            future = self._stub.AdoptArtifact.future(request, metadata=self._metadata)
+            self._watched(future, "the artifact's check", StreamLimits.from_env())
 
     def profile(self, request: pb.ProfileRequest) -> ProfileStream:
         """Start a Profile call; iterate the result for events (heartbeats included)."""
@@ -165,13 +169,17 @@ class AgentClient:
                 timeout=limits.load_timeout_s + limits.stage_grace_s,
                 metadata=self._metadata,
             )
-            reason = self._watch_unary(future, limits)
-            if reason is not None:
-                future.cancel()  # the agent stops the job once it runs again
-                raise InternalError(f"[{self.device}] {reason}")
-            return future.result()
+            return self._watched(future, "inference", limits)
 
-    def _watch_unary(self, future: grpc.Future, limits: StreamLimits) -> str | None:
+    def _watched(self, future: grpc.Future, during: str, limits: StreamLimits) -> Any:
+        """``future``'s reply, or InternalError once the agent stops answering pings."""
+        reason = self._watch_unary(future, during, limits)
+        if reason is not None:
+            future.cancel()  # the agent drops the call (and its job) once it runs again
+            raise InternalError(f"[{self.device}] {reason}")
+        return future.result()
+
+    def _watch_unary(self, future: grpc.Future, during: str, limits: StreamLimits) -> str | None:
         """Ping the agent while ``future`` runs; why to give up on it, or None once done."""
         while True:
             try:
@@ -186,7 +194,7 @@ class AgentClient:
                 if future.done():
                     return None
                 silent_s = time.monotonic() - started
-                return f"no sign of life from the agent for {silent_s:.1f} s during inference"
+                return f"no sign of life from the agent for {silent_s:.1f} s during {during}"
 
     def cancel(self, job_id: str, timeout_sec: float = PING_TIMEOUT_SEC) -> bool:
         """Ask the agent to stop a job; bounded, because the agent may be frozen."""

@@ -8,7 +8,10 @@ followed by SIGCONT must be flagged in the result, not pass as a normal run.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +24,11 @@ import pytest
 from onnx import TensorProto, helper
 
 import controller as hub
+from agent.handshake import TOKEN_ENV, parse_ready_line
+from controller.agent_client import AgentClient, Artifact
 from controller.api import _store
 from controller.config import home_dir
+from controller.errors import InternalError
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
 from protos import agent_pb2 as pb
 
@@ -156,6 +162,52 @@ def test_an_inference_job_on_a_frozen_agent_fails_within_the_silence_limit(
     assert elapsed <= SILENCE_S + MARGIN_S
     gone, _ = psutil.wait_procs([child], timeout=15)  # the resumed agent gives it up
     assert gone, "the resumed agent kept running the abandoned inference"
+
+
+@pytest.fixture()
+def lone_agent(tmp_path: Path) -> Iterator[tuple[AgentClient, psutil.Process]]:
+    """The real agent as this test's own subprocess, with its client."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", "serve", "--port", "0", "--workdir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, TOKEN_ENV: "frozen-agent-token"},
+    )
+    try:
+        assert process.stdout is not None
+        ready = parse_ready_line(process.stdout.readline())
+        assert ready is not None
+        client = AgentClient(f"127.0.0.1:{ready[0]}", device="lone", token="frozen-agent-token")
+        yield client, psutil.Process(process.pid)
+        client.close()
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait(10)
+
+
+def test_an_upload_to_an_agent_frozen_midway_fails_within_the_silence_limit(
+    tmp_path: Path, lone_agent: tuple[AgentClient, psutil.Process]
+) -> None:
+    client, agent = lone_agent
+    big = tmp_path / "big.onnx"
+    big.write_bytes(os.urandom(32 * 1024 * 1024))
+    stopped_at: list[float] = []
+
+    def freeze_at_first_chunk(done: int, total: int) -> None:
+        if not stopped_at:
+            agent.send_signal(signal.SIGSTOP)
+            stopped_at.append(time.monotonic())
+
+    with pytest.raises(InternalError, match="no sign of life from the agent .* during the upload"):
+        client.ensure_artifact(Artifact.from_file(big), freeze_at_first_chunk)
+    assert time.monotonic() - stopped_at[0] <= SILENCE_S + MARGIN_S
+    # Resumed and told to stop at once, it stops (it used to ignore that SIGTERM).
+    agent.send_signal(signal.SIGCONT)
+    agent.terminate()
+    agent.wait(5)
 
 
 def _quick_job(model: Path) -> hub.ProfileJob:
