@@ -1,13 +1,16 @@
 """A frozen agent or device must not hang a job (issue 13, defect 3).
 
 The real local agent (a subprocess of this test's in-process worker) is frozen with
-SIGSTOP mid-loop: its job process, or its main process. The job must fail within the
-silence limit (``DEVICELAB_AGENT_SILENCE_S``, small here) saying why; a short freeze
-followed by SIGCONT must be flagged in the result, not pass as a normal run.
+SIGSTOP mid-loop: its job process, or its main process; also before a job, mid-upload,
+mid-inference, and a whole phone stand-in behind a real adb server. The job must fail
+within the silence limit (``DEVICELAB_AGENT_SILENCE_S``, small here) saying why; a
+short freeze followed by SIGCONT must be flagged in the result, not pass as a normal
+run; quiet stages longer than the silence (heartbeats) must not fail a normal job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,6 +33,13 @@ from controller.api import _store
 from controller.config import home_dir
 from controller.errors import InternalError
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
+from controller.phone_standin.device import StandinDevice
+from controller.phone_standin.testing import (
+    GALAXY_S23_PROPS,
+    adb_server,
+    connected_standin,
+    find_adb,
+)
 from protos import agent_pb2 as pb
 
 SILENCE_S = 2.0
@@ -317,3 +327,54 @@ def test_jitter_is_not_a_stall_but_a_pause_is() -> None:
     assert stalls is not None and stalls["outliers"][0]["index"] == len(jittery)
     gap = find_stalls(jittery, loop_time_s=sum(jittery) / 1e6 + 2.0)
     assert gap is not None and gap["outlier_count"] == 0
+
+
+# --- through adb: a phone that freezes (every process of it stopped, the link up) --------
+
+
+@pytest.fixture()
+def frozen_phone_standin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StandinDevice]:
+    if find_adb() is None:
+        pytest.skip("no `adb` on PATH (apt-get install adb)")
+    with adb_server() as server:
+        monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(server.port))
+        with connected_standin(server, tmp_path / "phone", GALAXY_S23_PROPS) as phone:
+            yield phone
+
+
+def _stop_phone(phone: StandinDevice, signum: signal.Signals) -> None:
+    for pid in phone.processes.marked_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+@pytest.mark.adb
+def test_a_phone_frozen_mid_job_fails_it_through_adb_and_serves_once_thawed(
+    frozen_phone_standin: StandinDevice, models_dir: Path
+) -> None:
+    phone = frozen_phone_standin
+    device = hub.Device("Samsung Galaxy S23")
+    stopped_at: list[float] = []
+
+    def freeze_in_the_loop(job: object, event: pb.ProfileEvent) -> None:
+        if event.WhichOneof("event") == "iterations" and not stopped_at:
+            _stop_phone(phone, signal.SIGSTOP)
+            stopped_at.append(time.monotonic())
+
+    job = hub.submit_profile_job(
+        models_dir / "tiny_cnn.onnx", device, options=LONG_LOOP, listener=freeze_in_the_loop
+    )
+    try:
+        status = job.wait(JOB_TIMEOUT_SEC)
+        elapsed = time.monotonic() - stopped_at[0]
+    finally:
+        _stop_phone(phone, signal.SIGCONT)
+    assert status.failure
+    assert "no sign of life from the agent" in status.message and phone.serial in status.message
+    assert elapsed <= SILENCE_S + MARGIN_S
+    retry = hub.submit_profile_job(
+        models_dir / "tiny_cnn.onnx", device, options="--max_profiler_iterations 3"
+    )
+    assert retry.wait(JOB_TIMEOUT_SEC).success
