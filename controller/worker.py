@@ -239,6 +239,10 @@ class Worker:
                 log.error("worker %s stops: %s", self.worker_id, exc)
                 self._stop.set()
                 return
+            except Error as exc:  # the store refuses writes (a full disk): one line a second
+                log.warning("dispatch failed: %s", exc)
+                self._stop.wait(STORE_RETRY_INTERVAL_SEC)
+                started = False
             except Exception:  # the loop must outlive any one bad dispatch
                 log.exception("dispatch failed")
                 started = False
