@@ -232,7 +232,14 @@ def _record_event(
 ) -> None:
     builder.add(event)
     kind = event.WhichOneof("event") or "unknown"
-    ctx.store.append_events(job.id, [(seq, kind, event.SerializeToString())], attempt=job.attempt)
+    # worker_id: once this worker handed the job back, a late event of its run is refused
+    # even if another worker has re-claimed the job meanwhile.
+    ctx.store.append_events(
+        job.id,
+        [(seq, kind, event.SerializeToString())],
+        attempt=job.attempt,
+        worker_id=ctx.worker_id,
+    )
     if ctx.listener is not None:
         ctx.listener(job, event)
 
