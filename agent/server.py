@@ -8,6 +8,7 @@ decides whether the controller reports a ``UserError`` or an ``InternalError``.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import platform
@@ -229,14 +230,18 @@ class _TokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str) -> None:
         self._token = token
 
-        def deny(request: object, context: grpc.ServicerContext) -> None:
+        def deny(requests: object, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong devicelab token")
 
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        # A streaming-request handler reads no message before it runs: a unary one would
+        # make gRPC receive the whole body first (up to MAX_MESSAGE_BYTES), and any app on
+        # a phone can reach the agent's loopback port. The denial never reads one.
+        self._deny = grpc.stream_unary_rpc_method_handler(deny)
 
     def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get(TOKEN_METADATA_KEY) == self._token:
+        given = str(metadata.get(TOKEN_METADATA_KEY, ""))
+        if hmac.compare_digest(given.encode(), self._token.encode()):
             return continuation(handler_call_details)
         return self._deny
 

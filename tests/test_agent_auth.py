@@ -19,7 +19,8 @@ TOKEN = "s3cret-session-token"
 
 
 @pytest.fixture()
-def agent_port(tmp_path: Path) -> Iterator[int]:
+def agent(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """(port, pid) of a real agent started with TOKEN."""
     env = {**os.environ, TOKEN_ENV: TOKEN}
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "serve", "--port", "0", "--workdir", str(tmp_path)],
@@ -33,10 +34,15 @@ def agent_port(tmp_path: Path) -> Iterator[int]:
         line = process.stdout.readline()
         ready = parse_ready_line(line)
         assert ready is not None, line
-        yield ready[0]
+        yield ready[0], process.pid
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture()
+def agent_port(agent: tuple[int, int]) -> int:
+    return agent[0]
 
 
 def test_right_token_is_served(agent_port: int) -> None:
@@ -53,3 +59,31 @@ def test_missing_or_wrong_token_is_refused(agent_port: int, token: str) -> None:
     with pytest.raises(InternalError, match="UNAUTHENTICATED"):  # a streaming call too
         list(client.profile(pb.ProfileRequest(job_id="j", artifact_sha256="0" * 64)))
     client.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_a_large_call_without_the_token_is_refused_before_its_body_is_read(
+    agent: tuple[int, int],
+) -> None:
+    """Any app on a phone can reach the agent's port: a token-less 200 MB request must
+    not make the agent hold 200 MB (before: each one grew it by the message size)."""
+    import numpy as np
+
+    from agent import serde
+
+    port, pid = agent
+    big = serde.array_to_tensor("x", np.zeros(50 * 1024 * 1024, dtype=np.float32))
+    request = pb.InferRequest(job_id="j", samples=[pb.Sample(tensors=[big])])
+    before = _peak_rss_mb(pid)
+    client = AgentClient(f"127.0.0.1:{port}", device="local", token="wrong")
+    for _ in range(2):
+        with pytest.raises(InternalError, match="UNAUTHENTICATED"):
+            client.infer(request)
+    client.close()
+    assert _peak_rss_mb(pid) - before < 100, "the agent read a refused request's body"
