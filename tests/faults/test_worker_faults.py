@@ -159,14 +159,22 @@ def _start_worker(home: Path) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_stopping_a_worker_mid_job_hands_the_job_back(
-    home: Path, models_dir: Path, signum: int
-) -> None:
+def _worker_running_a_job(
+    home: Path, models_dir: Path
+) -> tuple[Store, str, subprocess.Popen[str]]:
+    """A `devicelab worker` in the middle of a 20 s profile job."""
     store = Store(home / "store")
     job_id = _submit(home, models_dir / "tiny_cnn.onnx", seconds=20)
     worker = _start_worker(home)
     _wait_until(lambda: _measuring(store, job_id), "the worker to run the job")
+    return store, job_id, worker
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_a_worker_mid_job_hands_the_job_back(
+    home: Path, models_dir: Path, signum: int
+) -> None:
+    store, job_id, worker = _worker_running_a_job(home, models_dir)
     worker.send_signal(signum)
     assert worker.wait(TIMEOUT_SEC) == 0
     job = store.get_job(job_id)
@@ -179,10 +187,7 @@ def test_stopping_a_worker_mid_job_hands_the_job_back(
 def test_a_worker_killed_takes_its_local_agent_with_it(
     home: Path, models_dir: Path, signum: int
 ) -> None:
-    store = Store(home / "store")
-    job_id = _submit(home, models_dir / "tiny_cnn.onnx", seconds=20)
-    worker = _start_worker(home)
-    _wait_until(lambda: _measuring(store, job_id), "the worker to run the job")
+    store, job_id, worker = _worker_running_a_job(home, models_dir)
     assert _agents_of(home)
     worker.send_signal(signum)
     worker.wait(TIMEOUT_SEC)
