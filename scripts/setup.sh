@@ -16,6 +16,17 @@ fi
 # DEVICELAB_SETUP_EXTRAS=dev skips both (their tests then skip, saying why).
 .venv/bin/python -m pip install --quiet -e ".[${DEVICELAB_SETUP_EXTRAS:-dev,torch,tflite-convert}]"
 
+# onnx2tf (ONNX -> TFLite) pins numpy 1.26, protobuf 4 and TensorFlow 2.19 exactly,
+# which cannot share .venv: it gets a venv of its own, linked beside .venv's python
+# where controller/compile/_tflite.py looks for it. Measured here: 2.6 GB, ~60 s.
+# Skipped with DEVICELAB_SETUP_EXTRAS=dev; a failed install only warns (its test skips).
+if [ -z "${DEVICELAB_SETUP_EXTRAS:-}" ] && [ ! -x .venv/bin/onnx2tf ]; then
+  { [ -x .venv-onnx2tf/bin/python ] || "$PYTHON" -m venv .venv-onnx2tf; } \
+    && .venv-onnx2tf/bin/python -m pip install --quiet "onnx2tf==1.29.24" \
+    && ln -sf "$PWD/.venv-onnx2tf/bin/onnx2tf" .venv/bin/onnx2tf \
+    || echo "WARNING: could not install onnx2tf; ONNX -> TFLite compiles and their test are off" >&2
+fi
+
 # adb reaches phones and the stand-in device; chromium renders the HTML report in
 # its test. Installed from Debian when we can (root); otherwise those tests skip.
 missing=()
