@@ -448,3 +448,21 @@ def test_browser_screenshot(chromium: str, tflite_result: dict, tmp_path: Path) 
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1280, 2000)  # IHDR width, height
     assert len(data) > 50_000  # a blank page compresses to a few kB
+
+
+def test_a_simulated_run_and_its_warnings_are_said_before_any_number() -> None:
+    extra = {
+        "simulated": True,
+        "simulation": {
+            "soc": "Snapdragon 8 Gen 2",
+            "note": "Qualcomm's HTP simulator on this host's CPU",
+            "stands_in_for": {"name": "Samsung Galaxy S23"},
+        },
+        "warnings": ["NPU NOT USED: --compute_unit npu was asked, but <all> ran on CPU"],
+    }
+    page = render_html(_result([100, 200], [], extra))
+    notice = page.index("Simulated Snapdragon 8 Gen 2")
+    assert "standing in for Samsung Galaxy S23" in page
+    assert "NPU NOT USED" in page and "&lt;all&gt;" in page  # escaped like every value
+    assert notice < page.index('class="cards"')
+    assert "Simulated" not in render_html(_result([100, 200], [], {"simulated": False}))

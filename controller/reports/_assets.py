@@ -21,8 +21,8 @@ section.panel { background:var(--panel); border:1px solid var(--line); border-ra
                 padding:18px 22px 20px; margin-bottom:20px; }
 section.panel h2 { margin:0 0 4px; font-size:17px; font-weight:650; }
 p.note { margin:0 0 14px; color:var(--muted); font-size:13px; }
-p.partial { margin:0 0 20px; padding:12px 16px; border:1px solid #fca5a5; border-radius:8px;
-            background:#fef2f2; color:#7f1d1d; font-size:14px; }
+p.partial, p.notice { margin:0 0 20px; padding:12px 16px; border:1px solid #fca5a5;
+            border-radius:8px; background:#fef2f2; color:#7f1d1d; font-size:14px; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(300px,1fr)); gap:14px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:12px 14px; background:#fbfcfe; }
 .card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }

@@ -66,6 +66,8 @@ def render_html(result: dict[str, Any], *, title: str | None = None, top_layers:
     page_title = title or _default_title(extra)
     sections = [
         _partial_notice(extra.get("partial"), len(_latencies(result))),
+        _simulated_notice(extra),
+        _warning_notices(extra.get("warnings") or []),
         _summary_section(result),
         _layers_section(result.get("execution_detail") or [], extra, top_layers),
         _latency_section(_latencies(result)),
@@ -117,6 +119,25 @@ def _partial_notice(partial: dict[str, Any] | None, iterations: int) -> str:
         f"({esc(partial.get('reason', ''))}). This is what it measured before that: "
         f"{_plural(iterations, 'timed iteration')}.</p>"
     )
+
+
+def _simulated_notice(extra: dict[str, Any]) -> str:
+    """A simulated device's page says so before any number: they are not a phone's."""
+    if not extra.get("simulated"):
+        return ""
+    simulation = extra.get("simulation") or {}
+    twin = simulation.get("stands_in_for") or {}
+    name = twin.get("name") if isinstance(twin, dict) else twin
+    standing_in = f", standing in for {esc(name)}" if name else ""
+    return (
+        f'<p class="notice"><b>Simulated {esc(simulation.get("soc", "Snapdragon"))}</b>'
+        f"{standing_in}: {esc(simulation.get('note', ''))}.</p>"
+    )
+
+
+def _warning_notices(warnings: list[str]) -> str:
+    """Result-level warnings (the NPU ran nothing, stalls) as loud as in the CLI."""
+    return "".join(f'<p class="notice"><b>Warning</b>: {esc(w)}</p>' for w in warnings)
 
 
 def _latencies(result: dict[str, Any]) -> list[float]:
