@@ -107,6 +107,7 @@ class AgentClient:
             ],
         )
         self._stub = pb_grpc.AgentStub(self._channel)
+        self._device_info: pb.DeviceInfo | None = None
 
     def close(self) -> None:
         self._channel.close()
@@ -116,10 +117,14 @@ class AgentClient:
             return self._stub.Ping(pb.PingRequest(), timeout=timeout_sec, metadata=self._metadata)
 
     def device_info(self, timeout_sec: float = DEVICE_INFO_TIMEOUT_SEC) -> pb.DeviceInfo:
-        with grpc_errors(self.device):
-            return self._stub.GetDeviceInfo(
-                pb.DeviceInfoRequest(), timeout=timeout_sec, metadata=self._metadata
-            )
+        """What the agent runs on and can run; asked once per client, since it does not
+        change while that agent runs (a restarted agent gets a new client)."""
+        if self._device_info is None:
+            with grpc_errors(self.device):
+                self._device_info = self._stub.GetDeviceInfo(
+                    pb.DeviceInfoRequest(), timeout=timeout_sec, metadata=self._metadata
+                )
+        return self._device_info
 
     def has_artifact(self, sha256: str, timeout_sec: float | None = None) -> bool:
         """Whether the agent holds ``sha256``; a stat on the agent, so it gets no more

@@ -71,14 +71,15 @@ def build_runtime(arch: str = "aarch64", qnn: bool = False, rebuild: bool = Fals
         return cached
     with tempfile.TemporaryDirectory(prefix="devicelab-runtime-", dir=folder) as scratch:
         root = Path(scratch) / "root"
-        _assemble(root, arch, qnn)
-        manifest = build_manifest(root, arch, qnn, _versions(root, qnn))
+        packages = _assemble(root, arch, qnn)
+        manifest = build_manifest(root, arch, qnn, _versions(packages, qnn))
         archive = Path(scratch) / "runtime.tar.gz"
         write_archive(root, archive)
         return _store(folder, key, archive, manifest)
 
 
-def _assemble(root: Path, arch: str, qnn: bool) -> None:
+def _assemble(root: Path, arch: str, qnn: bool) -> list[debian.DebianPackage]:
+    """Lay the runtime out under ``root``; return the Debian packages it was built from."""
     cache = home_dir() / "cache"
     apt = debian.PrivateApt(cache / f"apt-{SUPPORTED_ARCHES[arch]}", SUPPORTED_ARCHES[arch])
     apt.prepare()
@@ -94,9 +95,7 @@ def _assemble(root: Path, arch: str, qnn: bool) -> None:
     shutil.rmtree(site.parent / ".wheel-extras", ignore_errors=True)
     trim.trim(root / f"lib/python{pins.PYTHON_VERSION}", site)
     _keep_needed_libraries(root)
-    (root / "debian-packages.txt").write_text(
-        "".join(f"{p.name} {p.version}\n" for p in downloaded), encoding="utf-8"
-    )
+    return downloaded
 
 
 def _lay_out_python(staged: Path, root: Path) -> None:
@@ -130,11 +129,8 @@ def _keep_needed_libraries(root: Path) -> None:
             path.unlink()
 
 
-def _versions(root: Path, qnn: bool) -> dict[str, Any]:
-    debs = dict(
-        line.split(" ", 1)
-        for line in (root / "debian-packages.txt").read_text(encoding="utf-8").splitlines()
-    )
+def _versions(packages: list[debian.DebianPackage], qnn: bool) -> dict[str, Any]:
+    debs = {package.name: package.version for package in packages}
     return {"python": debs.get(f"python{pins.PYTHON_VERSION}-minimal", ""), "debian": debs,
             "wheels": pins.wheel_pins(qnn)}  # fmt: skip
 

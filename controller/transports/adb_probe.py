@@ -7,7 +7,7 @@ runtime; results record it (what ran where); ``devicelab doctor`` shows it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ShellRunner = Callable[[str], str]
 
@@ -52,7 +52,11 @@ class DeviceFacts:
     uid: str
     tools: tuple[str, ...] = ()
     usable_python: str = ""  # a Python that can run the agent, "" if none
-    missing_tools: tuple[str, ...] = field(default=())
+
+    @property
+    def missing_tools(self) -> tuple[str, ...]:
+        """The deploy step's tools the device lacks."""
+        return tuple(t for t in DEPLOY_TOOLS if t not in self.tools)
 
     def as_dict(self) -> dict[str, str]:
         """The fields a result records under ``devicelab.device``."""
@@ -95,7 +99,6 @@ def parse_probe(text: str) -> DeviceFacts:
         uid=values.get("uid", ""),
         tools=tuple(tools),
         usable_python=values.get("python", ""),
-        missing_tools=tuple(t for t in DEPLOY_TOOLS if t not in tools),
     )
 
 
