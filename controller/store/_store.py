@@ -25,6 +25,7 @@ from controller.jobs import JobState
 from controller.options import target_runtime_for_model
 from controller.store import _arrays, _catalog, _jobs, _packed, _runs, _scheduling
 from controller.store._artifacts import ArtifactStore
+from controller.store._changes import changes_of
 from controller.store._codec import check_page
 from controller.store._db import Database
 from controller.store._records import (
@@ -69,6 +70,7 @@ class Store:
             raise InternalError(f"store {self.root}: cannot use it as a folder: {exc}") from exc
         self._clock = clock
         self._db = Database(self.root / DB_NAME, busy_timeout_s)
+        self._job_moves = changes_of(self._db.path)
         self._db.check_integrity()  # once per process: a damaged file is refused here
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._artifacts.sweep_temp()
@@ -266,6 +268,25 @@ class Store:
         with self._db.read() as conn:
             return _jobs.get_job(conn, job_id)
 
+    @property
+    def job_moves(self) -> int:
+        """How many times this process moved a job's state (for ``wait_for_job_move``)."""
+        return self._job_moves.count
+
+    def wait_for_job_move(self, seen: int, timeout_s: float) -> int:
+        """Sleep until this process moves a job's state after ``job_moves`` was ``seen``,
+        or ``timeout_s`` passed; returns the count now.
+
+        Moves made by other processes do not wake it: bound ``timeout_s`` when one may
+        make the move you wait for (the worker daemon).
+
+        Example:
+            seen = store.job_moves
+            while not store.get_job(job_id).finished:
+                seen = store.wait_for_job_move(seen, 0.1)
+        """
+        return self._job_moves.wait_after(seen, timeout_s)
+
     def rename_job(self, job_id: str, name: str) -> None:
         """Give a job a new name (its state and history are untouched)."""
         with self._db.write() as conn:
@@ -305,9 +326,11 @@ class Store:
         target = _jobs.parse_state(to_state)
         expected = [_jobs.parse_state(state) for state in expect]
         with self._db.write() as conn:
-            return _jobs.transition(
+            moved = _jobs.transition(
                 conn, self._clock(), job_id, target, message, expected, worker_id
             )
+        self._job_moves.mark()  # wakes this process's Job.wait()
+        return moved
 
     # -- workers and scheduling ------------------------------------------------
 
@@ -322,9 +345,12 @@ class Store:
         now re-queued (or failed, past ``max_attempts``): a new run holds nothing.
         """
         with self._db.write() as conn:
-            return _scheduling.register_worker(
+            moved = _scheduling.register_worker(
                 conn, self._clock(), worker_id, pid, hostname, max_attempts
             )
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     def heartbeat(self, worker_id: str) -> None:
         """Tell the store the worker is alive; call it well within ``stale_after_s``."""
@@ -347,9 +373,12 @@ class Store:
             job = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") in ("", "S24"))
         """
         with self._db.write() as conn:
-            return _scheduling.claim_next(
+            moved = _scheduling.claim_next(
                 conn, self._clock(), worker_id, device_serial, device_matches
             )
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     def recover_orphans(
         self, stale_after_s: float, max_attempts: int = _scheduling.DEFAULT_MAX_ATTEMPTS
@@ -365,7 +394,10 @@ class Store:
                 print(job.id, job.state.value, job.message)
         """
         with self._db.write() as conn:
-            return _scheduling.recover_orphans(conn, self._clock(), stale_after_s, max_attempts)
+            moved = _scheduling.recover_orphans(conn, self._clock(), stale_after_s, max_attempts)
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     def hand_back(self, job_id: str, worker_id: str, reason: str) -> JobRecord | None:
         """Re-queue at once a running job ``worker_id`` gives up (it is stopping).
@@ -378,7 +410,10 @@ class Store:
             store.hand_back(job.id, "w1", "worker w1 stopped (SIGTERM)")
         """
         with self._db.write() as conn:
-            return _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
+            moved = _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     # -- events and results ----------------------------------------------------
 
@@ -402,9 +437,7 @@ class Store:
                                 attempt=job.attempt)
         """
         with self._db.write() as conn:
-            return _runs.append_events(
-                conn, self._clock(), job_id, events, attempt, worker_id
-            )
+            return _runs.append_events(conn, self._clock(), job_id, events, attempt, worker_id)
 
     def events(self, job_id: str, *, attempt: int | None = None) -> list[EventRecord]:
         """The job's events in ``seq`` order (current attempt unless one is given)."""
