@@ -181,8 +181,9 @@ class AgentServicer(pb_grpc.AgentServicer):
                 max_time_s=request.max_time_s or _DEFAULT_PLAN.max_time_s,
                 warmup_iterations=request.warmup_iterations,
                 layer_profile_iterations=request.layer_profile_iterations,
-                # The loop's progress is its heartbeat (agent/session.py, ProfilePlan).
-                flush_interval_s=heartbeat_s / 2,
+                # The loop's progress is its heartbeat (agent/session.py, ProfilePlan);
+                # 0.9: a flush lands before the relay's own beat would.
+                flush_interval_s=0.9 * heartbeat_s,
             )
             meter = LoopCpuMeter()
             try:
