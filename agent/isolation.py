@@ -189,8 +189,10 @@ class JobProcess:
         ``func`` must be a module-level function and ``args`` picklable. When
         ``cancel`` is set the child is terminated and JobCancelledError raised.
         With ``heartbeat_s``, a ``Liveness`` is yielded whenever the child sent
-        nothing for that long. The process ends with the job, however it ends.
+        nothing for that long. The process ends with the job, however it ends;
+        after a job that finished, it exits by itself: ``reap()`` waits for that.
         """
+        finished = False
         try:
             try:
                 self._jobs.send((func, args))
@@ -199,8 +201,17 @@ class JobProcess:
             finally:
                 self._jobs.close()
             yield from _relay(self._items, self.process, cancel, heartbeat_s)
+            finished = True
         finally:
-            self.discard()
+            if finished:  # it exits right after its last item (_exit_now)
+                self._items.close()
+            else:
+                self.discard()
+
+    def reap(self) -> None:
+        """Wait until a process whose job finished is gone (ending it if it lingers)."""
+        self.process.join(_JOIN_TIMEOUT_SEC)
+        self.discard()
 
     def discard(self) -> None:
         """End the process (if it still runs) and wait until it is gone."""
@@ -225,9 +236,11 @@ def run_isolated(
     """Run generator ``func(*args)`` in a process started now (see ``JobProcess.run``)."""
     own_cancel = cancel is None
     cancel = cancel or Cancellation()
+    process = JobProcess()
     try:
-        yield from JobProcess().run(func, args, cancel, heartbeat_s)
+        yield from process.run(func, args, cancel, heartbeat_s)
     finally:
+        process.reap()
         if own_cancel:
             cancel.close()
 

@@ -8,6 +8,7 @@ decides whether the controller reports a ``UserError`` or an ``InternalError``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import os
@@ -186,14 +187,14 @@ class AgentServicer(pb_grpc.AgentServicer):
                 flush_interval_s=0.9 * heartbeat_s,
             )
             meter = LoopCpuMeter()
+            process = self.processes.take(runtimes)
             try:
-                process = self.processes.take(runtimes)
                 job = process.run(profile_job, (model_path, config, plan), cancelled, heartbeat_s)
                 for event in job:
                     meter.saw(event)
                     yield self._event_proto(event, meter)
             finally:
-                self.processes.refill(runtimes)  # the job's process has ended: quiet now
+                self.processes.job_ended(process, runtimes)  # its measurements are over
 
     @staticmethod
     def _event_proto(event: object, meter: LoopCpuMeter) -> pb.ProfileEvent:
@@ -217,18 +218,20 @@ class AgentServicer(pb_grpc.AgentServicer):
         cancelled = Cancellation()
         # A call its controller gave up on (a frozen agent, resumed) stops the job.
         context.add_callback(cancelled.set)
-        with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
+        with (
+            contextlib.closing(cancelled),
+            tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch,
+        ):
             model_path = self.artifacts.stage(
                 request.artifact_sha256, request.model_filename, Path(scratch)
             )
             runtimes = (runtime_name_for(model_path),)
             config = serde.run_config_from_proto(request.options, Path(scratch))
+            process = self.processes.take(runtimes)
             try:
-                process = self.processes.take(runtimes)
                 [result] = list(process.run(infer_job, (model_path, config, feeds), cancelled))
             finally:
-                self.processes.refill(runtimes)
-                cancelled.close()
+                self.processes.job_ended(process, runtimes)
         samples = [
             pb.Sample(tensors=[serde.array_to_tensor(n, a) for n, a in outputs.items()])
             for outputs in result.samples
