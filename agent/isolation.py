@@ -27,6 +27,7 @@ no timer of its own fires while the child's loop reports progress.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -43,6 +44,9 @@ import psutil
 from agent.errors import AgentError, JobCancelledError
 
 _JOIN_TIMEOUT_SEC = 5.0
+_PR_SET_NAME = 15  # prctl(2)
+READY_PROCESS_NAME = "devicelab-ready"  # a job process started ahead, waiting for its job
+JOB_PROCESS_NAME = "devicelab-job"  # a job process running its job
 # What every job imports, whatever its runtime: numpy, the session loop, the vendor tools.
 JOB_MODULE = "agent.job_functions"
 
@@ -112,11 +116,24 @@ def _preload(runtimes: tuple[str, ...]) -> None:
             get_runtime(name).prepare()
 
 
+def _set_process_name(name: str) -> None:
+    """Name this process as ``ps``, ``top`` and psutil's ``name()`` show it (Linux, Android).
+
+    A process started ahead and one running a job look alike otherwise (the same
+    ``spawn_main`` command line): ``devicelab-ready`` waits, ``devicelab-job`` runs one.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: keep the name
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
 def _child_main(jobs: Connection, items: Connection, preload: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     try:
         _preload(preload)
+        _set_process_name(READY_PROCESS_NAME)
         func, args = jobs.recv()
+        _set_process_name(JOB_PROCESS_NAME)
     except EOFError:  # discarded before it had a job (the agent stops)
         return
     finally:

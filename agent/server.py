@@ -135,9 +135,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ProfileEvent]:
         cancelled = self._register(request.job_id)
-        # A controller that gave up on the stream (its watchdog) ends the job too: else a
-        # resumed agent would run it for no one, holding the device.
-        context.add_callback(cancelled.set)
+        _cancel_with_call(context, cancelled)
         heartbeat_s = request.heartbeat_s or _DEFAULT_HEARTBEAT_S
         try:
             yield from self._wait_for_job_slot(heartbeat_s, cancelled)
@@ -216,8 +214,7 @@ class AgentServicer(pb_grpc.AgentServicer):
     def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         cancelled = Cancellation()
-        # A call its controller gave up on (a frozen agent, resumed) stops the job.
-        context.add_callback(cancelled.set)
+        _cancel_with_call(context, cancelled)
         with (
             contextlib.closing(cancelled),
             tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch,
@@ -249,6 +246,15 @@ class AgentServicer(pb_grpc.AgentServicer):
         cancellation = Cancellation()
         self._cancel_events[job_id] = cancellation
         return cancellation
+
+
+def _cancel_with_call(context: grpc.ServicerContext, cancelled: Cancellation) -> None:
+    """End the job when its call ends: a controller that gave up on it (its watchdog, a
+    frozen agent resumed) ends the job too, else the agent would run it for no one,
+    holding the device. A call that ended before its handler ran (cancelled while the
+    agent was frozen) takes no callback: the job is cancelled at once."""
+    if not context.add_callback(cancelled.set) or not context.is_active():
+        cancelled.set()
 
 
 class _TokenInterceptor(grpc.ServerInterceptor):

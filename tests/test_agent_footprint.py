@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 import controller as hub
+from agent.isolation import READY_PROCESS_NAME
 from controller.config import home_dir
 from controller.report_text import agent_cpu_line
 
@@ -40,10 +41,15 @@ def _local_agent() -> psutil.Process:
 
 
 def _waiting_job_process(agent: psutil.Process) -> psutil.Process:
-    """The one job process the idle agent keeps started."""
-    waiting = [c for c in agent.children() if "spawn_main" in " ".join(c.cmdline())]
-    assert len(waiting) == 1, f"expected one job process waiting, found {len(waiting)}"
-    return waiting[0]
+    """The one job process the idle agent keeps started (it names itself once imported)."""
+    deadline = time.monotonic() + QUIET_WAIT_SEC
+    while True:
+        spawned = [c for c in agent.children() if "spawn_main" in " ".join(c.cmdline())]
+        assert len(spawned) == 1, f"expected one job process waiting, found {len(spawned)}"
+        if spawned[0].name() == READY_PROCESS_NAME or time.monotonic() > deadline:
+            assert spawned[0].name() == READY_PROCESS_NAME
+            return spawned[0]
+        time.sleep(0.1)
 
 
 def _context_switches(pid: int, tid: int) -> int:
