@@ -136,8 +136,7 @@ def _child_main(jobs: Connection, items: Connection, preload: tuple[str, ...]) -
         _set_process_name(JOB_PROCESS_NAME)
     except EOFError:  # discarded before it had a job (the agent stops)
         return
-    finally:
-        jobs.close()
+    threading.Thread(target=_exit_with_parent, args=(jobs,), daemon=True).start()
     try:
         for item in func(*args):
             items.send(item)
@@ -150,6 +149,18 @@ def _child_main(jobs: Connection, items: Connection, preload: tuple[str, ...]) -
     finally:
         items.close()
     _exit_now()
+
+
+def _exit_with_parent(jobs: Connection) -> None:
+    """End this process once the agent is gone (its end of ``jobs`` closed).
+
+    A job's process otherwise notices only when it next sends: a long load or
+    iteration of an agent killed meanwhile ran on for minutes, for no one. The
+    thread sleeps in a read: it costs the job nothing until the agent ends.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        jobs.recv()
+    os._exit(1)
 
 
 def _exit_now() -> None:
@@ -211,16 +222,14 @@ class JobProcess:
         """
         finished = False
         try:
-            try:
+            # The jobs pipe stays open while the job runs: its end tells the process
+            # the agent is gone (_exit_with_parent).
+            with contextlib.suppress(OSError):  # it died before: EOF on items says how
                 self._jobs.send((func, args))
-            except OSError:  # it died before its job: EOF on the items pipe reports how
-                pass
-            finally:
-                self._jobs.close()
             yield from _relay(self._items, self.process, cancel, heartbeat_s)
             finished = True
         finally:
-            if finished:  # it exits right after its last item (_exit_now)
+            if finished:  # it exits right after its last item (_exit_now); reap() waits
                 self._items.close()
             else:
                 self.discard()

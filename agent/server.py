@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 import psutil
 
-from agent import __version__, serde
+from agent import __version__, events, serde
 from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
 from agent.footprint import LoopCpuMeter
@@ -195,10 +195,10 @@ class AgentServicer(pb_grpc.AgentServicer):
                 self.processes.job_ended(process, runtimes)  # its measurements are over
 
     @staticmethod
-    def _event_proto(event: object, meter: LoopCpuMeter) -> pb.ProfileEvent:
+    def _event_proto(event: events.ProfileEvent | Liveness, meter: LoopCpuMeter) -> pb.ProfileEvent:
         if isinstance(event, Liveness):
             return pb.ProfileEvent(heartbeat=serde.heartbeat_to_proto(event))
-        proto = serde.event_to_proto(event)  # type: ignore[arg-type]
+        proto = serde.event_to_proto(event)
         if proto.HasField("done"):
             meter.fill(proto.done.loop_cpu)
         return proto

@@ -3,13 +3,16 @@
 The real local agent (started by this test's in-process worker) runs real jobs.
 Between jobs it keeps the next job's process started and waiting
 (``agent/standby.py``); neither it nor that process may wake while idle, and
-every job still gets a process of its own. Each result records the CPU time the
-job's process and the agent spent during the timed loop.
+every job still gets a process of its own, which ends with its agent. Each result
+records the CPU time the job's process and the agent spent during the timed loop.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -127,3 +130,48 @@ def test_the_summary_shows_the_agents_cpu_only_when_it_is_a_notable_share() -> N
     assert agent_cpu_line({}) is None  # a result from an agent that did not measure
     line = agent_cpu_line(noisy)
     assert line is not None and "200.0 ms" in line and "5.0%" in line
+
+
+def quiet_job(seconds: float) -> Iterator[str]:
+    """A job that reports once, then is quiet for ``seconds`` (a long load or iteration)."""
+    yield "started"
+    time.sleep(seconds)
+    yield "done"
+
+
+# An agent in miniature: one job's process running quiet_job, its pid printed.
+_PARENT = """
+from agent.isolation import Cancellation, JobProcess
+from tests.test_agent_footprint import quiet_job
+process = JobProcess()
+for item in process.run(quiet_job, (120.0,), Cancellation()):
+    print(item, process.pid, flush=True)
+"""
+
+
+def test_a_quiet_jobs_process_does_not_outlive_its_agent() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert parent.stdout is not None
+        job = psutil.Process(int(parent.stdout.readline().split()[1]))
+        parent.kill()  # as the low-memory killer would: no clean-up runs
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(job) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(job), "the job's process ran on after its agent was killed"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE  # its new parent may not reap it
+    except psutil.NoSuchProcess:
+        return False
