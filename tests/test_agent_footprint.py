@@ -9,6 +9,7 @@ records the CPU time the job's process and the agent spent during the timed loop
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -43,16 +44,31 @@ def _local_agent() -> psutil.Process:
     raise AssertionError("no local agent")
 
 
+def _job_processes(agent: psutil.Process) -> list[psutil.Process]:
+    found = []
+    for child in agent.children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # one just ended
+            continue
+    return found
+
+
 def _waiting_job_process(agent: psutil.Process) -> psutil.Process:
-    """The one job process the idle agent keeps started (it names itself once imported)."""
+    """The one job process the idle agent keeps started (named once it imported).
+
+    The agent starts it once the last job's process is gone, in the background.
+    """
     deadline = time.monotonic() + QUIET_WAIT_SEC
-    while True:
-        spawned = [c for c in agent.children() if "spawn_main" in " ".join(c.cmdline())]
-        assert len(spawned) == 1, f"expected one job process waiting, found {len(spawned)}"
-        if spawned[0].name() == READY_PROCESS_NAME or time.monotonic() > deadline:
-            assert spawned[0].name() == READY_PROCESS_NAME
-            return spawned[0]
+    spawned = _job_processes(agent)
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):  # one just ended
+            if len(spawned) == 1 and spawned[0].name() == READY_PROCESS_NAME:
+                return spawned[0]
         time.sleep(0.1)
+        spawned = _job_processes(agent)
+    raise AssertionError(f"expected one job process waiting, found {spawned}")
 
 
 def _context_switches(pid: int, tid: int) -> int:
