@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import platform
 import shutil
@@ -38,6 +39,8 @@ from controller.device_runtime.launcher import LAUNCHER_RELATIVE, VERIFY_SOURCE,
 from controller.device_runtime.manifest import MANIFEST_NAME
 from controller.errors import InternalError, UserError
 from controller.transports.adb_runtime import DevicePython
+
+log = logging.getLogger("devicelab.transport.local")
 
 LOCAL_RUNTIME_ENV = "DEVICELAB_LOCAL_RUNTIME"
 MODES = ("managed", "current")
@@ -137,6 +140,7 @@ def _unpack(bundle: RuntimeBundle, final: Path, arch: str) -> None:
     launcher.write_text(launcher_script(HOST_SHELL, arch), encoding="utf-8")
     launcher.chmod(0o755)
     _verify(launcher, partial)
+    _compile(launcher, partial)
     partial.rename(final)
 
 
@@ -152,6 +156,24 @@ def _verify(launcher: Path, root: Path) -> None:
             f"[local] the unpacked runtime {root} failed its check (exit {done.returncode}): "
             f"{(done.stdout + done.stderr).strip()[-500:]}"
         )
+
+
+def _compile(launcher: Path, root: Path) -> None:
+    """Write every module's ``.pyc`` now, with the runtime's own Python.
+
+    The archive carries none (``build.py`` says why), and a Python started with
+    ``PYTHONDONTWRITEBYTECODE`` (set in some users' and CI's environments) would
+    otherwise compile what it imports at every start: measured here, 0.9-1.3 s
+    instead of 0.4 s to import onnxruntime, in every job's child process. Takes
+    ~4 s once. The ``.pyc`` check their sources' mtime and size, not their path,
+    so they stay valid when the folder is renamed into use.
+    """
+    done = subprocess.run(
+        [str(launcher), "-m", "compileall", "-q", "-j", "0", str(root / "lib")],
+        capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S,
+    )  # fmt: skip
+    if done.returncode != 0:  # a module that does not compile is still importable as source
+        log.warning("[local] compiling the runtime's modules: %s", done.stdout.strip()[-300:])
 
 
 def _prune(keep: Path) -> None:
