@@ -18,7 +18,7 @@ from typing import Any
 
 import onnx
 
-from agent.runtimes.qnn_ep import HTP, backend_provider_options
+from agent.runtimes.qnn_ep import HTP
 from controller.compile import _runtime
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
@@ -52,7 +52,9 @@ class QnnTarget:
     def provider_options(self) -> dict[str, str]:
         """QNN EP provider options; names from onnxruntime-qnn's ``qnn_ep.cc``."""
         options = {
-            **backend_provider_options(HTP, ()),
+            # onnxruntime-qnn's own HTP library, in the runtime that generates the binary
+            # (it says when there is none): this process may have no onnxruntime-qnn.
+            "backend_type": HTP.key,
             "soc_model": str(self.profile.soc_model),
             "vtcm_mb": str(self.vtcm_mb),
             "htp_graph_finalization_optimization_mode": str(self.optimization_level),
