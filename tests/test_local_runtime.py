@@ -14,7 +14,11 @@ import pytest
 
 from controller.errors import UserError
 from controller.transports.local import LocalTransport
-from controller.transports.local_runtime import host_python, local_runtime_mode
+from controller.transports.local_runtime import (
+    host_python,
+    local_runtime_mode,
+    managed_qnn_versions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the base install must not pull: the runtimes that measure, and the converters.
@@ -62,6 +66,9 @@ def test_the_users_onnxruntime_never_reaches_the_managed_agent(
     pinned = transport.describe()["python"]["runtime"]["wheels"]
     assert versions["onnxruntime"] == pinned["onnxruntime"] != "1.22.1"
     assert transport.describe()["python"]["source"] == "managed"
+    assert transport.python is not None
+    qnn = managed_qnn_versions(transport.python)  # read from the runtime, not this venv
+    assert qnn["onnxruntime_qnn"] == pinned["onnxruntime-qnn"] and qnn["qnn_sdk"]
 
 
 def _copy_sources(dest: Path) -> Path:

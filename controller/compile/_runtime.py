@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import InternalError
-from controller.transports.local_runtime import agent_environment, host_python
+from controller.transports.local_runtime import agent_environment, host_python, managed_qnn_versions
 
 # The HTP simulator prepares a graph in seconds for our models; a large one in minutes.
 CONTEXT_TIMEOUT_S = 1800.0
@@ -64,7 +64,7 @@ def runtime_versions() -> dict[str, str]:
     if python.source == "managed" and python.runtime is not None:
         wheels = python.runtime["wheels"]
         return {"runtime": f"managed {python.runtime_id}", "onnxruntime": wheels["onnxruntime"],
-                "onnxruntime_qnn": wheels.get("onnxruntime-qnn", "")}  # fmt: skip
+                **managed_qnn_versions(python)}  # fmt: skip
     try:
         import onnxruntime
     except ImportError:

@@ -20,6 +20,7 @@ a time unpacks (a lock file), as a worker daemon and a CLI may start agents toge
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import logging
@@ -92,6 +93,28 @@ def host_python(mode: str | None = None) -> DevicePython:
     return DevicePython(
         str(final / LAUNCHER_RELATIVE), "managed", bundle.runtime_id, bundle.manifest
     )
+
+
+def managed_qnn_versions(python: DevicePython) -> dict[str, str]:
+    """onnxruntime-qnn's and its QNN SDK's versions in the managed runtime ``python``.
+
+    Read from the unpacked package's ``build_and_package_info.py`` (three literal
+    assignments) rather than by starting the runtime: the controller may have no
+    onnxruntime-qnn of its own to ask. Empty when the runtime has none.
+    """
+    root = Path(python.command).parents[1]
+    info = root / "lib/python3/dist-packages/onnxruntime_qnn/build_and_package_info.py"
+    if python.source != "managed" or not info.is_file():
+        return {}
+    values = {}
+    for node in ast.parse(info.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            values.update({t.id: str(node.value.value) for t in node.targets
+                           if isinstance(t, ast.Name)})  # fmt: skip
+    return {
+        "onnxruntime_qnn": values.get("__version__", ""),
+        "qnn_sdk": values.get("qnn_version", ""),
+    }
 
 
 def agent_environment(python: DevicePython, env: dict[str, str]) -> dict[str, str]:
