@@ -203,6 +203,7 @@ def test_each_quantize_type(models, tmp_path, kind: str, weights: str, activatio
     assert _weight_and_activation_types(model) == ({weights}, {activations})
     settings = result.details["quantization"]
     assert (settings["type"], settings["format"], settings["per_channel"]) == (kind, "QDQ", True)
+    assert settings["onnxruntime"] == ort.__version__  # this environment's quantizer, recorded
     assert settings["calibration"] == "random calibration" and settings["samples"] == 8
     assert (
         RANDOM_CALIBRATION_NOTE in result.notes
