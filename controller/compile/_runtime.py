@@ -9,11 +9,15 @@ With ``current`` it is this process, as the agent is.
 Which compile steps run where:
 - in the runtime: QNN context-binary generation (``agent/context_gen.py``);
 - here, with the ``onnx`` of the base install: the ONNX passes (checks, static shapes,
-  I/O rewrites) and torch -> ONNX, which need no runtime that measures;
-- here, needing ``devicelab[agent]`` in this environment: quantization and QNN
-  preprocessing (``onnxruntime.quantization``, which the runtime leaves out with its
-  ``onnx`` dependency: ``controller/device_runtime/trim.py``), and the TFLite
-  converters (litert-torch, onnx2tf in a venv of its own: ``_tflite.py``).
+  output names, channel-last I/O), which need no runtime that measures;
+- here, needing ``devicelab[agent]`` (or any onnxruntime) in this environment:
+  quantization with its QNN pre-processing (``onnxruntime.quantization``, a Python
+  package over ``onnx`` that the runtime leaves out: ``controller/device_runtime/trim.py``;
+  moving it means shipping ``onnx`` in the runtime and running ``_quantize.py`` there);
+  the result records which onnxruntime quantized;
+- here, with their extras: torch -> ONNX (``devicelab[torch]``) and the TFLite
+  converters (litert-torch; onnx2tf in a venv of its own: ``_tflite.py``), which the
+  exports of a user's own PyTorch need anyway.
 """
 
 from __future__ import annotations
