@@ -32,7 +32,7 @@ from enum import Enum
 from typing import Any
 
 
-class DeviceState(str, Enum):
+class DeviceState(Enum):
     AVAILABLE = "available"
     SUSPECT = "suspect"
     RECOVERING = "recovering"
@@ -229,8 +229,10 @@ def apply(status: DeviceStatus, event: Event, settings: HealthSettings) -> Move 
         )
         if state in (_S.SUSPECT, _S.OFFLINE) or stale:
             attempt = min(failures, settings.max_recoveries - 1) + 1
-            return Move(_S.RECOVERING, f"recovery {attempt} of {settings.max_recoveries} "
-                        f"after: {_first_line(status.reason)}", failures)  # fmt: skip
+            why = f"recovery {attempt} of {settings.max_recoveries}"
+            if state is _S.SUSPECT and failures == 0:  # what made it suspect, in short
+                why += f" after: {_first_line(status.reason)}"
+            return Move(_S.RECOVERING, why, failures)
         return None
     if isinstance(event, Recovered):
         if state is _S.RECOVERING:
@@ -247,8 +249,8 @@ def apply(status: DeviceStatus, event: Event, settings: HealthSettings) -> Move 
         return Move(final, f"{failures} recoveries failed; last: {event.reason}", failures)
     if isinstance(event, HealthRead):
         if state is _S.AVAILABLE:
-            why = rest_reason(event.snapshot, settings)
-            return Move(_S.RESTING, why, failures) if why else None
+            rest = rest_reason(event.snapshot, settings)
+            return Move(_S.RESTING, rest, failures) if rest else None
         if state is _S.RESTING and still_resting(event.snapshot, settings) is None:
             return Move(_S.AVAILABLE, f"rested: {reading(event.snapshot)}", failures)
         return None

@@ -67,19 +67,17 @@ def recover_device(
     if entry is not None and not isinstance(entry.transport, AdbTransport):
         return RecoveryOutcome(False, "; ".join(failures), True)  # this host: nothing else
 
-    try:
-        adb_reconnect(serial)
-    except Error as exc:
-        failures.append(f"adb reconnect: {_short(exc)}")
-    entry = _wait_listed(registry, serial, settings.recovery_wait_s)
+    entry = _reconnect(registry, serial, settings.recovery_wait_s, failures)
     if agent_back(entry, "adb reconnect"):
         return RecoveryOutcome(True, "adb reconnect", True)
 
-    if settings.allow_reboot and entry is not None:
-        if _reboot(registry, entry, settings.recovery_wait_s, failures):
-            entry = registry.entry(serial)
-            if agent_back(entry, "reboot"):
-                return RecoveryOutcome(True, "rebooted", True)
+    rebooted = (
+        settings.allow_reboot
+        and entry is not None
+        and _reboot(registry, entry, settings.recovery_wait_s, failures)
+    )
+    if rebooted and agent_back(registry.entry(serial), "reboot"):
+        return RecoveryOutcome(True, "rebooted", True)
 
     if settings.recovery_hook:
         _run_hook(settings, serial, failures, run)
@@ -94,6 +92,27 @@ def recover_device(
 def _short(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0][:300] if lines else type(exc).__name__
+
+
+def _reconnect(
+    registry: DeviceRegistry, serial: str, wait_s: float, failures: list[str]
+) -> DeviceEntry | None:
+    """``adb reconnect``, again every second until adb lists the device or ``wait_s``
+    passed (a network device that refused the first time may be back a moment later;
+    the server itself no longer retries one it was told to disconnect)."""
+    deadline = time.monotonic() + wait_s
+    error = ""
+    while True:
+        try:
+            adb_reconnect(serial)
+        except Error as exc:
+            error = _short(exc)
+        entry = _wait_listed(registry, serial, min(1.0, max(0.0, deadline - time.monotonic())))
+        if entry is not None or time.monotonic() >= deadline:
+            break
+    if entry is None and error:
+        failures.append(f"adb reconnect: {error}")
+    return entry
 
 
 def _wait_listed(registry: DeviceRegistry, serial: str, wait_s: float) -> DeviceEntry | None:

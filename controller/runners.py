@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
+from controller.device_states import HealthSettings
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
-from controller.device_states import HealthSettings
 from controller.errors import DeviceError, InternalError, UserError
 from controller.jobs import JobState
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning

@@ -70,6 +70,8 @@ PUSH_EVENT_FIRST_SEQ = -1_000_000_000
 STORE_RETRY_INTERVAL_SEC = 1.0
 # How often the health loop looks for recoveries due and readings to take.
 HEALTH_TICK_SEC = 0.5
+# States in which a phone's battery and temperature are read (resting comes and goes).
+_READ_IN = (DeviceState.AVAILABLE, DeviceState.RESTING)
 
 
 def stale_after_sec() -> float:
@@ -382,8 +384,8 @@ class Worker:
             if recovery_due(status, now, settings, listed=serial in entries):
                 self._start_recovery(serial)
         for serial, entry in entries.items():
-            status = statuses.get(serial)
-            if status is not None and status.state not in (
+            known = statuses.get(serial)
+            if known is not None and known.state not in (
                 DeviceState.AVAILABLE,
                 DeviceState.RESTING,
             ):

@@ -47,8 +47,10 @@ def test_a_device_failure_makes_an_available_or_resting_device_suspect() -> None
 
 
 def test_recovery_runs_from_suspect_offline_or_a_stale_recovery_only() -> None:
-    move = apply(status(S.SUSPECT, 1, "adb gone"), RecoveryStarted(), SETTINGS_3)
-    assert move == Move(S.RECOVERING, "recovery 2 of 3 after: adb gone", 1)
+    first = apply(status(S.SUSPECT, 0, "adb gone\nmore"), RecoveryStarted(), SETTINGS_3)
+    assert first == Move(S.RECOVERING, "recovery 1 of 3 after: adb gone", 0)
+    move = apply(status(S.SUSPECT, 1, "recovery 1 of 3 failed: x"), RecoveryStarted(), SETTINGS_3)
+    assert move == Move(S.RECOVERING, "recovery 2 of 3", 1)
     assert apply(status(S.OFFLINE, 3), RecoveryStarted(), SETTINGS_3) is not None
     # A recovery under way is someone's: taken over only once it said nothing for long.
     assert apply(status(S.RECOVERING), RecoveryStarted(T0), SETTINGS_3) is None
@@ -179,6 +181,14 @@ def ladder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     log: list[str] = []
     monkeypatch.setattr(recovery, "AdbTransport", FakeAdbTransport)
     monkeypatch.setattr(recovery, "adb_reconnect", lambda serial: log.append("reconnect"))
+    monkeypatch.setattr(
+        recovery,
+        "_reconnect",
+        lambda registry, serial, wait_s, failures: (
+            log.append("reconnect"),
+            registry.entry(serial),
+        )[1],
+    )
     monkeypatch.setattr(recovery, "_POLL_S", 0.01)
     return log
 
@@ -216,7 +226,10 @@ def test_reboot_only_when_allowed_and_the_hook_gets_the_serial(ladder: list[str]
     ladder.clear()
     transport.answers_after = "reboot"
     outcome = recover_device(
-        registry, "R5", dataclasses.replace(settings, allow_reboot=True), run=_hook(ladder)  # type: ignore[arg-type]
+        registry,
+        "R5",
+        dataclasses.replace(settings, allow_reboot=True),
+        run=_hook(ladder),  # type: ignore[arg-type]
     )
     assert outcome.ok and outcome.detail == "rebooted"
     assert ladder == ["agent", "reconnect", "agent", "reboot", "agent"]
@@ -232,3 +245,24 @@ def test_a_failed_ladder_says_what_every_rung_said_and_whether_adb_lists_it(
     assert not outcome.ok and not outcome.listed
     assert "agent: adb does not list the device" in outcome.detail
     assert "adb reconnect: adb does not list the device" in outcome.detail
+
+
+def test_adb_reconnect_is_tried_again_until_the_device_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import controller.recovery as recovery
+
+    tries: list[str] = []
+    registry = FakeRegistry(None, listed=False)
+
+    def reconnect(serial: str) -> None:
+        tries.append(serial)
+        if len(tries) < 3:
+            raise DeviceError("failed to connect: Connection refused")
+        registry.listed = True
+
+    monkeypatch.setattr(recovery, "adb_reconnect", reconnect)
+    monkeypatch.setattr(recovery, "_POLL_S", 0.01)
+    failures: list[str] = []
+    entry = recovery._reconnect(registry, "127.0.0.1:5555", 5.0, failures)  # type: ignore[arg-type]
+    assert entry is not None and len(tries) == 3 and failures == []

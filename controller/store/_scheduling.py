@@ -183,7 +183,10 @@ def retry_after_device_failure(
             (now, now, f"{reason}{note}", job_id),
         )
         return get_job(conn, job_id)
-    retries = [*job.retries, {"device": device_serial, "reason": reason, "at": to_datetime(now).isoformat()}]
+    retries = [
+        *job.retries,
+        {"device": device_serial, "reason": reason, "at": to_datetime(now).isoformat()},
+    ]
     message = (
         f"re-queued: device {device_serial} failed: {reason} "
         f"(retry {len(retries)} of {max_retries})"

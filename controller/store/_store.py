@@ -20,15 +20,15 @@ from typing import Any
 import numpy.typing as npt
 
 from controller import config
-from controller.errors import InternalError, UserError
-from controller.jobs import JobState
-from controller.options import target_runtime_for_model
 from controller.device_states import (
     DeviceStatus,
     DeviceTransition,
     Event,
     HealthSettings,
 )
+from controller.errors import InternalError, UserError
+from controller.jobs import JobState
+from controller.options import target_runtime_for_model
 from controller.store import _arrays, _catalog, _health, _jobs, _packed, _runs, _scheduling
 from controller.store._artifacts import ArtifactStore
 from controller.store._codec import check_page
@@ -388,7 +388,8 @@ class Store:
 
         The job moves to ``provisioning device`` held by ``worker_id`` on
         ``device_serial``. Returns None when nothing matches, the device is already
-        running a job, or its health state is not ``available``. The callback runs under the write lock: keep it quick.
+        running a job, or its health state is not ``available``. The callback runs
+        under the write lock: keep it quick.
 
         Example:
             job = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") in ("", "S24"))
@@ -464,9 +465,7 @@ class Store:
                                 attempt=job.attempt)
         """
         with self._db.write() as conn:
-            return _runs.append_events(
-                conn, self._clock(), job_id, events, attempt, worker_id
-            )
+            return _runs.append_events(conn, self._clock(), job_id, events, attempt, worker_id)
 
     def events(self, job_id: str, *, attempt: int | None = None) -> list[EventRecord]:
         """The job's events in ``seq`` order (current attempt unless one is given)."""

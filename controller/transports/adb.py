@@ -164,7 +164,17 @@ class AdbTransport:
         """Reconnect to the agent (reattach through a new forward), restarting it if it
         does not answer; then ping it. DeviceError/UserError when it stays away."""
         with self._lock:
-            self._drop_client()
+            client = self._client
+        if client is not None:
+            try:
+                client.ping(timeout_sec=PING_TIMEOUT_SEC)
+                return
+            except Error:
+                log.warning("[%s] agent not answering; reconnecting or restarting it", self.serial)
+        with self._lock:
+            if self._client is not None:
+                self._drop_client()
+                self.restarts += 1
         self.connect().ping(timeout_sec=PING_TIMEOUT_SEC)
 
     def reboot(self) -> None:
