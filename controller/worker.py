@@ -187,6 +187,7 @@ class Worker:
         self._busy: dict[str, str] = {}  # slot -> id of the job running there
         self._recovering: set[str] = set()  # devices this worker is recovering now
         self._last_reading: dict[str, float] = {}  # serial -> monotonic time of its reading
+        self._seen: set[str] = set()  # devices this worker's registry has listed
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -369,6 +370,8 @@ class Worker:
         while not self._stop.wait(HEALTH_TICK_SEC):
             try:
                 self._health_once()
+            except StoreCorruptError:
+                return  # the dispatch loop says so, once, and stops the worker
             except Error as exc:
                 log.warning("health check failed: %s", exc)
             except Exception:  # the loop must outlive any one bad check
@@ -380,7 +383,10 @@ class Worker:
         statuses = {s.serial: s for s in self.store.device_statuses()}
         entries = {e.serial: e for e in self.registry.entries(probe_frameworks=False)}
         now = datetime.now(UTC)
+        self._seen.update(entries)
         for serial, status in statuses.items():
+            if serial not in self._seen:
+                continue  # another adb server's device (another worker's to recover)
             if recovery_due(status, now, settings, listed=serial in entries):
                 self._start_recovery(serial)
         for serial, entry in entries.items():
