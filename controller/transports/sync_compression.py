@@ -26,11 +26,11 @@ FLAG_DRY_RUN = 0x8000_0000
 # What adb reads for its default (``ADB_COMPRESSION``, client/commandline.cpp), so a
 # user who turned compression off for ``adb push`` has it off for our pushes too.
 COMPRESSION_ENV = "ADB_COMPRESSION"
-# worth_compressing(): eight 128 KiB samples spread over the file; compression must save
+# worth_compressing(): eight 32 KiB samples spread over the file; compression must save
 # at least 5 % of them. Random bytes (encrypted or already compressed weights) save
 # nothing, and compressing them only costs CPU on both ends (bench_push.py).
 _SAMPLES = 8
-_SAMPLE_BYTES = 128 * 1024
+_SAMPLE_BYTES = 32 * 1024
 _MIN_SAVING = 0.05
 
 
