@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.errors import UserError
 from controller.phone_standin import FEATURES_BEFORE_V2, StandinDevice
 from controller.phone_standin.testing import (
     AdbServer,
@@ -105,7 +106,7 @@ def test_any_picks_zstd_then_lz4_then_brotli_as_adb_does() -> None:
     assert choose_method("brotli", everything).name == "brotli"  # type: ignore[union-attr]
     assert choose_method("zstd", {"sendrecv_v2_zstd"}) is None  # no sync v2: no compression
     assert choose_method("none", everything) is None
-    with pytest.raises(ValueError, match="use one of"):
+    with pytest.raises(UserError, match="compression='gzip': use one of"):
         choose_method("gzip", everything)
 
 
@@ -116,6 +117,9 @@ def test_adb_compression_variable_is_read_like_adb(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ADB_COMPRESSION", "lz4")
     assert choose_method(None, everything).name == "lz4"  # type: ignore[union-attr]
     assert choose_method("zstd", everything).name == "zstd"  # type: ignore[union-attr]
+    monkeypatch.setenv("ADB_COMPRESSION", "fast")
+    with pytest.raises(UserError, match=r"\$ADB_COMPRESSION='fast'"):
+        choose_method(None, everything)
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from controller.errors import Error
 from controller.phone_standin.device import StandinConfig, StandinDevice
-from controller.phone_standin.props import load_props_file
+from controller.phone_standin.props import FEATURES, load_props_file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         config = StandinConfig(
             args.sandbox, props, args.serial_name, args.host, args.port,
             arch=args.arch, cache_dir=args.cache_dir,
-            **({"features": tuple(args.features.split(","))} if args.features else {}),
+            features=tuple(args.features.split(",")) if args.features else FEATURES,
         )  # fmt: skip
         device = StandinDevice(config).start()
     except (OSError, ValueError, RuntimeError, Error) as exc:

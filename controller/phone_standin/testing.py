@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from controller.phone_standin.device import StandinConfig, StandinDevice
+from controller.phone_standin.props import FEATURES
 
 if TYPE_CHECKING:
     import adbutils
@@ -197,7 +198,7 @@ def connected_standin(
         extra_env=dict(extra_env or {}),
         arch=arch,
         cache_dir=cache_dir,
-        **({"features": features} if features is not None else {}),
+        features=FEATURES if features is None else features,
     )
     device = StandinDevice(config).start()
     try:

@@ -63,9 +63,13 @@ def sync_push(
     (``worth_compressing``). Devices without sync v2 get an uncompressed v1 push
     whatever was asked.
 
-    ``progress(done, total)`` counts file bytes handed to the adb server; it reaches
-    ``total`` only once the device confirmed the file, so a push that fails never
-    shows 100 %.
+    ``progress(done, total)`` counts the file bytes the socket (or the encoder in
+    front of it) took; the sync protocol confirms only the whole file, so ``total`` is
+    reported once the device's ``OKAY`` arrived and a push that fails never shows 100 %.
+
+    Raises:
+        SyncPushError: the device answered FAIL, or the connection closed mid-push.
+        UserError: an unknown compression word (argument or ``$ADB_COMPRESSION``).
 
     Example:
         sync_push(adb.device("R58M..."), Path("model.tflite"), "/data/local/tmp/model.tflite")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from controller.errors import UserError
+
 FEATURE_SENDRECV_V2 = "sendrecv_v2"
 FEATURE_DRY_RUN_SEND = "sendrecv_v2_dry_run_send"
 FLAG_DRY_RUN = 0x8000_0000
@@ -200,12 +202,14 @@ def resolve_word(requested: str | None) -> str:
     """adb's compression word for a request; None reads ``$ADB_COMPRESSION`` (unset: any).
 
     Raises:
-        ValueError: an unknown word.
+        UserError: an unknown word (naming the variable when it came from there).
     """
     word = requested if requested is not None else os.environ.get(COMPRESSION_ENV, "any")
     word = {"0": "none", "1": "any"}.get(word, word)  # adb's numbers for the variable
     if word not in COMPRESSION_CHOICES:
-        raise ValueError(f"compression {word!r}: use one of {', '.join(COMPRESSION_CHOICES)}")
+        source = "compression" if requested is not None else f"${COMPRESSION_ENV}"
+        allowed = ", ".join(("0", "1", *COMPRESSION_CHOICES))
+        raise UserError(f"{source}={word!r}: use one of {allowed}, as for adb push")
     return word
 
 
@@ -218,7 +222,7 @@ def choose_method(requested: str | None, features: Iterable[str]) -> Method | No
     falls back to none, since the push must still work on an older phone.
 
     Raises:
-        ValueError: an unknown word.
+        UserError: an unknown word.
     """
     word = resolve_word(requested)
     offered = set(features)
