@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -41,13 +42,15 @@ V1_FEATURES = "shell_v2,cmd,stat_v2"
 
 @dataclass
 class Row:
-    """One table row: a model on a device with a compression setting; MB/s per tool."""
+    """One table row: a model on a device with a compression setting; MB/s and CPU per tool."""
 
     kind: str
     device: str
     compression: str
     ours: list[float] = field(default_factory=list)
     adb: list[float] = field(default_factory=list)
+    ours_cpu_ms: list[float] = field(default_factory=list)
+    adb_cpu_ms: list[float] = field(default_factory=list)
 
 
 def compressible_model(path: Path, size: int) -> None:
@@ -60,10 +63,21 @@ def compressible_model(path: Path, size: int) -> None:
     path.write_bytes(weights.tobytes())
 
 
-def _timed(action: Callable[[], object], size: int) -> float:
+def _timed(action: Callable[[], object], size: int) -> tuple[float, float]:
+    """MB/s, and the CPU ms the pushing side used: this process (ours, with zstd's worker
+    threads) or the reaped ``adb`` client (``RUSAGE_CHILDREN``); server and stand-in not
+    counted. CPU is steadier than MB/s on a shared machine."""
+    cpu_start = _cpu_sec()
     start = time.perf_counter()
     action()
-    return size / (time.perf_counter() - start) / 1e6
+    wall = time.perf_counter() - start
+    return size / wall / 1e6, (_cpu_sec() - cpu_start) * 1000
+
+
+def _cpu_sec() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_round(row: Row, payload: Path, serial: str, server: Any, flip: bool) -> None:
@@ -74,28 +88,40 @@ def run_round(row: Row, payload: Path, serial: str, server: Any, flip: bool) -> 
     target = "/data/local/tmp/payload.bin"
     ours_word = "none" if row.compression == "none" else "any"
     adb_flags = ["-Z"] if row.compression == "none" else []
-    tools: list[tuple[list[float], Callable[[], object]]] = [
-        (row.ours, lambda: sync_push(device, payload, target, compression=ours_word)),
-        (row.adb, lambda: server.run("-s", serial, "push", *adb_flags, str(payload), target)),
+    tools: list[tuple[list[float], list[float], Callable[[], object]]] = [
+        (
+            row.ours,
+            row.ours_cpu_ms,
+            lambda: sync_push(device, payload, target, compression=ours_word),
+        ),
+        (
+            row.adb,
+            row.adb_cpu_ms,
+            lambda: server.run("-s", serial, "push", *adb_flags, str(payload), target),
+        ),
     ]
     size = payload.stat().st_size
-    for results, action in reversed(tools) if flip else tools:
-        results.append(_timed(action, size))
+    for speeds, cpu_ms, action in reversed(tools) if flip else tools:
+        speed, cpu = _timed(action, size)
+        speeds.append(speed)
+        cpu_ms.append(cpu)
         device.shell(f"rm -f {target}")  # the stand-in's disk must not fill (writeback stalls)
 
 
 def print_table(rows: list[Row], rounds: int, size_mb: int) -> None:
     print(f"\n{size_mb} MB per model, median of {rounds} rounds, adb server 36.x (adbutils wheel)")
-    header = f"{'model':15} {'device':8} {'compression':11} {'devicelab':>10} {'adb push':>10}"
-    print(f"{header} {'ratio':>6} {'paired':>7}")
+    header = f"{'model':15} {'device':7} {'compress':8} {'devicelab':>9} {'adb push':>9}"
+    print(f"{header} {'ratio':>6} {'paired':>6} {'CPU ms ours / adb':>18}")
     for row in rows:
         ours, adb = statistics.median(row.ours), statistics.median(row.adb)
         paired = statistics.median(o / a for o, a in zip(row.ours, row.adb, strict=True))
-        line = f"{row.kind:15} {row.device:8} {row.compression:11} {ours:10.0f} {adb:10.0f}"
-        print(f"{line} {ours / adb:6.2f} {paired:7.2f}")
+        cpu = f"{statistics.median(row.ours_cpu_ms):.0f} / {statistics.median(row.adb_cpu_ms):.0f}"
+        line = f"{row.kind:15} {row.device:7} {row.compression:8} {ours:9.0f} {adb:9.0f}"
+        print(f"{line} {ours / adb:6.2f} {paired:6.2f} {cpu:>18}")
     print(
-        f"(MB/s of the file's size; ratio = median / median, paired = median of each round's "
-        f"ours / adb push, pushed back to back; target >= {TARGET_RATIO})"
+        f"(MB/s of the file's size; ratio = median / median; paired = median of each round's "
+        f"ours / adb push, pushed back to back; target >= {TARGET_RATIO}. CPU: the pushing "
+        "side only, our process vs the adb client)"
     )
     for row in rows:
         print(f"  rounds {row.kind}/{row.device}/{row.compression}: ours {_fmt(row.ours)}"
