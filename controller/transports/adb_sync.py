@@ -17,12 +17,12 @@ We speak to the adb server on our own socket instead of adbutils' connection: it
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import stat
 import struct
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -87,7 +87,8 @@ def sync_push(
                 progress(done, total)
         sock.sendall(_FRAME.pack(b"DONE", int(time.time())))
         _check_status(sock)
-        sock.sendall(_FRAME.pack(b"QUIT", 0))
+        with contextlib.suppress(OSError):  # the file is confirmed; a goodbye may go unheard
+            sock.sendall(_FRAME.pack(b"QUIT", 0))
     if progress is not None:
         progress(total, total)
     return total
@@ -161,13 +162,13 @@ def _server_address(device: Any) -> tuple[str, int]:
     return str(client.host), int(client.port)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _server_socket(server: tuple[str, int]) -> Iterator[socket.socket]:
     with socket.create_connection(server, timeout=CONNECT_TIMEOUT_SEC) as sock:
         yield sock
 
 
-@contextmanager
+@contextlib.contextmanager
 def _sync_socket(server: tuple[str, int], serial: str) -> Iterator[socket.socket]:
     """A socket to the device's ``sync:`` service; blocking (a big push takes a while)."""
     with _server_socket(server) as sock:
