@@ -312,3 +312,38 @@ def test_send2_is_refused_by_a_phone_that_did_not_offer_it(
     assert answer.startswith(b"FAIL") and b"unknown sync request" in answer
     phone_v2 = open_phone(modern)
     assert _raw_send2(modern, phone_v2.serial, 1 | 4, b"abc").startswith(b"FAIL")
+
+
+# ---------------------------------------------------------------- delayed_ack
+
+
+def test_delayed_ack_windows_carry_push_pull_and_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server started with ADB_BURST_MODE=1 offers delayed_ack; the stand-in then
+    uses byte windows in both directions instead of one packet in flight."""
+    binary = bundled_adb()
+    if binary is None:
+        pytest.skip("the adbutils wheel carries no adb binary for this platform")
+    monkeypatch.setenv("ADB_BURST_MODE", "1")  # adb 36's name (ADB_DELAYED_ACK before)
+    with (
+        adb_server(binary) as server,
+        connected_standin(server, tmp_path / "phone") as phone,
+    ):
+        assert phone.delayed_ack
+        device = server.client().device(phone.serial)
+        source = incompressible(tmp_path / "big.bin", 40 * 1024 * 1024 + 3)  # > one window
+        sync_push(device, source, "/data/local/tmp/a.bin")
+        server.run("-s", phone.serial, "push", str(source), "/data/local/tmp/b.bin")
+        back = tmp_path / "back.bin"
+        server.run("-s", phone.serial, "pull", "/data/local/tmp/b.bin", str(back))
+        assert back.read_bytes() == source.read_bytes()
+        assert phone.host_path("/data/local/tmp/a.bin").read_bytes() == source.read_bytes()
+        assert device.shell2("head -c 3000000 /dev/zero | wc -c; exit 3", v2=True).returncode == 3
+        assert device.shell("head -c 3000000 /dev/zero | wc -c").strip() == "3000000"
+
+
+def test_without_the_hosts_offer_the_stand_in_keeps_one_packet_in_flight(
+    modern: AdbServer, open_phone: Callable[..., StandinDevice]
+) -> None:
+    assert not open_phone(modern).delayed_ack

@@ -32,7 +32,7 @@ Modules, one job each::
     testing     helpers for tests: a private adb server, a connected stand-in
 
 Not emulated: authentication (AUTH/STLS), pty allocation (pty requests run
-without one), ``delayed_ack`` and other features not in :data:`FEATURES`,
+without one), ``abb``, ``apex`` and other features not in :data:`FEATURES`,
 ``root:``/``remount:``/``reboot:``/``install`` services (refused), USB
 transports, Android permissions and SELinux; shell commands run on the host as
 the host user (paths in their output are host paths), and the sandbox

@@ -199,6 +199,12 @@ class StandinDevice:
         """Each sync push or pull so far, as requested: ``"SND2 zstd"``, ``"SEND"``, ..."""
         return self._context.transfers
 
+    @property
+    def delayed_ack(self) -> bool:
+        """Whether a current link to the adb server negotiated ``delayed_ack``."""
+        with self._lock:
+            return any(connection.delayed_ack for connection in self._connections)
+
     def host_path(self, device_path: str) -> Path:
         """Where a device path lives on the host (same mapping as push/pull)."""
         return self.paths.to_host(device_path)
