@@ -20,7 +20,10 @@ adb push >= 0.95 on both model kinds in the ``v2 default`` rows. Then the produc
 path: the artifact push with the agent's sha256 check, and the repeat push of an
 unchanged artifact.
 
-    .venv/bin/python scripts/bench_push.py [--size-mb 50] [--rounds 9]
+``--burst-mode`` starts the server with ``ADB_BURST_MODE=1`` (adb 36's opt-in
+delayed_ack: byte windows instead of one packet in flight; the stand-in has it too).
+
+    .venv/bin/python scripts/bench_push.py [--size-mb 50] [--rounds 9] [--burst-mode]
 """
 
 from __future__ import annotations
@@ -112,7 +115,8 @@ def run_round(row: Row, payload: Path, serial: str, server: Any, flip: bool) -> 
 
 
 def print_table(rows: list[Row], rounds: int, size_mb: int) -> None:
-    print(f"\n{size_mb} MB per model, median of {rounds} rounds, adb server 36.x (adbutils wheel)")
+    burst = ", burst mode" if os.environ.get("ADB_BURST_MODE") == "1" else ""
+    print(f"\n{size_mb} MB per model, median of {rounds} rounds, adb server 36.x{burst}")
     header = f"{'model':15} {'device':7} {'compress':8} {'devicelab':>9} {'adb push':>9}"
     print(f"{header} {'ratio':>6} {'paired':>6} {'CPU ms ours / adb':>18}")
     for row in rows:
@@ -190,7 +194,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--burst-mode", action="store_true", help="server with ADB_BURST_MODE=1")
     args = parser.parse_args()
+    if args.burst_mode:
+        os.environ["ADB_BURST_MODE"] = "1"  # read by the adb server this script starts
     os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="devicelab-bench-"))
     with tempfile.TemporaryDirectory() as tmp:
         bench(args, Path(tmp))
