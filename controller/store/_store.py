@@ -474,9 +474,12 @@ class Store:
             store.retry_after_device_failure(job.id, "w1", "R5CT1234", "adb lost it", 2)
         """
         with self._db.write() as conn:
-            return _scheduling.retry_after_device_failure(
+            moved = _scheduling.retry_after_device_failure(
                 conn, self._clock(), job_id, worker_id, device_serial, reason, max_retries
             )
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     # -- events and results ----------------------------------------------------
 
