@@ -346,6 +346,11 @@ def main() -> int:
         # Before controller is imported: a private store, and a worker in this process.
         os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
         os.environ["DEVICELAB_WORKER"] = "inprocess"
+        # This checkout's agent on this interpreter: the managed runtime would be built
+        # first in the private home (~70 s here), and its first job failed at main
+        # d9d337c ("Cannot invoke RPC on closed channel"). DEVICELAB_LOCAL_RUNTIME=managed
+        # measures it anyway.
+        os.environ.setdefault("DEVICELAB_LOCAL_RUNTIME", "current")
         run(args, Path(tmp))
     return 0
 
