@@ -135,7 +135,7 @@ def timed_job(model: Model) -> JobTiming:
     status = job.wait(timeout=JOB_TIMEOUT_SEC)
     seen = time.time()
     if not status.success:
-        raise RuntimeError(f"job {job.job_id} {status.code.value}: {status.message}")
+        raise RuntimeError(f"job {job.job_id} {status.code}: {status.message}")
     marks = job_marks(job.job_id, submit, seen)
     result = job.download_profile()
     summary, extra = result["execution_summary"], result["devicelab"]

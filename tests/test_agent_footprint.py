@@ -20,8 +20,8 @@ import psutil
 
 import controller as hub
 from agent.isolation import READY_PROCESS_NAME
-from controller.config import home_dir
 from controller.report_text import agent_cpu_line
+from tests.faults.test_frozen_agent import _local_agent
 
 JOB_TIMEOUT_SEC = 120
 QUIET_WAIT_SEC = 30.0  # a process started ahead imports for up to ~1 s on a busy host
@@ -32,16 +32,9 @@ def _quick_job(model: Path) -> None:
     job = hub.submit_profile_job(
         model, None, options="--compute_unit cpu --max_profiler_iterations 3"
     )
+    assert isinstance(job, hub.ProfileJob)  # one device, one job
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.success, status.message
-
-
-def _local_agent() -> psutil.Process:
-    workdir = str(home_dir() / "local-agent")
-    for process in psutil.Process().children(recursive=True):
-        if "serve" in process.cmdline() and workdir in process.cmdline():
-            return process
-    raise AssertionError("no local agent")
 
 
 def _job_processes(agent: psutil.Process) -> list[psutil.Process]:
@@ -129,6 +122,7 @@ def test_a_result_records_the_cpu_the_job_and_the_agent_spent_in_the_loop(
         None,
         options="--compute_unit cpu --max_profiler_iterations 100000000 --max_profiler_time 1",
     )
+    assert isinstance(job, hub.ProfileJob)
     assert job.wait(JOB_TIMEOUT_SEC).success
     extra = job.download_profile()["devicelab"]
     cpu = extra["loop_cpu"]

@@ -3,8 +3,9 @@
 Every committed move of a job's state (a transition, a claim, a recovery, a
 hand-back) bumps a counter per database file, and ``wait_after`` sleeps on a
 condition until the counter moves. ``Job.wait()`` used to sleep 0.1 s between
-reads: ~50 ms of a tiny job's submit -> result went on that sleep alone (``scripts/bench_latency.py``). A waiter still reads
-the job after each wake-up, so a move it does not care about costs one read.
+reads: ~50 ms of a tiny job's submit -> result went on that sleep alone
+(``scripts/bench_latency.py``). A waiter still reads the job after each wake-up,
+so a move it does not care about costs one read.
 
 Writers in other processes (the worker daemon) do not reach this counter; a
 waiter bounds its sleep by a poll interval for them.
