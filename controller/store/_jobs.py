@@ -10,7 +10,6 @@ worker's job, not counted) send a job back to ``created``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 
@@ -31,6 +30,7 @@ from controller.store._records import (
     JobKind,
     JobRecord,
 )
+from controller.store._sql import Connection, Row
 
 _S = JobState
 _FORWARD: dict[JobState, set[JobState]] = {
@@ -55,7 +55,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 _JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
     "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
-    "spec"
+    "spec, submitter"
 )
 
 
@@ -81,7 +81,7 @@ def check_kind(kind: str) -> None:
 
 
 def insert_job(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     *,
     kind: JobKind,
@@ -92,6 +92,7 @@ def insert_job(
     options: str,
     parent_job_id: str | None,
     spec: dict[str, Any] | None = None,
+    submitter: str = "",
 ) -> JobRecord:
     """A new job in ``created``; the model, dataset and parent must exist (and be usable)."""
     check_kind(kind)
@@ -103,8 +104,8 @@ def insert_job(
     job_id = new_id(conn, "jobs", "j")
     conn.execute(
         "INSERT INTO jobs (id, kind, name, state, model_id, dataset_id, device_filter, "
-        "options, parent_job_id, created_at, updated_at, spec) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "options, parent_job_id, created_at, updated_at, spec, submitter) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             job_id,
             kind,
@@ -118,33 +119,35 @@ def insert_job(
             now,
             now,
             to_json(spec or {}, "spec"),
+            submitter,
         ),
     )
     return get_job(conn, job_id)
 
 
-def get_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
-    row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+def get_job(conn: Connection, job_id: str, lock: str = "") -> JobRecord:
+    """The job; ``lock`` (a ``Dialect`` clause) keeps it from changing under the caller."""
+    row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?{lock}", (job_id,)).fetchone()
     if row is None:
         raise UserError(f"no job with id {job_id!r}")
     return job_from_row(row)
 
 
-def rename_job(conn: sqlite3.Connection, job_id: str, name: str) -> None:
+def rename_job(conn: Connection, job_id: str, name: str) -> None:
     """Set a job's name (``Job.set_name``); UserError for an unknown job."""
     get_job(conn, job_id)
     conn.execute("UPDATE jobs SET name = ? WHERE id = ?", (name, job_id))
 
 
 def list_jobs(
-    conn: sqlite3.Connection,
+    conn: Connection,
     limit: int,
     offset: int,
     state: JobState | str | None,
     kind: JobKind | None,
 ) -> list[JobRecord]:
     """Newest first, optionally only one state and/or kind."""
-    where, params = ["1"], []
+    where, params = ["TRUE"], []
     if state is not None:
         where.append("state = ?")
         params.append(parse_state(state).value)
@@ -160,7 +163,7 @@ def list_jobs(
     return [job_from_row(row) for row in rows]
 
 
-def job_from_row(row: sqlite3.Row) -> JobRecord:
+def job_from_row(row: Row) -> JobRecord:
     return JobRecord(
         id=row["id"],
         kind=row["kind"],
@@ -180,11 +183,12 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
         worker_id=row["worker_id"],
         attempt=row["attempt"],
         spec=from_json(row["spec"]),
+        submitter=row["submitter"],
     )
 
 
 def transition(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     job_id: str,
     to_state: JobState,
@@ -192,8 +196,11 @@ def transition(
     expect: Collection[JobState],
     worker_id: str | None,
 ) -> JobRecord:
-    """Compare-and-set the job's state; see ``Store.transition``."""
-    job = get_job(conn, job_id)
+    """Compare-and-set the job's state; see ``Store.transition``.
+
+    A failed job fails the queued jobs that wait for it (and theirs), with the reason.
+    """
+    job = get_job(conn, job_id, lock=conn.dialect.for_update)
     check_transition(job, to_state, expect, worker_id)
     if worker_id is not None:
         require_worker(conn, worker_id)
@@ -212,7 +219,27 @@ def transition(
             job_id,
         ),
     )
+    if to_state is JobState.FAILED:
+        fail_dependants(conn, now, job_id)
     return get_job(conn, job_id)
+
+
+def fail_dependants(conn: Connection, now: float, parent_id: str) -> None:
+    """Fail the queued jobs waiting for ``parent_id`` (just failed), and theirs in turn."""
+    parent = get_job(conn, parent_id)
+    children = conn.execute(
+        "SELECT id FROM jobs WHERE parent_job_id = ? AND state = 'created'"
+        f"{conn.dialect.for_update}",
+        (parent_id,),
+    ).fetchall()
+    message = f"not run: job {parent_id} it depends on failed: {parent.message}"
+    for row in children:
+        conn.execute(
+            "UPDATE jobs SET state = 'failed', message = ?, updated_at = ?, finished_at = ? "
+            "WHERE id = ?",
+            (message, now, now, row["id"]),
+        )
+        fail_dependants(conn, now, row["id"])
 
 
 def check_transition(
@@ -231,7 +258,7 @@ def check_transition(
         raise JobStateError(f"{where} and held by worker {job.worker_id!r}, not {worker_id!r}")
 
 
-def require_worker(conn: sqlite3.Connection, worker_id: str) -> None:
+def require_worker(conn: Connection, worker_id: str) -> None:
     row = conn.execute("SELECT 1 FROM workers WHERE id = ?", (worker_id,)).fetchone()
     if row is None:
         raise InternalError(f"worker {worker_id!r} is not registered; call register_worker first")

@@ -85,6 +85,7 @@ class JobRecord:
     worker_id: str | None
     attempt: int
     spec: dict[str, Any] = field(default_factory=dict)  # runner inputs beyond the options
+    submitter: str = ""  # who queued it: claims serve submitters in turn (_scheduling.py)
 
     @property
     def finished(self) -> bool:
