@@ -123,6 +123,12 @@ def _add_state_commands(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="devicelab", description="Profile ML models on devices.")
+    parser.add_argument(
+        "--store",
+        metavar="URL_OR_DIR",
+        help="the store: postgresql://... (a lab's shared store) or a folder "
+        "(same as DEVICELAB_STORE; default $DEVICELAB_HOME/store)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
     _add_state_commands(sub)
@@ -169,6 +175,8 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
+    if args.store:  # read by Store.default(), as the variable would be
+        os.environ["DEVICELAB_STORE"] = args.store
     if getattr(args, "simulate", False):
         # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
         os.environ[SIMULATE_ENV] = "1"

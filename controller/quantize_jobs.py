@@ -93,7 +93,6 @@ def submit_quantize_job(
         "compile",
         model.model_id,
         name=name,
-        device_filter={"kind": "compile"},  # a host job: no device to wait for
         options=job_options,
         dataset_id=dataset.dataset_id,
         spec={
