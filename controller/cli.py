@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+import controller as hub
 from controller import cli_commands as commands
 from controller.errors import Error, InternalError, UserError
 from controller.simulated import SIMULATE_ENV
@@ -175,12 +176,14 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
-    if args.store:  # read by Store.default(), as the variable would be
+    if args.store:  # as the variable would be (a daemon started from here inherits it)
         os.environ["DEVICELAB_STORE"] = args.store
     if getattr(args, "simulate", False):
         # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
         os.environ[SIMULATE_ENV] = "1"
     try:
+        if args.store:
+            hub.set_store(args.store)
         return int(args.func(args))
     except BrokenPipeError:
         # The reader left (`devicelab options | head`): what it wanted was printed.

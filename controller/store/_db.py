@@ -21,7 +21,7 @@ from typing import Any
 
 from controller.errors import InternalError
 from controller.store import _schema
-from controller.store._sql import SQLITE, Dialect
+from controller.store._sql import SQLITE, Connection, Dialect
 
 # Connections inherited through fork: kept referenced so the garbage collector
 # never closes them in the child (closing one is as unsafe as using it).
@@ -77,9 +77,9 @@ class Database:
         self.busy_timeout_ms = int(busy_timeout_s * 1000)
         self._local = threading.local()
 
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> SqliteConnection:
         """This thread's connection, opened on first use in each thread and process."""
-        cached: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        cached: SqliteConnection | None = getattr(self._local, "conn", None)
         if cached is not None and self._local.pid == os.getpid():
             return cached
         if cached is not None:
@@ -88,17 +88,17 @@ class Database:
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[SqliteConnection]:
         """A read transaction: every statement in it sees the same snapshot."""
         # In WAL mode a reader never waits for, nor blocks, the writer.
         return self._transaction("BEGIN DEFERRED")
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[SqliteConnection]:
         """A write transaction holding the database's write lock until it ends."""
         return self._transaction("BEGIN IMMEDIATE")
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str) -> Iterator[SqliteConnection]:
         conn = self.connection()
         with self._mapped_errors():
             conn.execute(begin)
@@ -151,7 +151,7 @@ class Database:
             found["schema_version"] = _schema.schema_version(conn)
         return {"path": str(self.path), **found}
 
-    def notify_work(self, conn: sqlite3.Connection) -> None:
+    def notify_work(self, conn: Connection) -> None:
         """No-op: SQLite has no notifications; a worker in this process is woken
         directly on submit and others poll (``controller.worker``)."""
 
@@ -185,7 +185,7 @@ class Database:
             raise InternalError(f"store {self.path}: {exc}") from exc
 
 
-def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+def _open(path: Path, busy_timeout_ms: int) -> SqliteConnection:
     if path.is_dir():  # SQLite says only "unable to open database file"
         raise InternalError(f"store {path} is a directory, not the store's SQLite file")
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the sqlite3

@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 
 from controller.errors import InternalError
 from controller.store import _postgres_schema
-from controller.store._sql import POSTGRESQL, Dialect
+from controller.store._sql import POSTGRESQL, Connection, Dialect
 
 log = logging.getLogger("devicelab.store")
 
@@ -164,7 +164,7 @@ class PostgresDatabase:
             version = _postgres_schema.schema_version(conn)
         return {"url": self.location, **settings, "schema_version": version}
 
-    def notify_work(self, conn: PgConnection) -> None:
+    def notify_work(self, conn: Connection) -> None:
         """Tell listening workers there may be work, once this transaction commits."""
         conn.execute(f"NOTIFY {CHANNEL}")
 
@@ -182,16 +182,20 @@ class PostgresDatabase:
         return True
 
     def _listen_loop(self, on_work: Callable[[], None], stop: threading.Event) -> None:
+        failing = False  # one warning per outage, not one a second
         while not stop.is_set():
             try:
                 with self._connect() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    failing = False
                     on_work()
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=_LISTEN_TICK_S, stop_after=1):
                             on_work()
             except (psycopg.Error, InternalError) as exc:
-                log.warning("store %s: listening for work failed: %s", self.location, exc)
+                level = logging.DEBUG if failing else logging.WARNING
+                log.log(level, "store %s: listening for work failed: %s", self.location, exc)
+                failing = True
                 stop.wait(_RECONNECT_S)
 
     def close(self) -> None:

@@ -115,7 +115,13 @@ _MIGRATION_LOCK_KEY = "devicelab schema migration"
 
 def schema_version(conn: Connection) -> int:
     """The version the database holds (0: no devicelab tables yet)."""
-    exists = conn.execute("SELECT to_regclass('devicelab_schema') IS NOT NULL AS e").fetchone()
+    # pg_tables, not to_regclass(): the catalog cache is not refreshed after waiting on
+    # the advisory lock, so a process that waited for another's migration would not
+    # see its new table (tests/test_store_postgres.py creates one database from three).
+    exists = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+        "AND tablename = 'devicelab_schema') AS e"
+    ).fetchone()
     if not exists["e"]:
         return 0
     row = conn.execute("SELECT version FROM devicelab_schema").fetchone()

@@ -11,7 +11,9 @@ the rows it reads before deciding on them. Those words live in ``Dialect``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +68,32 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class Engine(Protocol):
+    """A database the ``Store`` runs its transactions on (``_db.Database``,
+    ``_postgres.PostgresDatabase``)."""
+
+    #: Where the records live, fit for messages (no password).
+    location: str
+
+    def read(self) -> AbstractContextManager[Connection]: ...
+
+    def write(self) -> AbstractContextManager[Connection]: ...
+
+    def check_integrity(self) -> None: ...
+
+    def schema_version(self) -> int: ...
+
+    def migrate(self) -> int: ...
+
+    def diagnostics(self) -> dict[str, Any]: ...
+
+    def notify_work(self, conn: Connection) -> None: ...
+
+    def listen(self, on_work: Callable[[], None], stop: threading.Event) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def lock_key(conn: Connection, key: str) -> None:

@@ -42,6 +42,7 @@ from controller.store._records import (
     ModelRecord,
 )
 from controller.store._schema import SCHEMA_VERSION
+from controller.store._sql import Engine
 
 DB_NAME = "store.db"
 DEFAULT_DATASET_TTL_DAYS = 30
@@ -77,7 +78,7 @@ class Store:
             raise InternalError(f"store {self.root}: cannot use it as a folder: {exc}") from exc
         self._clock = clock
         self._busy_timeout_s = busy_timeout_s
-        self._db: Database | PostgresDatabase
+        self._db: Engine
         if url is None:
             self._db = Database(self.root / DB_NAME, busy_timeout_s)
         elif is_postgresql_url(url):
