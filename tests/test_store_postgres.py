@@ -31,11 +31,11 @@ NOTIFY_WAIT_S = 10.0  # a bound for a hung test, not a target
 
 
 def _claim_worker(
-    root: str, url: str, worker_id: str, start: Any
+    root: str, url: str, worker_id: str, host: str, start: Any
 ) -> list[tuple[str, str, float, float]]:
-    """Claim and finish jobs on the shared devices until nothing is runnable."""
+    """Claim and finish jobs on its host's devices until nothing is runnable."""
     store = Store(Path(root), url=url)
-    store.register_worker(worker_id, pid=os.getpid(), hostname=f"host-{worker_id}")
+    store.register_worker(worker_id, pid=os.getpid(), hostname=host)
     start.wait(timeout=60)
     runs = []
     while store.list_jobs(limit=1, state=JobState.CREATED):
@@ -49,11 +49,12 @@ def _claim_worker(
             time.sleep(0.003)  # the device's time
             ended = time.monotonic()
             store.transition(job.id, JobState.SUCCESS, worker_id=worker_id)
-            runs.append((job.id, serial, began, ended))
+            runs.append((job.id, f"{host}/{serial}", began, ended))
     return runs
 
 
-def test_processes_on_many_hosts_never_share_a_job_or_a_device(tmp_path: Path) -> None:
+def test_processes_on_two_hosts_never_share_a_job_or_a_device(tmp_path: Path) -> None:
+    # Two hosts with the same three serials, two worker processes on each.
     url = database_url(tmp_path)
     store = Store(tmp_path / "store", url=url)
     model_id = store.add_model(write_model(tmp_path)).id
@@ -65,20 +66,23 @@ def test_processes_on_many_hosts_never_share_a_job_or_a_device(tmp_path: Path) -
     with SPAWN.Manager() as manager, SPAWN.Pool(4) as pool:
         start = manager.Barrier(4)
         pending = [
-            pool.apply_async(_claim_worker, (str(tmp_path / f"host{i}"), url, f"w{i}", start))
+            pool.apply_async(
+                _claim_worker, (str(tmp_path / f"w{i}"), url, f"w{i}", f"lab-{i % 2}", start)
+            )
             for i in range(4)
         ]
         runs = [run for result in pending for run in result.get(timeout=120)]
     assert sorted(job_id for job_id, _, _, _ in runs) == sorted(jobs)  # each exactly once
     by_device: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for job_id, serial, began, ended in runs:
-        assert jobs[job_id].get("name") in (None, DEVICES[serial])
-        by_device[serial].append((began, ended))
+    for job_id, device, began, ended in runs:
+        assert jobs[job_id].get("name") in (None, DEVICES[device.split("/")[1]])
+        by_device[device].append((began, ended))
     for spans in by_device.values():
         spans.sort()
         assert all(prev[1] <= nxt[0] for prev, nxt in zip(spans, spans[1:], strict=False))
     assert {job.state for job in store.list_jobs(limit=200)} == {JobState.SUCCESS}
     assert len({store.events(job_id)[0].payload for job_id in jobs}) > 1
+    assert {device.split("/")[0] for _, device, _, _ in runs} == {"lab-0", "lab-1"}
 
 
 def test_work_is_announced_to_listeners_in_other_processes(tmp_path: Path) -> None:

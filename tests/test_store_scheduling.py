@@ -108,3 +108,18 @@ def test_an_empty_claim_still_needs_a_registered_worker(store: Store) -> None:
 
     with pytest.raises(InternalError, match="register_worker"):
         store.claim("ghost", DEVICE, device_filters=[])
+
+
+def test_a_serial_names_a_device_on_one_host(store: Store, model_id: str) -> None:
+    # Every host has a "local" device: two hosts run one job each on theirs at once.
+    store.register_worker("w2", pid=2, hostname="lab-b")
+    store.register_worker("w3", pid=3, hostname="lab-a")  # a second worker on lab-a
+    first, second = (store.create_job("profile", model_id) for _ in range(2))
+    store.create_job("profile", model_id)
+    on_a = store.claim("w1", "local")
+    on_b = store.claim("w2", "local")
+    assert on_a is not None and on_b is not None
+    assert (on_a.id, on_a.host, on_b.id, on_b.host) == (first.id, "lab-a", second.id, "lab-b")
+    assert store.claim("w3", "local") is None  # lab-a's "local" is busy
+    requeued = store.hand_back(on_a.id, "w1", "stopping")
+    assert requeued is not None and requeued.host is requeued.device_serial is None

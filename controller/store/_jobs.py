@@ -55,7 +55,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 _JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
     "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
-    "spec, submitter"
+    "spec, submitter, host"
 )
 
 
@@ -184,6 +184,7 @@ def job_from_row(row: Row) -> JobRecord:
         attempt=row["attempt"],
         spec=from_json(row["spec"]),
         submitter=row["submitter"],
+        host=row["host"],
     )
 
 

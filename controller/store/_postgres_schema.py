@@ -99,12 +99,19 @@ _V1 = (
 
 _V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
 
-# v3: as SQLite's v3 (submitter, submitters, the parent index). No old queued
+# v3: as SQLite's v3 (submitter, submitters, the parent index, the host of a claim). No old queued
 # children to fail: no PostgreSQL store predates this step.
 _V3 = (
     "ALTER TABLE jobs ADD COLUMN submitter TEXT NOT NULL DEFAULT ''",
     "CREATE TABLE submitters (name TEXT PRIMARY KEY, last_served BIGINT NOT NULL)",
     "CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL",
+    # A device serial names a device on one host ("local", "host-compiler" exist on
+    # every host): the claiming worker's host is recorded, and the one-running-job
+    # law holds per (host, serial). On one host nothing changes.
+    "ALTER TABLE jobs ADD COLUMN host TEXT",
+    "DROP INDEX jobs_one_running_per_device",
+    """CREATE UNIQUE INDEX jobs_one_running_per_device ON jobs (coalesce(host, ''), device_serial)
+        WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)

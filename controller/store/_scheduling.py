@@ -81,7 +81,7 @@ def claim(
     kinds: Collection[str] | None,
     device_filters: Collection[str] | None,
 ) -> JobRecord | None:
-    """Take the next runnable job for ``slot``; None if none or the slot is busy.
+    """Take the next runnable job for ``slot`` on the worker's host; None if none or busy.
 
     One statement picks and takes it: queued, its parent (if any) succeeded, of
     one of ``kinds``, its device filter (JSON text) among ``device_filters``
@@ -95,27 +95,32 @@ def claim(
     heartbeat(conn, now, worker_id)  # a claim is a sign of life
     if device_filters is not None and not device_filters:
         return None
-    lock_key(conn, f"devicelab slot {slot}")
+    worker = conn.execute("SELECT hostname FROM workers WHERE id = ?", (worker_id,)).fetchone()
+    host: str = worker["hostname"]
+    lock_key(conn, f"devicelab slot {host}/{slot}")
     kind_sql, kind_params = _in("j.kind", kinds)
     filter_sql, filter_params = _in("j.device_filter", device_filters)
     row = conn.execute(
-        "UPDATE jobs SET state = ?, device_serial = ?, worker_id = ?, started_at = ?, "
+        "UPDATE jobs SET state = ?, device_serial = ?, host = ?, worker_id = ?, started_at = ?, "
         "updated_at = ?, message = '' WHERE id = ("
         f"SELECT j.id FROM jobs AS j {_PARENT_JOIN} "
         "LEFT JOIN submitters AS s ON s.name = j.submitter "
         f"WHERE {_RUNNABLE_SQL}{kind_sql}{filter_sql} AND NOT EXISTS ("
-        f"SELECT 1 FROM jobs AS b WHERE b.device_serial = ? AND b.{_RUNNING_SQL}) "
+        "SELECT 1 FROM jobs AS b WHERE b.device_serial = ? AND coalesce(b.host, '') = ? "
+        f"AND b.{_RUNNING_SQL}) "
         "ORDER BY coalesce(s.last_served, 0), j.created_at, j.rowid "
         f"LIMIT 1{conn.dialect.skip_locked}) RETURNING id",
         (
             JobState.PROVISIONING_DEVICE.value,
             slot,
+            host,
             worker_id,
             now,
             now,
             *kind_params,
             *filter_params,
             slot,
+            host,
         ),
     ).fetchone()
     if row is None:
@@ -180,7 +185,7 @@ def hand_back(
         return None
     conn.execute("DELETE FROM job_events WHERE job_id = ? AND attempt = ?", (job_id, job.attempt))
     conn.execute(
-        "UPDATE jobs SET state = 'created', worker_id = NULL, device_serial = NULL, "
+        "UPDATE jobs SET state = 'created', worker_id = NULL, device_serial = NULL, host = NULL, "
         "started_at = NULL, updated_at = ?, message = ? WHERE id = ?",
         (now, f"re-queued: {reason}", job_id),
     )
@@ -194,7 +199,8 @@ def release(
     if job.attempt < max_attempts:
         conn.execute(
             "UPDATE jobs SET state = 'created', attempt = attempt + 1, worker_id = NULL, "
-            "device_serial = NULL, started_at = NULL, updated_at = ?, message = ? WHERE id = ?",
+            "device_serial = NULL, host = NULL, started_at = NULL, updated_at = ?, message = ? "
+            "WHERE id = ?",
             (now, f"re-queued: {reason} (attempt {job.attempt} of {max_attempts})", job.id),
         )
     else:
