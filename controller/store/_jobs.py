@@ -52,7 +52,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     for state, targets in _FORWARD.items()
 }
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
     "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
     "spec, submitter, host"
@@ -127,7 +127,7 @@ def insert_job(
 
 def get_job(conn: Connection, job_id: str, lock: str = "") -> JobRecord:
     """The job; ``lock`` (a ``Dialect`` clause) keeps it from changing under the caller."""
-    row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?{lock}", (job_id,)).fetchone()
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?{lock}", (job_id,)).fetchone()
     if row is None:
         raise UserError(f"no job with id {job_id!r}")
     return job_from_row(row)
@@ -156,7 +156,7 @@ def list_jobs(
         where.append("kind = ?")
         params.append(kind)
     rows = conn.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
@@ -205,10 +205,11 @@ def transition(
     check_transition(job, to_state, expect, worker_id)
     if worker_id is not None:
         require_worker(conn, worker_id)
-    conn.execute(
+    # RETURNING: the job as changed, without another round trip to a server.
+    row = conn.execute(
         "UPDATE jobs SET state = ?, message = ?, updated_at = ?, "
         "started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END, "
-        "finished_at = ?, worker_id = coalesce(worker_id, ?) WHERE id = ?",
+        f"finished_at = ?, worker_id = coalesce(worker_id, ?) WHERE id = ? RETURNING {JOB_COLUMNS}",
         (
             to_state.value,
             message,
@@ -219,10 +220,10 @@ def transition(
             worker_id,
             job_id,
         ),
-    )
+    ).fetchone()
     if to_state is JobState.FAILED:
         fail_dependants(conn, now, job_id)
-    return get_job(conn, job_id)
+    return job_from_row(row)
 
 
 def fail_dependants(conn: Connection, now: float, parent_id: str) -> None:

@@ -14,7 +14,13 @@ from typing import Any
 
 from controller.jobs import JobState
 from controller.store._codec import from_json
-from controller.store._jobs import fail_dependants, get_job, require_worker
+from controller.store._jobs import (
+    JOB_COLUMNS,
+    fail_dependants,
+    get_job,
+    job_from_row,
+    require_worker,
+)
 from controller.store._records import RUNNING_STATES, JobRecord
 from controller.store._sql import Connection, lock_key, placeholders
 
@@ -52,9 +58,15 @@ def register_worker(
     return recovered
 
 
-def heartbeat(conn: Connection, now: float, worker_id: str) -> None:
-    require_worker(conn, worker_id)
-    conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
+def heartbeat(conn: Connection, now: float, worker_id: str) -> str:
+    """Record the worker as alive now; returns its host. InternalError if unregistered."""
+    row = conn.execute(
+        "UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING hostname", (now, worker_id)
+    ).fetchone()
+    if row is None:
+        require_worker(conn, worker_id)  # raises, saying what to do
+    host: str = row["hostname"]
+    return host
 
 
 def runnable_filters(conn: Connection, kinds: Collection[str] | None) -> list[dict[str, Any]]:
@@ -92,11 +104,9 @@ def claim(
     pass a job one worker is taking, and a per-slot lock keeps the busy check
     true until commit.
     """
-    heartbeat(conn, now, worker_id)  # a claim is a sign of life
+    host = heartbeat(conn, now, worker_id)  # a claim is a sign of life
     if device_filters is not None and not device_filters:
         return None
-    worker = conn.execute("SELECT hostname FROM workers WHERE id = ?", (worker_id,)).fetchone()
-    host: str = worker["hostname"]
     lock_key(conn, f"devicelab slot {host}/{slot}")
     kind_sql, kind_params = _in("j.kind", kinds)
     filter_sql, filter_params = _in("j.device_filter", device_filters)
@@ -109,7 +119,7 @@ def claim(
         "SELECT 1 FROM jobs AS b WHERE b.device_serial = ? AND coalesce(b.host, '') = ? "
         f"AND b.{_RUNNING_SQL}) "
         "ORDER BY coalesce(s.last_served, 0), j.created_at, j.rowid "
-        f"LIMIT 1{conn.dialect.skip_locked}) RETURNING id",
+        f"LIMIT 1{conn.dialect.skip_locked}) RETURNING {JOB_COLUMNS}",
         (
             JobState.PROVISIONING_DEVICE.value,
             slot,
@@ -125,7 +135,7 @@ def claim(
     ).fetchone()
     if row is None:
         return None
-    job = get_job(conn, row["id"])
+    job = job_from_row(row)
     # Served now: this submitter goes behind every other (ties are harmless).
     conn.execute(
         "INSERT INTO submitters (name, last_served) "
