@@ -136,14 +136,30 @@ def claim(
     if row is None:
         return None
     job = job_from_row(row)
-    # Served now: this submitter goes behind every other (ties are harmless).
+    served(conn, job.submitter)
+    return job
+
+
+def served(conn: Connection, submitter: str) -> None:
+    """``submitter`` was served now: it goes behind every other (ties are harmless).
+
+    The row is written only when someone else was served last: a plain UPDATE
+    whose WHERE fails takes no row lock (ON CONFLICT DO UPDATE would lock it
+    always), so claims from many hosts for one submitter's flood do not queue
+    on that row. scripts/bench_claim.py on PostgreSQL, one submitter, 2 busy
+    cores: 143 -> 270 jobs/s with 4 processes, 104 -> 208 with 16.
+    """
     conn.execute(
         "INSERT INTO submitters (name, last_served) "
         "VALUES (?, (SELECT coalesce(max(last_served), 0) + 1 FROM submitters)) "
-        "ON CONFLICT (name) DO UPDATE SET last_served = excluded.last_served",
-        (job.submitter,),
+        "ON CONFLICT (name) DO NOTHING",
+        (submitter,),
     )
-    return job
+    conn.execute(
+        "UPDATE submitters SET last_served = (SELECT max(last_served) + 1 FROM submitters) "
+        "WHERE name = ? AND last_served < (SELECT max(last_served) FROM submitters)",
+        (submitter,),
+    )
 
 
 def _in(column: str, values: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
