@@ -28,8 +28,8 @@ if [ -z "${DEVICELAB_SETUP_EXTRAS:-}" ] && [ ! -x .venv/bin/onnx2tf ]; then
 fi
 
 # adb reaches phones and the stand-in device; chromium renders the HTML report in
-# its test; postgresql's server binaries run the store's PostgreSQL tests (a
-# throwaway cluster each session, tests/postgres_server.py; no service is started).
+# its test; postgresql's server binaries run the store's PostgreSQL tests (each
+# session starts a throwaway cluster of its own, tests/postgres_server.py).
 # Installed from Debian when we can (root); otherwise those tests skip.
 missing=()
 command -v adb >/dev/null 2>&1 || missing+=(adb)
