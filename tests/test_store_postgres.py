@@ -19,7 +19,7 @@ import pytest
 import controller as hub
 from controller.errors import InternalError, UserError
 from controller.store import SCHEMA_VERSION, JobState, Store, _postgres_schema, _schema
-from controller.store._postgres import without_password
+from controller.store._sql import without_password
 from tests.postgres_server import database_url
 from tests.test_store_contract import write_model
 
@@ -203,3 +203,29 @@ def test_the_cli_takes_the_store_as_an_option(
         monkeypatch.delenv("DEVICELAB_STORE")  # the CLI set it; later tests use the default
         hub.set_store(None)
     assert [entry["id"] for entry in json.loads(capsys.readouterr().out)] == [model.id]
+
+
+_WITHOUT_PSYCOPG = """
+import sys, tempfile
+class NoPsycopg:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "psycopg":
+            raise ImportError("No module named 'psycopg'")
+sys.meta_path.insert(0, NoPsycopg())
+import controller
+from controller.store import Store
+Store(tempfile.mkdtemp()).close()  # SQLite needs no psycopg
+Store(tempfile.mkdtemp(), url="postgresql://lab@db-host/lab")
+"""
+
+
+def test_without_psycopg_only_a_postgresql_store_is_refused_naming_the_extra() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PSYCOPG], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "UserError: a PostgreSQL store needs psycopg" in done.stderr
+    assert "pip install 'devicelab[postgresql]'" in done.stderr

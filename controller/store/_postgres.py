@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -28,12 +27,11 @@ from psycopg.rows import dict_row
 
 from controller.errors import InternalError
 from controller.store import _postgres_schema
-from controller.store._sql import POSTGRESQL, Connection, Dialect
+from controller.store._sql import POSTGRESQL, Connection, Dialect, without_password
 
 log = logging.getLogger("devicelab.store")
 
 CHANNEL = "devicelab_work"
-URL_PREFIXES = ("postgresql://", "postgres://")
 # How long a LISTEN connection waits between looks at its stop flag, and after a
 # lost connection before it tries again.
 _LISTEN_TICK_S = 1.0
@@ -41,16 +39,6 @@ _RECONNECT_S = 1.0
 # Connections inherited through fork: kept referenced so the garbage collector never
 # closes them in the child (closing one would end the parent's session on the server).
 _INHERITED: list[psycopg.Connection[Any]] = []
-
-
-def is_postgresql_url(location: str) -> bool:
-    """Does ``location`` name a PostgreSQL database (``postgresql://...``)?"""
-    return location.startswith(URL_PREFIXES)
-
-
-def without_password(url: str) -> str:
-    """``url`` fit for messages and logs: any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 @functools.lru_cache(maxsize=512)

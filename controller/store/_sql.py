@@ -11,6 +11,7 @@ the rows it reads before deciding on them. Those words live in ``Dialect``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -94,6 +95,19 @@ class Engine(Protocol):
     def listen(self, on_work: Callable[[], None], stop: threading.Event) -> bool: ...
 
     def close(self) -> None: ...
+
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgresql_url(location: str) -> bool:
+    """Does ``location`` name a PostgreSQL database (``postgresql://...``)?"""
+    return location.startswith(URL_PREFIXES)
+
+
+def without_password(url: str) -> str:
+    """``url`` fit for messages and logs: any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def lock_key(conn: Connection, key: str) -> None:

@@ -31,7 +31,6 @@ from controller.store import _arrays, _catalog, _jobs, _packed, _runs, _scheduli
 from controller.store._artifacts import ArtifactStore
 from controller.store._codec import check_page, to_json
 from controller.store._db import Database
-from controller.store._postgres import PostgresDatabase, is_postgresql_url
 from controller.store._records import (
     TERMINAL_STATES,
     DatasetRecord,
@@ -42,7 +41,7 @@ from controller.store._records import (
     ModelRecord,
 )
 from controller.store._schema import SCHEMA_VERSION
-from controller.store._sql import Engine
+from controller.store._sql import Engine, is_postgresql_url
 
 DB_NAME = "store.db"
 DEFAULT_DATASET_TTL_DAYS = 30
@@ -82,7 +81,7 @@ class Store:
         if url is None:
             self._db = Database(self.root / DB_NAME, busy_timeout_s)
         elif is_postgresql_url(url):
-            self._db = PostgresDatabase(url, busy_timeout_s)
+            self._db = _postgres_engine(url, busy_timeout_s)
         else:
             raise UserError(f"store {url!r}: expected a postgresql://... URL")
         self._db.check_integrity()  # once per process: a damaged file is refused here
@@ -518,6 +517,17 @@ class Store:
         with self._db.read() as conn:
             sha = _runs.get_output_sha256(conn, job_id)
         return None if sha is None else _arrays.decode(self._artifacts.path(sha))
+
+
+def _postgres_engine(url: str, connect_timeout_s: float) -> Engine:
+    """The PostgreSQL engine; psycopg is imported only by a store that uses it (an extra)."""
+    try:
+        from controller.store._postgres import PostgresDatabase
+    except ImportError as exc:
+        raise UserError(
+            f"a PostgreSQL store needs psycopg ({exc}): pip install 'devicelab[postgresql]'"
+        ) from exc
+    return PostgresDatabase(url, connect_timeout_s)
 
 
 def _reopen(
