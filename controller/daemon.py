@@ -288,6 +288,8 @@ def _serve_loop(
     while not stopping.wait(_TICK_S):
         if not lock.held and lock.try_acquire():
             lock.announce(os.getpid())
+        if idle_exit_sec is None:
+            continue  # a lab's worker: never idles out, no need to read the queue here
         if getattr(worker, "busy", False) or has_work(store):
             idle_since = time.monotonic()
             continue
