@@ -99,9 +99,32 @@ _V1 = (
 
 _V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
 
-# v3: as SQLite's v3 (submitter, submitters, the parent index, the host of a claim). No old queued
-# children to fail: no PostgreSQL store predates this step.
+# v3: as SQLite's v3, the device health machine (controller/device_states.py).
 _V3 = (
+    """CREATE TABLE device_health (
+        serial TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
+            'resting', 'offline', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        since DOUBLE PRECISION NOT NULL,
+        failed_recoveries INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE device_transitions (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        serial TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        job_id TEXT,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX device_transitions_by_serial ON device_transitions (serial, id)",
+    "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
+)
+
+# v4: as SQLite's v4 (submitter, submitters, the parent index, the host of a claim).
+# No old queued children to fail: no PostgreSQL store predates this step.
+_V4 = (
     "ALTER TABLE jobs ADD COLUMN submitter TEXT NOT NULL DEFAULT ''",
     "CREATE TABLE submitters (name TEXT PRIMARY KEY, last_served BIGINT NOT NULL)",
     "CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL",
@@ -114,7 +137,7 @@ _V3 = (
         WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant: the advisory lock every process opening the database takes to migrate.
 _MIGRATION_LOCK_KEY = "devicelab schema migration"

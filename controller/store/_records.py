@@ -89,6 +89,8 @@ class JobRecord:
     worker_id: str | None
     attempt: int
     spec: dict[str, Any] = field(default_factory=dict)  # runner inputs beyond the options
+    # Runs that ended for a device reason and were queued again: [{device, reason, at}].
+    retries: list[dict[str, Any]] = field(default_factory=list)
     submitter: str = ""  # who queued it: claims serve submitters in turn (_scheduling.py)
     host: str | None = None  # the host of the worker holding (or last holding) it
 

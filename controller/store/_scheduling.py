@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from controller.jobs import JobState
-from controller.store._codec import from_json
+from controller.store._codec import from_json, to_datetime, to_json
 from controller.store._jobs import (
     JOB_COLUMNS,
     fail_dependants,
@@ -97,12 +97,12 @@ def claim(
 
     One statement picks and takes it: queued, its parent (if any) succeeded, of
     one of ``kinds``, its device filter (JSON text) among ``device_filters``
-    (None: any), the slot running nothing. Submitters are served in turn (the
-    one served longest ago first; one never served before anyone), each
-    submitter's jobs oldest first, so 500 jobs from one user do not starve
-    another's one. On PostgreSQL, ``SKIP LOCKED`` lets claims on other devices
-    pass a job one worker is taking, and a per-slot lock keeps the busy check
-    true until commit.
+    (None: any), the slot running nothing and its health ``available``.
+    Submitters are served in turn (the one served longest ago first; one never
+    served before anyone), each submitter's jobs oldest first, so 500 jobs from
+    one user do not starve another's one. On PostgreSQL, ``SKIP LOCKED`` lets
+    claims on other devices pass a job one worker is taking, and a per-slot lock
+    keeps the busy check true until commit.
     """
     host = heartbeat(conn, now, worker_id)  # a claim is a sign of life
     if device_filters is not None and not device_filters:
@@ -118,6 +118,10 @@ def claim(
         f"WHERE {_RUNNABLE_SQL}{kind_sql}{filter_sql} AND NOT EXISTS ("
         "SELECT 1 FROM jobs AS b WHERE b.device_serial = ? AND coalesce(b.host, '') = ? "
         f"AND b.{_RUNNING_SQL}) "
+        # Only a device that is well takes a job: not one suspect, recovering, resting,
+        # offline or quarantined (controller/device_states.py). No row: available.
+        "AND NOT EXISTS (SELECT 1 FROM device_health AS h WHERE h.serial = ? "
+        "AND h.state <> 'available') "
         "ORDER BY coalesce(s.last_served, 0), j.created_at, j.rowid "
         f"LIMIT 1{conn.dialect.skip_locked}) RETURNING {JOB_COLUMNS}",
         (
@@ -131,6 +135,7 @@ def claim(
             *filter_params,
             slot,
             host,
+            slot,
         ),
     ).fetchone()
     if row is None:
@@ -237,3 +242,53 @@ def release(
         )
         fail_dependants(conn, now, job.id)
     return get_job(conn, job.id)
+
+
+def retry_after_device_failure(
+    conn: Connection,
+    now: float,
+    job_id: str,
+    worker_id: str,
+    device_serial: str,
+    reason: str,
+    max_retries: int,
+) -> JobRecord | None:
+    """Queue again a job whose run failed for a device reason, or fail it past
+    ``max_retries``; None when ``worker_id`` no longer holds it (cancelled, taken over).
+
+    The retry is a new attempt (the failed run's events stay under the old one) and is
+    listed in the job's ``retries`` with the device and the reason. Any matching device
+    that is well may take it: the failed one is suspect until a recovery clears it.
+    """
+    job = get_job(conn, job_id, lock=conn.dialect.for_update)
+    if job.worker_id != worker_id or job.state not in RUNNING_STATES:
+        return None
+    if len(job.retries) >= max_retries:
+        note = (
+            f" (not retried again: {len(job.retries)} retries after device failures)"
+            if job.retries
+            else ""
+        )
+        conn.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, message = ? "
+            "WHERE id = ?",
+            (now, now, f"{reason}{note}", job_id),
+        )
+        fail_dependants(conn, now, job_id)
+        return get_job(conn, job_id)
+    retries = [
+        *job.retries,
+        {"device": device_serial, "reason": reason, "at": to_datetime(now).isoformat()},
+    ]
+    message = (
+        f"re-queued: device {device_serial} failed: {reason} "
+        f"(retry {len(retries)} of {max_retries})"
+    )
+    conn.execute(
+        "UPDATE jobs SET state = 'created', attempt = attempt + 1, worker_id = NULL, "
+        "device_serial = NULL, host = NULL, started_at = NULL, updated_at = ?, message = ?, "
+        "retries = ? "
+        "WHERE id = ?",
+        (now, message, to_json(retries, "retries"), job_id),
+    )
+    return get_job(conn, job_id)

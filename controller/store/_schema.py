@@ -99,11 +99,36 @@ _V1 = (
 # settings, compile targets), as one JSON object the runners read back.
 _V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
 
-# v3: scheduling facts the claim filters in SQL (controller/store/_scheduling.py): who
+# v3: the device health state machine (controller/device_states.py): each device's
+# state and why, every transition with its time and reason, and a job's retries
+# after device failures (JSON list of {device, reason, at}).
+_V3 = (
+    """CREATE TABLE device_health (
+        serial TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
+            'resting', 'offline', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        since REAL NOT NULL,
+        failed_recoveries INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE device_transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        serial TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        job_id TEXT,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX device_transitions_by_serial ON device_transitions (serial, id)",
+    "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
+)
+
+# v4: scheduling facts the claim filters in SQL (controller/store/_scheduling.py): who
 # submitted a job, when each submitter was last served (fair claiming), the parent a
 # job waits for, the host a job's device is on. Queued children of parents that had
 # already failed fail here, as the worker used to fail them on its next look at the queue.
-_V3 = (
+_V4 = (
     "ALTER TABLE jobs ADD COLUMN submitter TEXT NOT NULL DEFAULT ''",
     "CREATE TABLE submitters (name TEXT PRIMARY KEY, last_served INTEGER NOT NULL)",
     "CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL",
@@ -121,7 +146,7 @@ _V3 = (
             AND parent_job_id IN (SELECT id FROM jobs WHERE state = 'failed')""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
