@@ -229,3 +229,39 @@ def test_without_psycopg_only_a_postgresql_store_is_refused_naming_the_extra() -
     assert done.returncode == 1
     assert "UserError: a PostgreSQL store needs psycopg" in done.stderr
     assert "pip install 'devicelab[postgresql]'" in done.stderr
+
+
+def test_a_script_set_on_a_postgresql_store_leaves_its_job_to_a_daemon(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from controller import daemon
+
+    url, home = database_url(tmp_path), tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICELAB_")}
+    code = (
+        "import controller as hub\n"
+        f"hub.set_store({url!r})\n"  # not the variable: the daemon must be told the URL
+        f"print(hub.submit_profile_job({str(models_dir / 'tiny_cnn.onnx')!r}, "
+        "options='--compute_unit cpu --max_profiler_iterations 3').job_id)"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, "DEVICELAB_HOME": str(home), "DEVICELAB_WORKER": "daemon"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        job_id = done.stdout.split()[-1]
+        store = Store(tmp_path / "reader", url=url)
+        deadline = time.monotonic() + 240
+        while not store.get_job(job_id).finished:
+            assert time.monotonic() < deadline, "the daemon did not finish the job"
+            time.sleep(0.2)
+        assert store.get_job(job_id).state is JobState.SUCCESS
+    finally:
+        daemon.stop_worker(home / "store", timeout_sec=10)
