@@ -250,7 +250,13 @@ def test_a_script_set_on_a_postgresql_store_leaves_its_job_to_a_daemon(
     try:
         done = subprocess.run(
             [sys.executable, "-c", code],
-            env={**env, "DEVICELAB_HOME": str(home), "DEVICELAB_WORKER": "daemon"},
+            env={
+                **env,
+                "DEVICELAB_HOME": str(home),
+                "DEVICELAB_WORKER": "daemon",
+                # the suite's local agent runs on the venv's Python (tests/conftest.py)
+                "DEVICELAB_LOCAL_RUNTIME": os.environ.get("DEVICELAB_LOCAL_RUNTIME", "current"),
+            },
             capture_output=True,
             text=True,
             timeout=120,
