@@ -1,0 +1,101 @@
+"""One A/B session: baseline and candidate blocks interleaved on one device, repeated
+while the verdict is *unknown*, up to the policy's budget.
+
+Paired: both artifacts run in the same session, A B B A A B ... (``plan.pair_arms``),
+so whatever the device does over the session (heat, background load, clocks) hits
+both. Unpaired: tonight's artifact equals the last good run's, so what may have
+changed is the runtime, SDK or device; only the candidate runs, against the stored
+samples of that run. The first round is ``min_pairs`` pairs; each *unknown* doubles
+the pairs (Pinpoint's schedule: few looks, each with much more data) up to
+``max_pairs``. Blocks taken while the device throttled are run but left out, and
+count against the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.managed import Model
+from controller.regress.blocks import Block, LayerTime, block_options, run_block
+from controller.regress.plan import Target, pair_arms
+from controller.regress.stats import Comparison, Verdict, compare
+from controller.regress.suite import Policy
+from controller.store import Store
+
+
+@dataclass(frozen=True)
+class StoredBaseline:
+    """An unpaired baseline: a stored run's kept samples and layer iterations."""
+
+    run_id: str
+    samples_us: tuple[int, ...]
+    layer_iterations: tuple[tuple[LayerTime, ...], ...] = ()
+
+
+@dataclass
+class Session:
+    """What a session ran and concluded."""
+
+    blocks: list[Block] = field(default_factory=list)
+    comparison: Comparison | None = None
+    pairs_run: int = 0
+    stored: StoredBaseline | None = None
+
+    def kept(self, arm: str) -> list[Block]:
+        return [b for b in self.blocks if b.arm == arm and b.discarded is None]
+
+    def samples(self, arm: str) -> list[int]:
+        if arm == "A" and self.stored is not None:
+            return list(self.stored.samples_us)
+        return [s for b in self.kept(arm) for s in b.samples_us]
+
+    def layer_iterations(self, arm: str) -> list[Sequence[LayerTime]]:
+        if arm == "A" and self.stored is not None:
+            return list(self.stored.layer_iterations)
+        return [layers for b in self.kept(arm) for layers in b.layer_iterations]
+
+
+def run_session(
+    store: Store,
+    target: Target,
+    policy: Policy,
+    *,
+    candidate: Model,
+    baseline: Model | StoredBaseline,
+    rng: np.random.Generator,
+    label: str,
+) -> Session:
+    """Run blocks until the comparison is not *unknown* or the budget is spent."""
+    session = Session(stored=baseline if isinstance(baseline, StoredBaseline) else None)
+    models = {"B": candidate} if session.stored else {"A": baseline, "B": candidate}
+    options = block_options(target.entry.options, policy.iterations)
+    wanted = policy.min_pairs
+    while True:
+        while session.pairs_run < wanted:
+            arms = pair_arms(session.pairs_run) if "A" in models else ("B",)
+            for arm in arms:
+                block = run_block(
+                    store,
+                    models[arm],  # type: ignore[arg-type]
+                    target.device,
+                    arm=arm,
+                    index=len([b for b in session.blocks if b.arm == arm]),
+                    options=options,
+                    max_temperature_c=policy.max_temperature_c,
+                    label=label,
+                )
+                session.blocks.append(block)
+            session.pairs_run += 1
+        session.comparison = compare(
+            session.samples("A"),
+            session.samples("B"),
+            threshold=target.entry.threshold,
+            alpha=policy.alpha,
+            rng=rng,
+        )
+        if session.comparison.verdict is not Verdict.UNKNOWN or wanted >= policy.max_pairs:
+            return session
+        wanted = min(policy.max_pairs, wanted * 2)
