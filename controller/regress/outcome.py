@@ -40,6 +40,7 @@ class TargetResult:
     blocks: list[Block] = field(default_factory=list)
     baseline_samples_us: list[int] = field(default_factory=list)
     candidate_samples_us: list[int] = field(default_factory=list)
+    candidate_blocks_us: list[list[int]] = field(default_factory=list)  # kept, per block
     candidate_layer_iterations: list[list[LayerTime]] = field(default_factory=list)
     candidate_model_id: str | None = None
     baseline_model_id: str | None = None
@@ -77,8 +78,9 @@ class TargetResult:
     def stored(self) -> dict[str, Any]:
         """What the store keeps as this night's point of the entry's history."""
         found = self.as_dict()
-        for key in ("blocks", "baseline_samples_us", "history"):
+        for key in ("blocks", "baseline_samples_us", "candidate_samples_us", "history"):
             found.pop(key)
+        found["candidate_blocks_us"] = self.candidate_blocks_us
         found["candidate_layer_iterations"] = [
             [[t.name, t.type, t.compute_unit, t.time_us, t.cycles] for t in layers]
             for layers in self.candidate_layer_iterations[:STORED_LAYER_ITERATIONS]

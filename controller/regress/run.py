@@ -121,11 +121,11 @@ def _plan(store: Store, target: Target, uploads: dict[str, Model]) -> _Plan:
         model = hub.get_model(model_id)
         if model.sha256 != candidate.sha256:
             return _Plan(target, candidate, model, f"{what}'s model, paired A/B")
-    samples = tuple(int(s) for s in stored.get("candidate_samples_us") or ())
-    if not samples:
+    blocks = tuple(tuple(int(s) for s in b) for b in stored.get("candidate_blocks_us") or ())
+    if not any(blocks):
         raise UserError(f"entry {entry.name!r}: baseline {what} kept no samples")
     layers = outcome.stored_layer_iterations(stored)
-    return _Plan(target, candidate, StoredBaseline(stored["run_id"], samples, layers),
+    return _Plan(target, candidate, StoredBaseline(stored["run_id"], blocks, layers),
                  f"{what}'s samples (same artifact: unpaired)")  # fmt: skip
 
 
@@ -220,6 +220,7 @@ def _take(result: TargetResult, session: Session) -> None:
     result.blocks = list(session.blocks)
     result.baseline_samples_us = session.samples("A")
     result.candidate_samples_us = session.samples("B")
+    result.candidate_blocks_us = session.block_samples("B")
     result.candidate_layer_iterations = [list(it) for it in session.layer_iterations("B")]
     discarded = [b for b in session.blocks if b.discarded]
     if discarded:

@@ -31,7 +31,7 @@ class StoredBaseline:
     """An unpaired baseline: a stored run's kept samples and layer iterations."""
 
     run_id: str
-    samples_us: tuple[int, ...]
+    blocks_us: tuple[tuple[int, ...], ...]
     layer_iterations: tuple[tuple[LayerTime, ...], ...] = ()
 
 
@@ -48,9 +48,14 @@ class Session:
         return [b for b in self.blocks if b.arm == arm and b.discarded is None]
 
     def samples(self, arm: str) -> list[int]:
+        """The arm's kept samples, pooled."""
+        return [s for block in self.block_samples(arm) for s in block]
+
+    def block_samples(self, arm: str) -> list[list[int]]:
+        """The arm's kept samples, one list per block."""
         if arm == "A" and self.stored is not None:
-            return list(self.stored.samples_us)
-        return [s for b in self.kept(arm) for s in b.samples_us]
+            return [list(block) for block in self.stored.blocks_us]
+        return [list(b.samples_us) for b in self.kept(arm)]
 
     def layer_iterations(self, arm: str) -> list[Sequence[LayerTime]]:
         if arm == "A" and self.stored is not None:
@@ -90,8 +95,8 @@ def run_session(
                 session.blocks.append(block)
             session.pairs_run += 1
         session.comparison = compare(
-            session.samples("A"),
-            session.samples("B"),
+            session.block_samples("A"),
+            session.block_samples("B"),
             threshold=target.entry.threshold,
             alpha=policy.alpha,
             rng=rng,
