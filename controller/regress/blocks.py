@@ -49,6 +49,7 @@ class Block:
     health: dict[str, Any] = field(default_factory=dict)
     discarded: str | None = None  # why it is left out of the comparison
     wall_s: float = 0.0  # submit to result, queueing included
+    session: int = 0  # 0 the first session, 1 the confirmation re-run
 
     def as_dict(self) -> dict[str, Any]:
         """The block as the JSON report keeps it (samples included)."""
@@ -60,6 +61,7 @@ class Block:
             "health": health_summary(self.health),
             "discarded": self.discarded,
             "wall_s": round(self.wall_s, 3),
+            "session": self.session,
         }
 
 

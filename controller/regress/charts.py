@@ -38,11 +38,15 @@ def _scale(value: float, low: float, high: float, start: float, end: float) -> f
 def distributions(
     baseline_us: Sequence[float], candidate_us: Sequence[float], width: int = 560, height: int = 240
 ) -> str:
-    """Baseline and candidate latencies as two histograms on shared bins, medians marked."""
-    values = [*baseline_us, *candidate_us]
+    """Baseline and candidate latencies as two histograms on shared bins, medians marked
+    (the slowest and fastest 1 % of iterations are left out of the picture)."""
+    values = sorted([*baseline_us, *candidate_us])
     if not values:
         return '<p class="empty">No samples.</p>'
-    low, high = min(values), max(values)
+    # The 1st..99th percentile: one 40 ms hiccup must not squeeze 600 us runs into a bin.
+    low, high = values[len(values) // 100], values[-1 - len(values) // 100]
+    baseline_us = [v for v in baseline_us if low <= v <= high]
+    candidate_us = [v for v in candidate_us if low <= v <= high]
     pad = 0.0 if high > low else max(abs(low) * 0.05, 1.0)
     ticks = nice_ticks(low - pad, high + pad, 6)
     x_low, x_high = ticks[0], ticks[-1]

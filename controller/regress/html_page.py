@@ -139,7 +139,8 @@ def _blocks(result: TargetResult) -> str:
         median = sorted(block.samples_us)[len(block.samples_us) // 2]
         css = ' class="discarded"' if block.discarded else ""
         rows.append(
-            f"<tr{css}><td>{esc(block.arm)}{block.index}</td><td>{esc(block.job_id)}</td>"
+            f"<tr{css}><td>{'re-run ' if block.session else ''}{esc(block.arm)}{block.index}</td>"
+            f"<td>{esc(block.job_id)}</td>"
             f'<td class="num">{len(block.samples_us)}</td>'
             f'<td class="num">{esc(fmt_us(median))}</td><td class="num">{esc(temps)}</td>'
             f'<td class="num">{esc(clocks)}</td><td>{esc(block.discarded or "kept")}</td></tr>'

@@ -273,6 +273,8 @@ def _confirm(
         return
     assert session.comparison is not None
     result.confirmation = session.comparison
+    for block in session.blocks:
+        block.session = 1
     result.blocks += session.blocks
     if session.comparison.verdict is Verdict.REGRESSION:
         result.notes.append(f"confirmed by a re-run: {session.comparison.describe()}")
