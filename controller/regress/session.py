@@ -13,7 +13,7 @@ count against the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +63,9 @@ class Session:
         return [layers for b in self.kept(arm) for layers in b.layer_iterations]
 
 
+Measure = Callable[[str, int], Block]  # (arm, index within the arm) -> a measured block
+
+
 def run_session(
     store: Store,
     target: Target,
@@ -73,34 +76,46 @@ def run_session(
     rng: np.random.Generator,
     label: str,
 ) -> Session:
-    """Run blocks until the comparison is not *unknown* or the budget is spent."""
-    session = Session(stored=baseline if isinstance(baseline, StoredBaseline) else None)
-    models = {"B": candidate} if session.stored else {"A": baseline, "B": candidate}
+    """Run blocks on the target's device until the comparison is not *unknown* or the
+    budget is spent."""
+    models = {"A": baseline, "B": candidate}
     options = block_options(target.entry.options, policy.iterations)
+
+    def measure(arm: str, index: int) -> Block:
+        model = models[arm]
+        assert isinstance(model, Model)
+        return run_block(
+            store, model, target.device, arm=arm, index=index, options=options,
+            max_temperature_c=policy.max_temperature_c, label=label,
+        )  # fmt: skip
+
+    stored = baseline if isinstance(baseline, StoredBaseline) else None
+    return adaptive_session(measure, policy, target.entry.threshold, rng, stored=stored)
+
+
+def adaptive_session(
+    measure: Measure,
+    policy: Policy,
+    threshold: float,
+    rng: np.random.Generator,
+    *,
+    stored: StoredBaseline | None = None,
+) -> Session:
+    """The session's schedule and decisions, whatever measures the blocks (the runner
+    runs profile jobs; ``scripts/bench_regress.py`` draws recorded blocks)."""
+    session = Session(stored=stored)
     wanted = policy.min_pairs
     while True:
         while session.pairs_run < wanted:
-            arms = pair_arms(session.pairs_run) if "A" in models else ("B",)
+            arms = ("B",) if stored else pair_arms(session.pairs_run)
             for arm in arms:
-                block = run_block(
-                    store,
-                    models[arm],  # type: ignore[arg-type]
-                    target.device,
-                    arm=arm,
-                    index=len([b for b in session.blocks if b.arm == arm]),
-                    options=options,
-                    max_temperature_c=policy.max_temperature_c,
-                    label=label,
-                )
-                session.blocks.append(block)
+                index = len([b for b in session.blocks if b.arm == arm])
+                session.blocks.append(measure(arm, index))
             session.pairs_run += 1
         session.comparison = compare(
-            session.block_samples("A"),
-            session.block_samples("B"),
-            threshold=target.entry.threshold,
-            alpha=policy.alpha,
-            rng=rng,
-        )
+            session.block_samples("A"), session.block_samples("B"),
+            threshold=threshold, alpha=policy.alpha, rng=rng,
+        )  # fmt: skip
         if session.comparison.verdict is not Verdict.UNKNOWN or wanted >= policy.max_pairs:
             return session
         wanted = min(policy.max_pairs, wanted * 2)
