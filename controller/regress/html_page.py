@@ -84,12 +84,13 @@ def _overview(run: SuiteRun) -> str:
 def _target(result: TargetResult, index: int) -> str:
     notes = "".join(f'<p class="alert">{esc(n)}</p>' for n in result.notes)
     history = result.history
-    steps = [s.index for s in history.steps] if history else []
+    points = history.points if history else []
+    found = history.steps if history else []
     step_text = "".join(
-        f'<p class="note">Step at run {s.index + 1} ({esc(history.points[s.index]["run_id"])}): '
+        f'<p class="note">Step at run {s.index + 1} ({esc(points[s.index]["run_id"])}): '
         f"{esc(fmt_us(s.before_us))} → {esc(fmt_us(s.after_us))} ({s.change_pct:+.1f} %, "
         f"p={s.p_value:.2g})</p>"
-        for s in (history.steps if history else [])
+        for s in found
     )
     return (
         f'<section class="panel target" id="t{index}" data-verdict="{esc(result.verdict)}">'
@@ -101,7 +102,7 @@ def _target(result: TargetResult, index: int) -> str:
         '<span><span class="swatch b"></span>candidate</span></div>'
         f"{charts.distributions(result.baseline_samples_us, result.candidate_samples_us)}</div>"
         f"<div><h3>History (candidate median per run)</h3>"
-        f"{charts.trend(history.points if history else [], steps)}{step_text}</div></div>"
+        f"{charts.trend(points, [s.index for s in found])}{step_text}</div></div>"
         f"{_layers(result)}{_blocks(result)}</section>"
     )
 

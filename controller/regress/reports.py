@@ -51,9 +51,9 @@ def junit_xml(run: SuiteRun) -> str:
         "skipped": str(sum(r.verdict == "unknown" for r in run.results)),
         "time": elapsed,
     }
-    root = ET.Element("testsuites", name="devicelab regress", **counts)
+    root = ET.Element("testsuites", {"name": "devicelab regress", **counts})
     stamp = datetime.fromtimestamp(run.started_at, UTC).isoformat(timespec="seconds")
-    suite = ET.SubElement(root, "testsuite", name=run.suite, timestamp=stamp, **counts)
+    suite = ET.SubElement(root, "testsuite", {"name": run.suite, "timestamp": stamp, **counts})
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="run_id", value=str(run.run_id or ""))
     for result in run.results:

@@ -111,7 +111,7 @@ class Suite:
     entries: tuple[Entry, ...] = field(default_factory=tuple)
 
 
-_ENTRY_KEYS = ("name", "model", "baseline", "device", "attributes", "options")
+_ENTRY_KEYS: tuple[str, ...] = ("name", "model", "baseline", "device", "attributes", "options")
 _ENTRY_KEYS += ("threshold_pct", "compile_options")
 
 

@@ -483,10 +483,11 @@ class Store:
         """The result a ``last-good`` baseline means (None when there is none yet), or
         the pinned ``run_id``'s result for this entry and device (UserError if absent)."""
         with self._db.read() as conn:
-            if run_id is not None:
-                found = _regress.result_of(conn, run_id, entry, device_serial)
-            else:
-                found = _regress.last_good(conn, entry, device_serial)
+            found: dict[str, Any] | None = (
+                _regress.result_of(conn, run_id, entry, device_serial)
+                if run_id is not None
+                else _regress.last_good(conn, entry, device_serial)
+            )
         return None if found is None else _packed.unpack(found)
 
 
