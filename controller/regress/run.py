@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class _Plan:
     candidate: Model
     baseline: Model | StoredBaseline | None  # None: no baseline yet (first run)
     baseline_text: str
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
 
 def run_suite(
@@ -80,11 +81,13 @@ def run_suite(
     started = time.time()
     uploads: dict[str, Model] = {}
     plans = [_plan(store, target, uploads) for target in targets(suite)]
-    rng = np.random.default_rng(seed)
-    results = _in_parallel(plans, lambda p: _first(store, suite, p, rng, say))
+    # One generator per target: targets on different devices run in parallel threads.
+    for plan, child in zip(plans, np.random.SeedSequence(seed).spawn(len(plans)), strict=True):
+        plan.rng = np.random.default_rng(child)
+    results = _in_parallel(plans, lambda p: _first(store, suite, p, say))
     _adjust_across_suite(results)
     to_confirm = [(p, r) for p, r in zip(plans, results, strict=True) if _needs_confirm(suite, r)]
-    _in_parallel(to_confirm, lambda pr: _confirm(store, suite, pr[0], pr[1], rng, say))
+    _in_parallel(to_confirm, lambda pr: _confirm(store, suite, pr[0], pr[1], say))
     run = SuiteRun(suite.name, suite.policy, started, time.time(), results)
     run.run_id = store.add_regress_run(
         suite.name,
@@ -177,9 +180,7 @@ def _in_parallel(items: list, work: Callable) -> list:  # type: ignore[type-arg]
     return results
 
 
-def _first(
-    store: Store, suite: Suite, plan: _Plan, rng: np.random.Generator, say: Progress
-) -> TargetResult:
+def _first(store: Store, suite: Suite, plan: _Plan, say: Progress) -> TargetResult:
     """The first session of a target (or its error, as a result)."""
     target = plan.target
     result = TargetResult(
@@ -189,7 +190,7 @@ def _first(
         baseline_model_id=plan.baseline.model_id if isinstance(plan.baseline, Model) else None,
     )  # fmt: skip
     try:
-        session = _session(store, suite, plan, rng, say)
+        session = _session(store, suite, plan, say)
     except Error as exc:
         result.notes.append(f"could not be measured: {exc}")
         say(f"{target.label}: error: {exc}")
@@ -199,15 +200,13 @@ def _first(
     return result
 
 
-def _session(
-    store: Store, suite: Suite, plan: _Plan, rng: np.random.Generator, say: Progress
-) -> Session:
-    baseline = plan.baseline
-    if baseline is None:  # nothing to compare with: measure the candidate alone
-        baseline = StoredBaseline("", ())
+def _session(store: Store, suite: Suite, plan: _Plan, say: Progress) -> Session:
+    baseline, policy = plan.baseline, suite.policy
+    if baseline is None:  # nothing to compare with: one round of the candidate alone
+        baseline, policy = StoredBaseline("", ()), replace(policy, max_pairs=policy.min_pairs)
     session = run_session(
-        store, plan.target, suite.policy, candidate=plan.candidate, baseline=baseline,
-        rng=rng, label=plan.target.label,
+        store, plan.target, policy, candidate=plan.candidate, baseline=baseline,
+        rng=plan.rng, label=plan.target.label,
     )  # fmt: skip
     for block in session.blocks:
         if block.discarded:
@@ -261,13 +260,12 @@ def _confirm(
     suite: Suite,
     plan: _Plan,
     result: TargetResult,
-    rng: np.random.Generator,
     say: Progress,
 ) -> None:
     """An independent re-run; the regression stands only if it repeats."""
     say(f"{result.label}: regression; confirming with an independent re-run")
     try:
-        session = _session(store, suite, plan, rng, say)
+        session = _session(store, suite, plan, say)
     except Error as exc:
         result.verdict, result.notes = ERROR, [*result.notes, f"the confirmation failed: {exc}"]
         return
