@@ -157,3 +157,19 @@ def test_the_html_page_renders_in_a_browser(models: Path, tmp_path: Path, chromi
         capture_output=True, timeout=90, check=True,
     )  # fmt: skip
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_a_suite_on_a_simulated_snapdragon(models: Path, tmp_path: Path) -> None:
+    """The same suite on sim:SM8550's HTP simulator (slow: ~2 s a block here)."""
+    suite = tmp_path / "sim.toml"
+    suite.write_text(
+        f'{POLICY}\n[[entry]]\nname = "on-htp"\nmodel = "{models / "slower.onnx"}"\n'
+        f'baseline = "{models / "baseline.onnx"}"\ndevice = "sim:SM8550"\n'
+        'options = "--compute_unit npu --max_profiler_iterations 3"\n'
+    )
+    run = regress.run_suite(suite)
+    (result,) = run.results
+    assert result.device_serial == "sim:SM8550" and result.verdict != "error", result.notes
+    assert all(b.layer_iterations[0][0].cycles is not None for b in result.blocks)
+    assert {layer.compute_unit for layer in result.layers} == {"NPU"}
