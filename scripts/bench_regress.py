@@ -172,6 +172,7 @@ def comparisons(pools, costs, args, policy, rng) -> dict[str, dict]:
             blocks.append(used)
             if verdict == "regression" and variant != "base":
                 blamed.append(blame_hits(first, expected))
+        print(f"  {label}: {args.comparisons} comparisons done", file=sys.stderr, flush=True)
         rows[label] = {"variant": variant, "verdicts": verdicts, "blamed": blamed, "blocks": blocks}
     rows["reused"] = {"count": drawer.reused}
     return rows
