@@ -18,27 +18,31 @@ How the samples are taken (and why the figures stay honest):
    (``controller.regress.session.adaptive_session``: first ``min_pairs`` pairs, the
    pairs doubled while *unknown* up to ``max_pairs``, the same verdict function),
    and, for a regression, a second such session as the confirmation re-run. Its
-   blocks are *whole recorded blocks* drawn without replacement within the
-   comparison (A/A: baseline and candidate blocks are distinct recordings of the
-   same model), so block-to-block variation, the thing that makes A/A runs cry
-   wolf, is kept; only the time order of the draws is new. When a comparison
-   needs more blocks than were recorded, the pool is reshuffled and reused (said
-   in the output).
+   blocks are *whole recorded blocks*: pair i takes the baseline's and the
+   candidate's block of one recorded round (seconds apart, as a session's adjacent
+   blocks are; rounds drawn without replacement within a comparison). A/A compares
+   two identical artifacts ("base" and "copy", same bytes) recorded as two models.
+   So block-to-block variation, what makes A/A runs cry wolf, is kept, and so is
+   the pairing. When a comparison needs more rounds than were recorded, the rounds
+   are reshuffled and reused (the count is printed).
 3. Change points: 60-night histories whose night value is the median of 3 recorded
    blocks (what a nightly session of ``min_pairs`` = 3 stores), base model before
    the step night, a +5 % or +10 % variant from it on; Otava must find the step at
    the right night +-1. Flat histories count false steps.
-4. Simulated Snapdragon (``--sim``): the same variants on ``sim:SM8550``'s HTP
-   simulator; its per-op cycle counts are a second, deterministic signal: the
-   comparator runs on per-iteration total cycles, and blame on per-op cycles.
+4. Simulated Snapdragon (``--sim``): a few variants on ``sim:SM8550``'s HTP
+   simulator; its per-op cycle counts are a second signal (not constant per
+   iteration here: the simulator's DMA and cache model varies): the comparator
+   runs on per-iteration total cycles, and blame on per-op cycles.
 
     .venv/bin/python scripts/bench_regress.py [--blocks 36] [--comparisons 200] [--sim]
+        [--save blocks.pickle | --load blocks.pickle]   # record once, analyse again
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import statistics
 import sys
 import tempfile
@@ -107,7 +111,10 @@ def pooled_median(blocks: list) -> float:
 
 
 class Drawer:
-    """Whole recorded blocks, without replacement within one comparison."""
+    """Recorded rounds, without replacement within one comparison: pair ``i`` of a
+    session takes the baseline's and the candidate's blocks of one recorded round
+    (measured seconds apart, as a session's adjacent blocks are), so the pairing that
+    makes drift hit both arms is kept."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng, self.reused = rng, 0
@@ -115,16 +122,17 @@ class Drawer:
     def comparison(self, pool_a: list, pool_b: list) -> Callable[[str, int], object]:
         from dataclasses import replace
 
-        same = pool_a is pool_b
-        order_a = list(self.rng.permutation(len(pool_a)))
-        order_b = order_a if same else list(self.rng.permutation(len(pool_b)))
+        rounds: list[int] = []
+        taken: dict[int, int] = {}  # pair index -> round
 
         def measure(arm: str, index: int) -> object:
-            pool, order = (pool_a, order_a) if arm == "A" else (pool_b, order_b)
-            if not order:
-                self.reused += 1
-                order.extend(self.rng.permutation(len(pool)))
-            return replace(pool[order.pop()], arm=arm, index=index)
+            if index not in taken:
+                if not rounds:
+                    self.reused += bool(taken)
+                    rounds.extend(self.rng.permutation(len(pool_a)))
+                taken[index] = int(rounds.pop())
+            pool = pool_a if arm == "A" else pool_b
+            return replace(pool[taken[index]], arm=arm, index=index)
 
         return measure
 
@@ -162,7 +170,7 @@ def widened_layer_names(pools: dict[str, list]) -> set[str]:
 def comparisons(pools, costs, args, policy, rng) -> dict[str, dict]:
     drawer, rows = Drawer(rng), {}
     expected = widened_layer_names(pools)
-    chosen = {"A/A": "base"} | {f"+{t:g} %": nearest(costs, t) for t in TARGETS_PCT}
+    chosen = {"A/A": "copy"} | {f"+{t:g} %": nearest(costs, t) for t in TARGETS_PCT}
     for label, variant in chosen.items():
         verdicts, blamed, blocks = [], [], []
         for _ in range(args.comparisons):
@@ -170,7 +178,7 @@ def comparisons(pools, costs, args, policy, rng) -> dict[str, dict]:
             verdict, first, used = one_comparison(draw, policy, policy.threshold, rng)
             verdicts.append(verdict)
             blocks.append(used)
-            if verdict == "regression" and variant != "base":
+            if verdict == "regression" and variant != "copy":
                 blamed.append(blame_hits(first, expected))
         print(f"  {label}: {args.comparisons} comparisons done", file=sys.stderr, flush=True)
         rows[label] = {"variant": variant, "verdicts": verdicts, "blamed": blamed, "blocks": blocks}
@@ -179,7 +187,8 @@ def comparisons(pools, costs, args, policy, rng) -> dict[str, dict]:
 
 
 def nearest(costs: dict[str, float], target: float) -> str:
-    return min((v for v in costs if v != "base"), key=lambda v: abs(costs[v] - target))
+    variants = (v for v in costs if v not in ("base", "copy"))
+    return min(variants, key=lambda v: abs(costs[v] - target))
 
 
 def history_hits(pools, costs, rng, histories: int) -> dict[str, tuple[int, int]]:
@@ -278,6 +287,8 @@ def main() -> int:
     parser.add_argument("--sim", action="store_true", help="also the simulated SM8550 (cycles)")
     parser.add_argument("--sim-blocks", type=int, default=4, help="blocks per model on the sim")
     parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument("--save", type=Path, help="pickle the recorded blocks here")
+    parser.add_argument("--load", type=Path, help="analyse blocks recorded with --save")
     args = parser.parse_args()
     os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="bench-regress-"))
     os.environ.setdefault("DEVICELAB_WORKER", "inprocess")
@@ -285,7 +296,7 @@ def main() -> int:
     from controller.samples.regress_models import write_conv_stack
 
     rng = np.random.default_rng(args.seed)
-    policy = Policy(min_pairs=3, max_pairs=8)
+    policy = Policy()  # the defaults a suite gets: 3..12 pairs, 3 %, alpha 0.01
     folder = Path(tempfile.mkdtemp(prefix="bench-regress-models-"))
     shape = {"channels": 32, "size": 32, "depth": 8}
     models = {
@@ -298,7 +309,12 @@ def main() -> int:
         f"models on this host; load average {os.getloadavg()[0]:.1f}",
         file=sys.stderr,
     )
-    pools = record(models, args.blocks, args.iterations, "local", "--compute_unit cpu", rng)
+    if args.load:
+        pools = pickle.loads(args.load.read_bytes())
+    else:
+        pools = record(models, args.blocks, args.iterations, "local", "--compute_unit cpu", rng)
+    if args.save:
+        args.save.write_bytes(pickle.dumps(pools))
     base = pooled_median(pools["base"])
     costs = {n: (pooled_median(b) / base - 1) * 100 for n, b in pools.items()}
     recorded_s = time.monotonic() - started
@@ -327,7 +343,7 @@ def main() -> int:
                 folder / f"sim-{n}.onnx", kernels={WIDENED: k}, channels=16, size=16, depth=8
             )
             for n, k in KERNELS.items()
-            if n in ("base", "1x3", "2x2", "3x3")
+            if n in ("base", "copy", "1x3", "2x2", "3x3")
         }
         print("\nSimulated Snapdragon 8 Gen 2 (sim:SM8550, HTP simulator), per-iteration cycles:")
         print("\n".join(simulated(sim_models, args, rng)))
