@@ -4,10 +4,15 @@ The layers of two model versions are matched first by name; layers whose names
 changed (a re-export renames nodes, a runtime fuses differently) are then matched
 by type and position: the k-th unmatched ``Conv`` of the baseline with the k-th
 unmatched ``Conv`` of the candidate, in execution order. What is left is a layer
-that was added or removed. Each matched pair is compared on its per-iteration
-times over every kept block (Mann-Whitney U from scipy, Benjamini-Hochberg
-adjusted over the model's layers), and the layers are ranked by how much time
-they added.
+that was added or removed.
+
+Layers are judged by their *share* of each profiled iteration's layer time, not by
+their raw time: a busy or throttled device slows every layer alike, which moves
+raw times by far more than one widened layer does (on this 2-core host under load,
+whole blocks ran 40 % apart), while shares stay put. Each pair is compared on its
+per-iteration shares (Mann-Whitney U from scipy, Benjamini-Hochberg adjusted over
+the model's layers) and ranked by its *excess*: the change of its share, in
+microseconds of the candidate's median iteration. Raw medians are reported too.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class LayerSeries:
     position: int
     times_us: tuple[float, ...]
     cycles: tuple[int, ...] = ()
+    shares: tuple[float, ...] = ()  # of each iteration's summed layer time
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class LayerChange:
     share: float  # of the summed change of all layers (+ share: adds time)
     baseline_cycles: float | None = None
     candidate_cycles: float | None = None
+    excess_us: float = 0.0  # its share's change, in us of the candidate's iteration
 
     @property
     def delta_us(self) -> float:
@@ -75,6 +82,7 @@ class LayerChange:
             "ratio": None if self.baseline_us <= 0 else self.ratio,
             "p_value": self.p_value,
             "share": self.share,
+            "excess_us": self.excess_us,
             "baseline_cycles": self.baseline_cycles,
             "candidate_cycles": self.candidate_cycles,
         }
@@ -88,16 +96,21 @@ class LayerChange:
 def layer_series(iterations: Sequence[Sequence[LayerTime]]) -> list[LayerSeries]:
     """Pool profiled iterations into one series per layer name, in execution order."""
     times: dict[str, list[float]] = defaultdict(list)
+    shares: dict[str, list[float]] = defaultdict(list)
     cycles: dict[str, list[int]] = defaultdict(list)
     first: dict[str, LayerTime] = {}
     for layers in iterations:
+        total = sum(layer.time_us for layer in layers)
         for layer in layers:
             first.setdefault(layer.name, layer)
             times[layer.name].append(layer.time_us)
+            shares[layer.name].append(layer.time_us / total if total > 0 else 0.0)
             if layer.cycles is not None:
                 cycles[layer.name].append(layer.cycles)
     return [
-        LayerSeries(n, f.type, f.compute_unit, i, tuple(times[n]), tuple(cycles[n]))
+        LayerSeries(
+            n, f.type, f.compute_unit, i, tuple(times[n]), tuple(cycles[n]), tuple(shares[n])
+        )
         for i, (n, f) in enumerate(first.items())
     ]
 
@@ -136,22 +149,30 @@ def blame(
     pairs = match_layers(layer_series(baseline), layer_series(candidate))
     if not pairs:
         return []
-    changes = [_change(a, b, how) for a, b, how in pairs]
+    totals = [sum(t.time_us for t in layers) for layers in candidate]
+    iteration_us = statistics.median(totals) if totals else 0.0
+    changes = [_change(a, b, how, iteration_us) for a, b, how in pairs]
     adjusted = _adjusted([c.p_value for c in changes])
     total = sum(c.delta_us for c in changes)
     changes = [
         _with(c, p_value=p, share=(c.delta_us / total) if total else 0.0)
         for c, p in zip(changes, adjusted, strict=True)
     ]
-    changes.sort(key=lambda c: c.delta_us, reverse=True)
+    changes.sort(key=lambda c: c.excess_us, reverse=True)
     return changes[:top]
 
 
-def _change(a: LayerSeries | None, b: LayerSeries | None, how: str) -> LayerChange:
+def _change(
+    a: LayerSeries | None, b: LayerSeries | None, how: str, iteration_us: float
+) -> LayerChange:
     ref = b or a
     assert ref is not None
     times_a = a.times_us if a else ()
     times_b = b.times_us if b else ()
+    shares_a = a.shares if a else ()
+    shares_b = b.shares if b else ()
+    share_a = statistics.median(shares_a) if shares_a else 0.0
+    share_b = statistics.median(shares_b) if shares_b else 0.0
     return LayerChange(
         name=ref.name,
         baseline_name=a.name if a else "",
@@ -160,10 +181,11 @@ def _change(a: LayerSeries | None, b: LayerSeries | None, how: str) -> LayerChan
         matched_by=how,
         baseline_us=statistics.median(times_a) if times_a else 0.0,
         candidate_us=statistics.median(times_b) if times_b else 0.0,
-        p_value=_p_value(times_a, times_b),
+        p_value=_p_value(shares_a, shares_b),
         share=0.0,
         baseline_cycles=statistics.median(a.cycles) if a and a.cycles else None,
         candidate_cycles=statistics.median(b.cycles) if b and b.cycles else None,
+        excess_us=(share_b - share_a) * iteration_us,
     )
 
 

@@ -57,7 +57,7 @@ def _overview(run: SuiteRun) -> str:
     rows = []
     for i, r in enumerate(run.results):
         c = r.confirmation or r.comparison
-        top = next((layer.name for layer in r.layers if layer.delta_us > 0), "")
+        top = next((layer.name for layer in r.layers if layer.excess_us > 0), "")
         change = (
             f"{c.change_pct:+.1f} % [{(c.ci_low - 1) * 100:+.1f}, {(c.ci_high - 1) * 100:+.1f}]"
             if c
@@ -115,17 +115,20 @@ def _layers(result: TargetResult) -> str:
         f"<td>{esc(layer.type)}</td><td>{esc(layer.matched_by)}</td>"
         f'<td class="num">{esc(fmt_us(layer.baseline_us))}</td>'
         f'<td class="num">{esc(fmt_us(layer.candidate_us))}</td>'
-        f'<td class="num">{layer.delta_us:+.1f} µs</td><td class="num">{layer.share:+.0%}</td>'
-        f'<td class="num">{layer.p_value:.2g}</td></tr>'
+        f'<td class="num">{layer.delta_us:+.1f} µs</td><td class="num">{layer.excess_us:+.1f} µs'
+        f'</td><td class="num">{layer.p_value:.2g}</td></tr>'
         for layer in result.layers
     )
-    bars = charts.layer_deltas([layer.as_dict() for layer in result.layers])
+    bars = charts.layer_deltas(
+        [{"name": layer.name, "delta_us": layer.excess_us} for layer in result.layers]
+    )
     return (
-        "<h3>Per-layer change (largest added time first)</h3>"
+        "<h3>Per-layer change: excess time (the change of the layer's share of an iteration,"
+        " in µs; a device that slows every layer alike moves no share)</h3>"
         f'{bars}<table class="layer-diff"><thead><tr><th>layer</th><th>baseline name</th>'
         "<th>type</th><th>matched by</th><th class=num>baseline</th><th class=num>candidate"
-        "</th><th class=num>change</th><th class=num>share</th><th class=num>p</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table>"
+        "</th><th class=num>raw change</th><th class=num>excess</th><th class=num>p (share)"
+        f"</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
