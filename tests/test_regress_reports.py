@@ -23,7 +23,8 @@ def _comparison(ratio: float, verdict: Verdict, p: float = 1e-4) -> Comparison:
 
 
 def _run() -> SuiteRun:
-    slow = LayerChange(EVIL, "conv3", "Conv", "CPU", "type+position", 20.0, 114.0, 3e-6, 0.9)
+    slow = LayerChange(EVIL, "conv3", "Conv", "CPU", "type+position", 20.0, 114.0, 3e-6, 0.9,
+                       excess_us=90.0)  # fmt: skip
     block = Block("A", 0, "jabcdefgh", [1000, 1010, 990], health={"before": {"thermal_status": 3}})
     block.discarded = "thermal status 3 (throttling) before the block"
     results = [
