@@ -109,8 +109,6 @@ def median_ratio_ci(
     baseline: list[np.ndarray],
     candidate: list[np.ndarray],
     rng: np.random.Generator,
-    *,
-    paired: bool = False,
 ) -> tuple[float, float]:
     """Bootstrap CI of median(candidate) / median(baseline), each arm resampled alone.
 
@@ -118,11 +116,11 @@ def median_ratio_ci(
     bootstrap): iterations of one block share that block's load and device state, so
     they are not independent, and an iteration-level interval would be too narrow.
     An A/A run of the tiny sample model here had blocks whose medians differed by 3 %.
-    ``paired``: block i of each arm is one A/B pair of a session (measured back to
-    back), and pairs are resampled whole, so what hit both blocks of a pair cancels.
+    (Resampling a session's A/B pairs jointly was tried on recorded blocks of this
+    host under load: it changed neither false alarms nor detection, because here a
+    block's state flips within seconds; see scripts/bench_regress.py.)
     """
     if len(baseline) >= 2 and len(candidate) >= 2:
-        paired = paired and len(baseline) == len(candidate)
         data = (np.arange(len(candidate)), np.arange(len(baseline)))
         if len({len(b) for b in (*baseline, *candidate)}) == 1:  # equal blocks: vectorized
             rows_b, rows_a = np.stack(candidate), np.stack(baseline)
@@ -135,7 +133,7 @@ def median_ratio_ci(
                 return np.median(flat_b, axis=-1) / np.median(flat_a, axis=-1)  # type: ignore[no-any-return]
 
             result = stats.bootstrap(
-                data, stacked, vectorized=True, paired=paired, n_resamples=BOOTSTRAP_RESAMPLES,
+                data, stacked, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
                 confidence_level=CONFIDENCE, method="percentile", rng=rng,
             )  # fmt: skip
             return float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -146,7 +144,7 @@ def median_ratio_ci(
             return float(np.median(b) / np.median(a))
 
         result = stats.bootstrap(
-            data, pooled, vectorized=False, paired=paired, n_resamples=BOOTSTRAP_RESAMPLES,
+            data, pooled, vectorized=False, n_resamples=BOOTSTRAP_RESAMPLES,
             confidence_level=CONFIDENCE, method="percentile", rng=rng,
         )  # fmt: skip
         return float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -169,7 +167,6 @@ def compare(
     threshold: float,
     alpha: float,
     rng: np.random.Generator | None = None,
-    paired: bool = False,
 ) -> Comparison:
     """Compare per-iteration latencies (same unit, > 0), flat or grouped in blocks.
 
@@ -179,7 +176,6 @@ def compare(
         threshold: the smallest change that matters, as a fraction (0.03 = 3 %).
         alpha: the significance level a regression's p-value must be below.
         rng: the bootstrap's random generator (seed it for a reproducible CI).
-        paired: the blocks are a session's A/B pairs, in order (see ``median_ratio_ci``).
 
     Example:
         >>> rng = np.random.default_rng(1)
@@ -199,7 +195,7 @@ def compare(
         )  # fmt: skip
     p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
     ks_p = float(stats.ks_2samp(b, a).pvalue)
-    low, high = median_ratio_ci(blocks_a, blocks_b, rng or np.random.default_rng(), paired=paired)
+    low, high = median_ratio_ci(blocks_a, blocks_b, rng or np.random.default_rng())
     comparison = Comparison(
         median_a, median_b, median_b / median_a, low, high, p_value, ks_p,
         int(a.size), int(b.size), threshold, alpha, Verdict.UNKNOWN,
