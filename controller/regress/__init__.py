@@ -10,7 +10,8 @@ Modules, one job each: ``suite`` (the TOML file), ``plan`` (devices, block order
 ``blocks`` (one profile job as a block), ``health`` (throttled blocks), ``session``
 (interleaved A/B with repeats), ``stats`` (verdicts), ``blame`` (per-layer),
 ``history`` (stored series, change points), ``run`` (the whole suite), ``outcome``
-(results), ``junit`` / ``html`` / ``charts`` (reports), ``cli`` (``devicelab regress``).
+(results), ``reports`` (JUnit, JSON) / ``html_page`` / ``charts`` (the page), ``cli``
+(``devicelab regress``).
 """
 
 from __future__ import annotations
