@@ -96,10 +96,35 @@ _V1 = (
 # settings, compile targets), as one JSON object the runners read back.
 _V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
 
-# v3: regression suite runs (controller/regress): one row per run, one per entry x
+# v3: the device health state machine (controller/device_states.py): each device's
+# state and why, every transition with its time and reason, and a job's retries
+# after device failures (JSON list of {device, reason, at}).
+_V3 = (
+    """CREATE TABLE device_health (
+        serial TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
+            'resting', 'offline', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        since REAL NOT NULL,
+        failed_recoveries INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE device_transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        serial TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        job_id TEXT,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX device_transitions_by_serial ON device_transitions (serial, id)",
+    "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
+)
+
+# v4: regression suite runs (controller/regress): one row per run, one per entry x
 # device in it; `detail` holds the comparison, the candidate's kept samples (packed)
 # and the top layers. Read back as an entry's nightly history.
-_V3_REGRESS = (
+_V4_REGRESS = (
     """CREATE TABLE regress_runs (
         id TEXT PRIMARY KEY,
         suite TEXT NOT NULL,
@@ -123,7 +148,7 @@ _V3_REGRESS = (
     "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3_REGRESS)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4_REGRESS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.handshake import TOKEN_ENV, parse_ready_line
-from controller.agent_client import AgentClient, Artifact, ProgressCallback
+from controller.agent_client import PING_TIMEOUT_SEC, AgentClient, Artifact, ProgressCallback
 from controller.config import home_dir
 from controller.device_health import local_snapshot
-from controller.errors import InternalError
+from controller.errors import Error, InternalError
 
 log = logging.getLogger("devicelab.transport.local")
 
@@ -53,6 +53,19 @@ class LocalTransport:
     def close(self) -> None:
         with self._lock:
             self._stop_process()
+
+    def recover_agent(self) -> None:
+        """Ping the agent; one that does not answer (frozen, wedged) is replaced."""
+        with self._lock:
+            client = self._client if self._alive() else None
+        if client is not None:
+            try:
+                client.ping(timeout_sec=PING_TIMEOUT_SEC)
+                return
+            except Error as exc:
+                log.warning("[local] agent not answering (%s); restarting it", exc)
+        self.close()
+        self.connect().ping(timeout_sec=PING_TIMEOUT_SEC)
 
     def describe(self) -> dict[str, Any]:
         """This host as a device: the same fields an adb device reports."""
