@@ -285,7 +285,7 @@ def main() -> int:
     parser.add_argument("--comparisons", type=int, default=200, help="per row")
     parser.add_argument("--histories", type=int, default=40, help="60-night histories per row")
     parser.add_argument("--sim", action="store_true", help="also the simulated SM8550 (cycles)")
-    parser.add_argument("--sim-blocks", type=int, default=4, help="blocks per model on the sim")
+    parser.add_argument("--sim-blocks", type=int, default=6, help="blocks per model on the sim")
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--save", type=Path, help="pickle the recorded blocks here")
     parser.add_argument("--load", type=Path, help="analyse blocks recorded with --save")

@@ -1,19 +1,29 @@
 """Verdicts from per-iteration samples: regression, improvement, same or unknown.
 
-Two samples of latencies (baseline A, candidate B, microseconds) are compared the
-way Chromium's Pinpoint compares repeats, with an effect size a lab can act on:
+Two arms of latencies (baseline A, candidate B, microseconds), each a list of
+blocks of per-iteration samples, are compared the way Chromium's Pinpoint
+compares repeats, with an effect size a lab can act on.
 
-- significance: Mann-Whitney U (a shift of the distribution) and Kolmogorov-Smirnov
-  (any change of shape), both from scipy; the decision uses the Mann-Whitney p-value
-  (latency regressions are shifts; KS is reported, it flags bimodal changes);
+**The unit is the block.** Iterations inside one block share that block's load,
+memory layout and device state, so they are not independent: on this project's
+2-core host under load, the medians of identical blocks were up to 50 % apart,
+and a test over pooled iterations called such A/A pairs "different" almost every
+time (19 % false regressions after confirmation in ``scripts/bench_regress.py``'s
+first design). So each block is summarized by the median of its iterations, and
+with ``MIN_BLOCKS`` or more blocks per arm those block medians are the samples;
+with fewer (a single stored block), the iterations are.
+
+- significance: Mann-Whitney U (a shift) and Kolmogorov-Smirnov (any change of
+  shape), both from scipy; the decision uses the Mann-Whitney p-value (KS is
+  reported). With 6 + 6 blocks the smallest two-sided p is 0.002, with 3 + 3 it
+  is 0.1: a regression at alpha 0.01 needs at least 6 pairs;
 - effect: the ratio of medians B/A with a bootstrap confidence interval
-  (``scipy.stats.bootstrap``, resampling whole blocks when there are several, see
-  ``median_ratio_ci``; percentile method: BCa's jackknife is unstable for a median
-  of integer microseconds, where many resamples tie);
+  (``scipy.stats.bootstrap``, percentile method: BCa's jackknife is unstable for
+  medians of integer microseconds, where many resamples tie);
 - *regression* needs significance, a ratio above ``1 + threshold`` and a CI above 1;
   *improvement* mirrors it; *same* means the whole CI lies inside
   ``(1 - threshold, 1 + threshold)``: whatever changed is smaller than the lab cares
-  about; anything else is *unknown*: run more blocks (``controller/regress/ab.py``).
+  about; anything else is *unknown*: run more blocks (``controller/regress/session.py``).
 
 Across a suite, ``suite_adjusted`` applies Benjamini-Hochberg to every comparison's
 p-value (``scipy.stats.false_discovery_control``), so a night of many entries x
@@ -37,6 +47,8 @@ BOOTSTRAP_RESAMPLES = 2000
 #: Fewer samples per arm than this cannot give a verdict (Mann-Whitney's smallest
 #: two-sided p with 5 + 5 samples is 0.008).
 MIN_SAMPLES = 5
+#: From this many blocks per arm on, blocks (their medians) are the samples.
+MIN_BLOCKS = 3
 
 
 class Verdict(StrEnum):
@@ -64,6 +76,7 @@ class Comparison:
     threshold: float
     alpha: float
     verdict: Verdict
+    unit: str = "iteration"  # what the samples were: "block" medians or "iteration"s
 
     @property
     def change_pct(self) -> float:
@@ -75,7 +88,7 @@ class Comparison:
         low, high = (self.ci_low - 1) * 100, (self.ci_high - 1) * 100
         return (
             f"{self.change_pct:+.1f} % ({CONFIDENCE:.0%} CI {low:+.1f} .. {high:+.1f} %), "
-            f"p={self.p_value:.2g}, {self.baseline_n} vs {self.candidate_n} samples"
+            f"p={self.p_value:.2g}, {self.baseline_n} vs {self.candidate_n} {self.unit}s"
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -92,6 +105,7 @@ class Comparison:
             "threshold": self.threshold,
             "alpha": self.alpha,
             "verdict": self.verdict.value,
+            "unit": self.unit,
         }
 
 
@@ -106,58 +120,26 @@ def as_blocks(samples: Sequence[float] | Blocks) -> list[np.ndarray]:
 
 
 def median_ratio_ci(
-    baseline: list[np.ndarray],
-    candidate: list[np.ndarray],
-    rng: np.random.Generator,
+    baseline: np.ndarray, candidate: np.ndarray, rng: np.random.Generator
 ) -> tuple[float, float]:
-    """Bootstrap CI of median(candidate) / median(baseline), each arm resampled alone.
-
-    With two or more blocks per arm the bootstrap resamples whole blocks (a cluster
-    bootstrap): iterations of one block share that block's load and device state, so
-    they are not independent, and an iteration-level interval would be too narrow.
-    An A/A run of the tiny sample model here had blocks whose medians differed by 3 %.
-    (Resampling a session's A/B pairs jointly was tried on recorded blocks of this
-    host under load: it changed neither false alarms nor detection, because here a
-    block's state flips within seconds; see scripts/bench_regress.py.)
-    """
-    if len(baseline) >= 2 and len(candidate) >= 2:
-        data = (np.arange(len(candidate)), np.arange(len(baseline)))
-        if len({len(b) for b in (*baseline, *candidate)}) == 1:  # equal blocks: vectorized
-            rows_b, rows_a = np.stack(candidate), np.stack(baseline)
-
-            def stacked(b_index: np.ndarray, a_index: np.ndarray, axis: int) -> np.ndarray:
-                b = rows_b[np.moveaxis(b_index, axis, -1)]  # (..., blocks, iterations)
-                a = rows_a[np.moveaxis(a_index, axis, -1)]
-                flat_b = b.reshape(*b.shape[:-2], -1)
-                flat_a = a.reshape(*a.shape[:-2], -1)
-                return np.median(flat_b, axis=-1) / np.median(flat_a, axis=-1)  # type: ignore[no-any-return]
-
-            result = stats.bootstrap(
-                data, stacked, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
-                confidence_level=CONFIDENCE, method="percentile", rng=rng,
-            )  # fmt: skip
-            return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-        def pooled(b_index: np.ndarray, a_index: np.ndarray) -> float:
-            b = np.concatenate([candidate[int(i)] for i in b_index])
-            a = np.concatenate([baseline[int(i)] for i in a_index])
-            return float(np.median(b) / np.median(a))
-
-        result = stats.bootstrap(
-            data, pooled, vectorized=False, n_resamples=BOOTSTRAP_RESAMPLES,
-            confidence_level=CONFIDENCE, method="percentile", rng=rng,
-        )  # fmt: skip
-        return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    """Bootstrap CI of median(candidate) / median(baseline), each arm resampled alone."""
 
     def ratio(b: np.ndarray, a: np.ndarray, axis: int) -> np.ndarray:
         return np.median(b, axis=axis) / np.median(a, axis=axis)  # type: ignore[no-any-return]
 
     result = stats.bootstrap(
-        (np.concatenate(candidate), np.concatenate(baseline)), ratio, vectorized=True,
-        n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE, method="percentile",
-        rng=rng,
+        (candidate, baseline), ratio, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=CONFIDENCE, method="percentile", rng=rng,
     )  # fmt: skip
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def units(blocks: list[np.ndarray], other: list[np.ndarray]) -> tuple[np.ndarray, str]:
+    """The samples an arm is tested on: its block medians when both arms have
+    ``MIN_BLOCKS`` blocks, else its pooled iterations."""
+    if len(blocks) >= MIN_BLOCKS and len(other) >= MIN_BLOCKS:
+        return np.array([np.median(b) for b in blocks]), "block"
+    return (np.concatenate(blocks) if blocks else np.zeros(0)), "iteration"
 
 
 def compare(
@@ -184,21 +166,22 @@ def compare(
         'regression'
     """
     blocks_a, blocks_b = as_blocks(baseline), as_blocks(candidate)
-    a = np.concatenate(blocks_a) if blocks_a else np.zeros(0)
-    b = np.concatenate(blocks_b) if blocks_b else np.zeros(0)
+    a, unit = units(blocks_a, blocks_b)
+    b, _ = units(blocks_b, blocks_a)
     median_a = float(np.median(a)) if a.size else 0.0
     median_b = float(np.median(b)) if b.size else 0.0
-    if a.size < MIN_SAMPLES or b.size < MIN_SAMPLES or median_a <= 0:
+    enough = MIN_BLOCKS if unit == "block" else MIN_SAMPLES
+    if a.size < enough or b.size < enough or median_a <= 0:
         return Comparison(
             median_a, median_b, median_b / median_a if median_a > 0 else 1.0, 0.0, float("inf"),
-            1.0, 1.0, int(a.size), int(b.size), threshold, alpha, Verdict.UNKNOWN,
+            1.0, 1.0, int(a.size), int(b.size), threshold, alpha, Verdict.UNKNOWN, unit,
         )  # fmt: skip
     p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
     ks_p = float(stats.ks_2samp(b, a).pvalue)
-    low, high = median_ratio_ci(blocks_a, blocks_b, rng or np.random.default_rng())
+    low, high = median_ratio_ci(a, b, rng or np.random.default_rng())
     comparison = Comparison(
         median_a, median_b, median_b / median_a, low, high, p_value, ks_p,
-        int(a.size), int(b.size), threshold, alpha, Verdict.UNKNOWN,
+        int(a.size), int(b.size), threshold, alpha, Verdict.UNKNOWN, unit,
     )  # fmt: skip
     return replace(comparison, verdict=decide(comparison))
 

@@ -163,9 +163,10 @@ def _policy(raw: Any, where: str) -> Policy:
     policy = Policy(**values)
     if not 0 < policy.alpha < 1:
         raise UserError(f"{where} [policy]: alpha must be between 0 and 1, got {policy.alpha}")
-    if not 2 <= policy.min_pairs <= policy.max_pairs:
+    # Fewer than 3 blocks per arm are not enough to compare blocks (controller/regress/stats.py).
+    if not 3 <= policy.min_pairs <= policy.max_pairs:
         raise UserError(
-            f"{where} [policy]: need 2 <= min_pairs <= max_pairs, got "
+            f"{where} [policy]: need 3 <= min_pairs <= max_pairs, got "
             f"min_pairs={policy.min_pairs}, max_pairs={policy.max_pairs}"
         )
     if policy.iterations < 3 or policy.threshold_pct <= 0:
