@@ -35,8 +35,10 @@ def summary_line(result: TargetResult) -> str:
         f"({CONFIDENCE:.0%} CI {c.ci_low:.3f}..{c.ci_high:.3f}), p={c.p_value:.2g}, "
         f"threshold {result.threshold_pct:g} %"
     )
+    # Layers only where the model changed: for *same* / *unknown* they are noise.
+    changed = result.verdict in ("regression", "improvement")
     slower = [layer for layer in result.layers if layer.excess_us > 0][:MESSAGE_LAYERS]
-    if slower:
+    if changed and slower:
         line += "; top layers: " + ", ".join(layer.describe() for layer in slower)
     return line
 
