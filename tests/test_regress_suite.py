@@ -85,6 +85,7 @@ def test_candidate_flags_replace_models(folder: Path, monkeypatch: pytest.Monkey
         ("[policy]\nalpha = 2\n" + MINIMAL, "alpha must be between 0 and 1"),
         ("[policy]\nmin_pairs = 8\nmax_pairs = 4\n" + MINIMAL, "min_pairs <= max_pairs"),
         ("[policy]\niterations = 'many'\n" + MINIMAL, "iterations must be int"),
+        ("[policy]\nmax_pairs = 4\n" + MINIMAL, "max_pairs=4 can never show a regression"),
         (MINIMAL.replace('device = "local"', "device = 3"), "device must be a string"),
         (MINIMAL.replace('name = "classifier"', ""), "name is required"),
         ("name = 'x'\n", "no [[entry]] tables"),

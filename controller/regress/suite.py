@@ -27,6 +27,7 @@ before any device time is spent.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -168,6 +169,16 @@ def _policy(raw: Any, where: str) -> Policy:
         raise UserError(
             f"{where} [policy]: need 3 <= min_pairs <= max_pairs, got "
             f"min_pairs={policy.min_pairs}, max_pairs={policy.max_pairs}"
+        )
+    smallest_p = 2 / math.comb(2 * policy.max_pairs, policy.max_pairs)
+    if smallest_p >= policy.alpha:
+        # Blocks are the samples (controller/regress/stats.py): n + n of them cannot
+        # give a Mann-Whitney p below 2 / C(2n, n), whatever the slowdown.
+        least = next(n for n in range(3, 50) if 2 / math.comb(2 * n, n) < policy.alpha)
+        raise UserError(
+            f"{where} [policy]: max_pairs={policy.max_pairs} can never show a regression at "
+            f"alpha={policy.alpha:g} (the smallest p with {policy.max_pairs} + "
+            f"{policy.max_pairs} blocks is {smallest_p:.2g}); use max_pairs >= {least}"
         )
     if policy.iterations < 3 or policy.threshold_pct <= 0:
         raise UserError(f"{where} [policy]: iterations must be >= 3 and threshold_pct > 0")
