@@ -7,7 +7,6 @@ every pair's later slot, and so a linear drift, to B.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from controller.devices import Device
@@ -68,11 +67,3 @@ def _no_device(entry: Entry, what: str) -> str:
 
     reachable = ", ".join(f"{d.name} ({d.serial})" for d in hub.get_devices())
     return f"entry {entry.name!r}: no device matches {what}; reachable: {reachable}"
-
-
-def by_device(found: list[Target]) -> dict[str, list[Target]]:
-    """Targets grouped by device serial: one device runs its targets one after another."""
-    groups: dict[str, list[Target]] = defaultdict(list)
-    for target in found:
-        groups[target.serial].append(target)
-    return dict(groups)
