@@ -83,3 +83,36 @@ def write_conv_stack(path: str | Path, **kwargs: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(conv_stack(**kwargs), str(path))  # type: ignore[arg-type]
     return path
+
+
+def write_conv_stack_tflite(
+    path: str | Path,
+    *,
+    channels: int = 16,
+    size: int = 32,
+    depth: int = 16,
+    kernels: dict[int, int] | None = None,
+) -> Path:
+    """The same idea as ``conv_stack`` as a ``.tflite`` (NHWC, SAME padding, fused RELU):
+    ``kernels`` maps a conv's index to its square kernel size (default 3).
+
+    LiteRT runs it with ``--tflite_options number_of_threads=1``, which the ONNX
+    Runtime path has no option for: one thread, so a block's speed does not hang on
+    whether a second core happened to be free (``scripts/bench_regress.py`` says why
+    that matters). Built with ``controller/samples/tflite_models.py``'s graph builder.
+    """
+    from controller.samples import tflite_models as tfl
+
+    kernels = kernels or {}
+    g = tfl._GraphBuilder(rng=np.random.default_rng(_SEED))
+    shape = (1, size, size, channels)
+    image = g.activation(tfl.INPUT_NAME, shape)
+    x = image
+    for i in range(depth):
+        x, shape = tfl._conv(g, x, shape, channels, kernel=kernels.get(i, 3), stride=1,
+                             name=f"conv{i}")  # fmt: skip
+    probs = tfl._head(g, x, shape)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tfl._serialize(g, image, probs, "devicelab regression conv stack"))
+    return path
