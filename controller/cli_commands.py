@@ -416,10 +416,12 @@ def options(args: argparse.Namespace) -> int:
 
 
 def samples(args: argparse.Namespace) -> int:
-    from controller.samples import write_samples
+    from controller.samples import skipped_samples, write_samples
 
-    for path in write_samples(Path(args.directory)):
+    for path in write_samples(Path(args.directory), skip_missing=True):
         print(path)
+    for skipped in skipped_samples(Path(args.directory)):
+        print(f"skipped: {skipped}", file=sys.stderr)
     return EXIT_OK
 
 
