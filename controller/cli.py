@@ -14,6 +14,7 @@ from typing import Any
 import controller as hub
 from controller import cli_commands as commands
 from controller.errors import Error, InternalError, UserError
+from controller.regress import cli as regress_cli
 from controller.simulated import SIMULATE_ENV
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="write the small sample models into a directory")
     samples.add_argument("directory")
     samples.set_defaults(func=commands.samples)
+    regress_cli.add_commands(sub)  # devicelab regress run | history
     return parser
 
 
