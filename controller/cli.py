@@ -16,6 +16,7 @@ from controller import cli_commands as commands
 from controller.errors import Error, InternalError, UserError
 from controller.regress import cli as regress_cli
 from controller.simulated import SIMULATE_ENV
+from controller.web import cli as web_cli
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("directory")
     samples.set_defaults(func=commands.samples)
     regress_cli.add_commands(sub)  # devicelab regress run | history
+    web_cli.add_commands(sub)  # devicelab serve
     return parser
 
 

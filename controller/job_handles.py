@@ -119,7 +119,13 @@ class Job:
 
     @property
     def url(self) -> str:
-        """A ``file://`` URL of the job's HTML page, written now from what the store holds."""
+        """The job's page: on the lab's web page while ``devicelab serve`` shows this
+        store (or ``DEVICELAB_WEB_URL`` names one), else a ``file://`` page written now."""
+        from controller.web import job_page_url  # the web package reads jobs through here
+
+        served = job_page_url(self.job_id, self._store.location)
+        if served is not None:
+            return served
         path = self._store.root.parent / "reports" / f"{self.job_id}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         result = self._store.get_result(self.job_id)

@@ -74,6 +74,30 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     }
 
 
+def list_runs(conn: sqlite3.Connection, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Runs newest first, each with its entries x devices counted by verdict."""
+    rows = conn.execute(
+        "SELECT id, suite, started_at, finished_at, outcome, summary FROM regress_runs "
+        "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    ).fetchall()
+    runs = {
+        r["id"]: {"run_id": r["id"], "suite": r["suite"], "started_at": r["started_at"],
+                  "finished_at": r["finished_at"], "outcome": r["outcome"],
+                  "summary": from_json(r["summary"]), "verdicts": {}}
+        for r in rows
+    }  # fmt: skip
+    if runs:
+        marks = ", ".join("?" for _ in runs)
+        for r in conn.execute(
+            "SELECT run_id, verdict, count(*) AS n FROM regress_results "
+            f"WHERE run_id IN ({marks}) GROUP BY run_id, verdict ORDER BY run_id, verdict",
+            tuple(runs),
+        ):
+            runs[r["run_id"]]["verdicts"][r["verdict"]] = int(r["n"])
+    return list(runs.values())
+
+
 def history(
     conn: sqlite3.Connection, entry: str, device_serial: str | None, limit: int
 ) -> list[dict[str, Any]]:

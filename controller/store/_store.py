@@ -627,6 +627,13 @@ class Store:
         with self._db.read() as conn:
             return _packed.unpack(_regress.get_run(conn, run_id))  # type: ignore[no-any-return]
 
+    def list_regress_runs(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Suite runs newest first: id, suite, times, outcome, summary and ``verdicts``
+        (how many entries x devices got each verdict); results via ``get_regress_run``."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _regress.list_runs(conn, limit, offset)
+
     def regress_history(
         self, entry: str, device_serial: str | None = None, limit: int = 365
     ) -> list[dict[str, Any]]:
