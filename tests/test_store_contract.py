@@ -500,3 +500,20 @@ def test_regress_history_is_oldest_first_and_last_good_skips_regressions(
     assert store.regress_baseline("unknown entry", "local") is None
     with pytest.raises(UserError, match="has no result for 'detector'"):
         store.regress_baseline("detector", "local", ids[0])
+
+
+def test_regress_runs_are_listed_newest_first_with_their_verdicts(
+    store: Store, clock: ManualClock
+) -> None:
+    assert store.list_regress_runs() == []
+    first = store.add_regress_run("nightly", [_night("classifier", "same", 1000.0)],
+                                  outcome="pass", started_at=clock())  # fmt: skip
+    clock.advance(24 * 3600)
+    results = [_night("classifier", "regression", 1100.0), _night("detector", "same", 900.0),
+               _night("segmenter", "same", 800.0)]  # fmt: skip
+    second = store.add_regress_run("nightly", results, outcome="regression", started_at=clock())
+    runs = store.list_regress_runs()
+    assert [r["run_id"] for r in runs] == [second, first]
+    assert runs[0]["verdicts"] == {"regression": 1, "same": 2}
+    assert (runs[0]["outcome"], runs[1]["verdicts"]) == ("regression", {"same": 1})
+    assert [r["run_id"] for r in store.list_regress_runs(limit=1, offset=1)] == [first]
