@@ -341,6 +341,28 @@ def test_the_live_fragment_follows_the_store(lab: Lab, served: Served) -> None:
 # ---------------------------------------------------------------- actions and tokens
 
 
+def test_a_running_job_shows_on_its_device_and_cancels_from_the_page(
+    lab: Lab, served: Served, models_dir: Path
+) -> None:
+    options = "--compute_unit cpu --max_profiler_iterations 100000 --max_profiler_time 60"
+    job = hub.submit_profile_job(models_dir / "mobilenet_like.tflite", options=options)
+    assert isinstance(job, hub.ProfileJob)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while True:
+        overview = _json(served.url + "/api/lab")
+        if job.job_id in {j["id"] for j in overview["running"]}:
+            break
+        assert time.monotonic() < deadline and not job.get_status().finished
+        time.sleep(0.2)
+    local = next(d for d in overview["devices"] if d["serial"] == "local")
+    assert local["job"] == job.job_id and local["host"] == platform.node()
+    assert _post(f"{served.url}/api/jobs/{job.job_id}/cancel", TOKEN)[0] == 200
+    status = job.wait(timeout=30)  # the worker tells the agent within half a second
+    assert status.failure and "cancelled" in (status.message or "")
+    page = _get(f"{served.url}/live/jobs/{job.job_id}")[2].decode()
+    assert "data-final" in page and "cancelled by the user" in page
+
+
 def test_actions_are_refused_without_the_right_token(lab: Lab, served: Served) -> None:
     cancel = f"{served.url}/api/jobs/{lab.cancel_me}/cancel"
     status, _, _ = _request(urllib.request.Request(cancel, method="POST"))
