@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import shutil
 import signal
@@ -315,6 +316,30 @@ def test_json_endpoints_behind_the_pages(lab: Lab, served: Served) -> None:
     assert [s["index"] for s in history["devices"][0]["steps"]] == [4]
     status, _, body = _get(f"{served.url}/api/jobs/jnosuchjob")
     assert status == 404 and "jnosuchjob" in json.loads(body)["message"]
+
+
+def test_a_device_on_another_host_shows_with_its_last_health_reading(
+    lab: Lab, served: Served
+) -> None:
+    """A worker on host lab-b (a PostgreSQL lab's other host) ran a job on its phone."""
+    store = lab.store
+    store.register_worker("w-lab-b", pid=os.getpid(), hostname="lab-b")
+    pixel = {"name": "Pixel 8", "os": "", "attributes": []}
+    store.create_job("profile", store.get_job(lab.done).model_id, device_filter=pixel)
+    job = store.claim_next("w-lab-b", "PX8-0001", lambda wanted: wanted == pixel)
+    assert job is not None and job.host == "lab-b"
+    store.transition(job.id, "measuring performance", worker_id="w-lab-b")
+    reading = {"battery_level": 57, "max_temperature_c": 41.5, "taken_at": time.time()}
+    health = {"before": {"battery_level": 58}, "after": reading}
+    store.set_result(job.id, {"devicelab": {"device_health": health}})
+    store.transition(job.id, "success", worker_id="w-lab-b")
+    devices = _json(served.url + "/api/lab")["devices"]
+    pixel_row = next(d for d in devices if d["serial"] == "PX8-0001")
+    assert (pixel_row["host"], pixel_row["state"]) == ("lab-b", "available")
+    assert (pixel_row["battery_pct"], pixel_row["temperature_c"]) == (57, 41.5)
+    assert pixel_row["health_job"] == job.id
+    page = _get(served.url + "/live")[2].decode()
+    assert "57 %" in page and "41.5 °C" in page
 
 
 def test_every_value_is_escaped_in_the_markup(lab: Lab, served: Served) -> None:
