@@ -25,6 +25,7 @@ from controller.job_handles import ProfileJob, job_handle
 from controller.jobs import JobState
 from controller.reports import render_html
 from controller.store import RUNNING_STATES, EventRecord, JobRecord, Store
+from controller.worker import COMPILE_SLOT
 from protos import agent_pb2 as pb
 
 #: Jobs listed per section of the overview (the queue shows its newest this many).
@@ -100,22 +101,23 @@ class LabData:
         scanned = self.store.list_jobs(HEALTH_SCAN_ROWS)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for entry in self.registry.entries(probe_frameworks=False) if self.registry else []:
-            rows[(self.host, entry.serial)] = {
-                "serial": entry.serial, "name": entry.name, "host": self.host,
-                "simulated": entry.simulated, "reachable": True,
-            }  # fmt: skip
+            rows[(self.host, entry.serial)] = _device(
+                entry.serial, entry.name, self.host, reachable=True, simulated=entry.simulated
+            )
         for job in scanned:
-            key = (job.host or _UNKNOWN_HOST, job.device_serial or "")
-            if job.device_serial and key not in rows and job.host != self.host:
-                rows[key] = {"serial": job.device_serial, "name": job.device_serial,
-                             "host": job.host or _UNKNOWN_HOST, "simulated": False,
-                             "reachable": None}  # fmt: skip
+            host, serial = job.host or _UNKNOWN_HOST, job.device_serial
+            if (
+                serial
+                and serial != COMPILE_SLOT
+                and host != self.host
+                and (host, serial) not in rows
+            ):
+                rows[(host, serial)] = _device(serial, serial, host, reachable=None)
         listed = {serial for _, serial in rows}
         for serial, status in statuses.items():
             if serial not in listed and not status.takes_jobs:
-                rows[(_UNKNOWN_HOST, serial)] = {"serial": serial, "name": serial,
-                    "host": _last_host(scanned, serial), "simulated": False,
-                    "reachable": False}  # fmt: skip
+                host = _last_host(scanned, serial)
+                rows[(host, serial)] = _device(serial, serial, host, reachable=False)
         busy = {(job.host or _UNKNOWN_HOST, job.device_serial): job.id for job in running}
         return [
             row
@@ -161,11 +163,9 @@ class LabData:
             "retries": record.retries,
             "events": [event_row(event) for event in shown],
             "events_total": len(events),
-            "report": self._has_report(record),
+            # The report replays a profile job's events: a job that streamed none has none.
+            "report": record.kind == "profile" and record.finished and bool(events),
         }
-
-    def _has_report(self, record: JobRecord) -> bool:
-        return record.kind == "profile" and record.finished and bool(self.store.events(record.id))
 
     def report_html(self, job_id: str) -> str | None:
         """The job's HTML report (``controller/reports``), or None while it has none."""
@@ -256,6 +256,14 @@ def _event_text(event: EventRecord) -> str:
         return ""
     text = text_format.MessageToString(message, as_one_line=True)
     return text if len(text) <= _EVENT_TEXT_CHARS else text[: _EVENT_TEXT_CHARS - 1] + "…"
+
+
+def _device(
+    serial: str, name: str, host: str, *, reachable: bool | None, simulated: bool = False
+) -> dict[str, Any]:
+    """A device row; ``reachable`` None: known from another host's jobs only."""
+    return {"serial": serial, "name": name, "host": host, "simulated": simulated,
+            "reachable": reachable}  # fmt: skip
 
 
 def _status_fields(status: DeviceStatus) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import platform
 import re
 import threading
 from collections.abc import Callable
@@ -313,9 +314,13 @@ class LabServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
-        return f"http://{shown}:{port}"
+        """``http://HOST:PORT``; on every address (``--host 0.0.0.0``), this host's name."""
+        address = self._server.server_address
+        host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
+        if host in ("0.0.0.0", "::"):
+            host = platform.node() or host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{address[1]}"
 
     def start(self) -> LabServer:
         self._thread = threading.Thread(
