@@ -9,9 +9,26 @@ Each method is the module function of the same name (``client.get_job`` is ``hub
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from controller import api, frameworks, job_summaries, quantize_jobs
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What a client is connected to, as the cloud client's ``ClientConfig``.
+
+    ``api_url`` is the store's ``file://`` URL (scripts key caches on it, e.g.
+    qai-hub-models' framework list); there is no token or web service.
+    """
+
+    api_token: str = ""
+    api_url: str = ""
+    web_url: str = ""
+    verbose: bool = False
+    client_mode: str = "library"
+    default_project: str | None = None
 
 
 class Client:
@@ -33,6 +50,12 @@ class Client:
     ) -> None:
         # Nothing to keep: see the class docstring for why each argument is ignored.
         del config, profile, default_project_id, client_mode
+
+    @property
+    def config(self) -> ClientConfig:
+        """The store this client works on (``api_url``: its ``file://`` URL)."""
+        url = api._store().root.resolve().as_uri()
+        return ClientConfig(api_url=url, web_url=url, verbose=self.verbose)
 
     @property
     def verbose(self) -> bool:

@@ -38,7 +38,7 @@ def _parse(version: str) -> tuple[int, ...]:
 def supported(version: str) -> bool:
     """Whether the protobuf runtime ``version`` can run devicelab's generated code."""
     parsed = _parse(version)
-    return OLDEST <= parsed and parsed[0] < FIRST_UNSUPPORTED_MAJOR
+    return parsed >= OLDEST and parsed[0] < FIRST_UNSUPPORTED_MAJOR
 
 
 def check(location: str) -> None:

@@ -34,6 +34,7 @@ APPLIES: dict[str, tuple[set[str], set[str]]] = {
     "onnx_execution_providers": ({P, I}, {ONNX}),
     "max_profiler_iterations": ({P}, ANY),
     "max_profiler_time": ({P}, ANY),
+    "qairt_version": ({C, P, I}, ANY),
 }
 CASES = {case.name: case for case in OPTION_CASES}
 

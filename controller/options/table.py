@@ -293,6 +293,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
         example="--max_profiler_time=30",
     ),
+    # ----------------------------------------------------------- every job
+    OptionSpec(
+        name="qairt_version",
+        kind=Kind.TEXT,
+        jobs=_ALL_JOBS,
+        metavar="<version>",
+        default_text="the QNN SDK the device (or this host, for a compile) has",
+        help=(
+            "The cloud's choice among its QAIRT (QNN SDK) versions, e.g. 2.50, default or "
+            "latest. devicelab runs the one QNN SDK each device has: the version is accepted "
+            "and recorded, and the result warns when the version that ran differs."
+        ),
+        example="--qairt_version 2.50",
+    ),
 )
 
 OPTIONS_BY_NAME = {spec.name: spec for spec in OPTIONS}

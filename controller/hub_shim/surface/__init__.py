@@ -1,0 +1,41 @@
+"""What ``import qai_hub`` gives inside ``devicelab run``: devicelab's public API under the
+cloud client's names (``qai_hub/__init__.py`` re-exports ``client`` and ``hub``).
+
+Aliased by ``controller.hub_shim``; import it as ``qai_hub`` only through that.
+"""
+
+from controller import *  # noqa: F403  (the drop-in API: ``import controller as hub``)
+from controller import __all__ as _controller_all
+from controller import __version__
+from controller.hub_shim.surface import client, hub, public_rest_api, util
+from controller.hub_shim.surface.client import (
+    ClientConfig,
+    LinkJob,
+    ModelMetadataKey,
+    Project,
+    SourceModel,
+)
+from controller.hub_shim.surface.hub import (
+    set_session_token,
+    submit_compile_and_link_jobs,
+    submit_link_job,
+)
+
+__all__ = sorted(
+    {
+        *_controller_all,
+        "ClientConfig",
+        "LinkJob",
+        "ModelMetadataKey",
+        "Project",
+        "SourceModel",
+        "client",
+        "hub",
+        "public_rest_api",
+        "set_session_token",
+        "submit_compile_and_link_jobs",
+        "submit_link_job",
+        "util",
+        "__version__",
+    }
+)
