@@ -181,15 +181,13 @@ def _torch_to_tflite(
     product: Path,
     run: _Run,
 ) -> CompileResult:
-    """PyTorch -> TFLite with litert-torch; ONNX-only options are refused, not ignored."""
+    """PyTorch -> TFLite with litert-torch; quantization (ONNX only here) is refused, not
+    ignored; output names and channel-last inputs/outputs are applied."""
     unsupported = [
         flag
         for flag, given in (
             ("--quantize_full_type", options.quantize_full_type),
             ("--quantize_io", options.quantize_io),
-            ("--output_names", options.output_names),
-            ("--force_channel_last_input", options.force_channel_last_input),
-            ("--force_channel_last_output", options.force_channel_last_output),
         )
         if given
     ]
@@ -199,8 +197,11 @@ def _torch_to_tflite(
             "tflite here (litert-torch converts the graph as exported); compile to onnx "
             "first, or leave them out"
         )
+    layout = _tflite.TorchLayout(
+        options.output_names, options.force_channel_last_input, options.force_channel_last_output
+    )
     with run.stage(f"converting {source.name} to TFLite (litert-torch)"):
-        _tflite.from_torch(source, input_specs, product)
+        _tflite.from_torch(source, input_specs, product, layout)
     run.details.update(
         source=str(source),
         target_runtime="tflite",

@@ -12,7 +12,6 @@ import os
 import queue
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.config import home_dir
 from controller.device_health import local_snapshot
 from controller.errors import InternalError
+from controller.runtime_python import runtime_python
 
 log = logging.getLogger("devicelab.transport.local")
 
@@ -33,10 +33,10 @@ LOCAL_SERIAL = "local"
 class LocalTransport:
     """Starts ``python -m agent serve`` on this host and connects to it."""
 
-    def __init__(self, workdir: Path | None = None, python: str = sys.executable) -> None:
+    def __init__(self, workdir: Path | None = None, python: str | None = None) -> None:
         self.serial = LOCAL_SERIAL
         self.workdir = workdir or home_dir() / "local-agent"
-        self.python = python
+        self.python = python or runtime_python()
         self._process: subprocess.Popen[str] | None = None
         self._client: AgentClient | None = None
         self._lock = threading.Lock()
