@@ -32,6 +32,7 @@ from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
+from controller.link_jobs import check_not_qnn_dlc
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
@@ -411,6 +412,7 @@ def submit_compile_job(
             )
             for d in device
         ]
+    check_not_qnn_dlc(options)  # Qualcomm's converter: say so before the option parser
     target = parse_options(
         options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
@@ -469,6 +471,7 @@ def submit_compile_and_profile_jobs(
             )
             for d in device
         ]
+    check_not_qnn_dlc(compile_options)
     target = parse_options(
         compile_options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime

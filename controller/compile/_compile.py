@@ -50,6 +50,7 @@ from controller.compile._source import (
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
+from controller.qairt import version_matches
 
 #: Calibration samples by input name, in the source model's layout.
 CalibrationData: TypeAlias = Mapping[str, Sequence[np.ndarray]]
@@ -146,6 +147,7 @@ def compile_model(
     _record_model(model, source, options, run)
     if target is not None:
         _context_binary(model, target, workdir, product, run)
+        _record_qnn_requests(options, run)
     elif options.target_runtime == "onnx":
         with run.stage("checking and saving the ONNX model"):
             save_model(model, product)
@@ -374,6 +376,27 @@ def _record_model(model: onnx.ModelProto, source: Path, options: Options, run: _
         opsets={entry.domain or "ai.onnx": entry.version for entry in model.opset_import},
         versions=_versions(),
     )
+
+
+def _record_qnn_requests(options: Options, run: _Run) -> None:
+    """``--qnn_options context_enable_graphs`` and ``--qairt_version`` on a context-binary
+    compile: recorded; a note when the binary differs from what was asked."""
+    qnn = run.details["qnn"]
+    asked = options.qnn_options.get("context_enable_graphs")
+    if asked:
+        names = [str(name) for name in asked] if isinstance(asked, tuple) else [str(asked)]
+        qnn["requested_graph_names"] = names
+        built = [graph["name"] for graph in qnn["graphs"]]
+        if names != built:
+            run.notes.append(
+                f"context_enable_graphs={','.join(names)} recorded; the binary's graph is "
+                f"named {','.join(built)} (onnxruntime-qnn names it; run it by that name)"
+            )
+    sdk = run.details.get("versions", {}).get("qnn_sdk", "")
+    if options.qairt_version and sdk and not version_matches(options.qairt_version, sdk):
+        run.notes.append(
+            f"--qairt_version {options.qairt_version} recorded; compiled with QNN SDK {sdk}"
+        )
 
 
 def _value(value: onnx.ValueInfoProto) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.qairt import qnn_version_ran
+
 #: devicelab's runtime names -> the cloud's tool names.
 RUNTIME_NAMES = {
     "litert": "LiteRT",
@@ -27,8 +29,8 @@ def run_tools(result: dict[str, Any]) -> list[tuple[str, str]]:
     runtime, version = applied.get("runtime", ""), applied.get("runtime_version", "")
     if runtime and version:
         tools.append((RUNTIME_NAMES.get(runtime, runtime), version))
-    qnn_sdk = (applied.get("settings") or {}).get("qnn_sdk", "")
-    if qnn_sdk and any("qnn" in a.lower() for a in applied.get("accelerators", [])):
+    qnn_sdk = qnn_version_ran(applied)
+    if qnn_sdk:
         tools.append((QAIRT, qnn_sdk))
     return tools
 

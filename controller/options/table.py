@@ -239,7 +239,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         name="qnn_options",
         kind=Kind.SUB_OPTIONS,
-        jobs=_RUN,
+        jobs=_ALL_JOBS,
         runtimes=frozenset({"qnn_lib_aarch64_android", "qnn_context_binary"}),
         runtime_rule=(
             "can only be used when the target runtime is qnn_lib_aarch64_android, or "
@@ -250,7 +250,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default_text="each sub-option's own default",
         help=(
             "Semicolon separated key=value sub-options for Qualcomm AI Engine Direct. Applies to "
-            "QNN model libraries (.so) and, in devicelab, to QNN context binaries (.bin)."
+            "QNN model libraries (.so) and, in devicelab, to QNN context binaries (.bin). A "
+            "compile job takes only context_enable_graphs (one name, recorded with the binary)."
         ),
         example='--qnn_options "context_priority=HIGH;context_htp_performance_mode=BALANCED"',
     ),
@@ -310,3 +311,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 OPTIONS_BY_NAME = {spec.name: spec for spec in OPTIONS}
+
+#: The sub-options a compile job takes (the others apply when the model runs).
+COMPILE_SUB_OPTIONS: dict[str, tuple[str, ...]] = {"qnn_options": ("context_enable_graphs",)}

@@ -6,7 +6,6 @@ Aliased by ``controller.hub_shim``; import it as ``qai_hub`` only through that.
 
 from controller import *  # noqa: F403  (the drop-in API: ``import controller as hub``)
 from controller import __all__ as _controller_all
-from controller import __version__
 from controller.hub_shim.surface import client, hub, public_rest_api, util
 from controller.hub_shim.surface.client import (
     ClientConfig,
@@ -21,21 +20,18 @@ from controller.hub_shim.surface.hub import (
     submit_link_job,
 )
 
-__all__ = sorted(
-    {
-        *_controller_all,
-        "ClientConfig",
-        "LinkJob",
-        "ModelMetadataKey",
-        "Project",
-        "SourceModel",
-        "client",
-        "hub",
-        "public_rest_api",
-        "set_session_token",
-        "submit_compile_and_link_jobs",
-        "submit_link_job",
-        "util",
-        "__version__",
-    }
-)
+__all__ = list(_controller_all)
+__all__ += [
+    "ClientConfig",
+    "LinkJob",
+    "ModelMetadataKey",
+    "Project",
+    "SourceModel",
+    "client",
+    "hub",
+    "public_rest_api",
+    "set_session_token",
+    "submit_compile_and_link_jobs",
+    "submit_link_job",
+    "util",
+]
