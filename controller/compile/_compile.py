@@ -327,10 +327,13 @@ def _quantize_stage(
         model = _quantized(model, options.quantize_full_type, data, options, workdir, run)
     if options.quantize_io:
         if not is_quantized(model):
-            raise UserError(
-                "--quantize_io keeps a quantized model's inputs/outputs quantized, and this model "
-                "is not quantized: add --quantize_full_type (e.g. int8)"
+            # The cloud's sense: it applies when the model is quantized. qai-hub-models sends
+            # it on the float ONNX compile that feeds a quantize job (build_compile_options).
+            run.notes.append(
+                "--quantize_io: nothing to keep quantized, the model is not quantized (it "
+                "applies when a quantized model is compiled, e.g. after a quantize job)"
             )
+            return model
         with run.stage("keeping inputs/outputs quantized"):
             kept = keep_io_quantized(model)
         run.details["quantized_io"] = [io.as_dict() for io in kept]
