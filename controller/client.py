@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller import api, frameworks, job_summaries, quantize_jobs
+from controller import api, frameworks, job_summaries, link_jobs, quantize_jobs
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,11 @@ class Client:
     get_model = staticmethod(api.get_model)
     get_models = staticmethod(api.get_models)
     set_verbose = staticmethod(api.set_verbose)
+    submit_compile_and_link_jobs = staticmethod(link_jobs.submit_compile_and_link_jobs)
     submit_compile_and_profile_jobs = staticmethod(api.submit_compile_and_profile_jobs)
     submit_compile_job = staticmethod(api.submit_compile_job)
     submit_inference_job = staticmethod(api.submit_inference_job)
+    submit_link_job = staticmethod(link_jobs.submit_link_job)
     submit_profile_job = staticmethod(api.submit_profile_job)
     submit_quantize_job = staticmethod(quantize_jobs.submit_quantize_job)
     upload_dataset = staticmethod(api.upload_dataset)

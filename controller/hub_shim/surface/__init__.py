@@ -7,31 +7,17 @@ Aliased by ``controller.hub_shim``; import it as ``qai_hub`` only through that.
 from controller import *  # noqa: F403  (the drop-in API: ``import controller as hub``)
 from controller import __all__ as _controller_all
 from controller.hub_shim.surface import client, hub, public_rest_api, util
-from controller.hub_shim.surface.client import (
-    ClientConfig,
-    LinkJob,
-    ModelMetadataKey,
-    Project,
-    SourceModel,
-)
-from controller.hub_shim.surface.hub import (
-    set_session_token,
-    submit_compile_and_link_jobs,
-    submit_link_job,
-)
+from controller.hub_shim.surface.client import ClientConfig, Project, SourceModel
+from controller.hub_shim.surface.hub import set_session_token
 
 __all__ = list(_controller_all)
 __all__ += [
     "ClientConfig",
-    "LinkJob",
-    "ModelMetadataKey",
     "Project",
     "SourceModel",
     "client",
     "hub",
     "public_rest_api",
     "set_session_token",
-    "submit_compile_and_link_jobs",
-    "submit_link_job",
     "util",
 ]

@@ -23,7 +23,9 @@ from controller import (
     Job,
     JobStatus,
     JobType,
+    LinkJob,
     Model,
+    ModelMetadataKey,
     ProfileJob,
     QuantizeDtype,
     QuantizeJob,
@@ -32,8 +34,6 @@ from controller import (
 )
 from controller.client import ClientConfig
 from controller.h5_data import DatasetEntries
-from controller.job_handles import LinkJob
-from controller.managed import ModelMetadataKey
 
 #: What ``upload_model`` and the submit functions accept as a model, as the client types it.
 SourceModel = Model | str | Path | Any

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from controller import Client
-from controller.link_jobs import submit_compile_and_link_jobs, submit_link_job
 
 _global_client = Client()
 
@@ -31,6 +30,8 @@ submit_quantize_job = _global_client.submit_quantize_job
 submit_profile_job = _global_client.submit_profile_job
 submit_inference_job = _global_client.submit_inference_job
 submit_compile_and_profile_jobs = _global_client.submit_compile_and_profile_jobs
+submit_link_job = _global_client.submit_link_job
+submit_compile_and_link_jobs = _global_client.submit_compile_and_link_jobs
 get_job_summaries = _global_client.get_job_summaries
 get_job = _global_client.get_job
 set_verbose = _global_client.set_verbose
