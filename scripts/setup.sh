@@ -31,7 +31,8 @@ fi
 # (tests/test_zoo_export.py runs its export CLI against devicelab). Its own pins stay
 # (onnxruntime 1.22.1, protobuf 6.31.1, ai-edge-litert 2.1.1), except torch: <= 2.11
 # would be a CUDA build of several GB from PyPI, so the CPU 2.13.0 on disk stands in.
-# Measured here: 2.0 GB, ~90 s. Skipped with DEVICELAB_SETUP_EXTRAS=dev (the test skips).
+# Measured here: 2.1 GB; 90 s to 5.5 min wall clock (80 s of CPU). Skipped with
+# DEVICELAB_SETUP_EXTRAS=dev (the test then skips, saying so).
 # qai-hub-models' requirements but torch and torchvision, read from its own metadata.
 ZOO_REQUIREMENTS='import re; from importlib.metadata import requires
 for r in requires("qai-hub-models"):

@@ -156,3 +156,43 @@ def test_devicelab_run_refuses_a_native_program() -> None:
 
     with pytest.raises(hub.UserError, match="not a Python program"):
         python_script("/bin/ls")
+
+
+def test_family_names_and_phone_chipsets_find_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVICELAB_SIMULATE", "1")  # no phone here: the SoC's simulated twin
+    (family,) = hub.get_devices(name="Samsung Galaxy S25 (Family)")  # the export's default
+    assert family.name == "Snapdragon 8 Elite (simulated)"
+    assert isinstance(family.attributes, list)
+    assert {"hexagon:v79", "soc-model:69", "htp-supports-fp16:true"} <= set(family.attributes)
+    (galaxy,) = hub.get_devices(attributes="chipset:sm8750-ac")  # the S25's own chipset alias
+    assert galaxy.name == family.name
+    assert hub.get_devices(name="Samsung Galaxy S2 (Family)") == []
+
+
+def test_job_results_name_the_tools_a_job_ran_with(tmp_path: Path) -> None:
+    import onnxruntime
+
+    from controller.samples.onnx_models import write_tiny_cnn_onnx
+
+    model = write_tiny_cnn_onnx(tmp_path / "tiny.onnx")
+    options = "--compute_unit cpu --max_profiler_iterations 2 --qairt_version 2.50"
+    job = hub.submit_profile_job(model, hub.Device(), options=options)
+    assert job.wait(240).success, job.get_status().message
+    with hub_shim.as_qai_hub():
+        from qai_hub.public_rest_api import get_job_results
+
+        result = get_job_results(job._owner.config, job.job_id)
+    tools = {(t.name, t.version) for t in result.inference_job_result.detail.tool_versions}
+    assert tools == {("ONNX Runtime", onnxruntime.__version__)}  # no QNN ran: no QAIRT
+    assert "qairt_version" not in str(job.download_profile()["devicelab"].get("warnings", []))
+
+
+def test_a_qnn_run_of_another_sdk_version_than_asked_is_warned_about() -> None:
+    from controller.qairt import qairt_warning
+
+    applied = {"accelerators": ["QNNExecutionProvider"], "settings": {"qnn_sdk": "2.51.0"}}
+    warning = qairt_warning("2.50", applied)
+    assert warning is not None and "2.50" in warning and "2.51.0" in warning
+    assert qairt_warning("2.51", applied) is None
+    assert qairt_warning("default", applied) is None
+    assert qairt_warning("2.50", {"accelerators": ["CPUExecutionProvider"]}) is None
