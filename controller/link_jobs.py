@@ -60,7 +60,7 @@ def check_not_qnn_dlc(options: str) -> None:
         tokens = shlex.split(options)
     except ValueError:
         return  # parse_options reports the quoting error with its own context
-    pairs = zip(tokens, [*tokens[1:], ""], strict=True)
+    pairs = zip(tokens, [*tokens[1:], ""], strict=False)  # (token, the one after it)
     if any(
         token == "--target_runtime=qnn_dlc" or (token, value) == ("--target_runtime", "qnn_dlc")
         for token, value in pairs
