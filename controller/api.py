@@ -184,6 +184,25 @@ def get_datasets(offset: int = 0, limit: int = 50, project: Any = None) -> list[
     return [Dataset._from(_store(), r) for r in _store().list_datasets(limit, offset)]
 
 
+def _host_job(
+    model: Model,
+    name: str | None,
+    options: str,
+    spec: dict[str, Any],
+    dataset_id: str | None = None,
+) -> JobRecord:
+    """Queue a job the worker runs on this host (quantize, link): no device to wait for."""
+    return _store().create_job(
+        "compile",
+        model.model_id,
+        name=name,
+        device_filter={"kind": "compile"},
+        options=options,
+        dataset_id=dataset_id,
+        spec=spec,
+    )
+
+
 def _as_model(model: ModelLike) -> Model:
     return model if isinstance(model, Model) else upload_model(model)
 

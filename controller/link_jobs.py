@@ -106,13 +106,8 @@ def submit_link_job(
     parse_options(options, job="profile", target_runtime="qnn_context_binary")
     _check_link_options(options)
     model = listed[0]
-    record = api._store().create_job(
-        "compile",
-        model.model_id,
-        name=name,
-        device_filter={"kind": "compile"},  # a host job: no device to wait for
-        options=options,
-        spec={"job_type": "link", "model_ids": [model.model_id]},
+    record = api._host_job(
+        model, name, options, {"job_type": "link", "model_ids": [model.model_id]}
     )
     return api._queued(LinkJob, record)
 
