@@ -67,12 +67,12 @@ def frameworks_from_runtimes(runtimes: Iterable[Any], qnn_sdk_version: str) -> l
 
 def local_frameworks(registry: DeviceRegistry) -> list[Framework]:
     """The frameworks the agent on this host reports (starts it if it is not running)."""
-    from agent.runtimes.qnn_ep import qnn_versions
+    from controller.runtime_python import runtime_qnn_sdk
 
     info = registry.local().transport.connect().device_info()
-    # The local agent runs on this interpreter (LocalTransport), so its QNN EP bundles
-    # the same QNN SDK as this process's onnxruntime-qnn.
-    return frameworks_from_runtimes(info.runtimes, qnn_versions().get("qnn_sdk", ""))
+    # The local agent runs on the runtime interpreter (LocalTransport), so its QNN EP
+    # bundles the QNN SDK of that interpreter's onnxruntime-qnn.
+    return frameworks_from_runtimes(info.runtimes, runtime_qnn_sdk())
 
 
 def get_frameworks() -> list[Framework]:

@@ -15,6 +15,7 @@ import functools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 RUNTIME_PYTHON_ENV = "DEVICELAB_RUNTIME_PYTHON"
 #: How long asking the runtime interpreter which modules it has may take.
@@ -28,19 +29,48 @@ def runtime_python() -> str:
 
 def runtime_has(module: str) -> bool:
     """Whether ``module`` is importable by the runtime interpreter (found, not imported)."""
-    python = runtime_python()
-    if python == sys.executable:
+    if runtime_python() == sys.executable:
         import importlib.util
 
         return importlib.util.find_spec(module) is not None
-    return _probe(python, module)
+    code = f"import importlib.util; print(importlib.util.find_spec({module!r}) is not None)"
+    return _answer(code) == "True"
+
+
+def runtime_qnn_sdk() -> str:
+    """The QNN SDK version the runtime interpreter's onnxruntime-qnn bundles ("" if none)."""
+    if runtime_python() == sys.executable:
+        from agent.runtimes.qnn_ep import qnn_versions
+
+        return qnn_versions().get("qnn_sdk", "")
+    code = (
+        "from agent.runtimes.qnn_ep import qnn_versions; print(qnn_versions().get('qnn_sdk', ''))"
+    )
+    return _answer(code)
+
+
+def _answer(code: str) -> str:
+    """What ``code`` prints when the runtime interpreter runs it, with this checkout first on
+    its path (as the worker daemon has it); "" when it cannot run."""
+    return _run(runtime_python(), code)
 
 
 @functools.cache
-def _probe(python: str, module: str) -> bool:
-    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+def _run(python: str, code: str) -> str:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     try:
-        done = subprocess.run([python, "-c", code], timeout=_PROBE_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            [python, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

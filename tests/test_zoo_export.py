@@ -143,3 +143,17 @@ def test_the_zoo_environment_satisfies_devicelabs_own_requirements() -> None:
     # torch here is 2.13 (see scripts/setup.sh); devicelab's requirements must all hold.
     ours = [line for line in done.stdout.splitlines() if line.lower().startswith("devicelab ")]
     assert ours == [], done.stdout
+
+
+def test_submit_time_checks_ask_the_runtime_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller import runtime_python
+    from controller.compile import _tflite
+    from controller.errors import UserError
+
+    zoo_python = str(ZOO_VENV / "bin" / "python")
+    monkeypatch.setenv(runtime_python.RUNTIME_PYTHON_ENV, zoo_python)
+    assert runtime_python.runtime_has("qai_hub_models")  # the zoo's, not this interpreter's
+    assert not runtime_python.runtime_has("litert_torch")  # ai-edge-litert <= 2.1.1 there
+    assert runtime_python.runtime_qnn_sdk() == ""  # no onnxruntime-qnn beside onnxruntime 1.22
+    with pytest.raises(UserError, match=f"litert-torch, which is not installed in {zoo_python}"):
+        _tflite.require("torchscript")
