@@ -2,11 +2,16 @@
 
 Prints one line ``DEVICELAB_AGENT_READY port=<port> pid=<pid>`` on stdout once
 the server listens, which the controller's transports wait for.
+
+``python -m agent qnn-context --model M --context-model C --provider-options JSON``
+builds a QNN context binary (``agent/context_gen.py``) and prints its result as
+one JSON line: the host's compile step runs it in the managed runtime.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -41,11 +46,20 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         help="exit when standard input closes: the parent that started the agent died",
     )
     serve.add_argument("--log-level", default="INFO")
+    context = sub.add_parser("qnn-context", help="build a QNN context binary; print JSON")
+    context.add_argument("--model", type=Path, required=True)
+    context.add_argument("--context-model", type=Path, required=True)
+    context.add_argument("--provider-options", type=json.loads, required=True)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "qnn-context":
+        from agent.context_gen import generate_context
+
+        print(json.dumps(generate_context(args.model, args.provider_options, args.context_model)))
+        return 0
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s [agent|%(process)d] %(levelname)s %(message)s",

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
-from controller.errors import InternalError, UserError
+from controller.errors import DeviceError, InternalError, UserError
 from controller.liveness import StreamLimits
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
@@ -76,9 +76,9 @@ def grpc_errors(device: str) -> Iterator[None]:
         if code in _USER_CODES:
             raise UserError(f"[{device}] {details}") from exc
         if code == grpc.StatusCode.UNAVAILABLE:
-            raise InternalError(f"[{device}] agent unreachable: {details}") from exc
+            raise DeviceError(f"[{device}] agent unreachable: {details}") from exc
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise InternalError(
+            raise DeviceError(
                 f"[{device}] no answer from the agent in time ({details}): "
                 "a frozen agent or device?"
             ) from exc
@@ -177,11 +177,11 @@ class AgentClient:
             return self._watched(future, "inference", limits)
 
     def _watched(self, future: grpc.Future, during: str, limits: StreamLimits) -> Any:
-        """``future``'s reply, or InternalError once the agent stops answering pings."""
+        """``future``'s reply, or DeviceError once the agent stops answering pings."""
         reason = self._watch_unary(future, during, limits)
         if reason is not None:
             future.cancel()  # the agent drops the call (and its job) once it runs again
-            raise InternalError(f"[{self.device}] {reason}")
+            raise DeviceError(f"[{self.device}] {reason}")
         return future.result()
 
     def _watch_unary(self, future: grpc.Future, during: str, limits: StreamLimits) -> str | None:

@@ -18,6 +18,7 @@ runs them in this process instead, ``none`` leaves them to ``devicelab worker``.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 from controller import daemon
 from controller.agent_client import ProgressCallback
+from controller.device_states import DeviceStatus
 from controller.devices import Device, DeviceRegistry
 from controller.errors import UserError
 from controller.input_specs import check_input_specs
@@ -217,9 +219,18 @@ def get_devices(name: str = "", os: str = "", attributes: str | Sequence[str] = 
         get_devices(attributes="framework:qnn")   # every device with a QNN backend
     """
     if not (name or os or attributes):
-        return [entry.as_device() for entry in _registry().entries()]
-    wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
-    return [entry.as_device() for entry in _registry().find(wanted)]
+        entries = _registry().entries()
+    else:
+        wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
+        entries = _registry().find(wanted)
+    statuses = {status.serial: status for status in _store().device_statuses()}
+    return [_with_state(entry.as_device(), statuses.get(entry.serial)) for entry in entries]
+
+
+def _with_state(device: Device, status: DeviceStatus | None) -> Device:
+    """``device`` with its health state (devicelab's ``state`` / ``state_reason``)."""
+    status = status or DeviceStatus(device.serial)
+    return dataclasses.replace(device, state=status.state.value, state_reason=status.reason)
 
 
 def get_device_attributes() -> list[str]:

@@ -80,11 +80,25 @@ def _add_run_commands(sub: Any) -> None:
 
 
 def _add_state_commands(sub: Any) -> None:
-    devices = sub.add_parser("devices", help="list reachable devices and their attributes")
+    devices = sub.add_parser(
+        "devices", help="list reachable devices, their attributes and health state"
+    )
     devices.add_argument("--name", default="", help="exact device name")
     devices.add_argument("--os", default="", help='OS version or interval, e.g. "[12,15)"')
     devices.add_argument("--attribute", action="append", default=[], help="required attribute")
     devices.add_argument("--json", action="store_true", help="print JSON")
+    devices.add_argument(
+        "--history",
+        nargs="?",
+        const="",
+        metavar="SERIAL",
+        help="the stored state transitions (of one device), with time and reason",
+    )
+    devices.add_argument(
+        "--release",
+        metavar="SERIAL",
+        help="put a quarantined (or offline, resting, suspect) device back to available",
+    )
     _simulate(devices)
     devices.set_defaults(func=commands.devices)
 

@@ -193,19 +193,80 @@ def compile_(args: argparse.Namespace) -> int:
 
 
 def devices(args: argparse.Namespace) -> int:
+    """Reachable devices with their health state and why; devices the health machine
+    holds off (offline, quarantined) are listed even when adb no longer lists them."""
+    from controller.api import _store
+
+    if args.release:
+        return _release(args.release)
+    if args.history is not None:
+        return _history(args.history or None, args.json)
     found = hub.get_devices(args.name, args.os, args.attribute)
+    shown = {d.serial for d in found}
+    filtered = bool(args.name or args.os or args.attribute)
+    absent = [
+        status
+        for status in _store().device_statuses()
+        if status.serial not in shown and not status.takes_jobs and not filtered
+    ]
     if args.json:
         rows = [
-            {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes)}
+            {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes),
+             "state": d.state, "reason": d.state_reason, "reachable": True}
             for d in found
-        ]
+        ] + [
+            {"name": "", "serial": s.serial, "os": "", "attributes": [], "state": s.state.value,
+             "reason": s.reason, "reachable": False}
+            for s in absent
+        ]  # fmt: skip
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for device in found:
-        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}")
+        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}  {device.state}")
         print(f"    {' '.join(device.attributes)}")
-    if not found:
+        if device.state != "available" and device.state_reason:
+            print(f"    {device.state}: {device.state_reason}")
+    for status in absent:
+        print(f"?  [{status.serial}]  not reachable  {status.state.value}")
+        print(f"    {status.state.value}: {status.reason}")
+    if not found and not absent:
         print("no matching device", file=sys.stderr)
+    return EXIT_OK
+
+
+def _release(serial: str) -> int:
+    """``devicelab devices --release SERIAL``: a person says the device is fine."""
+    import getpass
+
+    from controller.api import _store
+    from controller.device_states import Released
+
+    status = _store().device_event(serial, Released(f"{getpass.getuser()} (devicelab devices)"))
+    if status is None:
+        print(f"{serial} is available already")
+    else:
+        print(f"{serial}: {status.state.value} ({status.reason})")
+    return EXIT_OK
+
+
+def _history(serial: str | None, as_json: bool) -> int:
+    """``devicelab devices --history [SERIAL]``: stored transitions, oldest first."""
+    from controller.api import _store
+
+    rows = [
+        {"at": t.at.isoformat(timespec="seconds"), "serial": t.serial,
+         "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason,
+         "job": t.job_id or ""}
+        for t in _store().device_transitions(serial, limit=200)
+    ]  # fmt: skip
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        job = f"  (job {row['job']})" if row["job"] else ""
+        print(f"{row['at']}  {row['serial']}  {row['from']} -> {row['to']}  {row['reason']}{job}")
+    if not rows:
+        print("no device has changed state", file=sys.stderr)
     return EXIT_OK
 
 
@@ -263,6 +324,7 @@ def job(args: argparse.Namespace) -> int:
     handle = hub.get_job(args.job_id)
     status = handle.wait() if args.wait else handle.get_status()
     result = handle._store.get_result(handle.job_id)
+    retries = handle._store.get_job(handle.job_id).retries
     if args.json:
         print(
             json_text(
@@ -271,12 +333,15 @@ def job(args: argparse.Namespace) -> int:
                     "type": handle.job_type,
                     "state": status.label,
                     "message": status.message,
+                    "retries": retries,
                     "result": result,
                 },
             )
         )
     else:
         print(f"{handle.job_id}  {handle.job_type}  {status.label}  {status.message or ''}")
+        for retry in retries:
+            print(f"retried: device {retry['device']} failed at {retry['at']}: {retry['reason']}")
         if result and "execution_summary" in result:
             _print_profile(result, 25)
     return EXIT_JOB_FAILED if status.failure else EXIT_OK
@@ -351,10 +416,12 @@ def options(args: argparse.Namespace) -> int:
 
 
 def samples(args: argparse.Namespace) -> int:
-    from controller.samples import write_samples
+    from controller.samples import skipped_samples, write_samples
 
-    for path in write_samples(Path(args.directory)):
+    for path in write_samples(Path(args.directory), skip_missing=True):
         print(path)
+    for skipped in skipped_samples(Path(args.directory)):
+        print(f"skipped: {skipped}", file=sys.stderr)
     return EXIT_OK
 
 

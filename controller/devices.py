@@ -57,6 +57,10 @@ class Device:
     os: str = ""
     attributes: tuple[str, ...] | list[str] | str = field(default=())
     serial: str = ""  # devicelab extension: filled in on devices the API returns
+    # devicelab extensions too: the device's health state (controller/device_states.py)
+    # and why, on devices ``get_devices`` returns; not part of a device's identity.
+    state: str = field(default="", compare=False)
+    state_reason: str = field(default="", compare=False)
 
     @property
     def attribute_list(self) -> list[str]:
@@ -88,6 +92,12 @@ class DeviceEntry:
     transport: Transport
     frameworks: tuple[str, ...] = ()
     simulated: bool = False  # the HTP simulator on this host configured as ``profile``
+
+    @property
+    def rests(self) -> bool:
+        """Is its battery and temperature minded (``resting``)? A phone or board: not
+        this host (a workstation's CPU runs hot by design) nor its simulated SoCs."""
+        return self.serial != LOCAL_SERIAL and not self.simulated
 
     @property
     def attributes(self) -> list[str]:
@@ -181,6 +191,12 @@ class DeviceRegistry:
             for entry in entries:
                 self.probe(entry)
         return entries
+
+    def entry(self, serial: str) -> DeviceEntry | None:
+        """The reachable device with this serial (refreshed from adb), else None."""
+        with self._lock:
+            self._refresh()
+            return self._entries.get(serial)
 
     def find(self, wanted: Device | None) -> list[DeviceEntry]:
         """Devices matching ``wanted`` (all of name, os, attributes); local first."""

@@ -213,8 +213,11 @@ def agent_checks(entry: DeviceEntry) -> list[Check]:
         client = entry.transport.connect()
         info = client.device_info()
     except Error as exc:
-        return [Check("agent", FAIL, str(exc)[-300:], "see the message; `devicelab doctor` "
-                      "again after fixing it")]  # fmt: skip
+        # A message's first line says what failed, the next ones how to fix it (e.g. the
+        # managed runtime that cannot be built here: controller/transports/local_runtime.py).
+        what, _, fix = str(exc).partition("\n")
+        return [Check("agent", FAIL, what[-300:], fix.strip()[:600] or "see the message; "
+                      "`devicelab doctor` again after fixing it")]  # fmt: skip
     described = entry.transport.describe()
     python = described.get("python", {})
     checks = [

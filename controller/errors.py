@@ -3,6 +3,8 @@
     Error
     ├── UserError       something in the user's input caused the failure
     └── InternalError   our failure (agent crashed, protocol mismatch, bug)
+        └── DeviceError the device or its link failed (agent lost, adb gone, push
+                        failed): the job is queued again for a device that is well
 
 Third-party and agent errors are mapped into these at the boundary, chained
 with ``raise ... from exc`` so the original stays visible.
@@ -21,3 +23,10 @@ class UserError(Error):
 
 class InternalError(Error):
     """Internal failure of devicelab; please report it with the job id."""
+
+
+class DeviceError(InternalError):
+    """The device or the way to it failed, not the model: the agent was lost or went
+    silent, adb lost the device, a push failed. A job that fails with it is queued
+    again (``DEVICELAB_DEVICE_RETRIES``) and its device is checked before its next job.
+    """

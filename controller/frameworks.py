@@ -67,12 +67,18 @@ def frameworks_from_runtimes(runtimes: Iterable[Any], qnn_sdk_version: str) -> l
 
 def local_frameworks(registry: DeviceRegistry) -> list[Framework]:
     """The frameworks the agent on this host reports (starts it if it is not running)."""
-    from controller.runtime_python import runtime_qnn_sdk
+    from agent.runtimes.qnn_ep import qnn_versions
+    from controller.transports.local_runtime import managed_qnn_versions
 
-    info = registry.local().transport.connect().device_info()
-    # The local agent runs on the runtime interpreter (LocalTransport), so its QNN EP
-    # bundles the QNN SDK of that interpreter's onnxruntime-qnn.
-    return frameworks_from_runtimes(info.runtimes, runtime_qnn_sdk())
+    transport = registry.local().transport
+    info = transport.connect().device_info()
+    # The local agent runs on devicelab's managed runtime, whose onnxruntime-qnn says
+    # its QNN SDK; or (DEVICELAB_LOCAL_RUNTIME=current) on this interpreter, whose
+    # onnxruntime-qnn is the agent's.
+    python = getattr(transport, "python", None)
+    versions = managed_qnn_versions(python) if python is not None else {}
+    sdk = versions.get("qnn_sdk") or qnn_versions().get("qnn_sdk", "")
+    return frameworks_from_runtimes(info.runtimes, sdk)
 
 
 def get_frameworks() -> list[Framework]:

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
+from controller.device_states import HealthSettings
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
-from controller.errors import InternalError, UserError
+from controller.errors import DeviceError, InternalError, UserError
 from controller.jobs import JobState
 from controller.link_jobs import run_link
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning
@@ -117,8 +118,14 @@ def run_options_proto(options: Options, job: JobRecord, facts: dict[str, Any]) -
     )
 
 
-def run_job(ctx: RunContext, job: JobRecord, entry: DeviceEntry | None) -> None:
-    """Run a claimed job to its end; never raises for the job's own failures."""
+def run_job(ctx: RunContext, job: JobRecord, entry: DeviceEntry | None) -> str | None:
+    """Run a claimed job to its end; never raises for the job's own failures.
+
+    A run that failed for a device reason (``DeviceError``: agent lost or silent, adb
+    gone, push failed) queues the job again, up to ``DEVICELAB_DEVICE_RETRIES`` times,
+    and returns the reason, so the worker checks the device before its next job. A run
+    that failed for the model's reason (or ours) fails the job, and returns None.
+    """
     try:
         if job.kind == "profile":
             assert entry is not None
@@ -135,11 +142,31 @@ def run_job(ctx: RunContext, job: JobRecord, entry: DeviceEntry | None) -> None:
         else:  # a move our own code got wrong: never leave the job hanging
             log.exception("job %s: refused state change", job.id)
             _fail(ctx, job, f"internal error: {exc}")
+    except DeviceError as exc:
+        if entry is None:
+            _fail(ctx, job, str(exc))
+            return None
+        return _retry_or_fail(ctx, job, entry.serial, str(exc))
     except (UserError, InternalError) as exc:
         _fail(ctx, job, str(exc))
     except Exception as exc:  # our bug: still end the job, never leave it running
         log.exception("job %s crashed", job.id)
         _fail(ctx, job, f"internal error: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _retry_or_fail(ctx: RunContext, job: JobRecord, serial: str, reason: str) -> str | None:
+    """Queue the job again after its device failed (or fail it past the retries); the
+    reason to hold against the device, or None when the job was no longer this run's
+    (handed back by a stopping worker, whose closing connections are no device's fault)."""
+    settings = HealthSettings.from_env()
+    after = ctx.store.retry_after_device_failure(
+        job.id, ctx.worker_id, serial, reason, settings.max_retries
+    )
+    if after is None:
+        return None
+    log.info("job %s: device %s failed (%s): %s", job.id, serial, reason, after.message)
+    return reason
 
 
 def _fail(ctx: RunContext, job: JobRecord, message: str) -> None:
@@ -219,13 +246,13 @@ def _stream_profile(
                         client.cancel(job.id)
         except InternalError as exc:
             if watchdog.reason is None:
-                raise InternalError(
+                raise DeviceError(
                     f"{exc} — the connection to the agent was lost during the job "
                     "(agent process died or device disconnected)"
                 ) from exc
             # No Cancel call: the agent may be frozen, and it ends a job whose stream was
             # cut by itself (its servicer's RPC-done callback), once it runs again.
-            raise InternalError(f"[{serial}] {watchdog.reason}") from exc
+            raise DeviceError(f"[{serial}] {watchdog.reason}") from exc
     return builder
 
 
@@ -295,6 +322,7 @@ def _result_extras(
         "model_id": model_id,
         "options": options.as_dict(),
         "device_health": health,
+        "retries": job.retries,  # earlier runs its devices failed: [{device, reason, at}]
         **_simulation(job, entry),
     }
 
@@ -365,6 +393,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
                 "options": options.as_dict(),
                 "applied": applied,
                 "environment": job_environment(entry, client),
+                "retries": job.retries,
                 **_simulation(job, entry),
             }
         },

@@ -1,12 +1,13 @@
-"""The Python interpreter that measures and compiles on this host.
+"""The Python interpreter the worker daemon runs under: where host compile jobs run.
 
-The worker daemon (which runs host compile jobs) and the local agent (which runs
-``local`` and the simulated Snapdragons) start under it. ``DEVICELAB_RUNTIME_PYTHON``
-names it; by default it is the interpreter that imports devicelab. Naming another one
-keeps what measures apart from a user's environment: qai-hub-models 0.65 pins
-onnxruntime <= 1.22.1 and ai-edge-litert <= 2.1.1, while onnxruntime-qnn needs
-onnxruntime >= 1.24 and litert-torch ai-edge-litert >= 2.3, so a script in that
-environment submits, and devicelab's own environment compiles and runs.
+A compile job's PyTorch steps (``torch.onnx.export``, litert-torch's TFLite conversion)
+and its quantization run in the worker's own process (``controller/runners.py``), so they
+use the worker's packages. ``DEVICELAB_RUNTIME_PYTHON`` names that interpreter; by
+default it is the one that imports devicelab. Naming another keeps those converters apart
+from a user's environment: qai-hub-models 0.65 pins ai-edge-litert <= 2.1.1, while
+litert-torch needs ai-edge-litert >= 2.3, so a script in the zoo's environment submits
+and devicelab's own environment converts. Submit-time checks ask this interpreter too.
+(The agents measure on devicelab's managed runtime: ``controller/transports/local_runtime.py``.)
 """
 
 from __future__ import annotations
@@ -35,18 +36,6 @@ def runtime_has(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     code = f"import importlib.util; print(importlib.util.find_spec({module!r}) is not None)"
     return _answer(code) == "True"
-
-
-def runtime_qnn_sdk() -> str:
-    """The QNN SDK version the runtime interpreter's onnxruntime-qnn bundles ("" if none)."""
-    if runtime_python() == sys.executable:
-        from agent.runtimes.qnn_ep import qnn_versions
-
-        return qnn_versions().get("qnn_sdk", "")
-    code = (
-        "from agent.runtimes.qnn_ep import qnn_versions; print(qnn_versions().get('qnn_sdk', ''))"
-    )
-    return _answer(code)
 
 
 def _answer(code: str) -> str:

@@ -115,6 +115,10 @@ class SimulatedTransport:
     def close(self) -> None:
         """Nothing of its own: the ``local`` device owns (and stops) the shared agent."""
 
+    def recover_agent(self) -> None:
+        """The shared agent: ping it, replaced if it does not answer."""
+        self._host.recover_agent()  # type: ignore[attr-defined]
+
     def push_artifact(
         self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:

@@ -11,6 +11,14 @@ recovers its jobs: re-queued while attempts remain, else failed with a reason.
 A worker that stops on purpose (``stop()``: ^C, SIGTERM, the end of the script
 it runs in) hands its running jobs back at once instead: re-queued before it
 closes the agent connections they use, no attempt counted.
+
+Devices have a health state (``controller/device_states.py``), kept in the store
+and shared by every worker: only an available device takes a job. A job whose
+device failed it (``DeviceError``) is queued again and its device becomes suspect;
+the worker then recovers it (``controller/recovery.py``) in the device's slot. A
+health loop reads idle phones' battery and temperature (resting while low or hot),
+and starts the recoveries that are due (a suspect device's next try, an offline
+device adb lists again).
 """
 
 from __future__ import annotations
@@ -24,12 +32,24 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.agent_client import ProgressCallback
+from controller.device_states import (
+    DeviceState,
+    HealthRead,
+    HealthSettings,
+    JobFailed,
+    Recovered,
+    RecoveryFailed,
+    RecoveryStarted,
+    recovery_due,
+)
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
+from controller.recovery import recover_device
 from controller.runners import JobHooks, RunContext, run_job
 from controller.store import (
     RUNNING_STATES,
@@ -48,6 +68,10 @@ PUSH_EVENT_INTERVAL_SEC = 0.2
 PUSH_EVENT_FIRST_SEQ = -1_000_000_000
 # While the store refuses writes (a full disk), how often a job's end is retried.
 STORE_RETRY_INTERVAL_SEC = 1.0
+# How often the health loop looks for recoveries due and readings to take.
+HEALTH_TICK_SEC = 0.5
+# States in which a phone's battery and temperature are read (resting comes and goes).
+_READ_IN = (DeviceState.AVAILABLE, DeviceState.RESTING)
 
 
 def stale_after_sec() -> float:
@@ -161,6 +185,9 @@ class Worker:
         # (its device is free). The dispatch loop also polls, for other processes.
         self._wake = threading.Event()
         self._busy: dict[str, str] = {}  # slot -> id of the job running there
+        self._recovering: set[str] = set()  # devices this worker is recovering now
+        self._last_reading: dict[str, float] = {}  # serial -> monotonic time of its reading
+        self._seen: set[str] = set()  # devices this worker's registry has listed
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -170,7 +197,7 @@ class Worker:
             # info, not warning: an in-process worker must not print into its
             # host script (Python's last-resort handler prints warnings).
             log.info("recovered job %s: %s", job.id, job.message)
-        for target in (self._heartbeat_loop, self._dispatch_loop):
+        for target in (self._heartbeat_loop, self._dispatch_loop, self._health_loop):
             thread = threading.Thread(
                 target=target, name=f"devicelab-{target.__name__}", daemon=True
             )
@@ -253,8 +280,11 @@ class Worker:
     def _dispatch_once(self) -> bool:
         started = self._claim(COMPILE_SLOT, lambda f: f.get("kind") == "compile", None)
         ready = self._ready_parents()
+        unwell = {s.serial for s in self.store.device_statuses() if not s.takes_jobs}
         for entry in self.registry.entries(probe_frameworks=False):
-            if entry.serial in self._busy:
+            if entry.serial in self._busy or entry.serial in self._recovering:
+                continue
+            if entry.serial in unwell:  # the store refuses the claim too; this saves a write
                 continue
             accepts = lambda f, e=entry: device_accepts(self.registry, e, f, ready)  # noqa: E731
             started |= self._claim(entry.serial, accepts, entry)
@@ -277,7 +307,7 @@ class Worker:
 
     def _claim(self, slot: str, accepts: Any, entry: DeviceEntry | None) -> bool:
         with self._lock:
-            if slot in self._busy:
+            if slot in self._busy or slot in self._recovering:
                 return False
             job = self.store.claim_next(self.worker_id, slot, accepts)
             if job is None:
@@ -308,13 +338,120 @@ class Worker:
         return True
 
     def _run(self, context: RunContext, job: Any, entry: DeviceEntry | None, slot: str) -> None:
+        fault = None
         try:
-            run_job(context, job, entry)
+            fault = run_job(context, job, entry)
+            if fault is None and entry is not None and entry.rests and not self._stop.is_set():
+                # Before the slot is free: a job that left the phone hot or drained rests
+                # it before it takes the next one.
+                self._read_health(entry, HealthSettings.from_env())
         except Exception as exc:  # the store refused even the job's end (a full disk)
             self._end_once_writable(job, exc)
         finally:
             with self._lock:
                 self._busy.pop(slot, None)
+                if fault is not None and entry is not None:
+                    self._recovering.add(entry.serial)  # no claim for it in between
+            self._wake.set()
+        if fault is not None and entry is not None:
+            # The job is queued again already (another device may take it now); this
+            # one is suspect, and recovered in its slot before it takes another job.
+            self._device_failed(entry.serial, fault, job.id)
+
+    # --- device health -------------------------------------------------------------------
+    def _device_failed(self, serial: str, reason: str, job_id: str) -> None:
+        try:
+            self.store.device_event(serial, JobFailed(reason), job_id=job_id)
+        except Error as exc:
+            log.warning("[%s] could not record its failure: %s", serial, exc)
+        self._recover(serial)  # releases the slot taken in _run
+
+    def _health_loop(self) -> None:
+        while not self._stop.wait(HEALTH_TICK_SEC):
+            try:
+                self._health_once()
+            except StoreCorruptError:
+                return  # the dispatch loop says so, once, and stops the worker
+            except Error as exc:
+                log.warning("health check failed: %s", exc)
+            except Exception:  # the loop must outlive any one bad check
+                log.exception("health check failed")
+
+    def _health_once(self) -> None:
+        """Start the recoveries that are due; read idle phones' battery and temperature."""
+        settings = HealthSettings.from_env()
+        statuses = {s.serial: s for s in self.store.device_statuses()}
+        entries = {e.serial: e for e in self.registry.entries(probe_frameworks=False)}
+        now = datetime.now(UTC)
+        self._seen.update(entries)
+        for serial, status in statuses.items():
+            if serial not in self._seen:
+                continue  # another adb server's device (another worker's to recover)
+            if recovery_due(status, now, settings, listed=serial in entries):
+                self._start_recovery(serial)
+        for serial, entry in entries.items():
+            known = statuses.get(serial)
+            if known is not None and known.state not in (
+                DeviceState.AVAILABLE,
+                DeviceState.RESTING,
+            ):
+                continue
+            if not entry.rests or self._stop.is_set():
+                continue  # this host and its simulated SoCs: no battery to mind
+            with self._lock:
+                if serial in self._busy or serial in self._recovering:
+                    continue  # a reading while a job runs would measure the job
+            last = self._last_reading.get(serial)
+            if last is None or time.monotonic() - last >= settings.check_interval_s:
+                self._read_health(entry, settings)
+
+    def _read_health(self, entry: DeviceEntry, settings: HealthSettings) -> None:
+        """Battery and temperature: an available phone low or hot rests, a resting one
+        that charged or cooled works again."""
+        self._last_reading[entry.serial] = time.monotonic()
+        snapshot = entry.transport.health()
+        if "error" in snapshot:
+            return  # no reading is no reason to rest
+        moved = self.store.device_event(entry.serial, HealthRead(snapshot), settings)
+        if moved is not None:
+            log.info("[%s] %s: %s", entry.serial, moved.state.value, moved.reason)
+            self._wake.set()
+
+    def _start_recovery(self, serial: str) -> None:
+        with self._lock:
+            if serial in self._busy or serial in self._recovering or self._stop.is_set():
+                return
+            self._recovering.add(serial)
+        threading.Thread(
+            target=self._recover, args=(serial,), name=f"devicelab-recover-{serial}", daemon=True
+        ).start()
+
+    def _recover(self, serial: str) -> None:
+        """One recovery of ``serial`` (the caller put it in ``_recovering``)."""
+        try:
+            settings = HealthSettings.from_env()
+            now = datetime.now(UTC)
+            started = self.store.device_event(serial, RecoveryStarted(now), settings)
+            if started is None:
+                return  # not suspect (any more), or another worker took it
+            log.info("[%s] %s", serial, started.reason)
+            outcome = recover_device(self.registry, serial, settings)
+            event = (
+                Recovered(outcome.detail)
+                if outcome.ok
+                else RecoveryFailed(outcome.detail, outcome.listed)
+            )
+            moved = self.store.device_event(serial, event, settings)
+            if moved is not None:
+                log.info("[%s] %s: %s", serial, moved.state.value, moved.reason)
+        except Error as exc:
+            log.warning("[%s] recovery: %s", serial, exc)
+        except Exception:
+            log.exception("[%s] recovery crashed", serial)
+        finally:
+            self._last_reading.pop(serial, None)  # read it again before its next job
+            with self._lock:
+                self._recovering.discard(serial)
             self._wake.set()
 
     def _end_once_writable(self, job: JobRecord, exc: Exception) -> None:

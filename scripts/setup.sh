@@ -43,10 +43,10 @@ if [ -z "${DEVICELAB_SETUP_EXTRAS:-}" ] && [ ! -x .venv-zoo/bin/qai-hub-models ]
     && .venv-zoo/bin/python -m pip install --quiet "torch==2.13.0" \
     && .venv-zoo/bin/python -m pip install --quiet --no-deps "qai-hub-models==0.65.0" \
     && .venv-zoo/bin/python -c "$ZOO_REQUIREMENTS" > .venv-zoo/requirements.txt \
-    && .venv-zoo/bin/python -m pip install --quiet -r .venv-zoo/requirements.txt -e ".[controller]" \
+    && .venv-zoo/bin/python -m pip install --quiet -r .venv-zoo/requirements.txt -e . \
     || echo "WARNING: could not build .venv-zoo; tests/test_zoo_export.py will skip" >&2
 elif [ -z "${DEVICELAB_SETUP_EXTRAS:-}" ]; then  # devicelab's requirements may have changed
-  .venv-zoo/bin/python -m pip install --quiet -e ".[controller]" \
+  .venv-zoo/bin/python -m pip install --quiet -e . \
     || echo "WARNING: could not update devicelab in .venv-zoo" >&2
 fi
 

@@ -159,8 +159,9 @@ def test_corrupted_push_is_detected_by_hash(phones: dict[str, Any], models_dir: 
 
 
 def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
-    phones: dict[str, Any], models_dir: Path
+    phones: dict[str, Any], models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")  # the failure itself, not its retry
     s24 = phones["s24"]
     device = hub.Device("Samsung Galaxy S24")
     seen_inference = []
@@ -186,8 +187,13 @@ def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
 
 
 def test_unplugged_mid_push_fails_cleanly_naming_the_device(
-    adb: AdbServer, phones: dict[str, Any], models_dir: Path, tmp_path: Path
+    adb: AdbServer,
+    phones: dict[str, Any],
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")  # the failure itself, not its retry
     s23 = phones["s23"]
     big = tmp_path / "big_model.tflite"  # a .tflite passes the host-side check on its identifier
     big.write_bytes(b"\0\0\0\0TFL3" + b"\1" * (64 << 20))

@@ -203,6 +203,7 @@ def test_each_quantize_type(models, tmp_path, kind: str, weights: str, activatio
     assert _weight_and_activation_types(model) == ({weights}, {activations})
     settings = result.details["quantization"]
     assert (settings["type"], settings["format"], settings["per_channel"]) == (kind, "QDQ", True)
+    assert settings["onnxruntime"] == ort.__version__  # this environment's quantizer, recorded
     assert settings["calibration"] == "random calibration" and settings["samples"] == 8
     assert (
         RANDOM_CALIBRATION_NOTE in result.notes
@@ -336,3 +337,24 @@ def test_compile_options_are_required(models, tmp_path) -> None:
             calibration_data=None,
             workdir=tmp_path,
         )
+
+
+def test_channel_last_io_is_a_transpose_at_each_end_and_computes_the_same(tmp_path) -> None:
+    from controller.compile._graph import make_channel_last
+    from tests.test_compile_qnn import _write_conv
+
+    source = _write_conv(tmp_path / "conv.onnx")  # x 1x3x8x8 -> y 1x4x8x8
+    model = onnx.load(str(source))
+    make_channel_last(model, ["x"], ["y"])
+    graph = model.graph
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == [1, 8, 8, 3]
+    assert [d.dim_value for d in graph.output[0].type.tensor_type.shape.dim] == [1, 8, 8, 4]
+    assert (graph.node[0].op_type, graph.node[-1].op_type) == ("Transpose", "Transpose")
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(tmp_path / "nhwc.onnx"))
+    feed = image(shape=(1, 3, 8, 8))
+    np.testing.assert_allclose(
+        run_cpu(tmp_path / "nhwc.onnx", feed.transpose(0, 2, 3, 1)),
+        run_cpu(source, feed).transpose(0, 2, 3, 1),
+        atol=1e-6,
+    )

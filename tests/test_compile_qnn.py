@@ -174,9 +174,20 @@ def test_vtcm_beyond_the_soc(models, profiles, tmp_path) -> None:
     assert any("default 4 MB exceeds" in note for note in result.notes)
 
 
-def test_fp32_model_becomes_an_fp16_binary(models, profiles, tmp_path) -> None:
+@pytest.fixture(params=["current", "managed"])
+def local_runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the context binary is generated: this process, or devicelab's managed runtime."""
+    if request.param == "managed":
+        request.getfixturevalue("managed_host_runtime")
+    monkeypatch.setenv("DEVICELAB_LOCAL_RUNTIME", request.param)
+    return str(request.param)
+
+
+def test_fp32_model_becomes_an_fp16_binary(models, profiles, tmp_path, local_runtime) -> None:
     result = compile_bin(models["fp32"], "", profiles["SM8650"], tmp_path)
     assert result.details["qnn"]["session_settings"]["enable_htp_fp16_precision"] == "1"
+    assert result.details["qnn"]["built_with"]["qnn_sdk"]  # the runtime's QNN SDK, read there
+    assert result.details["versions"]["runtime"].startswith(local_runtime)
     assert any("fp16" in note for note in result.notes)
     output, shape, dtype = run_bin(result.path, image(), tmp_path)
     assert (shape, dtype) == ((1, 3, 32, 32), "float32")
@@ -231,7 +242,7 @@ def test_channel_last_needs_a_channel_axis(models, profiles, tmp_path) -> None:
         )
 
 
-def test_ops_qnn_rejects_are_named(models, profiles, tmp_path) -> None:
+def test_ops_qnn_rejects_are_named(models, profiles, tmp_path, local_runtime) -> None:
     with pytest.raises(
         UserError, match=r"rejected 1 node\(s\) of op type\(s\) Hardmax \(nodes: pick_max\)"
     ):

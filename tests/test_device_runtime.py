@@ -49,10 +49,15 @@ ANDROID_PROBE = """@@arch aarch64
 
 def test_the_pinned_wheels_satisfy_the_agents_declared_minimums() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = project["dependencies"] + project["optional-dependencies"]["agent"]
+    # The agent's imports besides the runtimes; the rest of the base install is the controller's.
+    agent_base = {"grpcio", "protobuf", "numpy", "psutil"}
+    base = [Requirement(line) for line in project["dependencies"]]
+    assert agent_base <= {requirement.name.lower() for requirement in base}
+    declared = [r for r in base if r.name.lower() in agent_base] + [
+        Requirement(line) for line in project["optional-dependencies"]["agent"]
+    ]
     wheels = pins.wheel_pins(qnn=True)
-    for line in declared:
-        requirement = Requirement(line)
+    for requirement in declared:
         name = requirement.name.lower()
         assert name in wheels, f"{name} is an agent dependency but not in the runtime's pins"
         assert requirement.specifier.contains(wheels[name]), (name, wheels[name])
@@ -144,10 +149,12 @@ def test_choose_python_prefers_the_users_then_the_devices_then_the_runtime() -> 
 
 
 def test_choose_python_names_what_a_device_lacks() -> None:
-    x86_phone = parse_probe(ANDROID_PROBE.replace("@@arch aarch64", "@@arch x86_64").replace(
-        "arm64-v8a", "x86_64"))  # fmt: skip
-    with pytest.raises(UserError, match="x86_64.*DEVICELAB_DEVICE_PYTHON"):
-        choose_python(x86_phone, None, "emulator-5554")
+    armv7_phone = parse_probe(ANDROID_PROBE.replace("@@arch aarch64", "@@arch armv7l").replace(
+        "arm64-v8a", "armeabi-v7a"))  # fmt: skip
+    with pytest.raises(UserError, match="armeabi-v7a.*DEVICELAB_DEVICE_PYTHON"):
+        choose_python(armv7_phone, None, "R58M")
+    x86_emulator = parse_probe(ANDROID_PROBE.replace("@@arch aarch64", "@@arch x86_64"))
+    assert choose_python(x86_emulator, None, "emulator-5554") is None  # the x86_64 runtime
     old_phone = parse_probe(ANDROID_PROBE.replace("@@tool sha256sum\n", ""))
     with pytest.raises(UserError, match="missing: sha256sum"):
         choose_python(old_phone, None, "R58M")
@@ -160,6 +167,9 @@ def test_the_launcher_starts_python_through_the_bundled_loader() -> None:
     assert 'R="${0%/bin/*}"' in lines
     assert lines[-1].startswith('exec "$R/lib/ld-linux-aarch64.so.1" --library-path "$R/lib"')
     assert '--argv0 "$0" "$R/bin/python3.11" "$@"' in lines[-1]
+    host = launcher_script("/bin/sh", "x86_64").splitlines()
+    assert host[0] == "#!/bin/sh"
+    assert host[-1].startswith('exec "$R/lib/ld-linux-x86-64.so.2" --library-path "$R/lib"')
 
 
 def test_the_agent_gets_tmpdir_and_home_in_its_workdir_where_the_device_has_none(

@@ -7,6 +7,7 @@ runtimes (ONNX Runtime CPU EP, the QNN HTP backend as a simulator, LiteRT).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,18 @@ def assert_layers_consistent(result: dict[str, Any], unit: str, min_coverage: fl
     assert coverage["median"] >= min_coverage, coverage
 
 
-def test_onnx_on_cpu_reports_cpu_layers_and_summary(models_dir: Path) -> None:
+@pytest.fixture(params=["current", "managed"])
+def local_runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The local agent on this venv's Python, or on devicelab's managed runtime."""
+    if request.param == "managed":
+        request.getfixturevalue("managed_host_runtime")
+    hub.api._registry().close()  # the next job starts the local agent in this mode
+    monkeypatch.setenv("DEVICELAB_LOCAL_RUNTIME", request.param)
+    yield request.param
+    hub.api._registry().close()
+
+
+def test_onnx_on_cpu_reports_cpu_layers_and_summary(models_dir: Path, local_runtime: str) -> None:
     result = profile(
         models_dir / "tiny_cnn.onnx", "--compute_unit cpu --max_profiler_iterations 20"
     )
@@ -57,6 +69,12 @@ def test_onnx_on_cpu_reports_cpu_layers_and_summary(models_dir: Path) -> None:
     assert {e["compute_unit"] for e in result["execution_detail"]} == {"CPU"}
     assert {"Conv", "Gemm", "Softmax"} <= {e["type"] for e in result["execution_detail"]}
     assert result["devicelab"]["applied"]["accelerators"] == ["CPUExecutionProvider"]
+    python = result["devicelab"]["environment"]["device"]["python"]
+    assert python["source"] == local_runtime
+    if local_runtime == "managed":  # devicelab's pinned runtime, not this venv's packages
+        assert "/runtimes/host/" in python["command"] and python["runtime"]["arch"] == "x86_64"
+        pinned = python["runtime"]["wheels"]["onnxruntime"]
+        assert result["devicelab"]["environment"]["runtimes"]["onnxruntime"] == pinned
 
 
 def test_quantized_onnx_runs_on_the_htp_backend(models_dir: Path) -> None:

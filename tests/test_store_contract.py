@@ -16,6 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from controller.device_states import (
+    DeviceState,
+    HealthRead,
+    HealthSettings,
+    JobFailed,
+    Recovered,
+    RecoveryStarted,
+    Released,
+)
 from controller.errors import UserError
 from controller.store import DeviceRecord, JobState, Store
 
@@ -234,6 +243,92 @@ def test_device_upsert_round_trip(store: Store, clock: ManualClock) -> None:
     assert store.list_devices() == [board, updated]  # by name
     assert updated.os_version == "15" and updated.info == {}
     assert updated.last_seen is not None and updated.last_seen.timestamp() == clock.now
+
+
+# -- device health (controller/device_states.py) ------------------------------
+
+
+def test_a_device_never_recorded_is_available(store: Store) -> None:
+    status = store.device_status("R5CT1234")
+    assert status.state is DeviceState.AVAILABLE and status.takes_jobs
+    assert store.device_statuses() == [] and store.device_transitions() == []
+
+
+def test_device_events_move_the_state_and_store_each_transition(
+    store: Store, clock: ManualClock, open_store: Callable[[], Store]
+) -> None:
+    settings = HealthSettings.defaults()
+    failed = store.device_event("R5", JobFailed("adb gone"), settings, job_id="j1")
+    assert failed is not None and failed.state is DeviceState.SUSPECT
+    assert failed.reason == "adb gone" and failed.since.timestamp() == clock.now  # type: ignore[union-attr]
+    clock.advance(2)
+    assert store.device_event("R5", JobFailed("again"), settings) is None  # moved nothing
+    started = store.device_event("R5", RecoveryStarted(), settings)
+    assert started is not None and started.state is DeviceState.RECOVERING
+    # A second worker offering the same event finds the device taken.
+    assert store.device_event("R5", RecoveryStarted(), settings) is None
+    clock.advance(3)
+    store.device_event("R5", Recovered("adb reconnect"), settings)
+    store.device_event("other", HealthRead({"battery_level": 3}), settings)
+    reopened = open_store()
+    assert reopened.device_status("R5").state is DeviceState.AVAILABLE
+    assert [(s.serial, s.state) for s in reopened.device_statuses()] == [
+        ("R5", DeviceState.AVAILABLE),
+        ("other", DeviceState.RESTING),
+    ]
+    history = reopened.device_transitions("R5")
+    assert [(t.from_state.value, t.to_state.value) for t in history] == [
+        ("available", "suspect"),
+        ("suspect", "recovering"),
+        ("recovering", "available"),
+    ]
+    assert history[0].job_id == "j1" and history[0].reason == "adb gone"
+    assert [t.at.timestamp() - history[0].at.timestamp() for t in history] == [0, 2, 5]
+    assert len(reopened.device_transitions()) == 4
+    assert [t.to_state for t in reopened.device_transitions(limit=1)] == [DeviceState.RESTING]
+
+
+def test_only_an_available_device_takes_a_job(store: Store, tmp_path: Path) -> None:
+    model = store.add_model(write_model(tmp_path))
+    job = store.create_job("profile", model.id)
+    store.register_worker("w1", pid=1, hostname="lab")
+    settings = HealthSettings.defaults()
+    store.device_event("R5", HealthRead({"battery_level": 2}), settings)
+    assert store.claim_next("w1", "R5", lambda f: True) is None  # resting: the job is held
+    assert store.get_job(job.id).state is JobState.CREATED
+    store.device_event("R5", Released("a test"), settings)
+    claimed = store.claim_next("w1", "R5", lambda f: True)
+    assert claimed is not None and claimed.id == job.id
+
+
+def test_a_job_its_device_failed_is_retried_then_failed_past_the_limit(
+    store: Store, tmp_path: Path
+) -> None:
+    model = store.add_model(write_model(tmp_path))
+    job = store.create_job("profile", model.id)
+    store.register_worker("w1", pid=1, hostname="lab")
+    assert job.retries == []
+    for serial in ("R5", "R6"):
+        store.claim_next("w1", serial, lambda f: True)
+        queued = store.retry_after_device_failure(job.id, "w1", serial, f"{serial} lost", 2)
+        assert queued is not None and queued.state is JobState.CREATED
+        assert queued.worker_id is None and queued.device_serial is None
+        assert f"device {serial} failed: {serial} lost" in queued.message
+    assert [(r["device"], r["reason"]) for r in queued.retries] == [
+        ("R5", "R5 lost"),
+        ("R6", "R6 lost"),
+    ]
+    assert queued.attempt == 3  # each run's events stay under its own attempt
+    store.claim_next("w1", "R7", lambda f: True)
+    assert store.retry_after_device_failure(job.id, "w2", "R7", "lost", 2) is None  # not w2's
+    failed = store.retry_after_device_failure(job.id, "w1", "R7", "[R7] agent lost", 2)
+    assert failed is not None and failed.state is JobState.FAILED
+    assert failed.message.startswith("[R7] agent lost") and "2 retries" in failed.message
+    assert len(failed.retries) == 2
+    other = store.create_job("profile", model.id)
+    store.claim_next("w1", "R8", lambda f: True)
+    no_retries = store.retry_after_device_failure(other.id, "w1", "R8", "[R8] agent lost", 0)
+    assert no_retries is not None and no_retries.message == "[R8] agent lost"
 
 
 # -- jobs ---------------------------------------------------------------------

@@ -75,6 +75,37 @@ def test_a_migration_step_applies_whole_or_not_at_all(
     assert upgraded.get_model(model.id) == model
 
 
+def test_a_v2_store_upgrades_in_place_with_device_health(tmp_path: Path) -> None:
+    """A store written before the device health machine (schema 2) opens as it was,
+    its jobs with no retries and its devices available, and takes transitions."""
+    from controller.device_states import DeviceState, JobFailed
+
+    model_file = write_model(tmp_path)
+    raw = sqlite3.connect(tmp_path / "store.db")
+    for step in _schema.MIGRATIONS[:2]:
+        for statement in step:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute(
+        "INSERT INTO models (id, name, model_type, sha256, size_bytes, created_at) "
+        "VALUES ('mold00001', 'tiny.tflite', 'tflite', 'x', 1, 1.0)"
+    )
+    raw.execute(
+        "INSERT INTO jobs (id, kind, name, state, model_id, created_at, updated_at) "
+        "VALUES ('jold00001', 'profile', 'old', 'failed', 'mold00001', 1.0, 2.0)"
+    )
+    raw.commit()
+    raw.close()
+    store = Store(tmp_path)
+    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION == 3
+    old = store.get_job("jold00001")
+    assert old.retries == [] and old.state is JobState.FAILED
+    assert store.device_status("R5").state is DeviceState.AVAILABLE
+    assert store.device_event("R5", JobFailed("adb gone")) is not None
+    assert [t.reason for t in store.device_transitions("R5")] == ["adb gone"]
+    assert store.add_model(model_file).name == "tiny.tflite"
+
+
 def _open_new_store(root: str, ready: Any) -> str:
     model = write_model(Path(root).parent, f"{os.getpid()}.tflite")
     ready.wait(timeout=60)

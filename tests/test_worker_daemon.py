@@ -36,7 +36,9 @@ def home(tmp_path: Path) -> Iterator[Path]:
 
 def _env(home: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICELAB_")}
-    return {**env, "DEVICELAB_HOME": str(home), **settings}
+    # The suite's local agent runs on the venv's Python (tests/conftest.py says why).
+    local = os.environ.get("DEVICELAB_LOCAL_RUNTIME", "current")
+    return {**env, "DEVICELAB_HOME": str(home), "DEVICELAB_LOCAL_RUNTIME": local, **settings}
 
 
 def _script(home: Path, code: str, **settings: str) -> subprocess.CompletedProcess[str]:

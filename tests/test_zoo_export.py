@@ -56,8 +56,10 @@ def _env(home: Path, **more: str) -> dict[str, str]:
     return {
         **env,
         "DEVICELAB_HOME": str(home),
-        "DEVICELAB_RUNTIME_PYTHON": sys.executable,  # compiles and measures: devicelab's env
+        "DEVICELAB_RUNTIME_PYTHON": sys.executable,  # compiles: devicelab's own environment
         "DEVICELAB_WORKER": "daemon",  # under DEVICELAB_RUNTIME_PYTHON, not in the export
+        # The suite's choice (tests/conftest.py): else each home builds the managed runtime.
+        "DEVICELAB_LOCAL_RUNTIME": os.environ.get("DEVICELAB_LOCAL_RUNTIME", "current"),
         **more,
     }
 
@@ -154,6 +156,5 @@ def test_submit_time_checks_ask_the_runtime_interpreter(monkeypatch: pytest.Monk
     monkeypatch.setenv(runtime_python.RUNTIME_PYTHON_ENV, zoo_python)
     assert runtime_python.runtime_has("qai_hub_models")  # the zoo's, not this interpreter's
     assert not runtime_python.runtime_has("litert_torch")  # ai-edge-litert <= 2.1.1 there
-    assert runtime_python.runtime_qnn_sdk() == ""  # no onnxruntime-qnn beside onnxruntime 1.22
     with pytest.raises(UserError, match=f"litert-torch, which is not installed in {zoo_python}"):
         _tflite.require("torchscript")

@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import onnx
 
-from controller.compile import _qnn, _qnn_lib, _quantize, _tflite, _torch
+from controller.compile import _qnn, _qnn_lib, _quantize, _runtime, _tflite, _torch
 from controller.compile._graph import (
     is_quantized,
     make_channel_last,
@@ -407,11 +407,7 @@ def _value(value: onnx.ValueInfoProto) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    import onnxruntime
-
-    from agent.runtimes.qnn_ep import qnn_versions
-
-    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, **qnn_versions()}
+    return {"onnx": onnx.__version__, **_runtime.runtime_versions()}
 
 
 def _context_binary(
@@ -438,6 +434,7 @@ def _context_binary(
         "embedded_config": binary.soc_config,
         "graphs": binary.graphs,
         "context_model": str(binary.context_model),
+        "built_with": binary.versions,
     }
 
 

@@ -136,22 +136,64 @@ def make_channel_last(
     A Transpose after each such input (NHWC -> NCHW) and before each such output
     (NCHW -> NHWC) keeps the body unchanged; on QNN's HTP, which works in NHWC, these
     cancel against the transposes ONNX Runtime's layout transformation inserts. The
-    edit is ONNX Runtime's own (its QNN pre-processing tool).
+    same edit as ONNX Runtime's QNN pre-processing tool (``update_io_to_channel_last``),
+    made with ``onnx`` alone: the base install has no ONNX Runtime.
 
     Raises:
         UserError: an unknown name, or a tensor of rank below 3 (it has no channel axis).
     """
-    from onnxruntime.quantization.execution_providers.qnn.preprocess import (
-        update_io_to_channel_last,
-    )
-    from onnxruntime.quantization.onnx_model import ONNXModel
-
     graph = model.graph
     _check_channel_last(model_inputs(graph), inputs, "--force_channel_last_input")
     _check_channel_last(list(graph.output), outputs, "--force_channel_last_output")
-    update_io_to_channel_last(model, list(inputs), list(outputs))
-    # The tool appends the input Transposes at the end; ONNX wants topological order.
-    ONNXModel(model).topological_sort()
+    taken = {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
+    taken |= {name for node in graph.node for name in [*node.input, *node.output]}
+    inner = {name: _unused(f"{name}_channel_first", taken) for name in [*inputs, *outputs]}
+    for node in graph.node:
+        node.input[:] = [inner.get(name, name) for name in node.input]
+        node.output[:] = [inner.get(name, name) for name in node.output]
+    values = {v.name: v for v in [*graph.input, *graph.output]}
+    heads = [_transpose(name, inner[name], _to_first(values[name])) for name in inputs]
+    tails = [_transpose(inner[name], name, _to_last(values[name])) for name in outputs]
+    nodes = [*heads, *graph.node, *tails]  # heads first, tails last: still topological
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def _unused(stem: str, taken: set[str]) -> str:
+    name, index = stem, 0
+    while name in taken:
+        index += 1
+        name = f"{stem}_{index}"
+    taken.add(name)
+    return name
+
+
+def _transpose(source: str, target: str, perm: list[int]) -> onnx.NodeProto:
+    return helper.make_node("Transpose", [source], [target], name=f"channel_last_{target}",
+                            perm=perm)  # fmt: skip
+
+
+def _to_first(value: onnx.ValueInfoProto) -> list[int]:
+    """Make ``value`` (a graph input) channel-last; the perm back to channel-first."""
+    rank = _rotate(value)
+    return [0, rank - 1, *range(1, rank - 1)]
+
+
+def _to_last(value: onnx.ValueInfoProto) -> list[int]:
+    """Make ``value`` (a graph output) channel-last; the perm from channel-first to it."""
+    rank = _rotate(value)
+    return [0, *range(2, rank), 1]
+
+
+def _rotate(value: onnx.ValueInfoProto) -> int:
+    """Move dim 1 (channels) of ``value``'s shape to the end; return the rank."""
+    shape = value.type.tensor_type.shape.dim
+    copies = [onnx.TensorShapeProto.Dimension() for _ in shape]
+    for copy, dim in zip(copies, shape, strict=True):
+        copy.CopyFrom(dim)
+    for dim, source in zip(shape, [copies[0], *copies[2:], copies[1]], strict=True):
+        dim.CopyFrom(source)
+    return len(shape)
 
 
 def _check_channel_last(

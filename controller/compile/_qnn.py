@@ -18,9 +18,8 @@ from typing import Any
 
 import onnx
 
-from agent.errors import AgentError
-from agent.runtimes.qnn_context import read_context_binary
-from agent.runtimes.qnn_ep import HTP, QNN_CONFIG_PREFIX, backend_provider_options, register_qnn_ep
+from agent.runtimes.qnn_ep import HTP
+from controller.compile import _runtime
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
@@ -53,7 +52,9 @@ class QnnTarget:
     def provider_options(self) -> dict[str, str]:
         """QNN EP provider options; names from onnxruntime-qnn's ``qnn_ep.cc``."""
         options = {
-            **backend_provider_options(HTP, ()),
+            # onnxruntime-qnn's own HTP library, in the runtime that generates the binary
+            # (it says when there is none): this process may have no onnxruntime-qnn.
+            "backend_type": HTP.key,
             "soc_model": str(self.profile.soc_model),
             "vtcm_mb": str(self.vtcm_mb),
             "htp_graph_finalization_optimization_mode": str(self.optimization_level),
@@ -139,10 +140,14 @@ class ContextBinary:
     settings: dict[str, str]
     graphs: list[dict[str, Any]]
     soc_config: dict[str, str]
+    versions: dict[str, str]  # of the runtime that built it (onnxruntime, QNN SDK)
 
 
 def generate(model: Path, target: QnnTarget, outdir: Path) -> ContextBinary:
     """Build the QNN context binary of ``model`` for ``target`` in ``outdir``.
+
+    The session runs where this host's agent runs (``_runtime.py``: the managed
+    runtime by default), so the binary comes from the QNN SDK the agents run.
 
     Raises:
         UserError: QNN could not prepare the graph, or left nodes outside the binary
@@ -153,61 +158,26 @@ def generate(model: Path, target: QnnTarget, outdir: Path) -> ContextBinary:
     context_model = outdir / f"{model.stem}_ctx.onnx"
     for stale in [context_model, *outdir.glob(f"{model.stem}_ctx*.bin")]:
         stale.unlink(missing_ok=True)  # ORT refuses to overwrite an existing context model
-    settings = _run_session(model, target, context_model)
+    result = _runtime.generate_context(model, target.provider_options(), context_model)
+    _raise_for(result, target)
     binary = outdir / _binary_name(context_model, target)
-    try:
-        info = read_context_binary(binary)
-    except AgentError as exc:
-        raise InternalError(
-            f"{binary}: the generated context binary cannot be read: {exc}"
-        ) from exc
-    graphs = [
-        {"name": g.name, "inputs": _tensors(g.inputs), "outputs": _tensors(g.outputs)}
-        for g in info.graphs
-    ]
-    return ContextBinary(binary, context_model, settings, graphs, embedded_soc_config(binary))
+    if binary.name not in result["binaries"]:
+        raise InternalError(f"{binary}: the generated context binary was not read back")
+    graphs = result["binaries"][binary.name]
+    return ContextBinary(
+        binary, context_model, result["settings"], graphs, embedded_soc_config(binary),
+        result["versions"],
+    )  # fmt: skip
 
 
-def _tensors(tensors: Any) -> list[dict[str, Any]]:
-    return [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in tensors]
-
-
-def _run_session(model: Path, target: QnnTarget, context_model: Path) -> dict[str, str]:
-    """Create the generating session; return the QNN options as the session holds them."""
-    import onnxruntime as ort
-
-    from agent.errors import MissingLibraryError
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3  # errors only; warnings about CPU fallback are checked below
-    so.add_session_config_entry("ep.context_enable", "1")
-    so.add_session_config_entry("ep.context_embed_mode", "0")  # the .bin as its own file
-    so.add_session_config_entry("ep.context_file_path", str(context_model))
-    provider = target.provider_options()
-    try:
-        so.add_provider_for_devices(register_qnn_ep(ort), provider)
-        session = ort.InferenceSession(str(model), sess_options=so)
-    except MissingLibraryError as exc:
-        raise InternalError(f"cannot build QNN context binaries on this host: {exc}") from exc
-    except Exception as exc:  # ORT raises its own pybind classes, not a common base
-        raise UserError(
-            f"QNN could not prepare the model for {target.label}: {_last_line(exc)}"
-        ) from exc
-    held = session.get_session_options()
-    return {key: _held(held, key, value) for key, value in provider.items()}
-
-
-def _held(held: Any, key: str, asked: str) -> str:
-    try:
-        return str(held.get_session_config_entry(QNN_CONFIG_PREFIX + key))
-    except RuntimeError:
-        return f"{asked} (missing from the session config)"
-
-
-def _last_line(exc: Exception) -> str:
-    # ORT prefixes errors with source paths and C++ signatures; the last line explains.
-    text = str(exc).strip()
-    return text.splitlines()[-1] if text else type(exc).__name__
+def _raise_for(result: dict[str, Any], target: QnnTarget) -> None:
+    error, message = result.get("error"), result.get("message", "")
+    if error == "rejected":
+        raise UserError(f"QNN could not prepare the model for {target.label}: {message}")
+    if error == "missing":
+        raise InternalError(f"cannot build QNN context binaries on this host: {message}")
+    if error is not None:
+        raise InternalError(f"the generated context binary cannot be read: {message}")
 
 
 def _binary_name(context_model: Path, target: QnnTarget) -> str:

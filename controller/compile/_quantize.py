@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 
 from controller.compile._shapes import dims, model_inputs, numpy_dtype
-from controller.errors import InternalError, UserError
+from controller.errors import UserError
 
 #: Random calibration: enough batches for min/max to settle, few enough to stay quick.
 RANDOM_CALIBRATION_SAMPLES = 8
@@ -64,7 +64,11 @@ def _ort_quantization() -> Any:
     try:
         import onnxruntime.quantization as quantization
     except ImportError as exc:
-        raise InternalError(f"quantization needs onnxruntime on the host: {exc}") from exc
+        # Quantization runs in this environment (controller/compile/_runtime.py says why).
+        raise UserError(
+            f"quantization uses ONNX Runtime's quantizer in this Python environment, which has "
+            f"none ({exc}): pip install 'devicelab[agent]'"
+        ) from exc
     return quantization
 
 
@@ -233,7 +237,10 @@ def quantize(
 
 
 def _settings(scheme: QuantScheme, config: Any) -> dict[str, Any]:
+    import onnxruntime
+
     return {
+        "onnxruntime": onnxruntime.__version__,  # this environment's: it may not be the agent's
         "type": scheme.name,
         "format": "QDQ",
         "activations": scheme.activation_dtype,

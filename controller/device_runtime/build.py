@@ -2,8 +2,9 @@
 
 Layout of the runtime (the folder a device unpacks the archive into)::
 
-    bin/python3.11                 Debian's arm64 CPython
-    lib/ld-linux-aarch64.so.1      glibc's loader: starts everything (README: "Preparing a device")
+    bin/python3.11                 Debian's CPython (arm64 or amd64)
+    lib/ld-linux-aarch64.so.1      glibc's loader: starts everything (README: "Preparing a device");
+                                   ld-linux-x86-64.so.2 in the x86_64 runtime
     lib/*.so*                      glibc and the DT_NEEDED closure of what is below, nothing else
     lib/python3.11/                the standard library, trimmed
     lib/python3/dist-packages/     the agent's wheels (Debian's site.py looks here)
@@ -28,15 +29,13 @@ from typing import Any
 
 from controller.config import home_dir
 from controller.device_runtime import debian, elf, pins, trim, wheels
+from controller.device_runtime.arches import ARCHES, Arch
 from controller.device_runtime.archive import write_archive
 from controller.device_runtime.manifest import build_manifest
 from controller.errors import UserError
 
 FORMAT_VERSION = 1  # bump when the layout or the build steps change
-SUPPORTED_ARCHES = {"aarch64": "arm64"}  # our name -> Debian's
-LOADER = "ld-linux-aarch64.so.1"
-_CPU_MACHINE = "EM_AARCH64"
-_LIB_DIRS = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
+SUPPORTED_ARCHES = {name: arch.debian for name, arch in ARCHES.items()}  # ours -> Debian's
 
 
 @dataclass(frozen=True)
@@ -71,50 +70,54 @@ def build_runtime(arch: str = "aarch64", qnn: bool = False, rebuild: bool = Fals
         return cached
     with tempfile.TemporaryDirectory(prefix="devicelab-runtime-", dir=folder) as scratch:
         root = Path(scratch) / "root"
-        packages = _assemble(root, arch, qnn)
+        packages = _assemble(root, ARCHES[arch], qnn)
         manifest = build_manifest(root, arch, qnn, _versions(packages, qnn))
         archive = Path(scratch) / "runtime.tar.gz"
         write_archive(root, archive)
         return _store(folder, key, archive, manifest)
 
 
-def _assemble(root: Path, arch: str, qnn: bool) -> list[debian.DebianPackage]:
+def _assemble(root: Path, arch: Arch, qnn: bool) -> list[debian.DebianPackage]:
     """Lay the runtime out under ``root``; return the Debian packages it was built from."""
     cache = home_dir() / "cache"
-    apt = debian.PrivateApt(cache / f"apt-{SUPPORTED_ARCHES[arch]}", SUPPORTED_ARCHES[arch])
+    apt = debian.PrivateApt(cache / f"apt-{arch.debian}", arch.debian)
     apt.prepare()
     packages = [p for p in apt.closure(pins.DEBIAN_PACKAGES) if p[0] not in pins.DEBIAN_EXCLUDED]
     staged = root.parent / "debs"
     downloaded = apt.download(packages)
     for package in downloaded:
         debian.extract(package, staged)
-    _lay_out_python(staged, root)
+    _lay_out_python(staged, root, arch)
     site = root / "lib/python3/dist-packages"
-    wheel_files = wheels.download_wheels(pins.wheel_pins(qnn), cache / f"wheels-{arch}", arch)
+    wheel_files = wheels.download_wheels(
+        pins.wheel_pins(qnn), cache / f"wheels-{arch.name}", arch.name
+    )
     wheels.install_wheels(wheel_files, site)
     shutil.rmtree(site.parent / ".wheel-extras", ignore_errors=True)
     trim.trim(root / f"lib/python{pins.PYTHON_VERSION}", site)
-    _keep_needed_libraries(root)
+    _keep_needed_libraries(root, arch)
     return downloaded
 
 
-def _lay_out_python(staged: Path, root: Path) -> None:
+def _lay_out_python(staged: Path, root: Path, arch: Arch) -> None:
     python = f"python{pins.PYTHON_VERSION}"
     (root / "bin").mkdir(parents=True)
     shutil.copy2(staged / "usr/bin" / python, root / "bin" / python)
     shutil.copytree(staged / "usr/lib" / python, root / "lib" / python, symlinks=False)
-    for lib_dir in _LIB_DIRS:
+    for lib_dir in (f"lib/{arch.triplet}", f"usr/lib/{arch.triplet}"):
         for path in sorted((staged / lib_dir).glob("*.so*")):
             if path.is_file() and elf.is_elf(path):  # follows symlinks: soname -> real file
                 shutil.copy(path, root / "lib" / path.name)  # keeps the loader executable
 
 
-def _keep_needed_libraries(root: Path) -> None:
+def _keep_needed_libraries(root: Path, arch: Arch) -> None:
     """Drop every system library nothing loads; drop stdlib modules whose library is missing."""
     libs = {p.name: p for p in (root / "lib").glob("*.so*") if p.is_file()}
     modules = sorted((root / "lib").rglob("*.so")) + sorted((root / "lib").rglob("*.so.*"))
     # Hexagon DSP images (onnxruntime-qnn's *Skel.so) run on the DSP, which links them.
-    modules = [m for m in modules if m.parent != root / "lib" and elf.machine(m) == _CPU_MACHINE]
+    modules = [
+        m for m in modules if m.parent != root / "lib" and elf.machine(m) == arch.elf_machine
+    ]
     vendored = {m.name for m in modules} | pins.DEVICE_PROVIDED_LIBRARIES
     for module in modules:
         _, missing = elf.closure([module], libs)
@@ -125,7 +128,7 @@ def _keep_needed_libraries(root: Path) -> None:
     if missing - vendored:
         raise UserError(f"the runtime misses libraries: {', '.join(sorted(missing - vendored))}")
     for name, path in libs.items():
-        if name not in found and name != LOADER:
+        if name not in found and name != arch.loader:
             path.unlink()
 
 

@@ -11,6 +11,8 @@ through the loader too.
 
 from __future__ import annotations
 
+from controller.device_runtime.arches import ARCHES
+
 LAUNCHER_RELATIVE = "bin/python3"
 
 # Run by the runtime's own Python on the device: every file of the manifest is
@@ -29,11 +31,12 @@ print("DEVICELAB_RUNTIME_OK", len(doc["sizes"]))
 """
 
 
-def launcher_script(shell: str) -> str:
+def launcher_script(shell: str, arch: str = "aarch64") -> str:
     """The launcher, ``ROOT/bin/python3``: it finds the runtime from its own path.
 
     ``shell`` is the device's ``sh`` (``/system/bin/sh`` on Android, ``/bin/sh``
-    on a Linux board): the ``#!`` line must name one that exists. Being
+    on a Linux board or this host): the ``#!`` line must name one that exists.
+    ``arch`` names the runtime's architecture, hence its loader. Being
     relative to itself, the launcher runs from the unpacked folder before it is
     renamed into use, so the deploy's check runs it exactly as the agent will.
     """
@@ -44,6 +47,6 @@ def launcher_script(shell: str) -> str:
         "exit 127;; esac\n"
         'R="${0%/bin/*}"\n'
         'export PYTHONHOME="$R" PYTHONNOUSERSITE=1\n'
-        'exec "$R/lib/ld-linux-aarch64.so.1" --library-path "$R/lib" --argv0 "$0" '
+        f'exec "$R/lib/{ARCHES[arch].loader}" --library-path "$R/lib" --argv0 "$0" '
         '"$R/bin/python3.11" "$@"\n'
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 STDLIB_DROPPED = (
     "test", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip", "lib2to3",
     "pydoc_data", "distutils", "venv", "unittest/test", "sqlite3/test", "ctypes/test",
-    "config-3.11-aarch64-linux-gnu",
+    "config-3.11-*-linux-gnu",
 )  # fmt: skip
 # Wheel parts for development or for host-side tools (the controller quantizes, not the agent).
 SITE_DROPPED = (
@@ -26,6 +26,10 @@ SITE_DROPPED = (
     # LiteRT's WebGPU accelerator (17 MB) needs the GPU driver a glibc process cannot load
     # on a phone; the agent asks LiteRT for the CPU only.
     "ai_edge_litert/libLiteRtWebGpuAccelerator.so",
+    # LiteRT's NPU compiler and dispatch plugins (Intel OpenVINO, Qualcomm, MediaTek, ...)
+    # link their vendors' SDKs, which no wheel ships (the x86_64 ones need libopenvino and
+    # libQnnLpai); the agent reaches the NPU through onnxruntime-qnn or the QNN tools.
+    "ai_edge_litert/vendors",
 )  # fmt: skip
 
 

@@ -4,8 +4,9 @@ A job is queued in ``created``; a worker moves it through the running states
 (``claim_next`` puts it in ``provisioning device``); it ends in ``success`` or
 ``failed``, which are final. Every unfinished state may fail, and a running
 state may "move" to itself to update its message (progress). Only
-``recover_orphans`` (counting the attempt) and ``hand_back`` (a stopping
-worker's job, not counted) send a job back to ``created``.
+``recover_orphans`` (counting the attempt), ``hand_back`` (a stopping
+worker's job, not counted) and ``retry_after_device_failure`` (a run its device
+failed, counted as a retry) send a job back to ``created``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 _JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
     "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
-    "spec"
+    "spec, retries"
 )
 
 
@@ -180,6 +181,7 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
         worker_id=row["worker_id"],
         attempt=row["attempt"],
         spec=from_json(row["spec"]),
+        retries=from_json(row["retries"]),
     )
 
 

@@ -85,6 +85,8 @@ class JobRecord:
     worker_id: str | None
     attempt: int
     spec: dict[str, Any] = field(default_factory=dict)  # runner inputs beyond the options
+    # Runs that ended for a device reason and were queued again: [{device, reason, at}].
+    retries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.jobs import JobState
-from controller.store._codec import from_json
+from controller.store._codec import from_json, to_datetime, to_json
 from controller.store._jobs import get_job, require_worker
 from controller.store._records import RUNNING_STATES, JobRecord
 
@@ -64,6 +64,13 @@ def claim_next(
         f"SELECT 1 FROM jobs WHERE device_serial = ? AND {_RUNNING_SQL}", (device_serial,)
     ).fetchone()
     if busy is not None:
+        return None
+    # Only a device that is well takes a job: not one suspect, recovering, resting,
+    # offline or quarantined (controller/device_states.py). No row: available.
+    health = conn.execute(
+        "SELECT state FROM device_health WHERE serial = ?", (device_serial,)
+    ).fetchone()
+    if health is not None and health["state"] != "available":
         return None
     queued = conn.execute(
         "SELECT id, device_filter FROM jobs WHERE state = 'created' ORDER BY created_at, rowid"
@@ -143,3 +150,51 @@ def release(
             (now, now, f"{reason}; gave up after {job.attempt} attempts", job.id),
         )
     return get_job(conn, job.id)
+
+
+def retry_after_device_failure(
+    conn: sqlite3.Connection,
+    now: float,
+    job_id: str,
+    worker_id: str,
+    device_serial: str,
+    reason: str,
+    max_retries: int,
+) -> JobRecord | None:
+    """Queue again a job whose run failed for a device reason, or fail it past
+    ``max_retries``; None when ``worker_id`` no longer holds it (cancelled, taken over).
+
+    The retry is a new attempt (the failed run's events stay under the old one) and is
+    listed in the job's ``retries`` with the device and the reason. Any matching device
+    that is well may take it: the failed one is suspect until a recovery clears it.
+    """
+    job = get_job(conn, job_id)
+    if job.worker_id != worker_id or job.state not in RUNNING_STATES:
+        return None
+    if len(job.retries) >= max_retries:
+        note = (
+            f" (not retried again: {len(job.retries)} retries after device failures)"
+            if job.retries
+            else ""
+        )
+        conn.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, message = ? "
+            "WHERE id = ?",
+            (now, now, f"{reason}{note}", job_id),
+        )
+        return get_job(conn, job_id)
+    retries = [
+        *job.retries,
+        {"device": device_serial, "reason": reason, "at": to_datetime(now).isoformat()},
+    ]
+    message = (
+        f"re-queued: device {device_serial} failed: {reason} "
+        f"(retry {len(retries)} of {max_retries})"
+    )
+    conn.execute(
+        "UPDATE jobs SET state = 'created', attempt = attempt + 1, worker_id = NULL, "
+        "device_serial = NULL, started_at = NULL, updated_at = ?, message = ?, retries = ? "
+        "WHERE id = ?",
+        (now, message, to_json(retries, "retries"), job_id),
+    )
+    return get_job(conn, job_id)

@@ -96,7 +96,32 @@ _V1 = (
 # settings, compile targets), as one JSON object the runners read back.
 _V2 = ("ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: the device health state machine (controller/device_states.py): each device's
+# state and why, every transition with its time and reason, and a job's retries
+# after device failures (JSON list of {device, reason, at}).
+_V3 = (
+    """CREATE TABLE device_health (
+        serial TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
+            'resting', 'offline', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        since REAL NOT NULL,
+        failed_recoveries INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE device_transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        serial TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        job_id TEXT,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX device_transitions_by_serial ON device_transitions (serial, id)",
+    "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

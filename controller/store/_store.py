@@ -20,10 +20,16 @@ from typing import Any
 import numpy.typing as npt
 
 from controller import config
+from controller.device_states import (
+    DeviceStatus,
+    DeviceTransition,
+    Event,
+    HealthSettings,
+)
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import target_runtime_for_model
-from controller.store import _arrays, _catalog, _jobs, _packed, _runs, _scheduling
+from controller.store import _arrays, _catalog, _health, _jobs, _packed, _runs, _scheduling
 from controller.store._artifacts import ArtifactStore
 from controller.store._codec import check_page
 from controller.store._db import Database
@@ -228,6 +234,47 @@ class Store:
         with self._db.read() as conn:
             return _catalog.list_devices(conn)
 
+    # -- device health (controller/device_states.py) ---------------------------
+
+    def device_status(self, serial: str) -> DeviceStatus:
+        """Where the device is in the health machine; available if never recorded."""
+        with self._db.read() as conn:
+            return _health.get_status(conn, serial)
+
+    def device_statuses(self) -> list[DeviceStatus]:
+        """Every device the machine has a record of (by serial)."""
+        with self._db.read() as conn:
+            return _health.list_statuses(conn)
+
+    def device_event(
+        self,
+        serial: str,
+        event: Event,
+        settings: HealthSettings | None = None,
+        *,
+        job_id: str | None = None,
+    ) -> DeviceStatus | None:
+        """Apply a health event atomically; the new status, or None if it moved nothing.
+
+        Each move is stored as a transition (time, from, to, reason, the job if any).
+        Two workers offering the same event race safely: the second sees the first's
+        move (e.g. only one ``RecoveryStarted`` moves a suspect device to recovering).
+
+        Example:
+            store.device_event("R5CT1234", JobFailed("adb push failed"), job_id=job.id)
+        """
+        settings = settings or HealthSettings.from_env()
+        with self._db.write() as conn:
+            return _health.device_event(conn, self._clock(), serial, event, settings, job_id)
+
+    def device_transitions(
+        self, serial: str | None = None, limit: int = 50
+    ) -> list[DeviceTransition]:
+        """The last ``limit`` transitions (of one device, or of all), oldest first."""
+        check_page(limit, 0)
+        with self._db.read() as conn:
+            return _health.list_transitions(conn, serial, limit)
+
     # -- jobs ----------------------------------------------------------------
 
     def create_job(
@@ -340,8 +387,9 @@ class Store:
         """Atomically take the oldest queued job whose ``device_filter`` the callback accepts.
 
         The job moves to ``provisioning device`` held by ``worker_id`` on
-        ``device_serial``. Returns None when nothing matches or the device is
-        already running a job. The callback runs under the write lock: keep it quick.
+        ``device_serial``. Returns None when nothing matches, the device is already
+        running a job, or its health state is not ``available``. The callback runs
+        under the write lock: keep it quick.
 
         Example:
             job = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") in ("", "S24"))
@@ -380,6 +428,21 @@ class Store:
         with self._db.write() as conn:
             return _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
 
+    def retry_after_device_failure(
+        self, job_id: str, worker_id: str, device_serial: str, reason: str, max_retries: int
+    ) -> JobRecord | None:
+        """Queue again a job whose run its device failed (``DeviceError``), listing the
+        retry in ``JobRecord.retries``; past ``max_retries`` fail it with ``reason``.
+        None when ``worker_id`` no longer holds the job.
+
+        Example:
+            store.retry_after_device_failure(job.id, "w1", "R5CT1234", "adb lost it", 2)
+        """
+        with self._db.write() as conn:
+            return _scheduling.retry_after_device_failure(
+                conn, self._clock(), job_id, worker_id, device_serial, reason, max_retries
+            )
+
     # -- events and results ----------------------------------------------------
 
     def append_events(
@@ -402,9 +465,7 @@ class Store:
                                 attempt=job.attempt)
         """
         with self._db.write() as conn:
-            return _runs.append_events(
-                conn, self._clock(), job_id, events, attempt, worker_id
-            )
+            return _runs.append_events(conn, self._clock(), job_id, events, attempt, worker_id)
 
     def events(self, job_id: str, *, attempt: int | None = None) -> list[EventRecord]:
         """The job's events in ``seq`` order (current attempt unless one is given)."""

@@ -36,7 +36,7 @@ from agent.handshake import parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_health import shell_snapshot
-from controller.errors import Error, InternalError, UserError
+from controller.errors import DeviceError, Error, InternalError, UserError
 from controller.transports.adb_probe import DeviceFacts, probe
 from controller.transports.adb_runtime import DevicePython, RuntimeDeployer, choose_python
 from controller.transports.adb_sync import SyncPushError, sync_push
@@ -69,6 +69,28 @@ def adb_server_running(timeout_sec: float = 0.2) -> bool:
         return False
 
 
+def adb_reconnect(serial: str, timeout_sec: float = 10.0) -> None:
+    """``adb reconnect`` of one device: a network device (``HOST:PORT``, the stand-in) is
+    disconnected and connected again; a USB one has the server reopen its transport.
+
+    Raises:
+        DeviceError: the server refused, or a network device did not answer.
+    """
+    import adbutils
+
+    client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
+    with _adb_errors(serial, "adb reconnect"):
+        if re.fullmatch(r"[^:\s]+:\d+", serial):
+            client.disconnect(serial)
+            said = client.connect(serial, timeout=timeout_sec)
+            if "connected to" not in said:
+                raise OSError(said.strip())
+            return
+        with client.make_connection(timeout=timeout_sec) as connection:
+            connection.send_command(f"host-serial:{serial}:reconnect")
+            connection.check_okay()
+
+
 @dataclass(frozen=True)
 class AdbDeviceConfig:
     """Where and how the agent lives on a device.
@@ -99,13 +121,13 @@ class AdbDeviceConfig:
 
 @contextlib.contextmanager
 def _adb_errors(serial: str, what: str) -> Iterator[None]:
-    """Map adbutils failures to InternalError naming the device."""
+    """Map adbutils failures to DeviceError naming the device (adb lost it, or a push failed)."""
     import adbutils
 
     try:
         yield
     except (adbutils.AdbError, adbutils.AdbTimeout, OSError, SyncPushError) as exc:
-        raise InternalError(f"[{serial}] {what} failed: {exc}") from exc
+        raise DeviceError(f"[{serial}] {what} failed: {exc}") from exc
 
 
 class AdbTransport:
@@ -137,6 +159,30 @@ class AdbTransport:
                     self.restarts += 1
             self._client = self._start_agent()
             return self._client
+
+    def recover_agent(self) -> None:
+        """Reconnect to the agent (reattach through a new forward), restarting it if it
+        does not answer; then ping it. DeviceError/UserError when it stays away."""
+        with self._lock:
+            client = self._client
+        if client is not None:
+            try:
+                client.ping(timeout_sec=PING_TIMEOUT_SEC)
+                return
+            except Error:
+                log.warning("[%s] agent not answering; reconnecting or restarting it", self.serial)
+        with self._lock:
+            if self._client is not None:
+                self._drop_client()
+                self.restarts += 1
+        self.connect().ping(timeout_sec=PING_TIMEOUT_SEC)
+
+    def reboot(self) -> None:
+        """``adb reboot``; the device leaves the adb list, then comes back."""
+        with self._lock:
+            self._drop_client()
+        with _adb_errors(self.serial, "adb reboot"):
+            self.device.reboot()
 
     def close(self) -> None:
         """Drop our connection; the agent keeps running on the device.

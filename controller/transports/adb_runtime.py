@@ -113,7 +113,7 @@ class RuntimeDeployer:
         if not self._present(final):
             with self._deploy_lock():
                 if not self._present(final):
-                    pushed = self._deploy(bundle, final, facts.shell)
+                    pushed = self._deploy(bundle, final, facts)
         return DevicePython(
             f"{final}/{LAUNCHER_RELATIVE}", "runtime", bundle.runtime_id, bundle.manifest, pushed
         )
@@ -144,7 +144,7 @@ class RuntimeDeployer:
         check = f"[ -x {final}/{LAUNCHER_RELATIVE} ] && [ -f {final}/devicelab-runtime.json ]"
         return "present" in self._shell(f"{check} && echo present", 30.0)
 
-    def _deploy(self, bundle: RuntimeBundle, final: str, shell_path: str) -> int:
+    def _deploy(self, bundle: RuntimeBundle, final: str, facts: DeviceFacts) -> int:
         archive = f"{final}.tar.gz.part"
         partial = f"{final}.partial"
         self._shell(
@@ -158,7 +158,7 @@ class RuntimeDeployer:
         log.info("[%s] runtime pushed in %.1f s", self.serial, time.monotonic() - started)
         self._check_archive(archive, bundle.sha256)
         self._unpack(archive, partial)
-        self._write_launcher(partial, shell_path)
+        self._write_launcher(partial, facts.shell, facts.arch)
         self._verify(partial)
         self._shell(f"mv {partial} {final}", 60.0)
         return bundle.size
@@ -201,9 +201,9 @@ class RuntimeDeployer:
                 f"[{self.serial}] unpacking the runtime failed (disk full?): {out.strip()[-300:]}"
             )
 
-    def _write_launcher(self, partial: str, shell_path: str) -> None:
+    def _write_launcher(self, partial: str, shell_path: str, arch: str) -> None:
         launcher = f"{partial}/{LAUNCHER_RELATIVE}"
-        text = shlex.quote(launcher_script(shell_path))
+        text = shlex.quote(launcher_script(shell_path, arch))
         self._shell(f"printf '%s' {text} > {launcher} && chmod 755 {launcher}", 30.0)
 
     def _verify(self, partial: str) -> None:

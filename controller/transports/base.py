@@ -17,6 +17,10 @@ class Transport(Protocol):
     def close(self) -> None:
         """Stop what this transport started and release its resources."""
 
+    def recover_agent(self) -> None:
+        """Make the agent answer again: reconnect, restart it if it does not answer
+        (the first rung of ``controller/recovery.py``); raise ``Error`` if it stays away."""
+
     def push_artifact(
         self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
     ) -> str:

@@ -1,8 +1,11 @@
 """The local host as a device: the agent runs as a subprocess, over real gRPC.
 
 This is the embedded default device. It is the same agent that runs on a
-phone, started with this interpreter, bound to loopback, protected by a
-per-session token passed through its environment.
+phone, bound to loopback, protected by a per-session token passed through its
+environment, and by default started as on a phone: from devicelab's managed
+runtime with the agent's code as its zip bundle
+(:mod:`controller.transports.local_runtime` says why, and how to use this
+interpreter instead).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.handshake import TOKEN_ENV, parse_ready_line
-from controller.agent_client import AgentClient, Artifact, ProgressCallback
+from controller.agent_bundle import agent_bundle
+from controller.agent_client import PING_TIMEOUT_SEC, AgentClient, Artifact, ProgressCallback
 from controller.config import home_dir
 from controller.device_health import local_snapshot
-from controller.errors import InternalError
-from controller.runtime_python import runtime_python
+from controller.errors import Error, InternalError
+from controller.transports.adb_runtime import DevicePython
+from controller.transports.local_runtime import agent_environment, host_python
 
 log = logging.getLogger("devicelab.transport.local")
 
@@ -31,12 +36,17 @@ LOCAL_SERIAL = "local"
 
 
 class LocalTransport:
-    """Starts ``python -m agent serve`` on this host and connects to it."""
+    """Starts the agent on this host and connects to it.
 
-    def __init__(self, workdir: Path | None = None, python: str | None = None) -> None:
+    ``mode`` (``managed`` / ``current``) overrides ``DEVICELAB_LOCAL_RUNTIME``,
+    which is read when an agent starts.
+    """
+
+    def __init__(self, workdir: Path | None = None, mode: str | None = None) -> None:
         self.serial = LOCAL_SERIAL
         self.workdir = workdir or home_dir() / "local-agent"
-        self.python = python or runtime_python()
+        self.mode = mode
+        self.python: DevicePython | None = None  # known once an agent started
         self._process: subprocess.Popen[str] | None = None
         self._client: AgentClient | None = None
         self._lock = threading.Lock()
@@ -54,6 +64,19 @@ class LocalTransport:
         with self._lock:
             self._stop_process()
 
+    def recover_agent(self) -> None:
+        """Ping the agent; one that does not answer (frozen, wedged) is replaced."""
+        with self._lock:
+            client = self._client if self._alive() else None
+        if client is not None:
+            try:
+                client.ping(timeout_sec=PING_TIMEOUT_SEC)
+                return
+            except Error as exc:
+                log.warning("[local] agent not answering (%s); restarting it", exc)
+        self.close()
+        self.connect().ping(timeout_sec=PING_TIMEOUT_SEC)
+
     def describe(self) -> dict[str, Any]:
         """This host as a device: the same fields an adb device reports."""
         import platform
@@ -65,7 +88,7 @@ class LocalTransport:
         return {
             "arch": platform.machine(), "abi": platform.machine(), "os": "linux",
             "os_version": os_version, "os_build": "", "kernel": platform.release(),
-            "python": {"command": self.python, "source": "host"},
+            "python": (self.python or host_python(self.mode)).as_dict(),
         }  # fmt: skip
 
     def push_artifact(
@@ -81,10 +104,9 @@ class LocalTransport:
 
     def _start(self) -> AgentClient:
         token = secrets.token_hex(16)
-        env = {**os.environ, TOKEN_ENV: token}
-        repo_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
-        cmd = [self.python, "-m", "agent", "serve", "--port", "0", "--workdir", str(self.workdir)]
+        self.python = host_python(self.mode)
+        env = agent_environment(self.python, {**os.environ, TOKEN_ENV: token})
+        cmd = [*self._agent_command(env), "serve", "--port", "0", "--workdir", str(self.workdir)]
         # stdin is a pipe we never write to: when this process dies, even by SIGKILL,
         # the agent reads end of file and exits (was: re-parented to init, ~65 MB, forever).
         self._process = subprocess.Popen(
@@ -99,8 +121,19 @@ class LocalTransport:
         port = self._wait_ready()
         client = AgentClient(f"127.0.0.1:{port}", device=self.serial, token=token)
         client.ping()
-        log.info("[local] agent pid %s listening on port %s", self._process.pid, port)
+        python = self.python.runtime_id or self.python.command
+        log.info("[local] agent pid %s on the %s Python %s, port %s", self._process.pid,
+                 self.python.source, python, port)  # fmt: skip
         return client
+
+    def _agent_command(self, env: dict[str, str]) -> list[str]:
+        """The managed runtime runs the agent's zip, as a phone does; ``current`` this checkout."""
+        assert self.python is not None
+        if self.python.source == "managed":
+            return [self.python.command, str(agent_bundle())]
+        repo_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        return [self.python.command, "-m", "agent"]
 
     def _wait_ready(self) -> int:
         """The port from the agent's ready line; InternalError if it exits or hangs."""

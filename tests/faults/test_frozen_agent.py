@@ -52,6 +52,9 @@ LONG_LOOP = "--compute_unit cpu --max_profiler_iterations 100000000 --max_profil
 @pytest.fixture(autouse=True)
 def _short_silence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVICELAB_AGENT_SILENCE_S", str(SILENCE_S))
+    # These tests time the failure itself; its retry (once the device recovered) is
+    # tests/faults/test_device_health.py's.
+    monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")
 
 
 def _submit_and_wait_for_the_loop(model: Path) -> hub.ProfileJob:

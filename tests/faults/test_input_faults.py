@@ -174,7 +174,7 @@ def _stored_result_bytes(job_id: str) -> int:
 
 def test_a_long_loop_keeps_every_sample_in_a_compact_result(models_dir: Path) -> None:
     """365k iterations stored 1.5 MB of JSON (~4 bytes a sample); all samples are kept,
-    download_profile() still gives the client's list of ints, and the row is < 1 byte
+    download_profile() still gives the client's list of ints, and the row grows by < 1 byte
     a sample."""
     job = hub.submit_profile_job(
         models_dir / "tiny_cnn.onnx",
@@ -185,7 +185,9 @@ def test_a_long_loop_keeps_every_sample_in_a_compact_result(models_dir: Path) ->
     times = profile["execution_summary"]["all_inference_times"]
     assert len(times) == profile["devicelab"]["iterations"] > 5000
     assert all(type(t) is int for t in times)
-    assert _stored_result_bytes(job.job_id) < len(times)
+    # Under 1 byte a sample beyond the result's fixed part (~4 KiB: layers, options,
+    # environment), which dominates when a loaded machine runs only a few thousand.
+    assert _stored_result_bytes(job.job_id) < 4096 + len(times)
 
 
 def _long_loop_result(outlier_us: int | None) -> dict[str, Any]:

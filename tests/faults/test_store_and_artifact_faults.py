@@ -135,8 +135,10 @@ def _local_agents() -> list[psutil.Process]:
 
 
 def test_a_job_whose_agent_was_killed_keeps_what_it_measured_and_reports_it_partial(
-    models_dir: Path, tmp_path: Path
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The failed run itself: with retries its job would run again once the agent is back.
+    monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")
     job = hub.submit_profile_job(models_dir / "tiny_cnn.onnx", options=LONG_RUN)
     store = hub.api._store()
     _wait_for(lambda: _timed_events(store, job.job_id) >= 2, "timed iterations")
