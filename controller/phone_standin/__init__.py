@@ -4,7 +4,8 @@ This is **test infrastructure**, not part of the product's runtime. The real
 adb server accepts it with ``adb connect 127.0.0.1:PORT`` and talks to it with
 the documented wire protocol (AOSP ``protocol.txt``, ``SERVICES.TXT``,
 ``SYNC.TXT``, ``shell_protocol.h``): shell (v1 and v2 with exit codes), sync
-(push, pull, stat v1/v2, list) and ``tcp:`` forwarding. Device paths map into a
+(push and pull v1, and v2 with brotli / lz4 / zstd compression and dry runs; stat
+v1/v2, list v1/v2) and ``tcp:`` forwarding. Device paths map into a
 sandbox directory; ``getprop``/``dumpsys battery`` and sysfs files are faked from
 a props JSON.
 
@@ -15,7 +16,8 @@ Modules, one job each::
     connection  one adb server connection: CNXN handshake, OPEN routing, dispatch
     services    service name -> handler
     shell       shell:, shell,v2,...:, exec:
-    sync        sync: (STAT/STA2/LST2/LIST/SEND/RECV/QUIT)
+    sync        sync: requests, stat and list (STAT/STA2/LST2/LIST/LIS2/QUIT)
+    sync_transfer  sync: push and pull (SEND/SND2/RECV/RCV2, compressed or not)
     forward     tcp:PORT
     paths       device path <-> sandbox mapping (shared by shell and sync)
     sandbox     sandbox layout, tools, fake sysfs
@@ -30,10 +32,10 @@ Modules, one job each::
     testing     helpers for tests: a private adb server, a connected stand-in
 
 Not emulated: authentication (AUTH/STLS), pty allocation (pty requests run
-without one), ``ls_v2``/``sendrecv_v2``/``delayed_ack`` and other features not in
-:data:`FEATURES`, ``root:``/``remount:``/``reboot:``/``install`` services
-(refused), USB transports, Android permissions and SELinux; shell commands run on
-the host as the host user (paths in their output are host paths), and the sandbox
+without one), ``abb``, ``apex`` and other features not in :data:`FEATURES`,
+``root:``/``remount:``/``reboot:``/``install`` services (refused), USB
+transports, Android permissions and SELinux; shell commands run on the host as
+the host user (paths in their output are host paths), and the sandbox
 is a convenience, not a security boundary.
 
 Run one device until killed::
@@ -46,11 +48,12 @@ from __future__ import annotations
 
 from controller.phone_standin.device import StandinConfig, StandinDevice
 from controller.phone_standin.emulation import aarch64_unavailable_reason
-from controller.phone_standin.props import DEFAULT_PROPS, FEATURES
+from controller.phone_standin.props import DEFAULT_PROPS, FEATURES, FEATURES_BEFORE_V2
 
 __all__ = [
     "DEFAULT_PROPS",
     "FEATURES",
+    "FEATURES_BEFORE_V2",
     "StandinConfig",
     "StandinDevice",
     "aarch64_unavailable_reason",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from controller.errors import Error
 from controller.phone_standin.device import StandinConfig, StandinDevice
-from controller.phone_standin.props import load_props_file
+from controller.phone_standin.props import FEATURES, load_props_file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="aarch64: where qemu and busybox are cached "
         "(default: $DEVICELAB_HOME/cache/phone-standin)",
     )
+    parser.add_argument(
+        "--features",
+        help="comma-separated CNXN features (default: a current adbd's, with sync v2 and "
+        "compression; shell_v2,cmd,stat_v2 plays a phone before Android 11)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every stream")
     return parser.parse_args(argv)
 
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         config = StandinConfig(
             args.sandbox, props, args.serial_name, args.host, args.port,
             arch=args.arch, cache_dir=args.cache_dir,
+            features=tuple(args.features.split(",")) if args.features else FEATURES,
         )  # fmt: skip
         device = StandinDevice(config).start()
     except (OSError, ValueError, RuntimeError, Error) as exc:

@@ -17,7 +17,13 @@ import threading
 from typing import BinaryIO, cast
 
 from controller.phone_standin.services import DeviceContext, Handler, open_service
-from controller.phone_standin.streams import Stream, StreamClosed, StreamTable
+from controller.phone_standin.streams import (
+    ACK_PAYLOAD,
+    INITIAL_DELAYED_ACK_BYTES,
+    Stream,
+    StreamClosed,
+    StreamTable,
+)
 from controller.phone_standin.wire import (
     A_CLSE,
     A_CNXN,
@@ -48,7 +54,13 @@ class Connection:
         self._streams = StreamTable()
         self._max_payload = MAX_PAYLOAD
         self._connected = False
+        self._delayed_ack = False
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    @property
+    def delayed_ack(self) -> bool:
+        """Whether both ends offered ``delayed_ack`` (byte windows instead of one packet)."""
+        return self._delayed_ack
 
     def send(self, command: int, arg0: int, arg1: int, data: bytes | memoryview = b"") -> None:
         """Send one message; messages from all stream threads are serialised here."""
@@ -96,7 +108,8 @@ class Connection:
                 stream.on_data(message.data)
         elif message.command == A_OKAY:
             if stream := self._streams.get(message.arg1):
-                stream.on_okay()
+                acked = ACK_PAYLOAD.unpack(message.data)[0] if len(message.data) == 4 else None
+                stream.on_okay(acked)
         elif message.command == A_CLSE:
             if stream := self._streams.get(message.arg1):
                 stream.on_peer_close()
@@ -107,6 +120,11 @@ class Connection:
     def _on_connect(self, message: Message) -> None:
         # Send no more than the server accepts: its maxdata is arg1.
         self._max_payload = min(message.arg1 or MAX_PAYLOAD, MAX_PAYLOAD)
+        # delayed_ack only when both ends offer it (the server's banner: "host::features=...").
+        host_features = message.data.rstrip(b"\0").partition(b"features=")[2].split(b";")[0]
+        self._delayed_ack = (
+            "delayed_ack" in self._context.features and b"delayed_ack" in host_features.split(b",")
+        )
         self._connected = True
         self.send(A_CNXN, A_VERSION, MAX_PAYLOAD, self._banner)
         log.info("%s connected (server maxdata %d)", self._label, message.arg1)
@@ -115,12 +133,15 @@ class Connection:
         # Service names arrive NUL-terminated.
         name = message.data.rstrip(b"\0").decode("utf-8", "surrogateescape")
         handler = open_service(name, self._context)
-        if handler is None:
+        if handler is None or self._delayed_ack != bool(message.arg1):
+            # (adbd also refuses an OPEN whose window disagrees with the negotiated acks)
             log.info("%s OPEN %r refused", self._label, name)
             self.send(A_CLSE, 0, message.arg0)
             return
-        stream = self._streams.add(message.arg0, self, self._max_payload)
-        self.send(A_OKAY, stream.local_id, message.arg0)
+        window = message.arg1 if self._delayed_ack else None
+        stream = self._streams.add(message.arg0, self, self._max_payload, window)
+        granted = ACK_PAYLOAD.pack(INITIAL_DELAYED_ACK_BYTES) if self._delayed_ack else b""
+        self.send(A_OKAY, stream.local_id, message.arg0, granted)
         log.debug("%s OPEN %r -> stream %d", self._label, name, stream.local_id)
         thread = threading.Thread(
             target=self._run_service,

@@ -42,7 +42,7 @@ from controller.phone_standin.emulation import (
 )
 from controller.phone_standin.paths import DevicePaths
 from controller.phone_standin.processes import ProcessRegistry
-from controller.phone_standin.props import banner, build_props
+from controller.phone_standin.props import FEATURES, banner, build_props
 from controller.phone_standin.sandbox import prepare_sandbox, write_props, write_sys_files
 from controller.phone_standin.services import DeviceContext
 
@@ -66,6 +66,8 @@ class StandinConfig:
             see :func:`.emulation.aarch64_unavailable_reason`).
         cache_dir: where aarch64 mode caches qemu and busybox
             (default ``$DEVICELAB_HOME/cache/phone-standin``).
+        features: the CNXN banner's feature list; the sync service serves the v2
+            requests only when they are listed (``FEATURES_BEFORE_V2``: an older phone).
     """
 
     sandbox: Path
@@ -76,6 +78,7 @@ class StandinConfig:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     arch: Literal["host", "aarch64"] = "host"
     cache_dir: Path | None = None
+    features: tuple[str, ...] = FEATURES
 
 
 class StandinDevice:
@@ -91,7 +94,7 @@ class StandinDevice:
             self.root = prepare_sandbox(config.sandbox, self.props)
             self.paths = DevicePaths(self.root)
             self.processes = ProcessRegistry(self.root, config.extra_env)
-        self._context = DeviceContext(self.paths, self.processes)
+        self._context = DeviceContext(self.paths, self.processes, frozenset(config.features))
         self._port = config.port
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
@@ -191,6 +194,17 @@ class StandinDevice:
             write_props(self.root, self.props)
             write_sys_files(self.root, self.props)
 
+    @property
+    def transfers(self) -> list[str]:
+        """Each sync push or pull so far, as requested: ``"SND2 zstd"``, ``"SEND"``, ..."""
+        return self._context.transfers
+
+    @property
+    def delayed_ack(self) -> bool:
+        """Whether a current link to the adb server negotiated ``delayed_ack``."""
+        with self._lock:
+            return any(connection.delayed_ack for connection in self._connections)
+
     def host_path(self, device_path: str) -> Path:
         """Where a device path lives on the host (same mapping as push/pull)."""
         return self.paths.to_host(device_path)
@@ -237,7 +251,9 @@ class StandinDevice:
                 self._start_connection(sock, peer)
 
     def _start_connection(self, sock: socket.socket, peer: tuple[str, int]) -> None:
-        connection = Connection(sock, banner(self.props), self._context, self.label)
+        connection = Connection(
+            sock, banner(self.props, self.config.features), self._context, self.label
+        )
         with self._lock:
             self._connections.add(connection)
         log.info("%s accepted adb server connection from %s:%d", self.label, *peer)

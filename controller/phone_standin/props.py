@@ -38,9 +38,31 @@ DEFAULT_PROPS: dict[str, str] = {
     "standin.cpu.max_freq": "3302400",  # kHz, as cpufreq prints it
 }
 
-# Advertise only what is implemented: shell_v2 switches clients to v2 framing
-# (exit codes), stat_v2 to STA2/LST2; cmd is backed by a `cmd` stub in system/bin.
-FEATURES: tuple[str, ...] = ("shell_v2", "cmd", "stat_v2")
+# What a current adbd advertises (AOSP packages/modules/adb transport.cpp,
+# supported_features()), less what the stand-in does not implement: abb, abb_exec,
+# apex, remount_shell, track_app, openscreen_mdns, devicetracker_proto_format.
+# shell_v2 switches clients to v2 framing (exit codes), stat_v2 to STA2/LST2, ls_v2
+# to LIS2, sendrecv_v2* to SND2/RCV2 with compression (adb push compresses by
+# default then); cmd is backed by a `cmd` stub in system/bin; the fixed_push_*
+# entries say the stand-in creates parents and keeps symlink times, as it does;
+# delayed_ack replaces one-packet-in-flight with byte windows (streams.py), used
+# only when the host offers it too (adb server 36+ started with ADB_BURST_MODE=1).
+FEATURES: tuple[str, ...] = (
+    "shell_v2",
+    "cmd",
+    "stat_v2",
+    "ls_v2",
+    "fixed_push_mkdir",
+    "fixed_push_symlink_timestamp",
+    "sendrecv_v2",
+    "sendrecv_v2_brotli",
+    "sendrecv_v2_lz4",
+    "sendrecv_v2_zstd",
+    "sendrecv_v2_dry_run_send",
+    "delayed_ack",
+)
+# A phone before Android 11: no sync v2, so no compression (for tests of the v1 path).
+FEATURES_BEFORE_V2: tuple[str, ...] = ("shell_v2", "cmd", "stat_v2")
 
 
 def load_props_file(path: Path) -> dict[str, str]:

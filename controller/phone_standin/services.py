@@ -7,7 +7,7 @@ Services: ``shell:``/``shell,ARGS:``/``exec:`` (:mod:`.shell`), ``sync:``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.phone_standin.forward import open_forward
 from controller.phone_standin.paths import DevicePaths
@@ -21,16 +21,22 @@ Handler = Callable[[Stream], None]
 
 @dataclass(frozen=True)
 class DeviceContext:
-    """What services need from the device: the path mapping and the process registry."""
+    """What services need from the device: path mapping, processes, advertised features.
+
+    ``transfers`` records each sync push or pull as it arrived (``"SND2 zstd"``,
+    ``"SEND"``, ``"RCV2 none"``), for tests that check what a client negotiated.
+    """
 
     paths: DevicePaths
     processes: ProcessRegistry
+    features: frozenset[str]
+    transfers: list[str] = field(default_factory=list)
 
 
 def open_service(name: str, context: DeviceContext) -> Handler | None:
     """Return the handler for a service name, or None if the OPEN must fail."""
     if name == "sync:":
-        return lambda stream: serve_sync(stream, context.paths)
+        return lambda stream: serve_sync(stream, context)
     if name.startswith("tcp:"):
         return open_forward(name)
     request = parse_shell_service(name)

@@ -6,6 +6,13 @@ flight per direction — we wait for the server's OKAY before sending the next
 packet, and we send our OKAY for a received packet only once the service has
 processed it (when it asks for the next one), so a slow consumer pushes back
 on the server instead of buffering without bound.
+
+With ``delayed_ack`` (both ends advertise it; a host adb server does only when
+started with ``ADB_BURST_MODE=1``, ``ADB_DELAYED_ACK=1`` before 36.0) each
+direction has a byte window instead (AOSP ``sockets.cpp``, ``adb.cpp``): OPEN's
+arg1 is what we may send, our OKAY to it grants the server
+:data:`INITIAL_DELAYED_ACK_BYTES`, and every OKAY then carries the bytes
+consumed as an int32 payload, so WRTEs flow without a round trip each.
 """
 
 from __future__ import annotations
@@ -13,10 +20,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import struct
 import threading
 from typing import Protocol
 
 from controller.phone_standin.wire import A_CLSE, A_OKAY, A_WRTE
+
+# What adbd grants the server on OPEN under delayed_ack (AOSP adb.h).
+INITIAL_DELAYED_ACK_BYTES = 32 * 1024 * 1024
+ACK_PAYLOAD = struct.Struct("<i")  # delayed_ack's OKAY payload: bytes consumed (or granted)
 
 
 class StreamClosed(Exception):
@@ -33,13 +45,24 @@ class Sender(Protocol):
 class Stream:
     """One open service stream; the service thread reads and writes through it."""
 
-    def __init__(self, local_id: int, remote_id: int, sender: Sender, max_payload: int) -> None:
+    def __init__(
+        self,
+        local_id: int,
+        remote_id: int,
+        sender: Sender,
+        max_payload: int,
+        send_window: int | None = None,
+    ) -> None:
         self.local_id = local_id
         self.remote_id = remote_id
         self._sender = sender
         self._max_payload = max_payload
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._okay = threading.Event()
+        # delayed_ack: bytes we may still send (None: one packet in flight, classic).
+        self._window = send_window
+        self._window_changed = threading.Condition()
+        self._ack_bytes = 0
         self._write_lock = threading.Lock()
         self._closed = threading.Event()
         self._close_lock = threading.Lock()
@@ -65,6 +88,9 @@ class Stream:
     def _write_packet(self, chunk: memoryview) -> None:
         if self.closed:
             raise StreamClosed(f"stream {self.local_id} is closed")
+        if self._window is not None:
+            self._write_windowed(chunk)
+            return
         self._okay.clear()
         try:
             self._sender.send(A_WRTE, self.local_id, self.remote_id, chunk)
@@ -74,6 +100,19 @@ class Stream:
         if self.closed:
             raise StreamClosed(f"stream {self.local_id} closed while writing")
 
+    def _write_windowed(self, chunk: memoryview) -> None:
+        """delayed_ack: send at once while the server's window has room, else wait for acks."""
+        with self._window_changed:
+            while self._window is not None and self._window <= 0 and not self.closed:
+                self._window_changed.wait()
+            if self.closed:
+                raise StreamClosed(f"stream {self.local_id} closed while writing")
+            self._window = (self._window or 0) - len(chunk)
+        try:
+            self._sender.send(A_WRTE, self.local_id, self.remote_id, chunk)
+        except OSError as exc:
+            raise StreamClosed(f"stream {self.local_id}: link lost") from exc
+
     def recv(self) -> bytes | None:
         """Acknowledge the previous packet, then wait for the next one.
 
@@ -82,8 +121,10 @@ class Stream:
         """
         if self._ack_due and not self.closed:
             self._ack_due = False
+            # delayed_ack: the OKAY says how many bytes were consumed.
+            acked = b"" if self._window is None else ACK_PAYLOAD.pack(self._ack_bytes)
             try:
-                self._sender.send(A_OKAY, self.local_id, self.remote_id)
+                self._sender.send(A_OKAY, self.local_id, self.remote_id, acked)
             except OSError:
                 self._mark_closed(by_peer=True)
         data = self._inbox.get()
@@ -91,6 +132,7 @@ class Stream:
             self._inbox.put(None)  # later recv() calls must see the close too
             return None
         self._ack_due = True
+        self._ack_bytes = len(data)
         return data
 
     def close(self) -> None:
@@ -106,9 +148,14 @@ class Stream:
         if not self.closed:
             self._inbox.put(data)
 
-    def on_okay(self) -> None:
-        """The server acknowledged our last WRTE."""
-        self._okay.set()
+    def on_okay(self, acked_bytes: int | None = None) -> None:
+        """The server acknowledged our last WRTE (delayed_ack: ``acked_bytes`` of them)."""
+        if self._window is None:
+            self._okay.set()
+            return
+        with self._window_changed:
+            self._window += acked_bytes or 0
+            self._window_changed.notify_all()
 
     def on_peer_close(self) -> None:
         """The server closed the stream (CLSE) or the link dropped."""
@@ -122,6 +169,8 @@ class Stream:
             self._closed.set()
         self._inbox.put(None)
         self._okay.set()
+        with self._window_changed:
+            self._window_changed.notify_all()
         return True
 
 
@@ -133,10 +182,12 @@ class StreamTable:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def add(self, remote_id: int, sender: Sender, max_payload: int) -> Stream:
-        """Create and register a stream for a server-side stream id."""
+    def add(
+        self, remote_id: int, sender: Sender, max_payload: int, send_window: int | None = None
+    ) -> Stream:
+        """Create and register a stream for a server-side stream id (window: delayed_ack)."""
         with self._lock:
-            stream = Stream(next(self._ids), remote_id, sender, max_payload)
+            stream = Stream(next(self._ids), remote_id, sender, max_payload, send_window)
             self._streams[stream.local_id] = stream
         return stream
 

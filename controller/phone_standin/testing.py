@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from controller.phone_standin.device import StandinConfig, StandinDevice
+from controller.phone_standin.props import FEATURES
 
 if TYPE_CHECKING:
     import adbutils
@@ -50,6 +51,18 @@ class AdbCommandError(RuntimeError):
 def find_adb() -> str | None:
     """``$DEVICELAB_ADB`` if set, else ``adb`` from PATH (Debian's package), else None."""
     return os.environ.get(ADB_BINARY_ENV) or shutil.which("adb")
+
+
+def bundled_adb() -> str | None:
+    """The adb inside the adbutils wheel (36.x: sync v2, compression), or None.
+
+    Not ``adbutils.adb_path()``: that prefers an ``adb`` on PATH (Debian's 29.x, which
+    knows neither).
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("adbutils.binaries"))) / "adb"
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
 
 
 def free_port() -> int:
@@ -166,9 +179,12 @@ def connected_standin(
     timeout_sec: float = CONNECT_TIMEOUT_SEC,
     arch: Literal["host", "aarch64"] = "host",
     cache_dir: Path | None = None,
+    features: tuple[str, ...] | None = None,
 ) -> Iterator[StandinDevice]:
     """Start a stand-in on a free port in this process, ``adb connect`` it, wait for ``device``.
 
+    ``features``: the banner's feature list (default ``props.FEATURES``, a current
+    adbd's; ``props.FEATURES_BEFORE_V2`` plays a phone before Android 11).
     ``arch="aarch64"`` runs its shell in an Android-like root under qemu-user
     (first check :func:`controller.phone_standin.emulation.aarch64_unavailable_reason`
     with the same ``cache_dir``, and skip if it gives a reason).
@@ -182,6 +198,7 @@ def connected_standin(
         extra_env=dict(extra_env or {}),
         arch=arch,
         cache_dir=cache_dir,
+        features=FEATURES if features is None else features,
     )
     device = StandinDevice(config).start()
     try:
@@ -234,7 +251,8 @@ def standin_subprocess(server: AdbServer, sandbox: Path, *args: str) -> Iterator
 
     For benchmarks: in the benchmark's process it would share the GIL with the
     pushes being measured but not with ``adb push`` (a separate process).
-    ``args`` are more command-line options (``--arch aarch64``, ``--props F``).
+    ``args`` are more command-line options (``--arch aarch64``, ``--props F``,
+    ``--features shell_v2,cmd,stat_v2``).
     """
     port = free_port()
     command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
