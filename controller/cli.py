@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+import controller as hub
 from controller import cli_commands as commands
 from controller import cli_run
 from controller.errors import Error, InternalError, UserError
@@ -138,6 +139,12 @@ def _add_state_commands(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="devicelab", description="Profile ML models on devices.")
+    parser.add_argument(
+        "--store",
+        metavar="URL_OR_DIR",
+        help="the store: postgresql://... (a lab's shared store) or a folder "
+        "(same as DEVICELAB_STORE; default $DEVICELAB_HOME/store)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
     _add_state_commands(sub)
@@ -187,10 +194,14 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
+    if args.store:  # as the variable would be (a daemon started from here inherits it)
+        os.environ["DEVICELAB_STORE"] = args.store
     if getattr(args, "simulate", False):
         # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
         os.environ[SIMULATE_ENV] = "1"
     try:
+        if args.store:
+            hub.set_store(args.store)
         return int(args.func(args))
     except BrokenPipeError:
         # The reader left (`devicelab options | head`): what it wanted was printed.

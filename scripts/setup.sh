@@ -51,10 +51,13 @@ elif [ -z "${DEVICELAB_SETUP_EXTRAS:-}" ]; then  # devicelab's requirements may 
 fi
 
 # adb reaches phones and the stand-in device; chromium renders the HTML report in
-# its test. Installed from Debian when we can (root); otherwise those tests skip.
+# its test; postgresql's server binaries run the store's PostgreSQL tests (each
+# session starts a throwaway cluster of its own, tests/postgres_server.py).
+# Installed from Debian when we can (root); otherwise those tests skip.
 missing=()
 command -v adb >/dev/null 2>&1 || missing+=(adb)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } \

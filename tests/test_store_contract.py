@@ -27,11 +27,19 @@ from controller.device_states import (
 )
 from controller.errors import UserError
 from controller.store import DeviceRecord, JobState, Store
+from tests.postgres_server import database_url
 
 StoreFactory = Callable[[Path, Callable[[], float]], Store]
 BACKENDS: dict[str, StoreFactory] = {
     "sqlite": lambda root, clock: Store(root, clock=clock),
+    # A database of its own per store root, on a throwaway server (tests/postgres_server.py).
+    "postgresql": lambda root, clock: Store(root, clock=clock, url=database_url(root)),
 }
+# Each backend as a pytest parameter; PostgreSQL's carry a marker (-m 'not postgresql').
+BACKEND_PARAMS = [
+    pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql" else [])
+    for name in sorted(BACKENDS)
+]
 DAY_S = 24 * 3600.0
 
 
@@ -53,7 +61,7 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKEND_PARAMS)
 def open_store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock):
     """Opens a store on the same root each call (a second process, a restart)."""
     return lambda: BACKENDS[request.param](tmp_path / "store", clock)

@@ -97,7 +97,7 @@ def test_a_v2_store_upgrades_in_place_with_device_health(tmp_path: Path) -> None
     raw.commit()
     raw.close()
     store = Store(tmp_path)
-    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION == 3
+    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION
     old = store.get_job("jold00001")
     assert old.retries == [] and old.state is JobState.FAILED
     assert store.device_status("R5").state is DeviceState.AVAILABLE
@@ -129,14 +129,16 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
 def test_each_thread_uses_its_own_connection(tmp_path: Path) -> None:
     store = Store(tmp_path)
     model_id = store.add_model(write_model(tmp_path)).id
-    connections: set[int] = set()
+    # The connections themselves, not their id()s: a finished thread's connection is
+    # freed, and a later one may reuse its id.
+    connections: set[object] = set()
     lock = threading.Lock()
 
     def create_jobs() -> None:
         for _ in range(10):
             store.create_job("profile", model_id)
         with lock:
-            connections.add(id(store._db.connection()))
+            connections.add(store._db.connection())  # type: ignore[attr-defined]
 
     threads = [threading.Thread(target=create_jobs) for _ in range(6)]
     for thread in threads:

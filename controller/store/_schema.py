@@ -1,4 +1,7 @@
-"""The store's schema, versioned by SQLite's ``user_version``.
+"""The SQLite store's schema, versioned by SQLite's ``user_version``.
+
+PostgreSQL's steps (``_postgres_schema``) carry the same numbers: step ``n``
+makes the same change on both engines, so a test keeps the two lists equally long.
 
 ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``. A released
 step is never edited: a schema change is a new step appended to the list. The
@@ -121,7 +124,29 @@ _V3 = (
     "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4: scheduling facts the claim filters in SQL (controller/store/_scheduling.py): who
+# submitted a job, when each submitter was last served (fair claiming), the parent a
+# job waits for, the host a job's device is on. Queued children of parents that had
+# already failed fail here, as the worker used to fail them on its next look at the queue.
+_V4 = (
+    "ALTER TABLE jobs ADD COLUMN submitter TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE submitters (name TEXT PRIMARY KEY, last_served INTEGER NOT NULL)",
+    "CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL",
+    # A device serial names a device on one host ("local", "host-compiler" exist on
+    # every host): the claiming worker's host is recorded, and the one-running-job
+    # law holds per (host, serial). On one host nothing changes.
+    "ALTER TABLE jobs ADD COLUMN host TEXT",
+    "DROP INDEX jobs_one_running_per_device",
+    """CREATE UNIQUE INDEX jobs_one_running_per_device ON jobs (coalesce(host, ''), device_serial)
+        WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
+    """UPDATE jobs SET state = 'failed', finished_at = updated_at,
+        message = 'not run: job ' || parent_job_id || ' it depends on failed: ' ||
+            (SELECT p.message FROM jobs AS p WHERE p.id = jobs.parent_job_id)
+        WHERE state = 'created'
+            AND parent_job_id IN (SELECT id FROM jobs WHERE state = 'failed')""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
