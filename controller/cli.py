@@ -15,6 +15,7 @@ import controller as hub
 from controller import cli_commands as commands
 from controller import cli_run
 from controller.errors import Error, InternalError, UserError
+from controller.regress import cli as regress_cli
 from controller.simulated import SIMULATE_ENV
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("directory")
     samples.set_defaults(func=commands.samples)
     cli_run.add_parser(sub)
+    regress_cli.add_commands(sub)  # devicelab regress run | history
     return parser
 
 

@@ -15,6 +15,9 @@ fi
 # litert-torch ~1,100 MB and 35-50 s more (a fresh venv: 795 MB -> 2,661 MB, +78 s).
 # DEVICELAB_SETUP_EXTRAS=dev skips both (their tests then skip, saying why).
 .venv/bin/python -m pip install --quiet -e ".[${DEVICELAB_SETUP_EXTRAS:-dev,torch,tflite-convert}]"
+# Change points of `devicelab regress history` (otava.analysis needs only numpy and scipy;
+# the package's own pins would downgrade numpy: see pyproject.toml).
+.venv/bin/python -m pip install --quiet --no-deps "apache-otava==0.8.0"
 
 # onnx2tf (ONNX -> TFLite) pins numpy 1.26, protobuf 4 and TensorFlow 2.19 exactly,
 # which cannot share .venv: it gets a venv of its own, linked beside .venv's python

@@ -146,7 +146,34 @@ _V4 = (
             AND parent_job_id IN (SELECT id FROM jobs WHERE state = 'failed')""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5: regression suite runs (controller/regress): one row per run, one per entry x
+# device in it; `detail` holds the comparison, the candidate's kept samples (packed)
+# and the top layers. Read back as an entry's nightly history.
+_V5 = (
+    """CREATE TABLE regress_runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX regress_runs_by_started ON regress_runs (started_at)",
+    """CREATE TABLE regress_results (
+        run_id TEXT NOT NULL REFERENCES regress_runs (id) ON DELETE CASCADE,
+        entry TEXT NOT NULL,
+        device_serial TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        candidate_model_id TEXT,
+        candidate_median_us REAL,
+        created_at REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, entry, device_serial)
+    )""",
+    "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
