@@ -8,16 +8,16 @@ once, with their run, in one transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from controller.errors import UserError
 from controller.store._codec import from_json, new_id, to_json
+from controller.store._sql import Connection
 
 
 def insert_run(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     suite: str,
     started_at: float,
@@ -55,7 +55,7 @@ def _result_row(run_id: str, created_at: float, result: dict[str, Any]) -> tuple
     )
 
 
-def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+def get_run(conn: Connection, run_id: str) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM regress_runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise UserError(f"no regression run {run_id!r}")
@@ -74,7 +74,7 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     }
 
 
-def list_runs(conn: sqlite3.Connection, limit: int, offset: int) -> list[dict[str, Any]]:
+def list_runs(conn: Connection, limit: int, offset: int) -> list[dict[str, Any]]:
     """Runs newest first, each with its entries x devices counted by verdict."""
     rows = conn.execute(
         "SELECT id, suite, started_at, finished_at, outcome, summary FROM regress_runs "
@@ -99,7 +99,7 @@ def list_runs(conn: sqlite3.Connection, limit: int, offset: int) -> list[dict[st
 
 
 def history(
-    conn: sqlite3.Connection, entry: str, device_serial: str | None, limit: int
+    conn: Connection, entry: str, device_serial: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """An entry's results, oldest first (the newest ``limit``), on one device or all."""
     where, args = "entry = ?", [entry]
@@ -117,7 +117,7 @@ def history(
     ]
 
 
-def last_good(conn: sqlite3.Connection, entry: str, device_serial: str) -> dict[str, Any] | None:
+def last_good(conn: Connection, entry: str, device_serial: str) -> dict[str, Any] | None:
     """The newest result of ``entry`` on the device that was not a regression."""
     row = conn.execute(
         "SELECT run_id, created_at, detail FROM regress_results "
@@ -130,9 +130,7 @@ def last_good(conn: sqlite3.Connection, entry: str, device_serial: str) -> dict[
     return {**from_json(row["detail"]), "run_id": row["run_id"], "created_at": row["created_at"]}
 
 
-def result_of(
-    conn: sqlite3.Connection, run_id: str, entry: str, device_serial: str
-) -> dict[str, Any]:
+def result_of(conn: Connection, run_id: str, entry: str, device_serial: str) -> dict[str, Any]:
     """One entry x device of a pinned run (UserError when the run has none)."""
     row = conn.execute(
         "SELECT created_at, detail FROM regress_results "
