@@ -34,6 +34,7 @@ from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
+from controller.link_jobs import check_not_qnn_dlc
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
@@ -68,7 +69,8 @@ def _ensure_worker() -> None:
     """Make sure a worker will run queued jobs (see ``controller.daemon`` for the modes)."""
     mode = daemon.worker_mode()
     if mode == "daemon":
-        daemon.ensure_daemon(_store().root)  # a no-op while a worker serves the store
+        store = _store()  # a no-op while a worker serves the store:
+        daemon.ensure_daemon(store.root, store.url)
     if mode != "inprocess":
         return
     with _lock:
@@ -119,6 +121,23 @@ def _drain_callbacks(job_id: str, timeout_sec: float = 10.0) -> None:
     follower = _followers.pop(job_id, None)
     if follower is not None:
         follower.join(timeout_sec)
+
+
+def set_store(location: str | Path | None) -> None:
+    """Use the store at ``location`` from now on in this process: a ``postgresql://``
+    URL (a lab's shared store; artifacts stay under ``$DEVICELAB_HOME`` on this host),
+    a store folder, or None for the default (``DEVICELAB_STORE``, else
+    ``$DEVICELAB_HOME/store``). Jobs already submitted stay where they are.
+
+    Example:
+        hub.set_store("postgresql://lab@db-host/devicelab")
+    """
+    store = Store.default() if location is None else Store.open(location)
+    with _lock:
+        worker = _state.pop("worker", None)
+        _state["store"] = store
+    if worker is not None:  # it served the old store: hand its jobs back there
+        worker.stop(timeout_sec=2.0, why="the process switched stores")
 
 
 def set_verbose(verbose: bool = True) -> None:
@@ -185,6 +204,24 @@ def get_datasets(offset: int = 0, limit: int = 50, project: Any = None) -> list[
     return [Dataset._from(_store(), r) for r in _store().list_datasets(limit, offset)]
 
 
+def _host_job(
+    model: Model,
+    name: str | None,
+    options: str,
+    spec: dict[str, Any],
+    dataset_id: str | None = None,
+) -> JobRecord:
+    """Queue a job the worker runs on this host (quantize, link): no device to wait for."""
+    return _store().create_job(
+        "compile",
+        model.model_id,
+        name=name,
+        options=options,
+        dataset_id=dataset_id,
+        spec=spec,
+    )
+
+
 def _as_model(model: ModelLike) -> Model:
     return model if isinstance(model, Model) else upload_model(model)
 
@@ -223,7 +260,7 @@ def get_job(job_id: str, job_type: JobType | None = None) -> Job:
     record = _store().get_job(job_id)
     if not record.finished and daemon.worker_mode() == "daemon":
         # A later script looking at an unfinished job: if its daemon died, start one.
-        daemon.ensure_daemon(_store().root)
+        daemon.ensure_daemon(_store().root, _store().url)
     return job_handle(_store(), record)
 
 
@@ -422,6 +459,7 @@ def submit_compile_job(
             )
             for d in device
         ]
+    check_not_qnn_dlc(options)  # Qualcomm's converter: say so before the option parser
     target = parse_options(
         options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
@@ -439,7 +477,7 @@ def submit_compile_job(
         "compile",
         model.model_id,
         name=name,
-        device_filter={**_device_filter(device), "kind": "compile"},
+        device_filter=_device_filter(device),  # the target; a compile job runs on this host
         options=options,
         dataset_id=dataset.dataset_id if dataset else None,
         spec={"input_specs": specs, "target_runtime": target},
@@ -480,6 +518,7 @@ def submit_compile_and_profile_jobs(
             )
             for d in device
         ]
+    check_not_qnn_dlc(compile_options)
     target = parse_options(
         compile_options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
@@ -493,8 +532,8 @@ def submit_compile_and_profile_jobs(
         model.model_id,
         name=name,
         options=profile_options,
-        device_filter={**_device_filter(device), "after": compile_job.job_id},
-        parent_job_id=compile_job.job_id,
+        device_filter=_device_filter(device),
+        parent_job_id=compile_job.job_id,  # waits in the queue until it succeeded
     )
     return compile_job, _queued(ProfileJob, record)
 

@@ -11,9 +11,13 @@ import os
 import sys
 from typing import Any
 
+import controller as hub
 from controller import cli_commands as commands
+from controller import cli_run
 from controller.errors import Error, InternalError, UserError
+from controller.regress import cli as regress_cli
 from controller.simulated import SIMULATE_ENV
+from controller.web import cli as web_cli
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -137,6 +141,12 @@ def _add_state_commands(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="devicelab", description="Profile ML models on devices.")
+    parser.add_argument(
+        "--store",
+        metavar="URL_OR_DIR",
+        help="the store: postgresql://... (a lab's shared store) or a folder "
+        "(same as DEVICELAB_STORE; default $DEVICELAB_HOME/store)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
     _add_state_commands(sub)
@@ -161,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="write the small sample models into a directory")
     samples.add_argument("directory")
     samples.set_defaults(func=commands.samples)
+    cli_run.add_parser(sub)
+    regress_cli.add_commands(sub)  # devicelab regress run | history
+    web_cli.add_commands(sub)  # devicelab serve
     return parser
 
 
@@ -173,6 +186,8 @@ def _join_option_values(argv: list[str]) -> list[str]:
     joined: list[str] = []
     values = iter(argv)
     for arg in values:
+        if arg == "run":  # what follows is the program's own command line
+            return [*joined, arg, *values]
         if arg in _JOB_OPTION_FLAGS:
             value = next(values, None)
             joined.append(arg if value is None else f"{arg}={value}")
@@ -183,10 +198,14 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
+    if args.store:  # as the variable would be (a daemon started from here inherits it)
+        os.environ["DEVICELAB_STORE"] = args.store
     if getattr(args, "simulate", False):
         # Read by the API at submit (DeviceRegistry.job_filter), as the variable would be.
         os.environ[SIMULATE_ENV] = "1"
     try:
+        if args.store:
+            hub.set_store(args.store)
         return int(args.func(args))
     except BrokenPipeError:
         # The reader left (`devicelab options | head`): what it wanted was printed.

@@ -44,6 +44,7 @@ from typing import Literal
 
 from controller import config
 from controller.jobs import JobState
+from controller.runtime_python import runtime_python
 from controller.store import Store
 
 log = logging.getLogger("devicelab.daemon")
@@ -175,8 +176,11 @@ def _holds_lock(pid: int, path: Path) -> bool:
     return False
 
 
-def ensure_daemon(store_root: Path) -> int | None:
-    """Start a worker daemon for the store unless a worker serves it.
+def ensure_daemon(store_root: Path, url: str | None = None) -> int | None:
+    """Start a worker daemon for the store unless a worker serves it on this host.
+
+    ``url``: the store's PostgreSQL database, when its records live there (the
+    lock stays in ``store_root``: one daemon per host and store).
 
     Returns the new daemon's pid, or None when a worker already serves the
     store. The lock taken here is handed down to the daemon, so the store is
@@ -189,8 +193,9 @@ def ensure_daemon(store_root: Path) -> int | None:
     try:
         with open(log_path(), "ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-c", _DAEMON_MAIN, "--store", str(store_root)]
-                + ["--lock-fd", str(lock.fd)],
+                [runtime_python(), "-c", _DAEMON_MAIN, "--store", str(store_root)]
+                + ["--lock-fd", str(lock.fd)]
+                + (["--url", url] if url else []),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -284,6 +289,8 @@ def _serve_loop(
     while not stopping.wait(_TICK_S):
         if not lock.held and lock.try_acquire():
             lock.announce(os.getpid())
+        if idle_exit_sec is None:
+            continue  # a lab's worker: never idles out, no need to read the queue here
         if getattr(worker, "busy", False) or has_work(store):
             idle_since = time.monotonic()
             continue
@@ -304,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devicelab-worker-daemon")
     parser.add_argument("--store", required=True, type=Path)
     parser.add_argument("--lock-fd", type=int, help="the store's lock, already held")
+    parser.add_argument("--url", help="the store's PostgreSQL database (postgresql://...)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -313,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     if not lock.try_acquire():
         log.info("another worker serves %s; exiting", args.store)
         return 0
-    serve(Store(args.store), lock, idle_exit_s())
+    serve(Store(args.store, url=args.url), lock, idle_exit_s())
     return 0
 
 

@@ -53,6 +53,7 @@ from controller.recovery import recover_device
 from controller.runners import JobHooks, RunContext, run_job
 from controller.store import (
     RUNNING_STATES,
+    JobKind,
     JobRecord,
     JobStateError,
     Store,
@@ -62,8 +63,12 @@ from controller.store import (
 log = logging.getLogger("devicelab.worker")
 
 POLL_INTERVAL_SEC = 0.2
+# With a store that announces work (PostgreSQL's NOTIFY), polling is only a safety net.
+LISTENING_POLL_INTERVAL_SEC = 5.0
 HEARTBEAT_INTERVAL_SEC = 2.0
 COMPILE_SLOT = "host-compiler"
+HOST_KINDS: tuple[JobKind, ...] = ("compile",)  # run in the compile slot
+DEVICE_KINDS: tuple[JobKind, ...] = ("profile", "inference")
 PUSH_EVENT_INTERVAL_SEC = 0.2
 PUSH_EVENT_FIRST_SEQ = -1_000_000_000
 # While the store refuses writes (a full disk), how often a job's end is retried.
@@ -80,20 +85,13 @@ def stale_after_sec() -> float:
 
 
 def device_accepts(
-    registry: DeviceRegistry,
-    entry: DeviceEntry,
-    device_filter: dict[str, Any],
-    ready: frozenset[str] = frozenset(),
+    registry: DeviceRegistry, entry: DeviceEntry, device_filter: dict[str, Any]
 ) -> bool:
     """Does the job's device filter (name, os, attributes) select this device?
 
-    A job chained ``after`` another (compile, then profile) waits until that one
-    succeeded: ``ready`` holds those finished parents.
+    Called outside any store transaction: a ``framework:`` filter may start the
+    device's agent to ask it. (Job kind and parent are the store's business.)
     """
-    if device_filter.get("kind") == "compile":
-        return False
-    if "after" in device_filter and device_filter["after"] not in ready:
-        return False
     wanted = Device.from_filter(device_filter)
     if "framework:" in str(wanted.attributes):
         registry.probe(entry)  # frameworks come from the device's agent
@@ -190,6 +188,7 @@ class Worker:
         self._seen: set[str] = set()  # devices this worker's registry has listed
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._poll_interval_s = POLL_INTERVAL_SEC
 
     def start(self) -> Worker:
         recovered = self.store.register_worker(self.worker_id, os.getpid(), platform.node())
@@ -197,6 +196,8 @@ class Worker:
             # info, not warning: an in-process worker must not print into its
             # host script (Python's last-resort handler prints warnings).
             log.info("recovered job %s: %s", job.id, job.message)
+        if self.store.listen(self._wake.set, self._stop):
+            self._poll_interval_s = LISTENING_POLL_INTERVAL_SEC
         for target in (self._heartbeat_loop, self._dispatch_loop, self._health_loop):
             thread = threading.Thread(
                 target=target, name=f"devicelab-{target.__name__}", daemon=True
@@ -274,42 +275,42 @@ class Worker:
                 log.exception("dispatch failed")
                 started = False
             if not started:
-                self._wake.wait(POLL_INTERVAL_SEC)
+                self._wake.wait(self._poll_interval_s)
                 self._wake.clear()
 
     def _dispatch_once(self) -> bool:
-        started = self._claim(COMPILE_SLOT, lambda f: f.get("kind") == "compile", None)
-        ready = self._ready_parents()
+        started = self._claim(COMPILE_SLOT, None, HOST_KINDS, None)
         unwell = {s.serial for s in self.store.device_statuses() if not s.takes_jobs}
-        for entry in self.registry.entries(probe_frameworks=False):
-            if entry.serial in self._busy or entry.serial in self._recovering:
-                continue
-            if entry.serial in unwell:  # the store refuses the claim too; this saves a write
-                continue
-            accepts = lambda f, e=entry: device_accepts(self.registry, e, f, ready)  # noqa: E731
-            started |= self._claim(entry.serial, accepts, entry)
+        free = [
+            entry
+            for entry in self.registry.entries(probe_frameworks=False)
+            # an unwell device: the store refuses the claim too; this saves a write
+            if entry.serial not in self._busy
+            and entry.serial not in self._recovering
+            and entry.serial not in unwell
+        ]
+        if not free:
+            return started
+        # The few distinct filters of runnable jobs, matched here outside any
+        # transaction; the store then claims among the jobs with accepted filters.
+        filters = self.store.runnable_filters(DEVICE_KINDS)
+        for entry in free:
+            accepted = [f for f in filters if device_accepts(self.registry, entry, f)]
+            if accepted:
+                started |= self._claim(entry.serial, entry, DEVICE_KINDS, accepted)
         return started
 
-    def _ready_parents(self) -> frozenset[str]:
-        """Parents of queued chained jobs that succeeded; fail children of failed ones."""
-        ready = set()
-        for job in self.store.list_jobs(limit=500, state=JobState.CREATED):
-            parent_id = job.device_filter.get("after")
-            if not parent_id:
-                continue
-            parent = self.store.get_job(parent_id)
-            if parent.state is JobState.SUCCESS:
-                ready.add(parent_id)
-            elif parent.state is JobState.FAILED:
-                message = f"not run: job {parent_id} it depends on failed: {parent.message}"
-                self.store.transition(job.id, JobState.FAILED, message)
-        return frozenset(ready)
-
-    def _claim(self, slot: str, accepts: Any, entry: DeviceEntry | None) -> bool:
+    def _claim(
+        self,
+        slot: str,
+        entry: DeviceEntry | None,
+        kinds: tuple[JobKind, ...],
+        device_filters: list[dict[str, Any]] | None,
+    ) -> bool:
         with self._lock:
             if slot in self._busy or slot in self._recovering:
                 return False
-            job = self.store.claim_next(self.worker_id, slot, accepts)
+            job = self.store.claim(self.worker_id, slot, kinds=kinds, device_filters=device_filters)
             if job is None:
                 return False
             if self._stop.is_set():  # stop() came while we claimed: not ours to run

@@ -13,7 +13,7 @@ import pytest
 
 from controller.errors import InternalError, UserError
 from controller.store import TRANSITIONS, JobRecord, JobState, JobStateError, Store
-from tests.test_store_contract import BACKENDS, ManualClock, write_model
+from tests.test_store_contract import BACKEND_PARAMS, BACKENDS, ManualClock, write_model
 
 S = JobState
 ANY_DEVICE: Callable[[dict[str, object]], bool] = lambda device_filter: True  # noqa: E731
@@ -35,7 +35,7 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKEND_PARAMS)
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> Store:
     return BACKENDS[request.param](tmp_path / "store", clock)
 

@@ -97,7 +97,7 @@ def test_a_v2_store_upgrades_in_place_with_device_health(tmp_path: Path) -> None
     raw.commit()
     raw.close()
     store = Store(tmp_path)
-    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION == 3
+    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION
     old = store.get_job("jold00001")
     assert old.retries == [] and old.state is JobState.FAILED
     assert store.device_status("R5").state is DeviceState.AVAILABLE
@@ -129,14 +129,16 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
 def test_each_thread_uses_its_own_connection(tmp_path: Path) -> None:
     store = Store(tmp_path)
     model_id = store.add_model(write_model(tmp_path)).id
-    connections: set[int] = set()
+    # The connections themselves, not their id()s: a finished thread's connection is
+    # freed, and a later one may reuse its id.
+    connections: set[object] = set()
     lock = threading.Lock()
 
     def create_jobs() -> None:
         for _ in range(10):
             store.create_job("profile", model_id)
         with lock:
-            connections.add(id(store._db.connection()))
+            connections.add(store._db.connection())  # type: ignore[attr-defined]
 
     threads = [threading.Thread(target=create_jobs) for _ in range(6)]
     for thread in threads:
@@ -344,3 +346,24 @@ def test_leftovers_of_a_crashed_writer_are_swept(tmp_path: Path) -> None:
     store = Store(tmp_path)
     assert not leftover.exists() and fresh.exists()
     assert not store.has_artifact(sha)
+
+
+def test_a_v4_store_upgrades_in_place_with_regression_history(tmp_path: Path) -> None:
+    """A store written before regression suites (schema 4) keeps its jobs and takes runs."""
+    raw = sqlite3.connect(tmp_path / "store.db")
+    for step in _schema.MIGRATIONS[:4]:
+        for statement in step:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 4")
+    raw.execute(
+        "INSERT INTO models (id, name, model_type, sha256, size_bytes, created_at) "
+        "VALUES ('mold00001', 'tiny.tflite', 'tflite', 'x', 1, 1.0)"
+    )
+    raw.commit()
+    raw.close()
+    store = Store(tmp_path)
+    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION == 5
+    assert store.get_model("mold00001").name == "tiny.tflite"
+    night = {"entry": "classifier", "device_serial": "local", "verdict": "new"}
+    run_id = store.add_regress_run("nightly", [night], outcome="pass", started_at=1.0)
+    assert [r["run_id"] for r in store.regress_history("classifier")] == [run_id]

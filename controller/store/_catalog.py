@@ -6,7 +6,6 @@ decides the transaction around them.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from controller.errors import UserError
@@ -17,6 +16,7 @@ from controller.store._codec import (
     to_json,
 )
 from controller.store._records import DatasetRecord, DeviceRecord, ModelRecord
+from controller.store._sql import Connection, Row
 
 _MODEL_COLUMNS = "id, name, model_type, sha256, size_bytes, created_at, metadata"
 _DATASET_COLUMNS = "id, name, sha256, created_at, expires_at, metadata"
@@ -24,7 +24,7 @@ _DEVICE_COLUMNS = "serial, name, os_version, attributes, info, last_seen"
 
 
 def insert_model(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     *,
     name: str,
@@ -41,14 +41,14 @@ def insert_model(
     return get_model(conn, model_id)
 
 
-def get_model(conn: sqlite3.Connection, model_id: str) -> ModelRecord:
+def get_model(conn: Connection, model_id: str) -> ModelRecord:
     row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM models WHERE id = ?", (model_id,)).fetchone()
     if row is None:
         raise UserError(f"no model with id {model_id!r}")
     return _model(row)
 
 
-def list_models(conn: sqlite3.Connection, limit: int, offset: int) -> list[ModelRecord]:
+def list_models(conn: Connection, limit: int, offset: int) -> list[ModelRecord]:
     rows = conn.execute(
         f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY created_at DESC, rowid DESC "
         "LIMIT ? OFFSET ?",
@@ -57,7 +57,7 @@ def list_models(conn: sqlite3.Connection, limit: int, offset: int) -> list[Model
     return [_model(row) for row in rows]
 
 
-def _model(row: sqlite3.Row) -> ModelRecord:
+def _model(row: Row) -> ModelRecord:
     return ModelRecord(
         id=row["id"],
         name=row["name"],
@@ -70,7 +70,7 @@ def _model(row: sqlite3.Row) -> ModelRecord:
 
 
 def insert_dataset(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     *,
     name: str,
@@ -86,7 +86,7 @@ def insert_dataset(
     return find_dataset(conn, now, dataset_id)
 
 
-def find_dataset(conn: sqlite3.Connection, now: float, dataset_id: str) -> DatasetRecord:
+def find_dataset(conn: Connection, now: float, dataset_id: str) -> DatasetRecord:
     """The dataset, expired or not; ``UserError`` if the id is unknown."""
     row = conn.execute(
         f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", (dataset_id,)
@@ -96,7 +96,7 @@ def find_dataset(conn: sqlite3.Connection, now: float, dataset_id: str) -> Datas
     return _dataset(row, now)
 
 
-def get_dataset(conn: sqlite3.Connection, now: float, dataset_id: str) -> DatasetRecord:
+def get_dataset(conn: Connection, now: float, dataset_id: str) -> DatasetRecord:
     """The dataset if it is still usable; an expired one is a ``UserError``."""
     record = find_dataset(conn, now, dataset_id)
     if record.expired:
@@ -107,9 +107,7 @@ def get_dataset(conn: sqlite3.Connection, now: float, dataset_id: str) -> Datase
     return record
 
 
-def list_datasets(
-    conn: sqlite3.Connection, now: float, limit: int, offset: int
-) -> list[DatasetRecord]:
+def list_datasets(conn: Connection, now: float, limit: int, offset: int) -> list[DatasetRecord]:
     rows = conn.execute(
         f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY created_at DESC, rowid DESC "
         "LIMIT ? OFFSET ?",
@@ -118,7 +116,7 @@ def list_datasets(
     return [_dataset(row, now) for row in rows]
 
 
-def _dataset(row: sqlite3.Row, now: float) -> DatasetRecord:
+def _dataset(row: Row, now: float) -> DatasetRecord:
     return DatasetRecord(
         id=row["id"],
         name=row["name"],
@@ -130,7 +128,7 @@ def _dataset(row: sqlite3.Row, now: float) -> DatasetRecord:
     )
 
 
-def upsert_device(conn: sqlite3.Connection, now: float, device: DeviceRecord) -> DeviceRecord:
+def upsert_device(conn: Connection, now: float, device: DeviceRecord) -> DeviceRecord:
     last_seen = now if device.last_seen is None else device.last_seen.timestamp()
     conn.execute(
         f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
@@ -152,12 +150,12 @@ def upsert_device(conn: sqlite3.Connection, now: float, device: DeviceRecord) ->
     return _device(row)
 
 
-def list_devices(conn: sqlite3.Connection) -> list[DeviceRecord]:
+def list_devices(conn: Connection) -> list[DeviceRecord]:
     rows = conn.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices ORDER BY name, serial")
     return [_device(row) for row in rows]
 
 
-def _device(row: sqlite3.Row) -> DeviceRecord:
+def _device(row: Row) -> DeviceRecord:
     return DeviceRecord(
         serial=row["serial"],
         name=row["name"],

@@ -14,14 +14,13 @@ waiter bounds its sleep by a poll interval for them.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 
 class StoreChanges:
     """A counter of job moves with a condition to sleep on.
 
     Example:
-        changes = changes_of(path)
+        changes = changes_of(str(db_path))
         seen = changes.count
         ...                                  # read the state you wait on
         seen = changes.wait_after(seen, 1.0) # returns at the next move, or after 1 s
@@ -45,11 +44,11 @@ class StoreChanges:
 
 
 _lock = threading.Lock()
-_by_path: dict[Path, StoreChanges] = {}
+_by_store: dict[str, StoreChanges] = {}
 
 
-def changes_of(path: Path) -> StoreChanges:
-    """The one ``StoreChanges`` of database file ``path`` in this process."""
-    key = path.resolve()
+def changes_of(store: str) -> StoreChanges:
+    """The one ``StoreChanges`` of a store in this process (its file's resolved path,
+    or its PostgreSQL URL)."""
     with _lock:
-        return _by_path.setdefault(key, StoreChanges())
+        return _by_store.setdefault(store, StoreChanges())

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import string
 from datetime import UTC, datetime
 from typing import Any
 
 from controller.errors import UserError
+from controller.store._sql import Connection
 
 ID_LENGTH = 8
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -39,7 +39,7 @@ def from_json(text: str) -> Any:
     return json.loads(text)
 
 
-def new_id(conn: sqlite3.Connection, table: str, prefix: str) -> str:
+def new_id(conn: Connection, table: str, prefix: str) -> str:
     """A fresh id like the cloud's (``m`` + 8 URL-safe characters), unused in ``table``.
 
     Called inside a write transaction, so the check and the insert that follows

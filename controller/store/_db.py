@@ -1,4 +1,4 @@
-"""The SQLite file: one connection per thread and process, short transactions.
+"""The SQLite engine: one file, one connection per thread and process, short transactions.
 
 SQLite connections must not cross threads, and SQLite forbids using one a
 child inherited through ``fork`` (its lock state belongs to the parent), so
@@ -14,11 +14,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from controller.errors import InternalError
+from controller.store import _schema
+from controller.store._sql import SQLITE, Connection, Dialect
 
 # Connections inherited through fork: kept referenced so the garbage collector
 # never closes them in the child (closing one is as unsafe as using it).
@@ -29,6 +32,12 @@ _WAL_RETRY_S = 0.01
 QUICK_CHECK_MAX_BYTES = 256 * 2**20
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
 _CORRUPT_MARKERS = ("malformed", "not a database", "corrupt")
+
+
+class SqliteConnection(sqlite3.Connection):
+    """A ``sqlite3`` connection that names its dialect (see ``_sql``)."""
+
+    dialect: Dialect = SQLITE
 
 
 class StoreCorruptError(InternalError):
@@ -64,12 +73,13 @@ class Database:
 
     def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
         self.path = path
+        self.location = str(path)
         self.busy_timeout_ms = int(busy_timeout_s * 1000)
         self._local = threading.local()
 
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> SqliteConnection:
         """This thread's connection, opened on first use in each thread and process."""
-        cached: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        cached: SqliteConnection | None = getattr(self._local, "conn", None)
         if cached is not None and self._local.pid == os.getpid():
             return cached
         if cached is not None:
@@ -78,17 +88,17 @@ class Database:
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[SqliteConnection]:
         """A read transaction: every statement in it sees the same snapshot."""
         # In WAL mode a reader never waits for, nor blocks, the writer.
         return self._transaction("BEGIN DEFERRED")
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[SqliteConnection]:
         """A write transaction holding the database's write lock until it ends."""
         return self._transaction("BEGIN IMMEDIATE")
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str) -> Iterator[SqliteConnection]:
         conn = self.connection()
         with self._mapped_errors():
             conn.execute(begin)
@@ -123,6 +133,32 @@ class Database:
         if problems:
             raise corrupt_store_error(self.path, "; ".join(problems[:2]))
 
+    def schema_version(self) -> int:
+        """The schema version the file holds (0: a new file)."""
+        with self.read() as conn:
+            return _schema.schema_version(conn)
+
+    def migrate(self) -> int:
+        """Bring the schema up to date under the write lock (see ``_schema.migrate``)."""
+        with self.write() as conn:
+            return _schema.migrate(conn, self.path)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The SQLite settings in force on this thread's connection (for ``doctor`` output)."""
+        with self.read() as conn:
+            pragmas = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            found = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in pragmas}
+            found["schema_version"] = _schema.schema_version(conn)
+        return {"path": str(self.path), **found}
+
+    def notify_work(self, conn: Connection) -> None:
+        """No-op: SQLite has no notifications; a worker in this process is woken
+        directly on submit and others poll (``controller.worker``)."""
+
+    def listen(self, on_work: Callable[[], None], stop: threading.Event) -> bool:
+        """False: SQLite cannot tell other processes about new work (they poll)."""
+        return False
+
     def close(self) -> None:
         """Close this thread's connection (other threads close theirs on exit)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -149,13 +185,18 @@ class Database:
             raise InternalError(f"store {self.path}: {exc}") from exc
 
 
-def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+def _open(path: Path, busy_timeout_ms: int) -> SqliteConnection:
     if path.is_dir():  # SQLite says only "unable to open database file"
         raise InternalError(f"store {path} is a directory, not the store's SQLite file")
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the sqlite3
     # module never opens a transaction behind our back.
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            timeout=busy_timeout_ms / 1000,
+            factory=SqliteConnection,
+        )
     except sqlite3.Error as exc:
         raise InternalError(f"store {path}: cannot open database: {exc}") from exc
     conn.row_factory = sqlite3.Row

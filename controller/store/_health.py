@@ -8,8 +8,6 @@ see each other's moves (only one starts a recovery).
 
 from __future__ import annotations
 
-import sqlite3
-
 from controller.device_states import (
     DeviceState,
     DeviceStatus,
@@ -20,11 +18,12 @@ from controller.device_states import (
 )
 from controller.errors import UserError
 from controller.store._codec import to_datetime
+from controller.store._sql import Connection, Row, lock_key
 
 _STATUS_COLUMNS = "serial, state, reason, since, failed_recoveries"
 
 
-def _status(row: sqlite3.Row) -> DeviceStatus:
+def _status(row: Row) -> DeviceStatus:
     return DeviceStatus(
         serial=row["serial"],
         state=DeviceState(row["state"]),
@@ -34,20 +33,20 @@ def _status(row: sqlite3.Row) -> DeviceStatus:
     )
 
 
-def get_status(conn: sqlite3.Connection, serial: str) -> DeviceStatus:
+def get_status(conn: Connection, serial: str) -> DeviceStatus:
     row = conn.execute(
         f"SELECT {_STATUS_COLUMNS} FROM device_health WHERE serial = ?", (serial,)
     ).fetchone()
     return DeviceStatus(serial) if row is None else _status(row)
 
 
-def list_statuses(conn: sqlite3.Connection) -> list[DeviceStatus]:
+def list_statuses(conn: Connection) -> list[DeviceStatus]:
     rows = conn.execute(f"SELECT {_STATUS_COLUMNS} FROM device_health ORDER BY serial")
     return [_status(row) for row in rows]
 
 
 def device_event(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     serial: str,
     event: Event,
@@ -57,6 +56,9 @@ def device_event(
     """Apply ``event``; the new status, or None when it moved nothing."""
     if not serial:
         raise UserError("a device event needs the device's serial")
+    # The row may not exist yet, so no row lock: a key lock makes two workers' events
+    # for one device take turns on PostgreSQL (SQLite's write lock already does).
+    lock_key(conn, f"devicelab device health {serial}")
     status = get_status(conn, serial)
     move = apply(status, event, settings)
     if move is None:
@@ -76,14 +78,12 @@ def device_event(
     return get_status(conn, serial)
 
 
-def list_transitions(
-    conn: sqlite3.Connection, serial: str | None, limit: int
-) -> list[DeviceTransition]:
+def list_transitions(conn: Connection, serial: str | None, limit: int) -> list[DeviceTransition]:
     """Oldest first, the last ``limit`` of one device (or of all)."""
     where, params = ("WHERE serial = ?", [serial]) if serial else ("", [])
     rows = conn.execute(
         "SELECT * FROM (SELECT id, serial, from_state, to_state, reason, job_id, at "
-        f"FROM device_transitions {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+        f"FROM device_transitions {where} ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",
         (*params, limit),
     )
     return [

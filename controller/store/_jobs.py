@@ -11,7 +11,6 @@ failed, counted as a retry) send a job back to ``created``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 
@@ -32,6 +31,7 @@ from controller.store._records import (
     JobKind,
     JobRecord,
 )
+from controller.store._sql import Connection, Row
 
 _S = JobState
 _FORWARD: dict[JobState, set[JobState]] = {
@@ -53,10 +53,10 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     for state, targets in _FORWARD.items()
 }
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "id, kind, name, state, message, model_id, dataset_id, device_filter, device_serial, "
     "options, parent_job_id, created_at, updated_at, started_at, finished_at, worker_id, attempt, "
-    "spec, retries"
+    "spec, retries, submitter, host"
 )
 
 
@@ -82,7 +82,7 @@ def check_kind(kind: str) -> None:
 
 
 def insert_job(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     *,
     kind: JobKind,
@@ -93,6 +93,7 @@ def insert_job(
     options: str,
     parent_job_id: str | None,
     spec: dict[str, Any] | None = None,
+    submitter: str = "",
 ) -> JobRecord:
     """A new job in ``created``; the model, dataset and parent must exist (and be usable)."""
     check_kind(kind)
@@ -104,8 +105,8 @@ def insert_job(
     job_id = new_id(conn, "jobs", "j")
     conn.execute(
         "INSERT INTO jobs (id, kind, name, state, model_id, dataset_id, device_filter, "
-        "options, parent_job_id, created_at, updated_at, spec) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "options, parent_job_id, created_at, updated_at, spec, submitter) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             job_id,
             kind,
@@ -119,33 +120,35 @@ def insert_job(
             now,
             now,
             to_json(spec or {}, "spec"),
+            submitter,
         ),
     )
     return get_job(conn, job_id)
 
 
-def get_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
-    row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+def get_job(conn: Connection, job_id: str, lock: str = "") -> JobRecord:
+    """The job; ``lock`` (a ``Dialect`` clause) keeps it from changing under the caller."""
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?{lock}", (job_id,)).fetchone()
     if row is None:
         raise UserError(f"no job with id {job_id!r}")
     return job_from_row(row)
 
 
-def rename_job(conn: sqlite3.Connection, job_id: str, name: str) -> None:
+def rename_job(conn: Connection, job_id: str, name: str) -> None:
     """Set a job's name (``Job.set_name``); UserError for an unknown job."""
     get_job(conn, job_id)
     conn.execute("UPDATE jobs SET name = ? WHERE id = ?", (name, job_id))
 
 
 def list_jobs(
-    conn: sqlite3.Connection,
+    conn: Connection,
     limit: int,
     offset: int,
     state: JobState | str | None,
     kind: JobKind | None,
 ) -> list[JobRecord]:
     """Newest first, optionally only one state and/or kind."""
-    where, params = ["1"], []
+    where, params = ["TRUE"], []
     if state is not None:
         where.append("state = ?")
         params.append(parse_state(state).value)
@@ -154,14 +157,14 @@ def list_jobs(
         where.append("kind = ?")
         params.append(kind)
     rows = conn.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
     return [job_from_row(row) for row in rows]
 
 
-def job_from_row(row: sqlite3.Row) -> JobRecord:
+def job_from_row(row: Row) -> JobRecord:
     return JobRecord(
         id=row["id"],
         kind=row["kind"],
@@ -182,11 +185,13 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
         attempt=row["attempt"],
         spec=from_json(row["spec"]),
         retries=from_json(row["retries"]),
+        submitter=row["submitter"],
+        host=row["host"],
     )
 
 
 def transition(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     job_id: str,
     to_state: JobState,
@@ -194,15 +199,19 @@ def transition(
     expect: Collection[JobState],
     worker_id: str | None,
 ) -> JobRecord:
-    """Compare-and-set the job's state; see ``Store.transition``."""
-    job = get_job(conn, job_id)
+    """Compare-and-set the job's state; see ``Store.transition``.
+
+    A failed job fails the queued jobs that wait for it (and theirs), with the reason.
+    """
+    job = get_job(conn, job_id, lock=conn.dialect.for_update)
     check_transition(job, to_state, expect, worker_id)
     if worker_id is not None:
         require_worker(conn, worker_id)
-    conn.execute(
+    # RETURNING: the job as changed, without another round trip to a server.
+    row = conn.execute(
         "UPDATE jobs SET state = ?, message = ?, updated_at = ?, "
         "started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END, "
-        "finished_at = ?, worker_id = coalesce(worker_id, ?) WHERE id = ?",
+        f"finished_at = ?, worker_id = coalesce(worker_id, ?) WHERE id = ? RETURNING {JOB_COLUMNS}",
         (
             to_state.value,
             message,
@@ -213,8 +222,28 @@ def transition(
             worker_id,
             job_id,
         ),
-    )
-    return get_job(conn, job_id)
+    ).fetchone()
+    if to_state is JobState.FAILED:
+        fail_dependants(conn, now, job_id)
+    return job_from_row(row)
+
+
+def fail_dependants(conn: Connection, now: float, parent_id: str) -> None:
+    """Fail the queued jobs waiting for ``parent_id`` (just failed), and theirs in turn."""
+    parent = get_job(conn, parent_id)
+    children = conn.execute(
+        "SELECT id FROM jobs WHERE parent_job_id = ? AND state = 'created'"
+        f"{conn.dialect.for_update}",
+        (parent_id,),
+    ).fetchall()
+    message = f"not run: job {parent_id} it depends on failed: {parent.message}"
+    for row in children:
+        conn.execute(
+            "UPDATE jobs SET state = 'failed', message = ?, updated_at = ?, finished_at = ? "
+            "WHERE id = ?",
+            (message, now, now, row["id"]),
+        )
+        fail_dependants(conn, now, row["id"])
 
 
 def check_transition(
@@ -233,7 +262,7 @@ def check_transition(
         raise JobStateError(f"{where} and held by worker {job.worker_id!r}, not {worker_id!r}")
 
 
-def require_worker(conn: sqlite3.Connection, worker_id: str) -> None:
+def require_worker(conn: Connection, worker_id: str) -> None:
     row = conn.execute("SELECT 1 FROM workers WHERE id = ?", (worker_id,)).fetchone()
     if row is None:
         raise InternalError(f"worker {worker_id!r} is not registered; call register_worker first")

@@ -65,7 +65,11 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class JobRecord:
-    """A job row. ``worker_id``/``device_serial`` name who holds (or last held) it."""
+    """A job row. ``worker_id``/``device_serial``/``host`` name who holds (or last held) it.
+
+    ``attempt`` counts the runs a worker lost; a run writes with its attempt and
+    worker, so a late write from a lost run is refused (a fencing token).
+    """
 
     id: str
     kind: JobKind
@@ -87,6 +91,8 @@ class JobRecord:
     spec: dict[str, Any] = field(default_factory=dict)  # runner inputs beyond the options
     # Runs that ended for a device reason and were queued again: [{device, reason, at}].
     retries: list[dict[str, Any]] = field(default_factory=list)
+    submitter: str = ""  # who queued it: claims serve submitters in turn (_scheduling.py)
+    host: str | None = None  # the host of the worker holding (or last holding) it
 
     @property
     def finished(self) -> bool:

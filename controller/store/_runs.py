@@ -7,7 +7,6 @@ Writing an event twice (a retried stream) stores it once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,12 +14,13 @@ from controller.jobs import JobState
 from controller.store._codec import from_json, to_datetime, to_json
 from controller.store._jobs import JobStateError, get_job
 from controller.store._records import EventRecord
+from controller.store._sql import Connection, Row
 
 EventTuple = tuple[int, str, bytes]
 
 
 def append_events(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     job_id: str,
     events: Iterable[EventTuple],
@@ -33,20 +33,21 @@ def append_events(
     handed back or recovered must not write into the next run's events. A write
     naming its ``attempt`` for a queued job is such a late write too.
     """
-    job = get_job(conn, job_id)
+    # Shared lock: a hand back or recovery of the job waits until these events are in.
+    job = get_job(conn, job_id, lock=conn.dialect.for_share)
     queued = attempt is not None and job.state is JobState.CREATED
     if queued or (worker_id is not None and job.worker_id != worker_id):
         raise JobStateError(f"job {job_id} is no longer held by the run writing its events")
     run = job.attempt if attempt is None else attempt
     cursor = conn.executemany(
-        "INSERT OR IGNORE INTO job_events (job_id, attempt, seq, kind, payload, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO job_events (job_id, attempt, seq, kind, payload, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(job_id, run, int(seq), str(kind), bytes(payload), now) for seq, kind, payload in events],
     )
     return max(cursor.rowcount, 0)
 
 
-def list_events(conn: sqlite3.Connection, job_id: str, attempt: int | None) -> list[EventRecord]:
+def list_events(conn: Connection, job_id: str, attempt: int | None) -> list[EventRecord]:
     job = get_job(conn, job_id)
     run = job.attempt if attempt is None else attempt
     rows = conn.execute(
@@ -67,7 +68,7 @@ def list_events(conn: sqlite3.Connection, job_id: str, attempt: int | None) -> l
     ]
 
 
-def set_result(conn: sqlite3.Connection, now: float, job_id: str, result: dict[str, Any]) -> None:
+def set_result(conn: Connection, now: float, job_id: str, result: dict[str, Any]) -> None:
     get_job(conn, job_id)
     conn.execute(
         "INSERT INTO job_results (job_id, result, updated_at) VALUES (?, ?, ?) "
@@ -77,7 +78,7 @@ def set_result(conn: sqlite3.Connection, now: float, job_id: str, result: dict[s
     )
 
 
-def set_output_sha256(conn: sqlite3.Connection, now: float, job_id: str, sha256: str) -> None:
+def set_output_sha256(conn: Connection, now: float, job_id: str, sha256: str) -> None:
     get_job(conn, job_id)
     conn.execute(
         "INSERT INTO job_results (job_id, output_sha256, updated_at) VALUES (?, ?, ?) "
@@ -87,7 +88,7 @@ def set_output_sha256(conn: sqlite3.Connection, now: float, job_id: str, sha256:
     )
 
 
-def get_result(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+def get_result(conn: Connection, job_id: str) -> dict[str, Any] | None:
     row = _result_row(conn, job_id)
     if row is None or row["result"] is None:
         return None
@@ -95,14 +96,14 @@ def get_result(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     return result
 
 
-def get_output_sha256(conn: sqlite3.Connection, job_id: str) -> str | None:
+def get_output_sha256(conn: Connection, job_id: str) -> str | None:
     row = _result_row(conn, job_id)
     return None if row is None else row["output_sha256"]
 
 
-def _result_row(conn: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
+def _result_row(conn: Connection, job_id: str) -> Row | None:
     get_job(conn, job_id)  # an unknown id is an error, not "no result yet"
-    row: sqlite3.Row | None = conn.execute(
+    row: Row | None = conn.execute(
         "SELECT result, output_sha256 FROM job_results WHERE job_id = ?", (job_id,)
     ).fetchone()
     return row

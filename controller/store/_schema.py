@@ -1,4 +1,7 @@
-"""The store's schema, versioned by SQLite's ``user_version``.
+"""The SQLite store's schema, versioned by SQLite's ``user_version``.
+
+PostgreSQL's steps (``_postgres_schema``) carry the same numbers: step ``n``
+makes the same change on both engines, so a test keeps the two lists equally long.
 
 ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``. A released
 step is never edited: a schema change is a new step appended to the list. The
@@ -121,7 +124,56 @@ _V3 = (
     "ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4: scheduling facts the claim filters in SQL (controller/store/_scheduling.py): who
+# submitted a job, when each submitter was last served (fair claiming), the parent a
+# job waits for, the host a job's device is on. Queued children of parents that had
+# already failed fail here, as the worker used to fail them on its next look at the queue.
+_V4 = (
+    "ALTER TABLE jobs ADD COLUMN submitter TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE submitters (name TEXT PRIMARY KEY, last_served INTEGER NOT NULL)",
+    "CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL",
+    # A device serial names a device on one host ("local", "host-compiler" exist on
+    # every host): the claiming worker's host is recorded, and the one-running-job
+    # law holds per (host, serial). On one host nothing changes.
+    "ALTER TABLE jobs ADD COLUMN host TEXT",
+    "DROP INDEX jobs_one_running_per_device",
+    """CREATE UNIQUE INDEX jobs_one_running_per_device ON jobs (coalesce(host, ''), device_serial)
+        WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
+    """UPDATE jobs SET state = 'failed', finished_at = updated_at,
+        message = 'not run: job ' || parent_job_id || ' it depends on failed: ' ||
+            (SELECT p.message FROM jobs AS p WHERE p.id = jobs.parent_job_id)
+        WHERE state = 'created'
+            AND parent_job_id IN (SELECT id FROM jobs WHERE state = 'failed')""",
+)
+
+# v5: regression suite runs (controller/regress): one row per run, one per entry x
+# device in it; `detail` holds the comparison, the candidate's kept samples (packed)
+# and the top layers. Read back as an entry's nightly history.
+_V5 = (
+    """CREATE TABLE regress_runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX regress_runs_by_started ON regress_runs (started_at)",
+    """CREATE TABLE regress_results (
+        run_id TEXT NOT NULL REFERENCES regress_runs (id) ON DELETE CASCADE,
+        entry TEXT NOT NULL,
+        device_serial TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        candidate_model_id TEXT,
+        candidate_median_us REAL,
+        created_at REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, entry, device_serial)
+    )""",
+    "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

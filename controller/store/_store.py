@@ -1,16 +1,20 @@
 """``Store``: the durable home of models, datasets, devices, jobs and their results.
 
-One directory holds it all::
+One directory holds it all by default::
 
     <root>/store.db          SQLite (WAL): every record, job state, event, result
     <root>/artifacts/ab/ab…  content-addressed files: models, datasets, outputs
 
-Any number of threads and processes (the CLI, scripts, ``devicelab worker``)
-may open the same root at once. Every method is one short transaction.
+or, for a lab of many hosts, the records live in PostgreSQL (``url=``, or
+``DEVICELAB_STORE=postgresql://...``) and the artifacts still under ``<root>``
+on this host. Any number of threads and processes (the CLI, scripts,
+``devicelab worker``) may open the same store at once. Every method is one
+short transaction; the engines differ only below ``_sql.Connection``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +25,7 @@ import numpy.typing as npt
 
 from controller import config
 from controller.device_states import (
+    DeviceState,
     DeviceStatus,
     DeviceTransition,
     Event,
@@ -29,12 +34,22 @@ from controller.device_states import (
 from controller.errors import InternalError, UserError
 from controller.jobs import JobState
 from controller.options import target_runtime_for_model
-from controller.store import _arrays, _catalog, _health, _jobs, _packed, _runs, _scheduling
+from controller.store import (
+    _arrays,
+    _catalog,
+    _health,
+    _jobs,
+    _packed,
+    _regress,
+    _runs,
+    _scheduling,
+)
 from controller.store._artifacts import ArtifactStore
 from controller.store._changes import changes_of
-from controller.store._codec import check_page
+from controller.store._codec import check_page, to_json
 from controller.store._db import Database
 from controller.store._records import (
+    TERMINAL_STATES,
     DatasetRecord,
     DeviceRecord,
     EventRecord,
@@ -42,7 +57,8 @@ from controller.store._records import (
     JobRecord,
     ModelRecord,
 )
-from controller.store._schema import SCHEMA_VERSION, migrate, schema_version
+from controller.store._schema import SCHEMA_VERSION
+from controller.store._sql import Engine, is_postgresql_url
 
 DB_NAME = "store.db"
 DEFAULT_DATASET_TTL_DAYS = 30
@@ -68,33 +84,60 @@ class Store:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout_s: float = 10.0,
+        url: str | None = None,
     ) -> None:
         self.root = Path(root)
+        self.url = url
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. a file where the store's folder belongs
             raise InternalError(f"store {self.root}: cannot use it as a folder: {exc}") from exc
         self._clock = clock
-        self._db = Database(self.root / DB_NAME, busy_timeout_s)
-        self._job_moves = changes_of(self._db.path)
+        self._busy_timeout_s = busy_timeout_s
+        self._db: Engine
+        if url is None:
+            self._db = Database(self.root / DB_NAME, busy_timeout_s)
+        elif is_postgresql_url(url):
+            self._db = _postgres_engine(url, busy_timeout_s)
+        else:
+            raise UserError(f"store {url!r}: expected a postgresql://... URL")
+        # Job.wait() in this process wakes on its moves (controller/store/_changes.py).
+        self._job_moves = changes_of(url or str((self.root / DB_NAME).resolve()))
         self._db.check_integrity()  # once per process: a damaged file is refused here
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._artifacts.sweep_temp()
-        with self._db.read() as conn:
-            current = schema_version(conn)
-        if current != SCHEMA_VERSION:  # only then take the write lock (once per store's life)
-            with self._db.write() as conn:
-                migrate(conn, self._db.path)
+        if self._db.schema_version() != SCHEMA_VERSION:
+            self._db.migrate()  # takes the write lock, once per store's life
 
     @classmethod
     def default(cls) -> Store:
-        """The user's store: ``$DEVICELAB_HOME/store`` (``~/.devicelab/store``)."""
-        return cls(config.home_dir() / "store")
+        """The user's store: ``DEVICELAB_STORE`` if set, else ``$DEVICELAB_HOME/store``."""
+        return cls.open(config.store_location())
+
+    @classmethod
+    def open(cls, location: str | Path | None) -> Store:
+        """The store at ``location``: a ``postgresql://`` URL (artifacts stay in
+        ``$DEVICELAB_HOME/store`` on this host), a folder, or None for the default folder.
+
+        Example:
+            Store.open("postgresql://lab@db-host/devicelab")
+        """
+        home_store = config.home_dir() / "store"
+        if location is None or str(location) == "":
+            return cls(home_store)
+        if is_postgresql_url(str(location)):
+            return cls(home_store, url=str(location))
+        return cls(Path(location).expanduser())
+
+    @property
+    def location(self) -> str:
+        """Where the records live: the SQLite file, or the URL without its password."""
+        return self._db.location
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to another process (multiprocessing), a store travels as its
         # location: the receiver opens its own connections.
-        return (_reopen, (self.root, self._clock, self._db.busy_timeout_ms / 1000))
+        return (_reopen, (self.root, self._clock, self._busy_timeout_s, self.url))
 
     def close(self) -> None:
         """Close this thread's database connection; the store stays usable."""
@@ -112,12 +155,8 @@ class Store:
         self.close()
 
     def diagnostics(self) -> dict[str, Any]:
-        """The SQLite settings in force on this thread's connection (for ``doctor`` output)."""
-        with self._db.read() as conn:
-            pragmas = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
-            found = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in pragmas}
-            found["schema_version"] = schema_version(conn)
-        return {"path": str(self._db.path), **found}
+        """The engine's settings in force on this thread's connection (for ``doctor``)."""
+        return self._db.diagnostics()
 
     # -- artifacts -----------------------------------------------------------
 
@@ -267,7 +306,10 @@ class Store:
         """
         settings = settings or HealthSettings.from_env()
         with self._db.write() as conn:
-            return _health.device_event(conn, self._clock(), serial, event, settings, job_id)
+            status = _health.device_event(conn, self._clock(), serial, event, settings, job_id)
+            if status is not None and status.state is DeviceState.AVAILABLE:
+                self._db.notify_work(conn)  # a device back to health may take a job
+            return status
 
     def device_transitions(
         self, serial: str | None = None, limit: int = 50
@@ -290,14 +332,20 @@ class Store:
         options: str = "",
         parent_job_id: str | None = None,
         spec: dict[str, Any] | None = None,
+        submitter: str | None = None,
     ) -> JobRecord:
         """Queue a job (state ``created``). ``name`` defaults to the model's name.
+
+        A job with ``parent_job_id`` waits until that job succeeded (and fails
+        when it fails). ``submitter`` (default: ``DEVICELAB_USER``, else the OS
+        user) is whom claims serve in turn.
 
         Example:
             store.create_job("profile", model.id, device_filter={"name": "Galaxy S24"},
                              options="--max_profiler_iterations 50")
         """
         with self._db.write() as conn:
+            self._db.notify_work(conn)
             return _jobs.insert_job(
                 conn,
                 self._clock(),
@@ -309,6 +357,7 @@ class Store:
                 options=options,
                 parent_job_id=parent_job_id,
                 spec=spec,
+                submitter=config.submitter() if submitter is None else submitter,
             )
 
     def get_job(self, job_id: str) -> JobRecord:
@@ -373,6 +422,8 @@ class Store:
         target = _jobs.parse_state(to_state)
         expected = [_jobs.parse_state(state) for state in expect]
         with self._db.write() as conn:
+            if target in TERMINAL_STATES:  # a device, or a job's dependants, may be free
+                self._db.notify_work(conn)
             moved = _jobs.transition(
                 conn, self._clock(), job_id, target, message, expected, worker_id
             )
@@ -392,12 +443,14 @@ class Store:
         now re-queued (or failed, past ``max_attempts``): a new run holds nothing.
         """
         with self._db.write() as conn:
-            moved = _scheduling.register_worker(
+            recovered = _scheduling.register_worker(
                 conn, self._clock(), worker_id, pid, hostname, max_attempts
             )
-        if moved:
+            if recovered:
+                self._db.notify_work(conn)
+        if recovered:
             self._job_moves.mark()
-        return moved
+        return recovered
 
     def heartbeat(self, worker_id: str) -> None:
         """Tell the store the worker is alive; call it well within ``stale_after_s``."""
@@ -410,23 +463,57 @@ class Store:
         device_serial: str,
         device_matches: Callable[[dict[str, Any]], bool],
     ) -> JobRecord | None:
-        """Atomically take the oldest queued job whose ``device_filter`` the callback accepts.
+        """Atomically take the next runnable job whose ``device_filter`` the callback accepts.
 
         The job moves to ``provisioning device`` held by ``worker_id`` on
         ``device_serial``. Returns None when nothing matches, the device is already
         running a job, or its health state is not ``available``. The callback runs
-        under the write lock: keep it quick.
+        before the write transaction, once per distinct filter: it may take its
+        time (probe a device).
 
         Example:
             job = store.claim_next("w1", "R5CT1234", lambda f: f.get("name") in ("", "S24"))
         """
+        accepted = [f for f in self.runnable_filters() if device_matches(f)]
+        return self.claim(worker_id, device_serial, device_filters=accepted)
+
+    def runnable_filters(self, kinds: Collection[JobKind] | None = None) -> list[dict[str, Any]]:
+        """The distinct ``device_filter``s of queued jobs (of ``kinds``) that may start now."""
+        with self._db.read() as conn:
+            return _scheduling.runnable_filters(conn, kinds)
+
+    def claim(
+        self,
+        worker_id: str,
+        slot: str,
+        *,
+        kinds: Collection[JobKind] | None = None,
+        device_filters: Collection[dict[str, Any]] | None = None,
+    ) -> JobRecord | None:
+        """Take the next runnable job for ``slot`` (a device serial) in one statement.
+
+        Only jobs of ``kinds`` (None: any) whose ``device_filter`` is one of
+        ``device_filters`` (None: any), whose parent succeeded; submitters in
+        turn, each one's jobs oldest first. None when nothing fits or the slot
+        runs a job already.
+
+        Example:
+            store.claim("w1", "R5CT1234", kinds=["profile", "inference"],
+                        device_filters=[{"name": "Galaxy S24"}])
+        """
+        texts = None
+        if device_filters is not None:  # as stored: JSON text with sorted keys
+            texts = [to_json(f, "device filter") for f in device_filters]
         with self._db.write() as conn:
-            moved = _scheduling.claim_next(
-                conn, self._clock(), worker_id, device_serial, device_matches
-            )
+            moved = _scheduling.claim(conn, self._clock(), worker_id, slot, kinds, texts)
         if moved:
             self._job_moves.mark()
         return moved
+
+    def listen(self, on_work: Callable[[], None], stop: threading.Event) -> bool:
+        """Have the store call ``on_work`` when another process queues or frees work,
+        until ``stop`` is set. False when the engine cannot (SQLite: poll instead)."""
+        return self._db.listen(on_work, stop)
 
     def recover_orphans(
         self, stale_after_s: float, max_attempts: int = _scheduling.DEFAULT_MAX_ATTEMPTS
@@ -442,10 +529,14 @@ class Store:
                 print(job.id, job.state.value, job.message)
         """
         with self._db.write() as conn:
-            moved = _scheduling.recover_orphans(conn, self._clock(), stale_after_s, max_attempts)
-        if moved:
+            recovered = _scheduling.recover_orphans(
+                conn, self._clock(), stale_after_s, max_attempts
+            )
+            if recovered:
+                self._db.notify_work(conn)
+        if recovered:
             self._job_moves.mark()
-        return moved
+        return recovered
 
     def hand_back(self, job_id: str, worker_id: str, reason: str) -> JobRecord | None:
         """Re-queue at once a running job ``worker_id`` gives up (it is stopping).
@@ -458,10 +549,12 @@ class Store:
             store.hand_back(job.id, "w1", "worker w1 stopped (SIGTERM)")
         """
         with self._db.write() as conn:
-            moved = _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
-        if moved:
+            job = _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
+            if job is not None:
+                self._db.notify_work(conn)
+        if job is not None:
             self._job_moves.mark()
-        return moved
+        return job
 
     def retry_after_device_failure(
         self, job_id: str, worker_id: str, device_serial: str, reason: str, max_retries: int
@@ -474,12 +567,14 @@ class Store:
             store.retry_after_device_failure(job.id, "w1", "R5CT1234", "adb lost it", 2)
         """
         with self._db.write() as conn:
-            moved = _scheduling.retry_after_device_failure(
+            job = _scheduling.retry_after_device_failure(
                 conn, self._clock(), job_id, worker_id, device_serial, reason, max_retries
             )
-        if moved:
+            if job is not None:  # queued again, or failed (its device is free)
+                self._db.notify_work(conn)
+        if job is not None:
             self._job_moves.mark()
-        return moved
+        return job
 
     # -- events and results ----------------------------------------------------
 
@@ -537,6 +632,78 @@ class Store:
             sha = _runs.get_output_sha256(conn, job_id)
         return None if sha is None else _arrays.decode(self._artifacts.path(sha))
 
+    # -- regression suite runs (controller/regress) --------------------------
 
-def _reopen(root: Path, clock: Callable[[], float], busy_timeout_s: float) -> Store:
-    return Store(root, clock=clock, busy_timeout_s=busy_timeout_s)
+    def add_regress_run(
+        self,
+        suite: str,
+        results: Sequence[dict[str, Any]],
+        *,
+        outcome: str,
+        started_at: float,
+        summary: dict[str, Any] | None = None,
+    ) -> str:
+        """Store a suite run and its entry x device results (each needs ``entry``,
+        ``device_serial``, ``verdict``); returns the run id. Sample lists are packed."""
+        packed = [_packed.pack(dict(r)) for r in results]
+        with self._db.write() as conn:
+            return _regress.insert_run(
+                conn,
+                suite=suite,
+                started_at=started_at,
+                finished_at=self._clock(),
+                outcome=outcome,
+                summary=summary or {},
+                results=packed,
+            )
+
+    def get_regress_run(self, run_id: str) -> dict[str, Any]:
+        """A stored suite run with its results (UserError for an unknown id)."""
+        with self._db.read() as conn:
+            return _packed.unpack(_regress.get_run(conn, run_id))  # type: ignore[no-any-return]
+
+    def list_regress_runs(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Suite runs newest first: id, suite, times, outcome, summary and ``verdicts``
+        (how many entries x devices got each verdict); results via ``get_regress_run``."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _regress.list_runs(conn, limit, offset)
+
+    def regress_history(
+        self, entry: str, device_serial: str | None = None, limit: int = 365
+    ) -> list[dict[str, Any]]:
+        """An entry's stored results, oldest first: the newest ``limit`` of them."""
+        check_page(limit, 0)
+        with self._db.read() as conn:
+            rows = _regress.history(conn, entry, device_serial, limit)
+        return [_packed.unpack(r) for r in rows]
+
+    def regress_baseline(
+        self, entry: str, device_serial: str, run_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The result a ``last-good`` baseline means (None when there is none yet), or
+        the pinned ``run_id``'s result for this entry and device (UserError if absent)."""
+        with self._db.read() as conn:
+            found: dict[str, Any] | None = (
+                _regress.result_of(conn, run_id, entry, device_serial)
+                if run_id is not None
+                else _regress.last_good(conn, entry, device_serial)
+            )
+        return None if found is None else _packed.unpack(found)
+
+
+def _postgres_engine(url: str, connect_timeout_s: float) -> Engine:
+    """The PostgreSQL engine; psycopg is imported only by a store that uses it (an extra)."""
+    try:
+        from controller.store._postgres import PostgresDatabase
+    except ImportError as exc:
+        raise UserError(
+            f"a PostgreSQL store needs psycopg ({exc}): pip install 'devicelab[postgresql]'"
+        ) from exc
+    return PostgresDatabase(url, connect_timeout_s)
+
+
+def _reopen(
+    root: Path, clock: Callable[[], float], busy_timeout_s: float, url: str | None = None
+) -> Store:
+    return Store(root, clock=clock, busy_timeout_s=busy_timeout_s, url=url)
