@@ -347,9 +347,8 @@ def main() -> int:
         os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
         os.environ["DEVICELAB_WORKER"] = "inprocess"
         # This checkout's agent on this interpreter: the managed runtime would be built
-        # first in the private home (~70 s here), and its first job failed at main
-        # d9d337c ("Cannot invoke RPC on closed channel"). DEVICELAB_LOCAL_RUNTIME=managed
-        # measures it anyway.
+        # first in the private home (~70 s here). DEVICELAB_LOCAL_RUNTIME=managed measures
+        # it (at 758e414: 47.3 ms median beyond inference, p90 53.7, 5 jobs).
         os.environ.setdefault("DEVICELAB_LOCAL_RUNTIME", "current")
         run(args, Path(tmp))
     return 0
