@@ -18,7 +18,6 @@ runs them in this process instead, ``none`` leaves them to ``devicelab worker``.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -27,20 +26,20 @@ from typing import Any, TypeVar
 
 from controller import daemon
 from controller.agent_client import ProgressCallback
-from controller.device_states import DeviceStatus
 from controller.devices import Device, DeviceRegistry
 from controller.errors import UserError
 from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
+from controller.lab_hosts import lab_devices
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
 from controller.runners import EventListener
 from controller.store import JobRecord, Store
-from controller.worker import Worker, run_before_sigterm
+from controller.worker import Worker, run_before_sigterm, stale_after_sec
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
@@ -211,24 +210,16 @@ def _as_model(model: ModelLike) -> Model:
 
 
 def get_devices(name: str = "", os: str = "", attributes: str | Sequence[str] = ()) -> list[Device]:
-    """Devices this controller can reach that match all given filters.
+    """Devices of the lab that match all given filters: the ones this controller reaches,
+    and those of every other live host sharing its store (``Device.host`` says whose).
 
     Example:
         get_devices(attributes="framework:qnn")   # every device with a QNN backend
     """
-    if not (name or os or attributes):
-        entries = _registry().entries()
-    else:
-        wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
-        entries = _registry().find(wanted)
-    statuses = {status.serial: status for status in _store().device_statuses()}
-    return [_with_state(entry.as_device(), statuses.get(entry.serial)) for entry in entries]
-
-
-def _with_state(device: Device, status: DeviceStatus | None) -> Device:
-    """``device`` with its health state (devicelab's ``state`` / ``state_reason``)."""
-    status = status or DeviceStatus(device.serial)
-    return dataclasses.replace(device, state=status.state.value, state_reason=status.reason)
+    wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
+    entries = _registry().find(wanted) if (name or os or attributes) else _registry().entries()
+    local = [entry.as_device() for entry in entries]
+    return lab_devices(_store(), local, wanted, stale_after_sec())
 
 
 def get_device_attributes() -> list[str]:
