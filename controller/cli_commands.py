@@ -212,7 +212,7 @@ def devices(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes),
-             "state": d.state, "reason": d.state_reason, "reachable": True}
+             "state": d.state, "reason": d.state_reason, "reachable": True, "host": d.host}
             for d in found
         ] + [
             {"name": "", "serial": s.serial, "os": "", "attributes": [], "state": s.state.value,
@@ -222,7 +222,8 @@ def devices(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for device in found:
-        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}  {device.state}")
+        host = f"  on {device.host}" if device.host else ""
+        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}  {device.state}{host}")
         print(f"    {' '.join(device.attributes)}")
         if device.state != "available" and device.state_reason:
             print(f"    {device.state}: {device.state_reason}")

@@ -92,6 +92,8 @@ class ArtifactStore:
                 copied = _copy(src, out)
                 out.flush()
                 os.fsync(out.fileno())
+            if copied != sha and isinstance(source, _ChunkReader):
+                raise InternalError(f"artifact {sha}: the bytes fetched do not hash to it")
             if copied != sha:
                 raise InternalError(f"{source!r} changed while it was being stored; try again")
             os.replace(temp_name, final)
