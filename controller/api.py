@@ -32,7 +32,7 @@ from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
-from controller.lab_hosts import lab_devices
+from controller.lab_hosts import any_host_had, lab_devices
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
@@ -256,9 +256,16 @@ def _device_filter(device: Device | None) -> dict[str, Any]:
 
 
 def _check_device(device: Device | None) -> None:
-    """Refuse a device nothing can run on, before a job exists."""
-    if device is not None and (device.name or device.os or device.attributes):
-        _registry().resolve(device)  # raises UserError listing reachable devices
+    """Refuse a device nothing can run on, before a job exists.
+
+    A device another host of the lab published (alive now or not) is accepted: the
+    job waits for it, saying so while no live host has it (``controller/lab_hosts.py``).
+    """
+    if device is None or not (device.name or device.os or device.attributes):
+        return
+    if not _registry().find(device) and any_host_had(_store(), device):
+        return
+    _registry().resolve(device)  # raises UserError listing reachable devices
 
 
 def _input_specs_spec(

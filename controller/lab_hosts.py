@@ -54,6 +54,11 @@ def record_selected_by(record: DeviceRecord, wanted: Device) -> bool:
     return selects(without_frameworks, as_device(record), simulated=simulated)
 
 
+def any_host_had(store: Store, wanted: Device) -> bool:
+    """Has any host of the lab (alive now or not) published a device ``wanted`` picks?"""
+    return any(record_selected_by(r, wanted) for r in store.list_devices())
+
+
 def unplaced_filters(
     filters: Iterable[dict[str, Any]], live: list[DeviceRecord]
 ) -> list[dict[str, Any]]:
