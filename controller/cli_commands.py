@@ -325,7 +325,8 @@ def job(args: argparse.Namespace) -> int:
     handle = hub.get_job(args.job_id)
     status = handle.wait() if args.wait else handle.get_status()
     result = handle._store.get_result(handle.job_id)
-    retries = handle._store.get_job(handle.job_id).retries
+    record = handle._store.get_job(handle.job_id)
+    retries = record.retries
     if args.json:
         print(
             json_text(
@@ -335,12 +336,16 @@ def job(args: argparse.Namespace) -> int:
                     "state": status.label,
                     "message": status.message,
                     "retries": retries,
+                    "host": record.host,
+                    "device": record.device_serial,
                     "result": result,
                 },
             )
         )
     else:
         print(f"{handle.job_id}  {handle.job_type}  {status.label}  {status.message or ''}")
+        if record.host and record.device_serial:  # who runs (or ran) it: a lab of hosts
+            print(f"on {record.host} [{record.device_serial}], attempt {record.attempt}")
         for retry in retries:
             print(f"retried: device {retry['device']} failed at {retry['at']}: {retry['reason']}")
         if result and "execution_summary" in result:

@@ -60,6 +60,7 @@ class LabHost:
     url: str
     adb: AdbServer
     serials: list[str] = field(default_factory=list)
+    standin_pids: list[int] = field(default_factory=list)
     worker: subprocess.Popen[bytes] | None = None
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -107,8 +108,8 @@ class LabHost:
 @contextmanager
 def standin_phone(
     adb: AdbServer, sandbox: Path, props: Mapping[str, str] = GALAXY_S23_PROPS
-) -> Iterator[str]:
-    """A phone stand-in in its own process, connected to ``adb``; yields its serial."""
+) -> Iterator[tuple[str, int]]:
+    """A phone stand-in in its own process, connected to ``adb``; yields (serial, pid)."""
     sandbox.mkdir(parents=True, exist_ok=True)
     props_file = sandbox.with_suffix(".json")
     props_file.write_text(json.dumps(dict(props)), encoding="utf-8")
@@ -123,7 +124,7 @@ def standin_phone(
             raise RuntimeError(f"stand-in exited with {process.wait()}")
         adb.connect(serial)
         adb.wait_for_state(serial, {"device"})
-        yield serial
+        yield serial, process.pid
     finally:
         adb.disconnect(serial)
         process.terminate()
@@ -139,7 +140,9 @@ def lab_host(base: Path, name: str, url: str, phones: int = 1) -> Iterator[LabHo
     with adb_server() as adb, ExitStack() as stack:
         host = LabHost(name, home, url, adb)
         for index in range(phones):
-            host.serials.append(stack.enter_context(standin_phone(adb, home / f"phone{index}")))
+            serial, pid = stack.enter_context(standin_phone(adb, home / f"phone{index}"))
+            host.serials.append(serial)
+            host.standin_pids.append(pid)
         try:
             yield host
         finally:
