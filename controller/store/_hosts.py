@@ -58,7 +58,8 @@ def upsert_device(conn: Connection, now: float, host: str, device: DeviceRecord)
 
 def list_devices(conn: Connection, live_since: float | None) -> list[DeviceRecord]:
     """Every host's devices; with ``live_since``, only hosts with a worker heartbeat since."""
-    where, params = "", ()
+    where = ""
+    params: tuple[float, ...] = ()
     if live_since is not None:
         where = (
             "WHERE EXISTS (SELECT 1 FROM workers AS w WHERE w.hostname = d.host "
