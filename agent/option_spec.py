@@ -32,6 +32,7 @@ class Kind(enum.Enum):
     ENUM_LIST = "enum list"  # comma list of choices       -> tuple[str, ...]
     NAME_LIST = "name list"  # comma list of free names    -> tuple[str, ...]
     SUB_OPTIONS = "sub-options"  # key=value;key=value     -> Mapping[str, SubValue]
+    TEXT = "text"  # one free value without spaces (a version) -> str
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ def allowed_text(spec: Spec) -> str:
         return f"{', '.join(spec.choices)} (comma separated, each at most once)"
     if spec.kind is Kind.NAME_LIST:
         return "comma separated names, each at most once"
+    if spec.kind is Kind.TEXT:
+        return "one value without spaces"
     return "semicolon separated key=value sub-options"
 
 
@@ -214,6 +217,10 @@ def parse_text(spec: Spec, raw: str) -> SubValue:
         return _parse_choice(spec, raw)
     if spec.kind in (Kind.ENUM_LIST, Kind.NAME_LIST):
         return _parse_list(spec, raw)
+    if spec.kind is Kind.TEXT:
+        if not raw or any(ch.isspace() for ch in raw):
+            raise ValueProblem(f"'{raw}' is not one value", raw, allowed_text(spec))
+        return raw
     raise ValueError(f"{spec.name}: a sub-option list has no single value to parse")
 
 

@@ -32,6 +32,7 @@ from controller.job_handles import (
     InferenceJobResult,
     Job,
     JobResult,
+    LinkJob,
     ProfileJob,
     ProfileJobResult,
     QuantizeJob,
@@ -47,7 +48,8 @@ from controller.job_summaries import (
     QuantizeJobSummary,
     get_job_summaries,
 )
-from controller.managed import Dataset, Model, SourceModelType
+from controller.link_jobs import submit_compile_and_link_jobs, submit_link_job
+from controller.managed import Dataset, Model, ModelMetadataKey, SourceModelType
 from controller.quantize_jobs import submit_quantize_job
 from controller.specs import InputSpecs, IOSpec, TensorSpec
 
@@ -74,7 +76,9 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "JobType",
+    "LinkJob",
     "Model",
+    "ModelMetadataKey",
     "ProfileJob",
     "ProfileJobResult",
     "ProfileJobSummary",
@@ -98,9 +102,11 @@ __all__ = [
     "get_models",
     "set_store",
     "set_verbose",
+    "submit_compile_and_link_jobs",
     "submit_compile_and_profile_jobs",
     "submit_compile_job",
     "submit_inference_job",
+    "submit_link_job",
     "submit_profile_job",
     "submit_quantize_job",
     "upload_dataset",

@@ -33,6 +33,7 @@ from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
 from controller.lab_hosts import any_host_had, lab_devices
+from controller.link_jobs import check_not_qnn_dlc
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
@@ -200,6 +201,24 @@ def get_dataset(dataset_id: str) -> Dataset:
 def get_datasets(offset: int = 0, limit: int = 50, project: Any = None) -> list[Dataset]:
     """Datasets, newest first (the client's argument order: offset, then limit)."""
     return [Dataset._from(_store(), r) for r in _store().list_datasets(limit, offset)]
+
+
+def _host_job(
+    model: Model,
+    name: str | None,
+    options: str,
+    spec: dict[str, Any],
+    dataset_id: str | None = None,
+) -> JobRecord:
+    """Queue a job the worker runs on this host (quantize, link): no device to wait for."""
+    return _store().create_job(
+        "compile",
+        model.model_id,
+        name=name,
+        options=options,
+        dataset_id=dataset_id,
+        spec=spec,
+    )
 
 
 def _as_model(model: ModelLike) -> Model:
@@ -438,6 +457,7 @@ def submit_compile_job(
             )
             for d in device
         ]
+    check_not_qnn_dlc(options)  # Qualcomm's converter: say so before the option parser
     target = parse_options(
         options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime
@@ -496,6 +516,7 @@ def submit_compile_and_profile_jobs(
             )
             for d in device
         ]
+    check_not_qnn_dlc(compile_options)
     target = parse_options(
         compile_options, job="compile", target_runtime=_compile_default(model)
     ).target_runtime

@@ -13,8 +13,11 @@ from typing import Any
 
 import controller as hub
 from controller import cli_commands as commands
+from controller import cli_run
 from controller.errors import Error, InternalError, UserError
+from controller.regress import cli as regress_cli
 from controller.simulated import SIMULATE_ENV
+from controller.web import cli as web_cli
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -168,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="write the small sample models into a directory")
     samples.add_argument("directory")
     samples.set_defaults(func=commands.samples)
+    cli_run.add_parser(sub)
+    regress_cli.add_commands(sub)  # devicelab regress run | history
+    web_cli.add_commands(sub)  # devicelab serve
     return parser
 
 
@@ -180,6 +186,8 @@ def _join_option_values(argv: list[str]) -> list[str]:
     joined: list[str] = []
     values = iter(argv)
     for arg in values:
+        if arg == "run":  # what follows is the program's own command line
+            return [*joined, arg, *values]
         if arg in _JOB_OPTION_FLAGS:
             value = next(values, None)
             joined.append(arg if value is None else f"{arg}={value}")

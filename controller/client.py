@@ -9,9 +9,26 @@ Each method is the module function of the same name (``client.get_job`` is ``hub
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from controller import api, frameworks, job_summaries, quantize_jobs
+from controller import api, frameworks, job_summaries, link_jobs, quantize_jobs
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What a client is connected to, as the cloud client's ``ClientConfig``.
+
+    ``api_url`` is the store's ``file://`` URL (scripts key caches on it, e.g.
+    qai-hub-models' framework list); there is no token or web service.
+    """
+
+    api_token: str = ""
+    api_url: str = ""
+    web_url: str = ""
+    verbose: bool = False
+    client_mode: str = "library"
+    default_project: str | None = None
 
 
 class Client:
@@ -35,6 +52,12 @@ class Client:
         del config, profile, default_project_id, client_mode
 
     @property
+    def config(self) -> ClientConfig:
+        """The store this client works on (``api_url``: its ``file://`` URL)."""
+        url = api._store().root.resolve().as_uri()
+        return ClientConfig(api_url=url, web_url=url, verbose=self.verbose)
+
+    @property
     def verbose(self) -> bool:
         """Whether API calls print progress (``set_verbose``)."""
         return bool(api._verbose)  # read at call time: set_verbose rebinds it
@@ -50,9 +73,11 @@ class Client:
     get_model = staticmethod(api.get_model)
     get_models = staticmethod(api.get_models)
     set_verbose = staticmethod(api.set_verbose)
+    submit_compile_and_link_jobs = staticmethod(link_jobs.submit_compile_and_link_jobs)
     submit_compile_and_profile_jobs = staticmethod(api.submit_compile_and_profile_jobs)
     submit_compile_job = staticmethod(api.submit_compile_job)
     submit_inference_job = staticmethod(api.submit_inference_job)
+    submit_link_job = staticmethod(link_jobs.submit_link_job)
     submit_profile_job = staticmethod(api.submit_profile_job)
     submit_quantize_job = staticmethod(quantize_jobs.submit_quantize_job)
     upload_dataset = staticmethod(api.upload_dataset)

@@ -44,6 +44,7 @@ from typing import Literal
 
 from controller import config
 from controller.jobs import JobState
+from controller.runtime_python import runtime_python
 from controller.store import Store
 
 log = logging.getLogger("devicelab.daemon")
@@ -192,7 +193,7 @@ def ensure_daemon(store_root: Path, url: str | None = None) -> int | None:
     try:
         with open(log_path(), "ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-c", _DAEMON_MAIN, "--store", str(store_root)]
+                [runtime_python(), "-c", _DAEMON_MAIN, "--store", str(store_root)]
                 + ["--lock-fd", str(lock.fd)]
                 + (["--url", url] if url else []),
                 stdin=subprocess.DEVNULL,

@@ -162,10 +162,31 @@ def matches(
     wanted = _attribute_list(attributes)
     validate_filter(name, os, wanted)
     return (
-        (not name or name == device_name)
+        (not name or name_matches(device_name, name))
         and os_matches(device_os, os)
         and set(wanted) <= set(device_attrs)
     )
+
+
+FAMILY_SUFFIX = " (Family)"
+
+
+def name_matches(device_name: str, wanted: str) -> bool:
+    """Exact, or a family: AI Hub's "Samsung Galaxy S25 (Family)" (qai-hub-models' default
+    export device) names the S25, S25+ and S25 Ultra alike.
+
+    Example:
+        >>> [name_matches(n, "Samsung Galaxy S25 (Family)") for n in
+        ...  ("Samsung Galaxy S25", "Samsung Galaxy S25 Ultra", "Samsung Galaxy S24")]
+        [True, True, False]
+    """
+    if device_name == wanted:
+        return True
+    if not wanted.endswith(FAMILY_SUFFIX):
+        return False
+    base = wanted[: -len(FAMILY_SUFFIX)]
+    rest = device_name[len(base) :]
+    return device_name.startswith(base) and (rest == "" or rest[0] in " +")
 
 
 def validate_filter(name: str, os: str, attributes: str | Iterable[str] = ()) -> None:

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.device_attributes import device_attributes, matches, os_version
+from controller.device_attributes import device_attributes, matches, name_matches, os_version
 from controller.device_profiles import DeviceProfile, host_props, load_profiles, match_profile
 from controller.errors import Error, UserError
 from controller.simulated import (
@@ -145,7 +145,9 @@ class DeviceEntry:
         return selects(wanted, self.as_device(), simulated=self.simulated)
 
     def as_device(self) -> Device:
-        return Device(self.name, self.os, tuple(self.attributes), self.serial)
+        # A list, as the cloud client's devices carry them (qai-hub-models tests
+        # ``isinstance(device.attributes, list)``).
+        return Device(self.name, self.os, list(self.attributes), self.serial)
 
     def facts(self) -> dict[str, Any]:
         """Device facts the agent needs (it holds none of its own)."""
@@ -300,7 +302,9 @@ class DeviceRegistry:
         chipsets = {a.split(":", 1)[1] for a in wanted.attribute_list if a.startswith("chipset:")}
         for profile in self._profiles:
             names = {profile.name, profile.part_number, *(p.name for p in profile.phones)}
-            if wanted.name in names or chipsets & {profile.chipset, *profile.chipset_aliases}:
+            named = wanted.name and any(name_matches(n, wanted.name) for n in names)
+            phone_chipsets = {c for p in profile.phones for c in (p.chipset, *p.chipset_aliases)}
+            if named or chipsets & {profile.chipset, *profile.chipset_aliases, *phone_chipsets}:
                 return profile
         return None
 

@@ -36,13 +36,18 @@ def _h5py() -> Any:
 def write_h5(data: DatasetEntries, path: Path) -> None:
     """Write ``data`` (name -> list of arrays) to ``path`` in the client's layout."""
     with _h5py().File(path, "w") as h5f:
-        for order, (name, samples) in enumerate(data.items()):
-            group = h5f.create_group(f"data/{order}")
-            for index, array in enumerate(samples):
-                group.create_dataset(f"batch_{index}", data=array, compression="gzip")
-            group.attrs["name"] = name
-            group.attrs["order"] = order
-            group.attrs["batch_count"] = len(samples)
+        entries_to_h5(data, h5f)
+
+
+def entries_to_h5(data: DatasetEntries, h5f: Any) -> None:
+    """Write ``data`` into an open ``h5py.File`` in the client's layout."""
+    for order, (name, samples) in enumerate(data.items()):
+        group = h5f.create_group(f"data/{order}")
+        for index, array in enumerate(samples):
+            group.create_dataset(f"batch_{index}", data=array, compression="gzip")
+        group.attrs["name"] = name
+        group.attrs["order"] = order
+        group.attrs["batch_count"] = len(samples)
 
 
 def read_h5(path: Path) -> DatasetEntries:
@@ -50,14 +55,19 @@ def read_h5(path: Path) -> DatasetEntries:
     h5py = _h5py()
     try:
         with h5py.File(path, "r") as h5f:
-            groups = list(h5f["data"].values()) if "data" in h5f else []
-            if not groups:
-                raise UserError(f"{path}: no 'data' group with inputs (not a dataset file)")
-            # Files without "order" (written from an unordered mapping) keep file order.
-            groups.sort(key=lambda g: int(g.attrs.get("order", 0)))
-            return {str(g.attrs["name"]): _samples(g) for g in groups}
+            return entries_from_h5(h5f, str(path))
     except OSError as exc:
         raise UserError(f"{path}: cannot read as an .h5 dataset ({exc})") from exc
+
+
+def entries_from_h5(h5f: Any, label: str = "dataset") -> DatasetEntries:
+    """The entries of an open ``h5py.File`` (the client's layout); UserError if it has none."""
+    groups = list(h5f["data"].values()) if "data" in h5f else []
+    if not groups:
+        raise UserError(f"{label}: no 'data' group with inputs (not a dataset file)")
+    # Files without "order" (written from an unordered mapping) keep file order.
+    groups.sort(key=lambda g: int(g.attrs.get("order", 0)))
+    return {str(g.attrs["name"]): _samples(g) for g in groups}
 
 
 def _samples(group: Any) -> list[np.ndarray]:

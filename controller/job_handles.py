@@ -37,6 +37,7 @@ __all__ = [
     "InferenceJobResult",
     "Job",
     "JobResult",
+    "LinkJob",
     "ProfileJob",
     "ProfileJobResult",
     "QuantizeJob",
@@ -113,13 +114,27 @@ class Job:
         return f"{type(self).__name__}(job_id={self.job_id!r}, name={self.name!r})"
 
     @property
+    def _owner(self) -> Any:
+        """The client the job belongs to (the cloud client's ``job._owner``; scripts read
+        ``job._owner.config``): every devicelab client shares the one store."""
+        from controller.client import Client  # controller.client imports the API, this module
+
+        return Client()
+
+    @property
     def model(self) -> Model:
         """The model the job runs (or compiles)."""
         return Model._from(self._store, self._store.get_model(self._record().model_id))
 
     @property
     def url(self) -> str:
-        """A ``file://`` URL of the job's HTML page, written now from what the store holds."""
+        """The job's page: on the lab's web page while ``devicelab serve`` shows this
+        store (or ``DEVICELAB_WEB_URL`` names one), else a ``file://`` page written now."""
+        from controller.web import job_page_url  # the web package reads jobs through here
+
+        served = job_page_url(self.job_id, self._store.location)
+        if served is not None:
+            return served
         path = self._store.root.parent / "reports" / f"{self.job_id}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         result = self._store.get_result(self.job_id)
@@ -448,11 +463,25 @@ class QuantizeJob(CompileJob):
         return QuantizeJobResult(**vars(base))
 
 
+class LinkJob(CompileJob):
+    """Link job: QNN DLC models linked into one QNN context binary (``controller.link_jobs``)."""
+
+    job_type = "link"
+    _job_type = JobType.LINK
+
+    @property
+    def models(self) -> list[Model]:
+        """The models linked (the source models of the job)."""
+        ids = self._record().spec.get("model_ids") or [self._record().model_id]
+        return [Model._from(self._store, self._store.get_model(i)) for i in ids]
+
+
 _JOB_CLASSES: dict[str, type[Job]] = {
     "profile": ProfileJob,
     "inference": InferenceJob,
     "compile": CompileJob,
     "quantize": QuantizeJob,
+    "link": LinkJob,
 }
 
 

@@ -39,7 +39,8 @@ class JobSummary:
         status: the job's ``JobStatus`` (with its message, where the client has none).
         job_type: the job's ``JobType``.
         device_name: the device the job targets (None for quantize jobs).
-        url: the job's page (a ``file://`` URL, written when read).
+        url: the job's page (on ``devicelab serve`` while it runs, else a ``file://``
+            page written when read).
     """
 
     job_id: str
@@ -55,7 +56,7 @@ class JobSummary:
 
     @property
     def url(self) -> str:
-        """A ``file://`` URL of the job's HTML page (written now from the store)."""
+        """The job's page (``Job.url``)."""
         return self._job.url
 
     def __str__(self) -> str:

@@ -51,6 +51,22 @@ class SourceModelType(enum.Enum):
     UNRECOGNIZED_MODEL_TYPE = "unrecognized"
 
 
+class ModelMetadataKey(enum.Enum):
+    """Keys of ``Model.metadata``; members and values as in the cloud client 0.56."""
+
+    UNSPECIFIED = 0
+    QNN_SDK_VERSION = 1
+    QNN_SDK_VARIANT = 2
+    QAIRT_SDK_VERSION = 3
+    QNN_MODEL_GRAPH_NAMES = 30
+    QNN_CONTEXT_BIN_GRAPH_NAMES = 30  # the client's alias of QNN_MODEL_GRAPH_NAMES
+    QNN_CONTEXT_BIN_HEXAGON_VERSION = 31
+    QNN_CONTEXT_BIN_SOC_MODEL = 32
+    QNN_CONTEXT_BIN_BACKEND = 33
+    QNN_CONTEXT_BIN_VTCM = 34
+    QNN_CONTEXT_BIN_OPTIMIZATION_LEVEL = 35
+
+
 #: Model types devicelab stores and runs (others are converted at upload or refused).
 RUNNABLE_MODEL_TYPES = frozenset(
     {
@@ -75,6 +91,27 @@ def model_type_of(value: str) -> SourceModelType:
         return SourceModelType(value)
     except ValueError:
         return SourceModelType.UNRECOGNIZED_MODEL_TYPE
+
+
+def qnn_metadata(details: dict[str, Any]) -> dict[ModelMetadataKey, str]:
+    """``Model.metadata`` from a compile result's ``details`` (``controller/compile``)."""
+    qnn = details.get("qnn")
+    if not qnn:
+        return {}
+    sdk = (details.get("versions") or {}).get("qnn_sdk", "")
+    graphs = ",".join(g.get("name", "") for g in qnn.get("graphs", []))
+    facts = {
+        ModelMetadataKey.QAIRT_SDK_VERSION: sdk,
+        ModelMetadataKey.QNN_CONTEXT_BIN_GRAPH_NAMES: graphs,
+        ModelMetadataKey.QNN_CONTEXT_BIN_HEXAGON_VERSION: str(qnn.get("htp_arch") or ""),
+        ModelMetadataKey.QNN_CONTEXT_BIN_SOC_MODEL: str(qnn.get("soc_model") or ""),
+        ModelMetadataKey.QNN_CONTEXT_BIN_BACKEND: "HTP",
+        ModelMetadataKey.QNN_CONTEXT_BIN_VTCM: str(qnn.get("vtcm_mb") or ""),
+        ModelMetadataKey.QNN_CONTEXT_BIN_OPTIMIZATION_LEVEL: str(
+            qnn.get("optimization_level") or ""
+        ),
+    }
+    return {key: value for key, value in facts.items() if value}
 
 
 def read_io(store: Store, model_id: str) -> tuple[list[IoSpec], list[IoSpec]] | None:
@@ -139,6 +176,14 @@ class Model:
 
         job_id = self._store.get_model(self.model_id).metadata.get("compiled_by")
         return None if job_id is None else job_handle(self._store, self._store.get_job(job_id))
+
+    @property
+    def metadata(self) -> dict[ModelMetadataKey, str]:
+        """What the compile job recorded about a QNN context binary it produced (the QNN
+        SDK it was built with, graph names, SoC, VTCM...); {} for other models."""
+        job = self.get_producer()
+        result = None if job is None else self._store.get_result(job.job_id)
+        return {} if not result else qnn_metadata(result.get("details") or {})
 
     def wait(self, timeout: int | None = None) -> bool:
         """True: a stored model is always ready (the client waits for a producing job)."""

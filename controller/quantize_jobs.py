@@ -89,17 +89,11 @@ def submit_quantize_job(
     job_options = f"--target_runtime onnx --quantize_full_type {full_type} {options}".strip()
     parse_options(job_options, job="compile", target_runtime="onnx")
     dataset = _calibration(calibration_data, model.name)
-    record = api._store().create_job(
-        "compile",
-        model.model_id,
-        name=name,
-        options=job_options,
-        dataset_id=dataset.dataset_id,
-        spec={
-            "job_type": "quantize",
-            "target_runtime": "onnx",
-            "weights_dtype": QuantizeDtype(weights_dtype).name,
-            "activations_dtype": QuantizeDtype(activations_dtype).name,
-        },
-    )
+    spec = {
+        "job_type": "quantize",
+        "target_runtime": "onnx",
+        "weights_dtype": QuantizeDtype(weights_dtype).name,
+        "activations_dtype": QuantizeDtype(activations_dtype).name,
+    }
+    record = api._host_job(model, name, job_options, spec, dataset.dataset_id)
     return api._queued(QuantizeJob, record)

@@ -26,9 +26,11 @@ from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
 from controller.errors import DeviceError, InternalError, UserError
 from controller.jobs import JobState
+from controller.link_jobs import run_link
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning
 from controller.options import Options, parse_options
 from controller.options.table import MODEL_RUNTIMES, TORCH_SOURCE_TYPES
+from controller.qairt import qairt_warning
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
 from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import RUNNING_STATES, JobRecord, JobStateError, Store
@@ -294,9 +296,13 @@ def _raise_agent_error(builder: ProfileResultBuilder, serial: str) -> None:
 
 def _with_warnings(result: dict[str, Any], options: Options) -> dict[str, Any]:
     """Lines a reader must not miss (``devicelab.warnings``; the CLI prints them loudly)."""
-    warning = npu_unused_warning(result, options.compute_unit)
-    if warning is not None:
-        result["devicelab"].setdefault("warnings", []).append(warning)
+    applied = result["devicelab"].get("applied") or {}
+    for warning in (
+        npu_unused_warning(result, options.compute_unit),
+        qairt_warning(options.qairt_version, applied),
+    ):
+        if warning is not None:
+            result["devicelab"].setdefault("warnings", []).append(warning)
     return result
 
 
@@ -374,15 +380,18 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         for tensor in sample.tensors:
             outputs.setdefault(tensor.name, []).append(serde.tensor_to_array(tensor))
     ctx.store.set_output_data(job.id, outputs, worker_id=ctx.worker_id)
+    applied = applied_to_dict(reply.applied)
+    warning = qairt_warning(options.qairt_version, applied)
     ctx.store.set_result(
         job.id,
         {
             "devicelab": {
+                **({"warnings": [warning]} if warning else {}),
                 "job_id": job.id,
                 "device": entry.serial,
                 "samples": count,
                 "options": options.as_dict(),
-                "applied": applied_to_dict(reply.applied),
+                "applied": applied,
                 "environment": job_environment(entry, client),
                 "retries": job.retries,
                 **_simulation(job, entry),
@@ -399,6 +408,10 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
 def run_compile(ctx: RunContext, job: JobRecord) -> None:
     """Compile on the host for the target device's SoC; the output becomes a new model."""
     from controller.compile import compile_model
+
+    if job.spec.get("job_type") == "link":
+        run_link(ctx, job)
+        return
 
     options = job_options(ctx.store, job)
     device = Device.from_filter(job.device_filter)

@@ -100,15 +100,38 @@ def test_exported_program_and_pt2_file_compile_to_tflite(tmp_path: Path) -> None
 
 
 @needs_litert_torch
-def test_onnx_only_options_are_refused_for_a_torch_to_tflite_compile() -> None:
+def test_output_names_and_channel_last_input_apply_to_a_torch_to_tflite_compile(
+    tmp_path: Path,
+) -> None:
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    x = torch.rand(1, 3, 16, 16)
+    traced = torch.jit.trace(tiny_net(), (x,))
+    options = "--output_names scores --force_channel_last_input image"
+    target = _compile(traced, options, input_specs=SPECS)
+    interpreter = Interpreter(target.download(str(tmp_path / "m.tflite")))
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert (inp["name"], tuple(inp["shape"])) == ("image", (1, 16, 16, 3))  # NHWC now
+    assert out["name"] == "scores"
+    interpreter.set_tensor(inp["index"], x.permute(0, 2, 3, 1).numpy())
+    interpreter.invoke()
+    with torch.no_grad():
+        expected = tiny_net()(x).numpy()
+    np.testing.assert_allclose(interpreter.get_tensor(out["index"]), expected, rtol=1e-4, atol=1e-5)
+
+
+@needs_litert_torch
+def test_quantization_is_refused_for_a_torch_to_tflite_compile() -> None:
     import torch
 
     traced = torch.jit.trace(tiny_net(), (torch.rand(1, 3, 16, 16),))
     job = hub.submit_compile_job(
-        traced, hub.Device(PHONE), input_specs=SPECS, options="--output_names scores"
+        traced, hub.Device(PHONE), input_specs=SPECS, options="--quantize_full_type int8"
     )
     assert not job.wait(TIMEOUT_SEC).success
-    assert "--output_names" in (job.get_status().message or "")
+    assert "--quantize_full_type" in (job.get_status().message or "")
 
 
 def test_missing_litert_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,6 +141,7 @@ def test_missing_litert_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(
         util, "find_spec", lambda name, *a: None if name == "litert_torch" else real(name, *a)
     )
+    monkeypatch.delenv("DEVICELAB_RUNTIME_PYTHON", raising=False)  # asks this interpreter
     match = r"devicelab\[(tflite-convert|torch)\]"
     with pytest.raises(hub.UserError, match=match):
         _tflite.require("torchscript")

@@ -20,7 +20,7 @@ from controller.errors import UserError
 from controller.options import JOBS, RUNTIMES, Options, parse_options
 from controller.options.model import build_options
 from controller.options.spec import Kind, OptionSpec, Spec
-from controller.options.table import OPTIONS
+from controller.options.table import COMPILE_SUB_OPTIONS, OPTIONS
 
 # Names may hold anything but the list separators; surrounding blanks are
 # trimmed by the parser, so generated names have none.
@@ -69,8 +69,14 @@ def value_strategy(spec: Spec, sub: bool = False) -> st.SearchStrategy[Any]:
     return st.fixed_dictionaries({}, optional=optional).filter(bool)  # type: ignore[arg-type]
 
 
-def _repair(values: dict[str, Any]) -> dict[str, Any]:
+def _repair(values: dict[str, Any], job: str) -> dict[str, Any]:
     """Make generated values obey the seed's rules between options."""
+    for parent, names in COMPILE_SUB_OPTIONS.items():
+        if job == "compile" and parent in values:  # a compile job takes only these
+            kept = {k: v for k, v in values[parent].items() if k in names}
+            values[parent] = kept
+            if not kept:
+                del values[parent]
     if "quantize_io_type" in values and not (
         values.get("quantize_io") is True and values.get("quantize_full_type") in (None, "int8")
     ):
@@ -101,7 +107,7 @@ def generated(draw: st.DrawFn) -> tuple[Options, str, int | None]:
     values = draw(st.fixed_dictionaries({}, optional=applicable))  # type: ignore[arg-type]
     if override:
         values["target_runtime"] = override
-    values = _repair(values)
+    values = _repair(values, job)
     output_count = len(values["output_names"]) if "output_names" in values else None
     return build_options(job, runtime, values), caller_runtime, output_count
 

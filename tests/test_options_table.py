@@ -67,6 +67,7 @@ OPTION_CASES = [
          ("0", "-5", "1.5", "2147483648", "1e3"), 100),
     Case("max_profiler_time", "profile", "tflite", "600", 600.0,
          ("0", "601", "-1", "nan", "inf", "thirty", "600.0001"), 600.0),
+    Case("qairt_version", "inference", "onnx", "2.50", "2.50", ("",), None),
 ]  # fmt: skip
 
 

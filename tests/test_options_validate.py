@@ -30,15 +30,18 @@ APPLIES: dict[str, tuple[set[str], set[str]]] = {
     "dequantize_outputs": ({P, I}, ANY),
     "tflite_delegates": ({P, I}, {TFL}),
     "tflite_options": ({P, I}, {TFL}),
-    "qnn_options": ({P, I}, {LIB, BIN}),
+    "qnn_options": ({C, P, I}, {LIB, BIN}),
     "onnx_execution_providers": ({P, I}, {ONNX}),
     "max_profiler_iterations": ({P}, ANY),
     "max_profiler_time": ({P}, ANY),
+    "qairt_version": ({C, P, I}, ANY),
 }
 CASES = {case.name: case for case in OPTION_CASES}
 
 
-def _example(name: str) -> str:
+def _example(name: str, job: Job = P) -> str:
+    if (name, job) == ("qnn_options", C):  # a compile job takes only this sub-option
+        return "--qnn_options context_enable_graphs=main"
     case = CASES[name]
     return f"--{name} {case.accepted} {case.extra}".strip()
 
@@ -53,7 +56,7 @@ def test_applicability_list_covers_every_option() -> None:
 )
 def test_option_accepted_exactly_where_the_seed_allows(name: str, job: Job, runtime: str) -> None:
     jobs, runtimes = APPLIES[name]
-    text = _example(name)
+    text = _example(name, job)
     if job in jobs and runtime in runtimes:
         assert name in parse_options(text, job=job, target_runtime=runtime).given
         return
@@ -62,6 +65,11 @@ def test_option_accepted_exactly_where_the_seed_allows(name: str, job: Job, runt
     assert info.value.option == f"--{name}"
     expected = f"this is a{'n' if job == I else ''} {job} job" if job not in jobs else runtime
     assert expected in str(info.value)
+
+
+def test_a_compile_job_refuses_qnn_sub_options_that_apply_when_the_model_runs() -> None:
+    with pytest.raises(OptionError, match="context_priority: applies when the model runs"):
+        parse_options("--qnn_options context_priority=HIGH", job=C, target_runtime=BIN)
 
 
 @pytest.mark.parametrize("job", [P, I])

@@ -25,3 +25,21 @@ def test_agent_never_imports_controller() -> None:
         if "import controller" in path.read_text() or "from controller" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_every_message_round_trips_on_the_installed_protobuf_runtime() -> None:
+    from google.protobuf import __version__
+
+    from protos import _runtime_guard, agent_pb2
+
+    assert _runtime_guard.supported(__version__)
+    for name, descriptor in agent_pb2.DESCRIPTOR.message_types_by_name.items():
+        message = getattr(agent_pb2, name)()
+        assert type(message).FromString(message.SerializeToString()) == message, descriptor
+
+
+def test_the_runtime_guard_accepts_protobuf_5_26_to_7_and_refuses_the_rest() -> None:
+    from protos._runtime_guard import supported
+
+    assert [supported(v) for v in ("5.26.1", "6.31.1", "7.36.2", "7.99.0rc1")] == [True] * 4
+    assert [supported(v) for v in ("4.25.3", "5.26.0", "8.0.0")] == [False] * 3

@@ -452,3 +452,69 @@ def test_output_data_round_trip(store: Store, tmp_path: Path) -> None:
     assert loaded is not None and store.has_artifact(sha)
     assert [a.tolist() for a in loaded["output_0"]] == [a.tolist() for a in outputs["output_0"]]
     assert store.get_result(job.id) == {"ok": True}  # outputs and result live side by side
+
+
+# -- regression suite runs (controller/regress) ---------------------------------
+
+
+def _night(entry: str, verdict: str, median: float, **more: Any) -> dict[str, Any]:
+    blocks = [[int(median) + i % 3 for i in range(1500)]]  # long enough to be packed
+    return {"entry": entry, "device_serial": "local", "verdict": verdict,
+            "candidate_median_us": median, "candidate_blocks_us": blocks, **more}  # fmt: skip
+
+
+def test_regress_runs_round_trip_with_their_samples(
+    open_store: Callable[[], Store], clock: ManualClock
+) -> None:
+    store = open_store()
+    results = [_night("classifier", "same", 1000.0), _night("detector", "regression", 2100.0)]
+    run_id = store.add_regress_run(
+        "nightly", results, outcome="regression", started_at=clock(), summary={"exit_code": 1}
+    )
+    assert re.fullmatch(r"r[a-z0-9]{8}", run_id)
+    run = open_store().get_regress_run(run_id)
+    assert (run["suite"], run["outcome"]) == ("nightly", "regression")
+    assert run["summary"] == {"exit_code": 1}
+    assert [r["entry"] for r in run["results"]] == ["classifier", "detector"]
+    assert run["results"][0]["candidate_blocks_us"] == results[0]["candidate_blocks_us"]
+    with pytest.raises(UserError, match="rnothere0"):
+        store.get_regress_run("rnothere0")
+
+
+def test_regress_history_is_oldest_first_and_last_good_skips_regressions(
+    store: Store, clock: ManualClock
+) -> None:
+    ids = []
+    for verdict, median in (("same", 1000.0), ("same", 1001.0), ("regression", 1100.0)):
+        ids.append(store.add_regress_run("nightly", [_night("classifier", verdict, median)],
+                                         outcome="pass", started_at=clock()))  # fmt: skip
+        clock.advance(24 * 3600)
+    history = store.regress_history("classifier")
+    assert [h["run_id"] for h in history] == ids
+    assert [h["candidate_median_us"] for h in store.regress_history("classifier", "local", 2)] == [
+        1001.0,
+        1100.0,
+    ]
+    assert store.regress_history("classifier", "sim:SM8550") == []
+    assert store.regress_baseline("classifier", "local")["run_id"] == ids[1]
+    assert store.regress_baseline("classifier", "local", ids[0])["candidate_median_us"] == 1000.0
+    assert store.regress_baseline("unknown entry", "local") is None
+    with pytest.raises(UserError, match="has no result for 'detector'"):
+        store.regress_baseline("detector", "local", ids[0])
+
+
+def test_regress_runs_are_listed_newest_first_with_their_verdicts(
+    store: Store, clock: ManualClock
+) -> None:
+    assert store.list_regress_runs() == []
+    first = store.add_regress_run("nightly", [_night("classifier", "same", 1000.0)],
+                                  outcome="pass", started_at=clock())  # fmt: skip
+    clock.advance(24 * 3600)
+    results = [_night("classifier", "regression", 1100.0), _night("detector", "same", 900.0),
+               _night("segmenter", "same", 800.0)]  # fmt: skip
+    second = store.add_regress_run("nightly", results, outcome="regression", started_at=clock())
+    runs = store.list_regress_runs()
+    assert [r["run_id"] for r in runs] == [second, first]
+    assert runs[0]["verdicts"] == {"regression": 1, "same": 2}
+    assert (runs[0]["outcome"], runs[1]["verdicts"]) == ("regression", {"same": 1})
+    assert [r["run_id"] for r in store.list_regress_runs(limit=1, offset=1)] == [first]

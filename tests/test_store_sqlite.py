@@ -346,3 +346,24 @@ def test_leftovers_of_a_crashed_writer_are_swept(tmp_path: Path) -> None:
     store = Store(tmp_path)
     assert not leftover.exists() and fresh.exists()
     assert not store.has_artifact(sha)
+
+
+def test_a_v4_store_upgrades_in_place_with_regression_history(tmp_path: Path) -> None:
+    """A store written before regression suites (schema 4) keeps its jobs and takes runs."""
+    raw = sqlite3.connect(tmp_path / "store.db")
+    for step in _schema.MIGRATIONS[:4]:
+        for statement in step:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 4")
+    raw.execute(
+        "INSERT INTO models (id, name, model_type, sha256, size_bytes, created_at) "
+        "VALUES ('mold00001', 'tiny.tflite', 'tflite', 'x', 1, 1.0)"
+    )
+    raw.commit()
+    raw.close()
+    store = Store(tmp_path)
+    assert store.diagnostics()["schema_version"] == SCHEMA_VERSION == 5
+    assert store.get_model("mold00001").name == "tiny.tflite"
+    night = {"entry": "classifier", "device_serial": "local", "verdict": "new"}
+    run_id = store.add_regress_run("nightly", [night], outcome="pass", started_at=1.0)
+    assert [r["run_id"] for r in store.regress_history("classifier")] == [run_id]

@@ -114,6 +114,13 @@ def register_qnn_ep(ort: ModuleType) -> list[Any]:
             device here (naming why: no fastrpc node, no ``libcdsprpc.so``).
     """
     global _registered
+    if not hasattr(ort, "get_ep_devices"):
+        # Plugin EPs came with ONNX Runtime 1.23; an environment pinned older (qai-hub-models
+        # 0.65 pins onnxruntime <= 1.22.1) runs ONNX models on the CPU only.
+        raise MissingLibraryError(
+            f"ONNX Runtime {ort.__version__} cannot load plugin execution providers "
+            "(onnxruntime-qnn needs onnxruntime >= 1.24)"
+        )
     with _REGISTER_LOCK:
         devices = [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP_NAME]
         if devices:

@@ -50,6 +50,7 @@ from controller.compile._source import (
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
+from controller.qairt import version_matches
 
 #: Calibration samples by input name, in the source model's layout.
 CalibrationData: TypeAlias = Mapping[str, Sequence[np.ndarray]]
@@ -146,6 +147,7 @@ def compile_model(
     _record_model(model, source, options, run)
     if target is not None:
         _context_binary(model, target, workdir, product, run)
+        _record_qnn_requests(options, run)
     elif options.target_runtime == "onnx":
         with run.stage("checking and saving the ONNX model"):
             save_model(model, product)
@@ -181,15 +183,13 @@ def _torch_to_tflite(
     product: Path,
     run: _Run,
 ) -> CompileResult:
-    """PyTorch -> TFLite with litert-torch; ONNX-only options are refused, not ignored."""
+    """PyTorch -> TFLite with litert-torch; quantization (ONNX only here) is refused, not
+    ignored; output names and channel-last inputs/outputs are applied."""
     unsupported = [
         flag
         for flag, given in (
             ("--quantize_full_type", options.quantize_full_type),
             ("--quantize_io", options.quantize_io),
-            ("--output_names", options.output_names),
-            ("--force_channel_last_input", options.force_channel_last_input),
-            ("--force_channel_last_output", options.force_channel_last_output),
         )
         if given
     ]
@@ -199,8 +199,11 @@ def _torch_to_tflite(
             "tflite here (litert-torch converts the graph as exported); compile to onnx "
             "first, or leave them out"
         )
+    layout = _tflite.TorchLayout(
+        options.output_names, options.force_channel_last_input, options.force_channel_last_output
+    )
     with run.stage(f"converting {source.name} to TFLite (litert-torch)"):
-        _tflite.from_torch(source, input_specs, product)
+        _tflite.from_torch(source, input_specs, product, layout)
     run.details.update(
         source=str(source),
         target_runtime="tflite",
@@ -324,10 +327,13 @@ def _quantize_stage(
         model = _quantized(model, options.quantize_full_type, data, options, workdir, run)
     if options.quantize_io:
         if not is_quantized(model):
-            raise UserError(
-                "--quantize_io keeps a quantized model's inputs/outputs quantized, and this model "
-                "is not quantized: add --quantize_full_type (e.g. int8)"
+            # The cloud's sense: it applies when the model is quantized. qai-hub-models sends
+            # it on the float ONNX compile that feeds a quantize job (build_compile_options).
+            run.notes.append(
+                "--quantize_io: nothing to keep quantized, the model is not quantized (it "
+                "applies when a quantized model is compiled, e.g. after a quantize job)"
             )
+            return model
         with run.stage("keeping inputs/outputs quantized"):
             kept = keep_io_quantized(model)
         run.details["quantized_io"] = [io.as_dict() for io in kept]
@@ -373,6 +379,27 @@ def _record_model(model: onnx.ModelProto, source: Path, options: Options, run: _
         opsets={entry.domain or "ai.onnx": entry.version for entry in model.opset_import},
         versions=_versions(),
     )
+
+
+def _record_qnn_requests(options: Options, run: _Run) -> None:
+    """``--qnn_options context_enable_graphs`` and ``--qairt_version`` on a context-binary
+    compile: recorded; a note when the binary differs from what was asked."""
+    qnn = run.details["qnn"]
+    asked = options.qnn_options.get("context_enable_graphs")
+    if asked:
+        names = [str(name) for name in asked] if isinstance(asked, tuple) else [str(asked)]
+        qnn["requested_graph_names"] = names
+        built = [graph["name"] for graph in qnn["graphs"]]
+        if names != built:
+            run.notes.append(
+                f"context_enable_graphs={','.join(names)} recorded; the binary's graph is "
+                f"named {','.join(built)} (onnxruntime-qnn names it; run it by that name)"
+            )
+    sdk = run.details.get("versions", {}).get("qnn_sdk", "")
+    if options.qairt_version and sdk and not version_matches(options.qairt_version, sdk):
+        run.notes.append(
+            f"--qairt_version {options.qairt_version} recorded; compiled with QNN SDK {sdk}"
+        )
 
 
 def _value(value: onnx.ValueInfoProto) -> dict[str, Any]:

@@ -22,18 +22,20 @@ Both are checked at submit (``require``), so a host without them refuses the job
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from controller.compile import _torch
 from controller.compile._shapes import InputSpecs
 from controller.errors import UserError
+from controller.runtime_python import runtime_has, runtime_python
 
 ONNX2TF_ENV = "DEVICELAB_ONNX2TF"
 TFLITE_EXTRA = "pip install 'devicelab[tflite-convert]'"
@@ -63,10 +65,10 @@ def require(source_type: str) -> None:
     """
     if source_type in _torch.TORCH_SUFFIXES:
         _torch.require_torch("--target_runtime tflite from a PyTorch source")
-        if importlib.util.find_spec("litert_torch") is None:
+        if not runtime_has("litert_torch"):  # where the worker will convert it
             raise UserError(
                 "--target_runtime tflite from a PyTorch source needs litert-torch, which is "
-                f"not installed: {TFLITE_EXTRA}"
+                f"not installed in {runtime_python()}: {TFLITE_EXTRA}"
             )
         return
     if onnx2tf_command() is None:
@@ -78,8 +80,18 @@ def require(source_type: str) -> None:
         )
 
 
-def from_torch(source: Path, specs: InputSpecs | None, out: Path) -> Path:
+def from_torch(
+    source: Path,
+    specs: InputSpecs | None,
+    out: Path,
+    layout: TorchLayout | None = None,
+) -> Path:
     """Convert a ``.pt`` / ``.pt2`` source to ``out`` with litert-torch.
+
+    ``layout`` names the outputs and the inputs/outputs to take or give channel-last
+    (``--output_names``, ``--force_channel_last_input``/``_output``): the exported
+    module is wrapped in the transposes before conversion, so the converted graph
+    reads and writes those layouts itself.
 
     Raises:
         UserError: a converter refusal (an op LiteRT lacks), with its message.
@@ -87,20 +99,71 @@ def from_torch(source: Path, specs: InputSpecs | None, out: Path) -> Path:
     program, args = _torch.load_program(source, specs)
     import litert_torch
 
+    inputs = list(specs) if specs else [str(n) for n in program.graph_signature.user_inputs]
+    count = len(program.graph_signature.user_outputs)
+    layout = layout or TorchLayout()
+    outputs = list(layout.output_names) or [f"output_{i}" for i in range(count)]
+    module, args = _channel_last(program.module(), args, inputs, outputs, layout)
     try:
-        edge = litert_torch.convert(program.module(), args)
+        edge = litert_torch.convert(module, args)
         out.parent.mkdir(parents=True, exist_ok=True)
         edge.export(str(out))
     except Exception as exc:  # the converter raises many types; each is about the model
         raise UserError(f"{source.name}: litert-torch could not convert it: {exc}") from exc
-    inputs = list(specs) if specs else [str(n) for n in program.graph_signature.user_inputs]
-    _name_io(out, inputs, len(program.graph_signature.user_outputs))
+    _name_io(out, inputs, outputs)
     return out
 
 
-def _name_io(path: Path, inputs: list[str], outputs: int) -> None:
+@dataclass(frozen=True)
+class TorchLayout:
+    """Compile options a PyTorch -> TFLite conversion applies (names as the user gave)."""
+
+    output_names: tuple[str, ...] = ()
+    channel_last_inputs: tuple[str, ...] = ()
+    channel_last_outputs: tuple[str, ...] = ()
+
+
+def _to_last(tensor: Any) -> Any:
+    """(N, C, ...) -> (N, ..., C): the channel axis moved last."""
+    return tensor.permute(0, *range(2, tensor.dim()), 1)
+
+
+def _to_first(tensor: Any) -> Any:
+    """(N, ..., C) -> (N, C, ...)."""
+    return tensor.permute(0, tensor.dim() - 1, *range(1, tensor.dim() - 1))
+
+
+def _channel_last(
+    module: Any, args: tuple[Any, ...], inputs: list[str], outputs: list[str], layout: TorchLayout
+) -> tuple[Any, tuple[Any, ...]]:
+    """``module`` wrapped to take the named inputs and give the named outputs channel-last."""
+    if not (layout.channel_last_inputs or layout.channel_last_outputs):
+        return module, args
+    import torch
+
+    last_in = [name in layout.channel_last_inputs for name in inputs]
+    last_out = [name in layout.channel_last_outputs for name in outputs]
+
+    class ChannelLast(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = module
+
+        def forward(self, *values: Any) -> Any:
+            result = self.inner(
+                *(_to_first(v) if f else v for v, f in zip(values, last_in, strict=True))
+            )
+            many = isinstance(result, tuple | list)
+            results = list(result) if many else [result]
+            results = [_to_last(r) if f else r for r, f in zip(results, last_out, strict=True)]
+            return tuple(results) if many else results[0]
+
+    return ChannelLast(), tuple(_to_last(a) if f else a for a, f in zip(args, last_in, strict=True))
+
+
+def _name_io(path: Path, inputs: list[str], outputs: list[str]) -> None:
     """Name the converted model's inputs and outputs as the ONNX path does: the
-    ``input_specs`` names and ``output_0``, ...
+    ``input_specs`` names and ``--output_names`` (default ``output_0``, ...).
 
     litert-torch names them ``serving_default_args_0`` / ``serving_default_output_0``,
     and a script runs the compiled model with the names it gave
@@ -113,12 +176,12 @@ def _name_io(path: Path, inputs: list[str], outputs: int) -> None:
 
     model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
     graph = model.subgraphs[0]
-    if len(graph.inputs) != len(inputs) or len(graph.outputs) != outputs:
+    if len(graph.inputs) != len(inputs) or len(graph.outputs) != len(outputs):
         return
     if any((buffer.offset or 0) > 1 for buffer in model.buffers or []):
         return  # a > 2 GB model keeps its weights after the flatbuffer: not rewritten
     names = dict(zip(graph.inputs, inputs, strict=True))
-    names.update({index: f"output_{i}" for i, index in enumerate(graph.outputs)})
+    names.update(dict(zip(graph.outputs, outputs, strict=True)))
     for index, name in names.items():
         graph.tensors[index].name = name.encode()
     for signature in model.signatureDefs or []:

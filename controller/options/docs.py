@@ -23,6 +23,7 @@ _TYPE_NAMES = {
     Kind.ENUM_LIST: "comma separated list, used in the order given",
     Kind.NAME_LIST: "comma separated names",
     Kind.SUB_OPTIONS: "semicolon separated key=value sub-options",
+    Kind.TEXT: "one value without spaces",
 }
 
 _GRAMMAR_NOTES = (

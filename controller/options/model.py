@@ -78,6 +78,7 @@ class Options:
     onnx_execution_providers: tuple[str, ...]
     max_profiler_iterations: int
     max_profiler_time: float
+    qairt_version: str | None
     #: Names of the options the user wrote (without ``--``).
     given: frozenset[str]
     requested: str = field(default="", compare=False)

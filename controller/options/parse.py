@@ -14,8 +14,9 @@ from controller.errors import InternalError
 from controller.options.grammar import RawOption, group_tokens, join_tokens, split_tokens
 from controller.options.model import Options, build_options
 from controller.options.spec import JOBS, Job, Kind, OptionSpec, Value
-from controller.options.table import OPTIONS_BY_NAME
+from controller.options.table import COMPILE_SUB_OPTIONS, OPTIONS_BY_NAME
 from controller.options.validate import (
+    check_compile_sub_options,
     check_job,
     check_requirements,
     check_runtime,
@@ -71,6 +72,7 @@ def parse_options(
         check_runtime(OPTIONS_BY_NAME[option.name], job, runtime)
     values = {option.name: _parse_raw(OPTIONS_BY_NAME[option.name], option) for option in raw}
     check_requirements(OPTIONS_BY_NAME, values, output_count)
+    check_compile_sub_options(values, job, COMPILE_SUB_OPTIONS)
     requested = options if isinstance(options, str) else join_tokens(tokens)
     return build_options(job, runtime, values, requested)
 

@@ -239,7 +239,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         name="qnn_options",
         kind=Kind.SUB_OPTIONS,
-        jobs=_RUN,
+        jobs=_ALL_JOBS,
         runtimes=frozenset({"qnn_lib_aarch64_android", "qnn_context_binary"}),
         runtime_rule=(
             "can only be used when the target runtime is qnn_lib_aarch64_android, or "
@@ -250,7 +250,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default_text="each sub-option's own default",
         help=(
             "Semicolon separated key=value sub-options for Qualcomm AI Engine Direct. Applies to "
-            "QNN model libraries (.so) and, in devicelab, to QNN context binaries (.bin)."
+            "QNN model libraries (.so) and, in devicelab, to QNN context binaries (.bin). A "
+            "compile job takes only context_enable_graphs (one name, recorded with the binary)."
         ),
         example='--qnn_options "context_priority=HIGH;context_htp_performance_mode=BALANCED"',
     ),
@@ -293,6 +294,23 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
         example="--max_profiler_time=30",
     ),
+    # ----------------------------------------------------------- every job
+    OptionSpec(
+        name="qairt_version",
+        kind=Kind.TEXT,
+        jobs=_ALL_JOBS,
+        metavar="<version>",
+        default_text="the QNN SDK the device (or this host, for a compile) has",
+        help=(
+            "The cloud's choice among its QAIRT (QNN SDK) versions, e.g. 2.50, default or "
+            "latest. devicelab runs the one QNN SDK each device has: the version is accepted "
+            "and recorded, and the result warns when the version that ran differs."
+        ),
+        example="--qairt_version 2.50",
+    ),
 )
 
 OPTIONS_BY_NAME = {spec.name: spec for spec in OPTIONS}
+
+#: The sub-options a compile job takes (the others apply when the model runs).
+COMPILE_SUB_OPTIONS: dict[str, tuple[str, ...]] = {"qnn_options": ("context_enable_graphs",)}

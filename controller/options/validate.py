@@ -97,3 +97,22 @@ def _text(value: Value) -> str:
 def check_sub_requirements(spec: OptionSpec, values: Mapping[str, SubValue]) -> None:
     """Requirements among the sub-options of one list (e.g. optimization value/type)."""
     check_requirements(spec.sub_options(), values, None, parent=spec.name)
+
+
+def check_compile_sub_options(
+    values: Mapping[str, Value], job: str, allowed: Mapping[str, tuple[str, ...]]
+) -> None:
+    """On a compile job, refuse sub-options that apply only when the model runs."""
+    if job != "compile":
+        return
+    for parent, names in allowed.items():
+        given = values.get(parent)
+        extra = (
+            [key for key in given or {} if key not in names] if isinstance(given, Mapping) else []
+        )
+        if extra:
+            raise OptionError(
+                f"{', '.join(extra)}: applies when the model runs (profile and inference jobs); "
+                f"a compile job takes only {', '.join(names)}",
+                option=f"--{parent}",
+            )

@@ -137,11 +137,36 @@ _V4 = (
         WHERE device_serial IS NOT NULL AND state NOT IN ('created', 'success', 'failed')""",
 )
 
-# v5: as SQLite's v5 (devices and health keyed by (host, serial), unplaced_since),
+# v5: as SQLite's v5, regression suite runs and their entry x device results (controller/regress).
+_V5 = (
+    """CREATE TABLE regress_runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        finished_at DOUBLE PRECISION NOT NULL,
+        outcome TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX regress_runs_by_started ON regress_runs (started_at)",
+    """CREATE TABLE regress_results (
+        run_id TEXT NOT NULL REFERENCES regress_runs (id) ON DELETE CASCADE,
+        entry TEXT NOT NULL,
+        device_serial TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        candidate_model_id TEXT,
+        candidate_median_us DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, entry, device_serial)
+    )""",
+    "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
+)
+
+# v6: as SQLite's v6 (devices and health keyed by (host, serial), unplaced_since),
 # plus artifacts every host reaches (controller/store/_blobs.py): content-addressed,
 # in 1 MiB chunks. STORAGE EXTERNAL: models and arrays barely compress, so PostgreSQL
 # should not spend CPU trying (it still moves large values out of line, TOAST).
-_V5 = (
+_V6 = (
     "ALTER TABLE devices ADD COLUMN host TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE devices DROP CONSTRAINT devices_pkey",
     "ALTER TABLE devices ADD PRIMARY KEY (host, serial)",
@@ -165,7 +190,7 @@ _V5 = (
     "ALTER TABLE artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant: the advisory lock every process opening the database takes to migrate.
 _MIGRATION_LOCK_KEY = "devicelab schema migration"

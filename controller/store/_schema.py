@@ -146,14 +146,41 @@ _V4 = (
             AND parent_job_id IN (SELECT id FROM jobs WHERE state = 'failed')""",
 )
 
-# v5: a lab of many hosts (controller/store/_hosts.py). A device serial names a device
+# v5: regression suite runs (controller/regress): one row per run, one per entry x
+# device in it; `detail` holds the comparison, the candidate's kept samples (packed)
+# and the top layers. Read back as an entry's nightly history.
+_V5 = (
+    """CREATE TABLE regress_runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX regress_runs_by_started ON regress_runs (started_at)",
+    """CREATE TABLE regress_results (
+        run_id TEXT NOT NULL REFERENCES regress_runs (id) ON DELETE CASCADE,
+        entry TEXT NOT NULL,
+        device_serial TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        candidate_model_id TEXT,
+        candidate_median_us REAL,
+        created_at REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, entry, device_serial)
+    )""",
+    "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
+)
+
+# v6: a lab of many hosts (controller/store/_hosts.py). A device serial names a device
 # on one host, so the devices a worker publishes and each device's health are keyed by
 # (host, serial); rows from before have host '' and go to the first host that opens the
 # store (Store.adopt_unhosted: on one host, its own). A queued job no live host has a
 # device for records since when (it fails after DEVICELAB_UNPLACED_TIMEOUT_S).
 # PostgreSQL's step also creates the artifact tables (SQLite keeps artifacts in files).
-_V5 = (
-    """CREATE TABLE devices_v5 (
+_V6 = (
+    """CREATE TABLE devices_v6 (
         host TEXT NOT NULL DEFAULT '',
         serial TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -163,11 +190,11 @@ _V5 = (
         last_seen REAL NOT NULL,
         PRIMARY KEY (host, serial)
     )""",
-    """INSERT INTO devices_v5 (serial, name, os_version, attributes, info, last_seen)
+    """INSERT INTO devices_v6 (serial, name, os_version, attributes, info, last_seen)
         SELECT serial, name, os_version, attributes, info, last_seen FROM devices""",
     "DROP TABLE devices",
-    "ALTER TABLE devices_v5 RENAME TO devices",
-    """CREATE TABLE device_health_v5 (
+    "ALTER TABLE devices_v6 RENAME TO devices",
+    """CREATE TABLE device_health_v6 (
         host TEXT NOT NULL DEFAULT '',
         serial TEXT NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
@@ -177,18 +204,18 @@ _V5 = (
         failed_recoveries INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (host, serial)
     )""",
-    """INSERT INTO device_health_v5 (serial, state, reason, since, failed_recoveries)
+    """INSERT INTO device_health_v6 (serial, state, reason, since, failed_recoveries)
         SELECT serial, state, reason, since, failed_recoveries FROM device_health""",
     "DROP TABLE device_health",
-    "ALTER TABLE device_health_v5 RENAME TO device_health",
+    "ALTER TABLE device_health_v6 RENAME TO device_health",
     "ALTER TABLE device_transitions ADD COLUMN host TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE jobs ADD COLUMN unplaced_since REAL",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The first version whose devices and health rows name their host (Store.__init__).
-HOSTS_SCHEMA_VERSION = MIGRATIONS.index(_V5) + 1
+HOSTS_SCHEMA_VERSION = MIGRATIONS.index(_V6) + 1
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -45,6 +45,7 @@ from controller.store import (
     _hosts,
     _jobs,
     _packed,
+    _regress,
     _runs,
     _scheduling,
 )
@@ -677,6 +678,65 @@ class Store:
         with self._db.read() as conn:
             sha = _runs.get_output_sha256(conn, job_id)
         return None if sha is None else _arrays.decode(self.artifact_path(sha))
+
+    # -- regression suite runs (controller/regress) --------------------------
+
+    def add_regress_run(
+        self,
+        suite: str,
+        results: Sequence[dict[str, Any]],
+        *,
+        outcome: str,
+        started_at: float,
+        summary: dict[str, Any] | None = None,
+    ) -> str:
+        """Store a suite run and its entry x device results (each needs ``entry``,
+        ``device_serial``, ``verdict``); returns the run id. Sample lists are packed."""
+        packed = [_packed.pack(dict(r)) for r in results]
+        with self._db.write() as conn:
+            return _regress.insert_run(
+                conn,
+                suite=suite,
+                started_at=started_at,
+                finished_at=self._clock(),
+                outcome=outcome,
+                summary=summary or {},
+                results=packed,
+            )
+
+    def get_regress_run(self, run_id: str) -> dict[str, Any]:
+        """A stored suite run with its results (UserError for an unknown id)."""
+        with self._db.read() as conn:
+            return _packed.unpack(_regress.get_run(conn, run_id))  # type: ignore[no-any-return]
+
+    def list_regress_runs(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Suite runs newest first: id, suite, times, outcome, summary and ``verdicts``
+        (how many entries x devices got each verdict); results via ``get_regress_run``."""
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            return _regress.list_runs(conn, limit, offset)
+
+    def regress_history(
+        self, entry: str, device_serial: str | None = None, limit: int = 365
+    ) -> list[dict[str, Any]]:
+        """An entry's stored results, oldest first: the newest ``limit`` of them."""
+        check_page(limit, 0)
+        with self._db.read() as conn:
+            rows = _regress.history(conn, entry, device_serial, limit)
+        return [_packed.unpack(r) for r in rows]
+
+    def regress_baseline(
+        self, entry: str, device_serial: str, run_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The result a ``last-good`` baseline means (None when there is none yet), or
+        the pinned ``run_id``'s result for this entry and device (UserError if absent)."""
+        with self._db.read() as conn:
+            found: dict[str, Any] | None = (
+                _regress.result_of(conn, run_id, entry, device_serial)
+                if run_id is not None
+                else _regress.last_good(conn, entry, device_serial)
+            )
+        return None if found is None else _packed.unpack(found)
 
 
 def _postgres_engine(url: str, connect_timeout_s: float) -> Engine:

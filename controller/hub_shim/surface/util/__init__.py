@@ -1,0 +1,1 @@
+"""``qai_hub.util``: only ``dataset_entries_converters`` is provided."""
