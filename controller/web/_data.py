@@ -131,7 +131,10 @@ class LabData:
         return [
             row
             | _status_fields(
-                by_host.get((row["host"], row["serial"])) or DeviceStatus(row["serial"])
+                by_host.get((row["host"], row["serial"]))
+                # this host's held-off device, named by no job's host
+                or (statuses.get(row["serial"]) if row["host"] == _UNKNOWN_HOST else None)
+                or DeviceStatus(row["serial"])
             )
             | {"job": busy.get((row["host"], row["serial"]))}
             | self._last_health(scanned, row["host"], row["serial"])
