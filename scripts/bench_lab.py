@@ -17,7 +17,11 @@ used during the batch from /proc: the workers (controller + store client), the
 stand-ins with their agents (the device side), and the PostgreSQL server: per job
 and as a share of the machine's cores over the batch.
 
+Artifacts: an incompressible ``--artifact-mb`` file put from one host's store and
+fetched into another's cache: MiB/s each way and the peak RSS growth.
+
     .venv/bin/python scripts/bench_lab.py [--stale 10] [--rounds 3] [--devices 4] [--jobs 16]
+        [--artifact-mb 256] [--only recovery|artifacts|scale]
 """
 
 from __future__ import annotations
@@ -179,6 +183,37 @@ def bench_recovery(args: argparse.Namespace, work: Path, url: str, model: Path) 
         print(f"{label:<24}{statistics.median(values):>10.1f}{max(values):>8.1f}")
 
 
+# --- artifacts --------------------------------------------------------------------------
+
+
+def bench_artifacts(args: argparse.Namespace, work: Path, url: str) -> None:
+    """An incompressible artifact put on host A, fetched into host B's cache: MB/s and the
+    peak RSS growth (chunks stream, so it stays far below the artifact's size)."""
+    import resource
+
+    size = args.artifact_mb << 20
+    source = work / "blob.bin"
+    work.mkdir(parents=True, exist_ok=True)
+    with source.open("wb") as out:
+        for _ in range(args.artifact_mb):
+            out.write(os.urandom(1 << 20))
+    a = Store(work / "a", url=url, host="host-a")
+    b = Store(work / "b", url=url, host="host-b")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    sha = a.put_artifact(source)
+    put_s = time.monotonic() - started
+    started = time.monotonic()
+    fetched = b.artifact_path(sha)
+    get_s = time.monotonic() - started
+    rss_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert fetched.stat().st_size == size
+    print(f"\nartifact of {args.artifact_mb} MiB across hosts (1 MiB chunks)")
+    print(f"  put on host A:        {put_s:6.1f} s  {args.artifact_mb / put_s:6.0f} MiB/s")
+    print(f"  fetched on host B:    {get_s:6.1f} s  {args.artifact_mb / get_s:6.0f} MiB/s")
+    print(f"  peak RSS growth:      {rss_growth_mb:6.0f} MiB")
+
+
 # --- scale -------------------------------------------------------------------------------
 
 
@@ -254,7 +289,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="recovery rounds")
     parser.add_argument("--devices", type=int, default=4, help="stand-ins in the scale runs")
     parser.add_argument("--jobs", type=int, default=16, help="jobs per scale batch")
-    parser.add_argument("--skip", choices=("recovery", "scale"), help="leave one part out")
+    parser.add_argument("--artifact-mb", type=int, default=256, help="artifact size, MiB")
+    parser.add_argument(
+        "--only", choices=("recovery", "artifacts", "scale"), help="run one part only"
+    )
     args = parser.parse_args()
     from controller.samples import write_samples
 
@@ -262,9 +300,11 @@ def main() -> None:
         work = Path(tmp)
         model = write_samples(work / "models")[0]  # tiny_cnn.onnx
         with postgres(work) as url:
-            if args.skip != "recovery":
+            if args.only in (None, "recovery"):
                 bench_recovery(args, work / "recovery", url, model)
-            if args.skip != "scale":
+            if args.only in (None, "artifacts"):
+                bench_artifacts(args, work / "artifacts", url)
+            if args.only in (None, "scale"):
                 bench_scale(args, work / "scale", url, model)
 
 
