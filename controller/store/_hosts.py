@@ -17,6 +17,12 @@ from controller.store._records import DeviceRecord
 from controller.store._sql import Connection, Row, placeholders
 
 _DEVICE_COLUMNS = "host, serial, name, os_version, attributes, info, last_seen"
+_UPSERT_DEVICE = (
+    f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (host, serial) DO UPDATE SET name = excluded.name, "
+    "os_version = excluded.os_version, attributes = excluded.attributes, "
+    "info = excluded.info, last_seen = excluded.last_seen"
+)
 _QUEUED_DEVICE_JOBS = "state = 'created' AND kind IN ('profile', 'inference')"
 
 
@@ -33,20 +39,14 @@ def publish_devices(
     else:
         conn.execute("DELETE FROM devices WHERE host = ?", (host,))
     conn.executemany(
-        f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (host, serial) DO UPDATE SET name = excluded.name, "
-        "os_version = excluded.os_version, attributes = excluded.attributes, "
-        "info = excluded.info, last_seen = excluded.last_seen",
+        _UPSERT_DEVICE,
         [_device_params(host, device, now) for device in devices],
     )
 
 
 def upsert_device(conn: Connection, now: float, host: str, device: DeviceRecord) -> DeviceRecord:
     conn.execute(
-        f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (host, serial) DO UPDATE SET name = excluded.name, "
-        "os_version = excluded.os_version, attributes = excluded.attributes, "
-        "info = excluded.info, last_seen = excluded.last_seen",
+        _UPSERT_DEVICE,
         _device_params(host, device, now),
     )
     row = conn.execute(
