@@ -1,12 +1,17 @@
 """Two hosts, one PostgreSQL store, end to end: a job submitted from a third process runs
 on a host that has the device; kill -9 that host mid-job and the job finishes on the
-other host, exactly once. Each host is a real ``devicelab worker`` process with its own
-``DEVICELAB_HOME``, adb server and phone stand-in (tests/lab.py).
+other host, exactly once. A host cut off and back (its worker frozen with SIGSTOP past
+the heartbeat timeout, then resumed) finds its job taken and finished, and changes
+nothing (tests/test_lab_hosts.py pins the refusal of each late write).
+Each host is a real ``devicelab worker`` process with its own ``DEVICELAB_HOME``, adb
+server and phone stand-in (tests/lab.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -90,4 +95,39 @@ def test_a_host_killed_mid_job_hands_the_job_to_the_other_host_once(
         # The first run's events stay under attempt 1; the second run wrote its own.
         assert any(e.kind == "iterations" for e in store.events(job_id, attempt=1))
         assert any(e.kind == "iterations" for e in store.events(job_id, attempt=2))
+        store.close()
+
+
+def test_a_host_cut_off_and_back_finds_its_job_taken_and_its_late_result_refused(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    url = database_url(tmp_path)
+    with lab_host(tmp_path, "host-a", url) as a, lab_host(tmp_path, "host-b", url) as b:
+        a.start_worker(STALE_S)
+        b.start_worker(STALE_S)
+        job_id = _submit(
+            client_env(tmp_path / "laptop", url, "laptop"), models_dir / "tiny_cnn.onnx"
+        )
+        store = Store(tmp_path / "observer", url=url, host="observer")
+        _wait(store, job_id, lambda j: j.state is JobState.MEASURING_PERFORMANCE)
+        first = store.get_job(job_id)
+        cut, survivor = (a, b) if first.host == "host-a" else (b, a)
+        assert cut.worker is not None
+        os.killpg(cut.worker.pid, signal.SIGSTOP)  # silent: no heartbeat, no writes
+        try:
+            _wait(store, job_id, lambda j: j.finished)  # taken over and finished meanwhile
+        finally:
+            os.killpg(cut.worker.pid, signal.SIGCONT)  # back, with its run's stream pending
+        done = store.get_job(job_id)
+        assert done.state is JobState.SUCCESS, done.message
+        assert done.attempt == 2 and done.host == survivor.name
+        deadline = time.monotonic() + TIMEOUT_S
+        while cut.name not in store.live_hosts(STALE_S):  # it heartbeats again
+            assert time.monotonic() < deadline, "the resumed host never heartbeat"
+            time.sleep(0.1)
+        time.sleep(2 * STALE_S)  # its run's pending writes come now, and are refused
+        assert store.get_job(job_id) == done
+        result = store.get_result(job_id)
+        assert result is not None and result["devicelab"]["device"] == survivor.serials[0]
+        assert cut.worker.poll() is None  # the host that came back is still serving
         store.close()
