@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -78,34 +79,49 @@ def main(argv: list[str] | None = None) -> int:
     else:
         token = os.environ.get(args.token_env, "")
     server, port = build_server(args.workdir, args.port, args.host, token)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.exit_with_stdin:
-        threading.Thread(target=_stop_at_eof, args=(stop,), daemon=True).start()
+    stop, wake_fd = _catch_stop_signals()
     print(ready_line(port, os.getpid()), flush=True)
-    # Wake up now and then: Python runs signal handlers in the main thread only, and a
-    # SIGTERM the kernel hands to another thread (seen after SIGSTOP + SIGCONT) would
-    # not wake an untimed wait: the agent ignored it for good.
-    while not stop.wait(0.5):
-        pass
+    _sleep_until_stopped(stop, wake_fd, args.exit_with_stdin)
     server.stop(grace=2).wait()
     return 0
 
 
-def _stop_at_eof(stop: threading.Event) -> None:
-    """Set ``stop`` once stdin reaches end of file.
+def _catch_stop_signals() -> tuple[threading.Event, int]:
+    """SIGTERM and SIGINT set the event and write to the returned file descriptor."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    return stop, wake_read
 
-    The parent holds the pipe's write end open and never writes: the kernel
-    closes it when the parent dies however it dies (SIGKILL included), so the
-    agent does not live on re-parented to init. PR_SET_PDEATHSIG would not do:
-    it fires when the *thread* that started the agent exits, and a worker starts
-    it from a job's thread.
+
+def _sleep_until_stopped(stop: threading.Event, wake_fd: int, watch_stdin: bool) -> None:
+    """Return once ``stop`` is set, or (``watch_stdin``) once stdin reaches end of file.
+
+    No timer: an idle agent must not wake (it would be noise in a phone's
+    measurements). Python runs signal handlers in the main thread only, and a
+    SIGTERM the kernel hands to another thread (seen after SIGSTOP + SIGCONT)
+    would not end a plain wait: the agent ignored it for good. The C-level
+    handler writes to the wakeup fd from whichever thread took the signal, and
+    that wakes the ``select`` here.
+
+    Stdin: the parent holds the pipe's write end open and never writes: the
+    kernel closes it when the parent dies however it dies (SIGKILL included),
+    so the agent does not live on re-parented to init. PR_SET_PDEATHSIG would
+    not do: it fires when the *thread* that started the agent exits, and a
+    worker starts it from a job's thread.
     """
-    while sys.stdin.buffer.read(4096):
-        pass
-    logging.getLogger("devicelab.agent").info("parent gone (stdin closed); exiting")
-    stop.set()
+    stdin = sys.stdin.fileno()
+    watched = [wake_fd, stdin] if watch_stdin else [wake_fd]
+    while not stop.is_set():
+        readable, _, _ = select.select(watched, [], [])
+        if wake_fd in readable:
+            os.read(wake_fd, 512)
+        if watch_stdin and stdin in readable and not os.read(stdin, 4096):
+            logging.getLogger("devicelab.agent").info("parent gone (stdin closed); exiting")
+            return
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class Done:
     loop_time_s: float
     peak_memory_bytes: int
     memory_increase_bytes: int
+    # The job process's CPU time during the loop (all its threads), from os.times().
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
 
 
 ProfileEvent = StageStarted | LoadDone | Applied | IterationTimes | LayerIteration | Done

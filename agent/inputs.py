@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# numpy 2 imports numpy.random on first use: ~25 ms that would fall between the
+# warm load and the warm-up of every job. Imported with the job code instead
+# (agent/standby.py starts a job's process with it, ahead of the job).
+import numpy.random  # noqa: F401
+
 from agent.errors import InvalidOptionError
 from agent.runtimes.base import TensorSpec
 

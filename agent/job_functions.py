@@ -37,6 +37,9 @@ def profile_job(
         yield from vendor_profile_job(model_path, config, plan, tool)
         return
     runtime = runtime_for(model_path)
+    # Before the first load, as in a process started ahead (agent/standby.py): the
+    # first load times the model's load, never the runtime's import.
+    runtime.prepare()
     yield from ProfileSession(runtime, model_path, config, plan).run()
 
 

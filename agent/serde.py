@@ -100,6 +100,7 @@ def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
                 loop_time_s=event.loop_time_s,
                 peak_memory_bytes=event.peak_memory_bytes,
                 memory_increase_bytes=event.memory_increase_bytes,
+                loop_cpu=pb.LoopCpu(job_user_s=event.cpu_user_s, job_system_s=event.cpu_system_s),
             )
             return pb.ProfileEvent(done=summary)
     raise TypeError(f"unknown event {event!r}")

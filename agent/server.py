@@ -8,6 +8,7 @@ decides whether the controller reports a ``UserError`` or an ``InternalError``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import os
@@ -22,14 +23,16 @@ from pathlib import Path
 import grpc
 import psutil
 
-from agent import __version__, serde
+from agent import __version__, events, serde
 from agent.artifacts import ArtifactStore, UploadChunk
 from agent.errors import AgentError, JobCancelledError
+from agent.footprint import LoopCpuMeter
 from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
-from agent.isolation import Liveness, run_isolated
+from agent.isolation import Cancellation, Liveness
 from agent.job_functions import infer_job, profile_job
 from agent.runtimes import all_runtime_info, runtime_name_for
 from agent.session import ProfilePlan
+from agent.standby import JobProcesses
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
@@ -55,13 +58,15 @@ def _device_os() -> str:
 
 
 class AgentServicer(pb_grpc.AgentServicer):
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, start_ahead: bool = True) -> None:
         self.workdir = workdir
         self.artifacts = ArtifactStore(workdir / "artifacts", workdir / "incoming")
         self.started = time.monotonic()
         # One job at a time: two jobs on one device would measure each other.
         self._job_lock = threading.Lock()
-        self._cancel_events: dict[str, threading.Event] = {}
+        self._cancel_events: dict[str, Cancellation] = {}
+        self.processes = JobProcesses(ahead=start_ahead)
+        self.processes.refill(())  # the runtime is not known yet: the job code only
 
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingReply:
         uptime = time.monotonic() - self.started
@@ -130,9 +135,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ProfileEvent]:
         cancelled = self._register(request.job_id)
-        # A controller that gave up on the stream (its watchdog) ends the job too: else a
-        # resumed agent would run it for no one, holding the device.
-        context.add_callback(cancelled.set)
+        _cancel_with_call(context, cancelled)
         heartbeat_s = request.heartbeat_s or _DEFAULT_HEARTBEAT_S
         try:
             yield from self._wait_for_job_slot(heartbeat_s, cancelled)
@@ -146,9 +149,10 @@ class AgentServicer(pb_grpc.AgentServicer):
             yield pb.ProfileEvent(error=serde.error_to_proto(exc))
         finally:
             self._cancel_events.pop(request.job_id, None)
+            cancelled.close()
 
     def _wait_for_job_slot(
-        self, heartbeat_s: float, cancelled: threading.Event
+        self, heartbeat_s: float, cancelled: Cancellation
     ) -> Iterator[pb.ProfileEvent]:
         """Take the job lock; beat while another job holds it (queued is not frozen)."""
         waited_s = 0.0
@@ -160,29 +164,44 @@ class AgentServicer(pb_grpc.AgentServicer):
             yield pb.ProfileEvent(heartbeat=beat)
 
     def _profile(
-        self, request: pb.ProfileRequest, cancelled: threading.Event, heartbeat_s: float
+        self, request: pb.ProfileRequest, cancelled: Cancellation, heartbeat_s: float
     ) -> Iterator[pb.ProfileEvent]:
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
             model_path = self.artifacts.stage(
                 request.artifact_sha256, request.model_filename, Path(scratch)
             )
+            runtimes: tuple[str, ...] = ()
             if model_path.suffix.lower() != ".so":  # QNN model libraries: qnn-net-run only
-                runtime_name_for(model_path)  # an unknown suffix fails here, before a process
+                # An unknown suffix fails here, before a process.
+                runtimes = (runtime_name_for(model_path),)
             config = serde.run_config_from_proto(request.options, Path(scratch))
             plan = ProfilePlan(
                 max_iterations=request.max_iterations or _DEFAULT_PLAN.max_iterations,
                 max_time_s=request.max_time_s or _DEFAULT_PLAN.max_time_s,
                 warmup_iterations=request.warmup_iterations,
                 layer_profile_iterations=request.layer_profile_iterations,
+                # The loop's progress is its heartbeat (agent/session.py, ProfilePlan);
+                # 0.9: a flush lands before the relay's own beat would.
+                flush_interval_s=0.9 * heartbeat_s,
             )
-            job = run_isolated(
-                profile_job, (model_path, config, plan), cancelled.is_set, heartbeat_s
-            )
-            for event in job:
-                if isinstance(event, Liveness):
-                    yield pb.ProfileEvent(heartbeat=serde.heartbeat_to_proto(event))
-                else:
-                    yield serde.event_to_proto(event)
+            meter = LoopCpuMeter()
+            process = self.processes.take(runtimes)
+            try:
+                job = process.run(profile_job, (model_path, config, plan), cancelled, heartbeat_s)
+                for event in job:
+                    meter.saw(event)
+                    yield self._event_proto(event, meter)
+            finally:
+                self.processes.job_ended(process, runtimes)  # its measurements are over
+
+    @staticmethod
+    def _event_proto(event: events.ProfileEvent | Liveness, meter: LoopCpuMeter) -> pb.ProfileEvent:
+        if isinstance(event, Liveness):
+            return pb.ProfileEvent(heartbeat=serde.heartbeat_to_proto(event))
+        proto = serde.event_to_proto(event)
+        if proto.HasField("done"):
+            meter.fill(proto.done.loop_cpu)
+        return proto
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         try:
@@ -194,17 +213,22 @@ class AgentServicer(pb_grpc.AgentServicer):
 
     def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
         feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
-        with tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch:
+        cancelled = Cancellation()
+        _cancel_with_call(context, cancelled)
+        with (
+            contextlib.closing(cancelled),
+            tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch,
+        ):
             model_path = self.artifacts.stage(
                 request.artifact_sha256, request.model_filename, Path(scratch)
             )
-            runtime_name_for(model_path)
+            runtimes = (runtime_name_for(model_path),)
             config = serde.run_config_from_proto(request.options, Path(scratch))
-            # A call its controller gave up on (a frozen agent, resumed) stops the job.
-            job = run_isolated(
-                infer_job, (model_path, config, feeds), lambda: not context.is_active()
-            )
-            [result] = list(job)
+            process = self.processes.take(runtimes)
+            try:
+                [result] = list(process.run(infer_job, (model_path, config, feeds), cancelled))
+            finally:
+                self.processes.job_ended(process, runtimes)
         samples = [
             pb.Sample(tensors=[serde.array_to_tensor(n, a) for n, a in outputs.items()])
             for outputs in result.samples
@@ -218,10 +242,19 @@ class AgentServicer(pb_grpc.AgentServicer):
             event.set()
         return pb.CancelReply(found=event is not None)
 
-    def _register(self, job_id: str) -> threading.Event:
-        event = threading.Event()
-        self._cancel_events[job_id] = event
-        return event
+    def _register(self, job_id: str) -> Cancellation:
+        cancellation = Cancellation()
+        self._cancel_events[job_id] = cancellation
+        return cancellation
+
+
+def _cancel_with_call(context: grpc.ServicerContext, cancelled: Cancellation) -> None:
+    """End the job when its call ends: a controller that gave up on it (its watchdog, a
+    frozen agent resumed) ends the job too, else the agent would run it for no one,
+    holding the device. A call that ended before its handler ran (cancelled while the
+    agent was frozen) takes no callback: the job is cancelled at once."""
+    if not context.add_callback(cancelled.set) or not context.is_active():
+        cancelled.set()
 
 
 class _TokenInterceptor(grpc.ServerInterceptor):
@@ -247,9 +280,12 @@ class _TokenInterceptor(grpc.ServerInterceptor):
 
 
 def build_server(
-    workdir: Path, port: int, host: str = "127.0.0.1", token: str = ""
+    workdir: Path, port: int, host: str = "127.0.0.1", token: str = "", start_ahead: bool = True
 ) -> tuple[grpc.Server, int]:
-    """A started gRPC server; returns it with the bound port (``port=0`` picks one)."""
+    """A started gRPC server; returns it with the bound port (``port=0`` picks one).
+
+    ``start_ahead``: start each job's process while the agent is idle (``agent/standby.py``).
+    """
     interceptors = [_TokenInterceptor(token)] if token else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
@@ -259,7 +295,7 @@ def build_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    pb_grpc.add_AgentServicer_to_server(AgentServicer(workdir), server)
+    pb_grpc.add_AgentServicer_to_server(AgentServicer(workdir, start_ahead), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind the agent to {host}:{port}")

@@ -14,6 +14,7 @@ The order and its reasons:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -26,10 +27,6 @@ from agent.inputs import make_feeds
 from agent.memory import PeakMemoryMeter, peak_memory_method
 from agent.runtimes.base import LoadedModel, RunConfig, Runtime
 
-# Latencies are flushed to the stream at most this often, so a long loop is
-# visible while it runs without a message per iteration.
-_FLUSH_INTERVAL_S = 0.5
-
 
 @dataclass(frozen=True)
 class ProfilePlan:
@@ -37,6 +34,14 @@ class ProfilePlan:
     max_time_s: float = 600.0
     warmup_iterations: int = 1
     layer_profile_iterations: int = 3
+    # Latencies are flushed to the stream at most this often, so a long loop is
+    # visible while it runs without a message per iteration. The flushes are also the
+    # job's sign of life: the agent beats on its own only after a heartbeat without
+    # any item, so the server sets this a little under the heartbeat (agent/server.py)
+    # and nothing but the loop's own progress wakes the agent while the loop runs.
+    # Each message costs the agent ~12 wake-ups of gRPC's threads and ~1 ms of CPU
+    # (scripts/bench_agent_footprint.py): one per heartbeat, not more.
+    flush_interval_s: float = 0.5
 
 
 def should_stop(iterations_done: int, elapsed_s: float, max_time_s: float) -> bool:
@@ -108,8 +113,10 @@ class ProfileSession:
         latencies_ns: list[int] = []
         flushed = 0
         stop_reason = "max_iterations"
+        flush_ns = int(plan.flush_interval_s * 1e9)
         meter = PeakMemoryMeter()
         meter.start()
+        cpu_start = os.times()
         loop_start = last_flush = clock()
         for i in range(plan.max_iterations):
             now = clock()
@@ -119,10 +126,11 @@ class ProfileSession:
             t0 = clock()
             run()
             latencies_ns.append(clock() - t0)
-            if (t0 - last_flush) / 1e9 >= _FLUSH_INTERVAL_S:
+            if t0 - last_flush >= flush_ns:
                 yield events.IterationTimes(flushed, _to_us(latencies_ns[flushed:]))
                 flushed, last_flush = len(latencies_ns), clock()
         loop_time_s = (clock() - loop_start) / 1e9
+        cpu_end = os.times()
         memory = meter.stop()
         if flushed < len(latencies_ns):
             yield events.IterationTimes(flushed, _to_us(latencies_ns[flushed:]))
@@ -132,6 +140,8 @@ class ProfileSession:
             loop_time_s=loop_time_s,
             peak_memory_bytes=memory.peak_bytes,
             memory_increase_bytes=memory.increase_bytes,
+            cpu_user_s=cpu_end.user - cpu_start.user,
+            cpu_system_s=cpu_end.system - cpu_start.system,
         )
 
     def _layer_profile(self, feeds: dict[str, np.ndarray]) -> Iterator[events.ProfileEvent]:

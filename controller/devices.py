@@ -33,8 +33,8 @@ from controller.transports.adb import (
     AdbDeviceConfig,
     AdbTransport,
     adb_server_port,
-    adb_server_running,
 )
+from controller.transports.adb_host import device_serials
 from controller.transports.base import Transport
 from controller.transports.local import LOCAL_SERIAL, LocalTransport
 
@@ -363,14 +363,13 @@ class DeviceRegistry:
 
     def _adb_serials(self) -> list[str] | None:
         """Serials of adb devices in state ``device``; None when the listing failed."""
-        if not self._use_adb or not adb_server_running():
+        if not self._use_adb:
             return []
-        import adbutils
-
         try:
-            client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
-            return [d.serial for d in client.list() if d.state == "device"]
-        except (adbutils.AdbError, adbutils.AdbTimeout, OSError) as exc:
+            return device_serials(adb_server_port())  # never starts a server, unlike adbutils
+        except ConnectionRefusedError:  # no adb server: no adb devices
+            return []
+        except (OSError, ValueError) as exc:
             log.warning("listing adb devices on port %s failed: %s", adb_server_port(), exc)
             return None
 

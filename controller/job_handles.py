@@ -46,6 +46,8 @@ __all__ = [
     "job_handle",
 ]
 
+# A wait() wakes when this process moves a job (an in-process worker ending it:
+# controller/store/_changes.py); a move by a worker in another process is seen this often.
 _WAIT_POLL_SEC = 0.1
 
 
@@ -182,13 +184,17 @@ class Job:
         """
         # As the client: a falsy timeout (None or 0) waits as long as the job runs.
         deadline = time.monotonic() + timeout if timeout else None
+        seen = self._store.job_moves
         while not (status := self.get_status()).finished:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"Waiting for {self.job_type} job ({self.job_id}) completion timed out"
-                    f" after {timeout} seconds."
-                )
-            time.sleep(_WAIT_POLL_SEC)
+            sleep_s = _WAIT_POLL_SEC
+            if deadline is not None:
+                sleep_s = min(sleep_s, deadline - time.monotonic())
+                if sleep_s <= 0:
+                    raise TimeoutError(
+                        f"Waiting for {self.job_type} job ({self.job_id}) completion timed out"
+                        f" after {timeout} seconds."
+                    )
+            seen = self._store.wait_for_job_move(seen, sleep_s)
         return status
 
     def cancel(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.results import AGENT_CPU_NOTABLE_SHARE
+
 
 def _ms(us: float) -> str:
     return f"{us / 1000:.3f} ms"
@@ -53,12 +55,27 @@ def summary_text(result: dict[str, Any], bold: bool = False) -> str:
         f" (stopped by {extra.get('stop_reason', '?')})",
         f"peak memory:      {_mib(summary['estimated_inference_peak_memory'])}",
     ]
+    agent_cpu = agent_cpu_line(extra.get("loop_cpu", {}))
+    if agent_cpu:
+        lines.append(agent_cpu)
     for fallback in applied.get("fallbacks", []):
         lines.append(f"fallback:         {fallback}")
     for warning in applied.get("warnings", []):
         lines.append(f"warning:          {warning}")
     loud = [f"{_BOLD}{line}{_RESET}" if bold else line for line in loud_lines(result)]
     return "\n".join([*loud, *lines, *loud])
+
+
+def agent_cpu_line(loop_cpu: dict[str, Any]) -> str | None:
+    """The agent's CPU during the timed loop, when it is more than a small share of it."""
+    share = loop_cpu.get("agent_share_of_loop", 0.0)
+    if share < AGENT_CPU_NOTABLE_SHARE:
+        return None
+    return (
+        f"agent CPU:        {loop_cpu['agent_cpu_s'] * 1000:.1f} ms during the timed loop"
+        f" ({share:.1%} of it; {loop_cpu['agent_context_switches']} wake-ups):"
+        " something ran beside the measurement"
+    )
 
 
 def layer_table(result: dict[str, Any], top: int | None = None) -> str:

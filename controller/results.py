@@ -23,6 +23,10 @@ _STAGE_NAMES = {number: name for name, number in STAGES.items()}
 # Per-layer summary statistic across profiled iterations: the median resists the
 # odd preempted iteration better than the mean, and matches the loop's summary.
 LAYER_AGGREGATE = "median"
+# The agent's own CPU during the timed loop above this share of the loop's wall time
+# is shown with the result: an idle agent beside a loop costs ~0 (README, "The agent's
+# footprint"), so 1 % means something else ran in it (a noisy neighbour).
+AGENT_CPU_NOTABLE_SHARE = 0.01
 
 
 @dataclass
@@ -124,6 +128,8 @@ class ProfileResultBuilder:
         }
         if self.applied is not None:
             extras["applied"] = applied_to_dict(self.applied)
+        if self.summary is not None and self.summary.HasField("loop_cpu"):
+            extras["loop_cpu"] = loop_cpu_to_dict(self.summary.loop_cpu, self.summary.loop_time_s)
         return extras
 
 
@@ -152,6 +158,25 @@ def result_from_events(events: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
         except ValueError:  # a gap in the iteration batches: keep what is contiguous
             break
     return builder.build()
+
+
+def loop_cpu_to_dict(cpu: pb.LoopCpu, loop_time_s: float) -> dict[str, Any]:
+    """CPU seconds spent during the timed loop: by the job's process, and by the agent.
+
+    Example: a 10 s loop on one thread gives ``job_cpu_s`` ~10 and, from a quiet
+    agent, ``agent_cpu_s`` ~0.001 and ``agent_share_of_loop`` ~0.0001.
+    """
+    agent_s = cpu.agent_user_s + cpu.agent_system_s
+    return {
+        "job_cpu_s": round(cpu.job_user_s + cpu.job_system_s, 6),
+        "job_user_s": round(cpu.job_user_s, 6),
+        "job_system_s": round(cpu.job_system_s, 6),
+        "agent_cpu_s": round(agent_s, 6),
+        "agent_user_s": round(cpu.agent_user_s, 6),
+        "agent_system_s": round(cpu.agent_system_s, 6),
+        "agent_context_switches": cpu.agent_context_switches,
+        "agent_share_of_loop": round(agent_s / loop_time_s, 6) if loop_time_s > 0 else 0.0,
+    }
 
 
 def _range(load: _Load | None, attr: str) -> list[int]:

@@ -280,18 +280,34 @@ class Applied(_message.Message):
     def __init__(self, runtime: _Optional[str] = ..., runtime_version: _Optional[str] = ..., accelerators: _Optional[_Iterable[str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ..., settings: _Optional[_Mapping[str, str]] = ..., inputs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("iterations", "stop_reason", "loop_time_s", "peak_memory_bytes", "memory_increase_bytes")
+    __slots__ = ("iterations", "stop_reason", "loop_time_s", "peak_memory_bytes", "memory_increase_bytes", "loop_cpu")
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     LOOP_TIME_S_FIELD_NUMBER: _ClassVar[int]
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_INCREASE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LOOP_CPU_FIELD_NUMBER: _ClassVar[int]
     iterations: int
     stop_reason: str
     loop_time_s: float
     peak_memory_bytes: int
     memory_increase_bytes: int
-    def __init__(self, iterations: _Optional[int] = ..., stop_reason: _Optional[str] = ..., loop_time_s: _Optional[float] = ..., peak_memory_bytes: _Optional[int] = ..., memory_increase_bytes: _Optional[int] = ...) -> None: ...
+    loop_cpu: LoopCpu
+    def __init__(self, iterations: _Optional[int] = ..., stop_reason: _Optional[str] = ..., loop_time_s: _Optional[float] = ..., peak_memory_bytes: _Optional[int] = ..., memory_increase_bytes: _Optional[int] = ..., loop_cpu: _Optional[_Union[LoopCpu, _Mapping]] = ...) -> None: ...
+
+class LoopCpu(_message.Message):
+    __slots__ = ("job_user_s", "job_system_s", "agent_user_s", "agent_system_s", "agent_context_switches")
+    JOB_USER_S_FIELD_NUMBER: _ClassVar[int]
+    JOB_SYSTEM_S_FIELD_NUMBER: _ClassVar[int]
+    AGENT_USER_S_FIELD_NUMBER: _ClassVar[int]
+    AGENT_SYSTEM_S_FIELD_NUMBER: _ClassVar[int]
+    AGENT_CONTEXT_SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    job_user_s: float
+    job_system_s: float
+    agent_user_s: float
+    agent_system_s: float
+    agent_context_switches: int
+    def __init__(self, job_user_s: _Optional[float] = ..., job_system_s: _Optional[float] = ..., agent_user_s: _Optional[float] = ..., agent_system_s: _Optional[float] = ..., agent_context_switches: _Optional[int] = ...) -> None: ...
 
 class ErrorInfo(_message.Message):
     __slots__ = ("kind", "error_type", "message")

@@ -1,13 +1,19 @@
 """Submit -> SUCCESS latency of a tiny profile job on the local device, and where it goes.
 
 One warm-up job (starts the local agent, uploads the model), then ``--jobs``
-jobs of the tiny ONNX sample, one after another, each with
-``--max_profiler_iterations 1``. For each: the wall time from the
-``submit_profile_job`` call until ``job.wait()`` returns SUCCESS, minus the
-job's own inference time (its timed loop, from the result). Prints the median
-and p90 of that overhead (target <= 2 s) and a breakdown into consecutive
-phases, from the job record's timestamps and the times the agent's stage
-events reached the store; then the agent's own figures (loads, profiled runs).
+jobs of the tiny ONNX sample, one after another with ``--gap-s`` of idle device
+between them (the agent starts the next job's process while idle:
+``agent/standby.py``; ``--gap-s 0`` shows back-to-back jobs, whose process is
+still importing when they arrive), each with ``--max_profiler_iterations 1``.
+For each: the wall time from the ``submit_profile_job`` call until
+``job.wait()`` returns SUCCESS, minus the job's own inference time (its timed
+loop, from the result). Prints the median and p90 of that overhead (target:
+median <= 50 ms) and a breakdown into consecutive phases, from the job
+record's timestamps and the times the agent's stage events reached the store;
+then the agent's own figures (loads, profiled runs), and a job's process
+started now next to one started ahead: time to its first event, and its first
+load (the same work either way: a process started ahead imported its runtime,
+it loaded no model).
 
 The jobs use the default of 3 layer-profiling iterations: ``layer_profile_iterations``
 is a job spec field, not a user option, so the API cannot change it.
@@ -15,7 +21,7 @@ is a job spec field, not a user option, so the API cannot change it.
 A private ``DEVICELAB_HOME`` and a private, empty adb server: the worker lists
 adb devices on every poll, and must not touch another server's devices.
 
-    .venv/bin/python scripts/bench_latency.py [--jobs 10]
+    .venv/bin/python scripts/bench_latency.py [--jobs 10] [--gap-s 1]
 """
 
 from __future__ import annotations
@@ -38,10 +44,11 @@ if TYPE_CHECKING:
     from controller.managed import Model
 
 OPTIONS = "--compute_unit cpu --max_profiler_iterations 1"
-TARGET_OVERHEAD_S = 2.0
+TARGET_OVERHEAD_S = 0.050
 JOB_TIMEOUT_SEC = 120.0
 SIDE_CALLS = 10  # repetitions of each provisioning step timed outside a job
 CHILD_STARTS = 5  # child processes started outside a job, to time their start
+AHEAD_IDLE_S = 2.0  # how long a process started ahead waits before its job (imports done)
 
 # Consecutive phases of a job: (label, start mark, end mark). Marks are host
 # times: "submit"/"seen" taken here, the others from the store (see job_marks).
@@ -53,7 +60,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("warm-up + timed loop", "warmup", "layer_profile"),
     ("layer profiling (profiled runs)", "layer_profile", "done"),
     ("finish (health, result, state)", "done", "finished"),
-    ("seen by job.wait() (poll)", "finished", "seen"),
+    ("seen by job.wait()", "finished", "seen"),
 )
 PROVISION = PHASES[2][0]
 POLL_PHASES = (PHASES[1][0], PHASES[-1][0])  # waiting on the worker's and wait()'s polls
@@ -128,7 +135,7 @@ def timed_job(model: Model) -> JobTiming:
     status = job.wait(timeout=JOB_TIMEOUT_SEC)
     seen = time.time()
     if not status.success:
-        raise RuntimeError(f"job {job.job_id} {status.code.value}: {status.message}")
+        raise RuntimeError(f"job {job.job_id} {status.code}: {status.message}")
     marks = job_marks(job.job_id, submit, seen)
     result = job.download_profile()
     summary, extra = result["execution_summary"], result["devicelab"]
@@ -155,9 +162,18 @@ def median_call_s(call: Callable[[], object], times: int = SIDE_CALLS) -> float:
     return statistics.median(walls)
 
 
-def child_first_event_s(model_path: Path) -> float:
-    """Start a job's child process as the agent does; seconds until its first event."""
-    from agent.isolation import run_isolated
+@dataclass(frozen=True)
+class ChildStart:
+    """A job's process outside a job: seconds to its first event, and its first load."""
+
+    first_event_s: float
+    first_load_s: float
+
+
+def child_start(model_path: Path, ahead: bool) -> ChildStart:
+    """Run a job in a process as the agent does: started now, or ``AHEAD_IDLE_S`` before."""
+    from agent import events
+    from agent.isolation import Cancellation, JobProcess
     from agent.job_functions import profile_job
     from agent.serde import run_config_from_proto
     from agent.session import ProfilePlan
@@ -166,13 +182,19 @@ def child_first_event_s(model_path: Path) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         config = run_config_from_proto(pb.RunOptions(compute_units=["cpu"]), Path(scratch))
         plan = ProfilePlan(max_iterations=1, layer_profile_iterations=0)
+        if ahead:
+            process = JobProcess(preload=("onnxruntime",))
+            time.sleep(AHEAD_IDLE_S)
         start = time.perf_counter()
-        stream = run_isolated(profile_job, (model_path, config, plan))
+        if not ahead:
+            process = JobProcess()
+        cancel = Cancellation()
+        stream = process.run(profile_job, (model_path, config, plan), cancel)
         next(stream)  # StageStarted("first_load"): the child is up, its imports done
         elapsed = time.perf_counter() - start
-        for _ in stream:  # let it finish and exit
-            pass
-    return elapsed
+        loads = [e for e in stream if isinstance(e, events.LoadDone)]
+        cancel.close()
+    return ChildStart(elapsed, loads[0].time_us / 1e6)
 
 
 def provision_steps(model: Model, model_path: Path) -> dict[str, float]:
@@ -187,9 +209,14 @@ def provision_steps(model: Model, model_path: Path) -> dict[str, float]:
         "connect (agent process alive?)": median_call_s(entry.transport.connect),
         "artifact present? (gRPC)": median_call_s(lambda: client.has_artifact(artifact.sha256)),
         "health snapshot before": median_call_s(lambda: health_before(entry.transport)),
-        "agent: job's child process up (spawn+imports)": statistics.median(
-            child_first_event_s(model_path) for _ in range(CHILD_STARTS)
-        ),
+    }
+
+
+def child_starts(model_path: Path) -> dict[str, list[ChildStart]]:
+    """``CHILD_STARTS`` job processes started now, and as many started ahead."""
+    return {
+        kind: [child_start(model_path, ahead) for _ in range(CHILD_STARTS)]
+        for kind, ahead in (("started now", False), ("started ahead", True))
     }
 
 
@@ -204,23 +231,27 @@ def print_row(label: str, values: Sequence[float]) -> None:
     print(f"  {label:<44} {_ms(statistics.median(values))}  {_ms(percentile(values, 0.9))}")
 
 
-def print_report(timings: list[JobTiming], steps: dict[str, float]) -> None:
+def print_report(
+    timings: list[JobTiming], steps: dict[str, float], starts: dict[str, list[ChildStart]]
+) -> None:
     """Headline against the target, then the phases, the agent's figures, the steps."""
     overheads = [t.overhead_s for t in timings]
     median, p90 = statistics.median(overheads), percentile(overheads, 0.9)
-    verdict = "met" if p90 <= TARGET_OVERHEAD_S else "MISSED"
+    verdict = "met" if median <= TARGET_OVERHEAD_S else "MISSED"
     print(f"\nsubmit -> SUCCESS minus the job's inference time, {len(timings)} jobs:")
     print(
-        f"  median {_ms(median)}   p90 {_ms(p90)}   target <= {TARGET_OVERHEAD_S:.0f} s: {verdict}"
+        f"  median {_ms(median)}   p90 {_ms(p90)}   "
+        f"target median <= {TARGET_OVERHEAD_S * 1000:.0f} ms: {verdict}"
     )
     print_phases(timings)
     print_agent_figures(timings)
     print_steps(timings, steps)
+    print_child_starts(starts)
 
 
 def print_phases(timings: list[JobTiming]) -> None:
     """The consecutive phases, and how much of the total is waiting on a poll."""
-    from controller.managed import _WAIT_POLL_SEC
+    from controller.job_handles import _WAIT_POLL_SEC
     from controller.worker import POLL_INTERVAL_SEC
 
     print(f"\n  {'phase (consecutive, host clock)':<44} {'median':>10}  {'p90':>10}")
@@ -228,10 +259,10 @@ def print_phases(timings: list[JobTiming]) -> None:
         print_row(label, [t.phases[label] for t in timings])
     print_row("total (submit -> seen SUCCESS)", [t.total_s for t in timings])
     waits = [sum(t.phases[p] for p in POLL_PHASES) for t in timings]
-    print_row("  of which waiting on polls", waits)
+    print_row("  of which queue and seen", waits)
     print(
-        f"  (a submit wakes this process's worker; other processes' submits are seen within"
-        f" {POLL_INTERVAL_SEC} s; job.wait() polls every {_WAIT_POLL_SEC} s)"
+        "  (in this process a submit wakes the worker and a store write wakes job.wait();"
+        f" another process's are seen within {POLL_INTERVAL_SEC} s and {_WAIT_POLL_SEC} s)"
     )
 
 
@@ -259,6 +290,14 @@ def print_steps(timings: list[JobTiming], steps: dict[str, float]) -> None:
     print(f"  {'the provision phase in the jobs (median)':<44} {_ms(in_jobs)}")
 
 
+def print_child_starts(starts: dict[str, list[ChildStart]]) -> None:
+    """A job's process started now and one started ahead: its start, and its first load."""
+    print(f"\n  {'a job process, outside a job':<44} {'median':>10}  {'p90':>10}")
+    for kind, runs in starts.items():
+        print_row(f"{kind}: to its first event", [r.first_event_s for r in runs])
+        print_row(f"{kind}: its first (cold) load", [r.first_load_s for r in runs])
+
+
 # --- main ------------------------------------------------------------------------------
 
 
@@ -272,9 +311,13 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     print(f'{model.name} on the local device, options "{OPTIONS}", {args.jobs} jobs after one')
     warm = timed_job(model)
     print(f"warm-up job (starts the agent, uploads the model): {warm.total_s:.2f} s", flush=True)
-    timings = [timed_job(model) for _ in range(args.jobs)]
+    timings = []
+    for _ in range(args.jobs):
+        time.sleep(args.gap_s)  # the device idles: the agent starts the next job's process
+        timings.append(timed_job(model))
     print("per job, overhead (ms): " + " ".join(f"{t.overhead_s * 1000:.0f}" for t in timings))
-    print_report(timings, provision_steps(model, model_path))
+    print(f"(idle between jobs: {args.gap_s:g} s)")
+    print_report(timings, provision_steps(model, model_path), child_starts(model_path))
     print(f"\nthis machine: {os.cpu_count()} cores")
 
 
@@ -295,11 +338,18 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10)
+    parser.add_argument(
+        "--gap-s", type=float, default=1.0, help="idle seconds before each job (0: back to back)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="devicelab-bench-latency-") as tmp:
         # Before controller is imported: a private store, and a worker in this process.
         os.environ["DEVICELAB_HOME"] = str(Path(tmp) / "home")
         os.environ["DEVICELAB_WORKER"] = "inprocess"
+        # This checkout's agent on this interpreter: the managed runtime would be built
+        # first in the private home (~70 s here). DEVICELAB_LOCAL_RUNTIME=managed measures
+        # it (at 758e414: 47.3 ms median beyond inference, p90 53.7, 5 jobs).
+        os.environ.setdefault("DEVICELAB_LOCAL_RUNTIME", "current")
         run(args, Path(tmp))
     return 0
 

@@ -126,6 +126,16 @@ class Runtime(Protocol):
 
     def info(self) -> RuntimeInfo: ...
 
+    def prepare(self) -> None:
+        """Import the runtime's module and native library, nothing more.
+
+        A job's process calls it before the first load (possibly long before,
+        when started ahead: ``agent/standby.py``), so the first load times the
+        model's load, not Python's import. It must create no session,
+        interpreter or environment and read no model: that is the first load's.
+        Raises RuntimeUnavailableError when the runtime is not installed.
+        """
+
     def load(self, model_path: Path, config: RunConfig) -> LoadedModel:
         """Load and prepare a model; raise InvalidModelError / MissingLibraryError / ..."""
 

@@ -412,6 +412,10 @@ class LiteRtRuntime:
             self.name, version, True, accelerators=("xnnpack", *found), detail=detail
         )
 
+    def prepare(self) -> None:
+        """Import LiteRT's interpreter module (no interpreter, no delegate is created)."""
+        _interpreter_module()
+
     def load(self, model_path: Path, config: RunConfig) -> LiteRtModel:
         """Load ``model_path`` with the delegates and options of ``config``.
 

@@ -160,6 +160,10 @@ class OnnxRuntime:
             detail=detail or f"QNN backend libraries: {found}",
         )
 
+    def prepare(self) -> None:
+        """Import onnxruntime (no session, no QNN EP registration: those are the load's)."""
+        import_ort()
+
     def load(self, model_path: Path, config: RunConfig) -> OrtLoadedModel:
         """Create the session for ``model_path`` as ``config`` asks; see the module docstring.
 

@@ -50,6 +50,7 @@ from controller.store import (
     _scheduling,
 )
 from controller.store._artifacts import ArtifactStore
+from controller.store._changes import changes_of
 from controller.store._codec import check_page, to_json
 from controller.store._db import Database
 from controller.store._records import (
@@ -108,6 +109,8 @@ class Store:
             self._db = _postgres_engine(url, busy_timeout_s)
         else:
             raise UserError(f"store {url!r}: expected a postgresql://... URL")
+        # Job.wait() in this process wakes on its moves (controller/store/_changes.py).
+        self._job_moves = changes_of(url or str((self.root / DB_NAME).resolve()))
         self._db.check_integrity()  # once per process: a damaged file is refused here
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._artifacts.sweep_temp()
@@ -430,6 +433,25 @@ class Store:
         with self._db.read() as conn:
             return _jobs.get_job(conn, job_id)
 
+    @property
+    def job_moves(self) -> int:
+        """How many times this process moved a job's state (for ``wait_for_job_move``)."""
+        return self._job_moves.count
+
+    def wait_for_job_move(self, seen: int, timeout_s: float) -> int:
+        """Sleep until this process moves a job's state after ``job_moves`` was ``seen``,
+        or ``timeout_s`` passed; returns the count now.
+
+        Moves made by other processes do not wake it: bound ``timeout_s`` when one may
+        make the move you wait for (the worker daemon).
+
+        Example:
+            seen = store.job_moves
+            while not store.get_job(job_id).finished:
+                seen = store.wait_for_job_move(seen, 0.1)
+        """
+        return self._job_moves.wait_after(seen, timeout_s)
+
     def rename_job(self, job_id: str, name: str) -> None:
         """Give a job a new name (its state and history are untouched)."""
         with self._db.write() as conn:
@@ -471,9 +493,11 @@ class Store:
         with self._db.write() as conn:
             if target in TERMINAL_STATES:  # a device, or a job's dependants, may be free
                 self._db.notify_work(conn)
-            return _jobs.transition(
+            moved = _jobs.transition(
                 conn, self._clock(), job_id, target, message, expected, worker_id
             )
+        self._job_moves.mark()  # wakes this process's Job.wait()
+        return moved
 
     # -- workers and scheduling ------------------------------------------------
 
@@ -493,7 +517,9 @@ class Store:
             )
             if recovered:
                 self._db.notify_work(conn)
-            return recovered
+        if recovered:
+            self._job_moves.mark()
+        return recovered
 
     def heartbeat(self, worker_id: str) -> None:
         """Tell the store the worker is alive; call it well within ``stale_after_s``."""
@@ -548,7 +574,10 @@ class Store:
         if device_filters is not None:  # as stored: JSON text with sorted keys
             texts = [to_json(f, "device filter") for f in device_filters]
         with self._db.write() as conn:
-            return _scheduling.claim(conn, self._clock(), worker_id, slot, kinds, texts)
+            moved = _scheduling.claim(conn, self._clock(), worker_id, slot, kinds, texts)
+        if moved:
+            self._job_moves.mark()
+        return moved
 
     def listen(self, on_work: Callable[[], None], stop: threading.Event) -> bool:
         """Have the store call ``on_work`` when another process queues or frees work,
@@ -574,7 +603,9 @@ class Store:
             )
             if recovered:
                 self._db.notify_work(conn)
-            return recovered
+        if recovered:
+            self._job_moves.mark()
+        return recovered
 
     def hand_back(self, job_id: str, worker_id: str, reason: str) -> JobRecord | None:
         """Re-queue at once a running job ``worker_id`` gives up (it is stopping).
@@ -590,7 +621,9 @@ class Store:
             job = _scheduling.hand_back(conn, self._clock(), job_id, worker_id, reason)
             if job is not None:
                 self._db.notify_work(conn)
-            return job
+        if job is not None:
+            self._job_moves.mark()
+        return job
 
     def retry_after_device_failure(
         self, job_id: str, worker_id: str, device_serial: str, reason: str, max_retries: int
@@ -608,7 +641,9 @@ class Store:
             )
             if job is not None:  # queued again, or failed (its device is free)
                 self._db.notify_work(conn)
-            return job
+        if job is not None:
+            self._job_moves.mark()
+        return job
 
     # -- events and results ----------------------------------------------------
 

@@ -28,6 +28,7 @@ from onnx import TensorProto, helper
 
 import controller as hub
 from agent.handshake import TOKEN_ENV, parse_ready_line
+from agent.isolation import JOB_PROCESS_NAME
 from controller.agent_client import AgentClient, Artifact
 from controller.api import _store
 from controller.config import home_dir
@@ -68,13 +69,22 @@ def _submit_and_wait_for_the_loop(model: Path) -> hub.ProfileJob:
 
 
 def _agent_and_job_process() -> tuple[psutil.Process, psutil.Process]:
-    """The local agent now running a job, and that job's process (spawned child)."""
-    for agent in psutil.Process().children(recursive=True):
-        if "serve" not in agent.cmdline():
-            continue
-        jobs = [c for c in agent.children() if "spawn_main" in " ".join(c.cmdline())]
-        if jobs:
-            return agent, jobs[0]
+    """The local agent now running a job, and that job's process (spawned child).
+
+    Waits for it: the agent keeps the next job's process started ahead (named
+    ``devicelab-ready``), and names it ``devicelab-job`` only once the job's call
+    reached it (a large request may still be in transit).
+    """
+    deadline = time.monotonic() + JOB_TIMEOUT_SEC
+    while time.monotonic() < deadline:
+        for agent in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "serve" not in agent.cmdline():
+                    continue
+                jobs = [c for c in agent.children() if c.name() == JOB_PROCESS_NAME]
+                if jobs:
+                    return agent, jobs[0]
+        time.sleep(0.02)
     raise AssertionError("no local agent with a running job")
 
 
