@@ -18,7 +18,6 @@ runs them in this process instead, ``none`` leaves them to ``devicelab worker``.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -27,13 +26,13 @@ from typing import Any, TypeVar
 
 from controller import daemon
 from controller.agent_client import ProgressCallback
-from controller.device_states import DeviceStatus
 from controller.devices import Device, DeviceRegistry
 from controller.errors import UserError
 from controller.input_specs import check_input_specs
 from controller.job_follow import EventFollower, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
+from controller.lab_hosts import any_host_had, lab_devices
 from controller.link_jobs import check_not_qnn_dlc
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
@@ -41,7 +40,7 @@ from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
 from controller.runners import EventListener
 from controller.store import JobRecord, Store
-from controller.worker import Worker, run_before_sigterm
+from controller.worker import Worker, run_before_sigterm, stale_after_sec
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
@@ -230,24 +229,16 @@ def _as_model(model: ModelLike) -> Model:
 
 
 def get_devices(name: str = "", os: str = "", attributes: str | Sequence[str] = ()) -> list[Device]:
-    """Devices this controller can reach that match all given filters.
+    """Devices of the lab that match all given filters: the ones this controller reaches,
+    and those of every other live host sharing its store (``Device.host`` says whose).
 
     Example:
         get_devices(attributes="framework:qnn")   # every device with a QNN backend
     """
-    if not (name or os or attributes):
-        entries = _registry().entries()
-    else:
-        wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
-        entries = _registry().find(wanted)
-    statuses = {status.serial: status for status in _store().device_statuses()}
-    return [_with_state(entry.as_device(), statuses.get(entry.serial)) for entry in entries]
-
-
-def _with_state(device: Device, status: DeviceStatus | None) -> Device:
-    """``device`` with its health state (devicelab's ``state`` / ``state_reason``)."""
-    status = status or DeviceStatus(device.serial)
-    return dataclasses.replace(device, state=status.state.value, state_reason=status.reason)
+    wanted = Device(name, os, attributes if isinstance(attributes, str) else tuple(attributes))
+    entries = _registry().find(wanted) if (name or os or attributes) else _registry().entries()
+    local = [entry.as_device() for entry in entries]
+    return lab_devices(_store(), local, wanted, stale_after_sec())
 
 
 def get_device_attributes() -> list[str]:
@@ -284,9 +275,16 @@ def _device_filter(device: Device | None) -> dict[str, Any]:
 
 
 def _check_device(device: Device | None) -> None:
-    """Refuse a device nothing can run on, before a job exists."""
-    if device is not None and (device.name or device.os or device.attributes):
-        _registry().resolve(device)  # raises UserError listing reachable devices
+    """Refuse a device nothing can run on, before a job exists.
+
+    A device another host of the lab published (alive now or not) is accepted: the
+    job waits for it, saying so while no live host has it (``controller/lab_hosts.py``).
+    """
+    if device is None or not (device.name or device.os or device.attributes):
+        return
+    if not _registry().find(device) and any_host_had(_store(), device):
+        return
+    _registry().resolve(device)  # raises UserError listing reachable devices
 
 
 def _input_specs_spec(

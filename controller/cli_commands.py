@@ -212,7 +212,7 @@ def devices(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {"name": d.name, "serial": d.serial, "os": d.os, "attributes": list(d.attributes),
-             "state": d.state, "reason": d.state_reason, "reachable": True}
+             "state": d.state, "reason": d.state_reason, "reachable": True, "host": d.host}
             for d in found
         ] + [
             {"name": "", "serial": s.serial, "os": "", "attributes": [], "state": s.state.value,
@@ -222,7 +222,8 @@ def devices(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for device in found:
-        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}  {device.state}")
+        host = f"  on {device.host}" if device.host else ""
+        print(f"{device.name}  [{device.serial}]  os {device.os or '?'}  {device.state}{host}")
         print(f"    {' '.join(device.attributes)}")
         if device.state != "available" and device.state_reason:
             print(f"    {device.state}: {device.state_reason}")
@@ -324,7 +325,8 @@ def job(args: argparse.Namespace) -> int:
     handle = hub.get_job(args.job_id)
     status = handle.wait() if args.wait else handle.get_status()
     result = handle._store.get_result(handle.job_id)
-    retries = handle._store.get_job(handle.job_id).retries
+    record = handle._store.get_job(handle.job_id)
+    retries = record.retries
     if args.json:
         print(
             json_text(
@@ -334,12 +336,16 @@ def job(args: argparse.Namespace) -> int:
                     "state": status.label,
                     "message": status.message,
                     "retries": retries,
+                    "host": record.host,
+                    "device": record.device_serial,
                     "result": result,
                 },
             )
         )
     else:
         print(f"{handle.job_id}  {handle.job_type}  {status.label}  {status.message or ''}")
+        if record.host and record.device_serial:  # who runs (or ran) it: a lab of hosts
+            print(f"on {record.host} [{record.device_serial}], attempt {record.attempt}")
         for retry in retries:
             print(f"retried: device {retry['device']} failed at {retry['at']}: {retry['reason']}")
         if result and "execution_summary" in result:

@@ -61,6 +61,8 @@ class Device:
     # and why, on devices ``get_devices`` returns; not part of a device's identity.
     state: str = field(default="", compare=False)
     state_reason: str = field(default="", compare=False)
+    # devicelab extension: the lab host whose worker reaches it (``DEVICELAB_HOST``).
+    host: str = field(default="", compare=False)
 
     @property
     def attribute_list(self) -> list[str]:
@@ -78,6 +80,35 @@ class Device:
             device_filter.get("os", ""),
             tuple(device_filter.get("attributes", ())),
         )
+
+
+def selects(wanted: Device, device: Device, *, simulated: bool = False) -> bool:
+    """Does ``wanted`` pick ``device`` (a reachable one, with its serial)? All of name,
+    os and attributes must match.
+
+    No filter at all means this host (the embedded default); a device may also be
+    named by its adb serial (devicelab extension); a simulator only when asked for.
+    """
+    if not (wanted.name or wanted.os or wanted.attributes):
+        return device.serial == LOCAL_SERIAL
+    if simulated and not _asked_for(wanted, device):
+        return False  # a simulator only when asked for: never a busy phone's stand-in
+    name = "" if wanted.name == device.serial else wanted.name
+    return matches(
+        device.name,
+        device.os,
+        device.attribute_list,
+        name=name,
+        os=wanted.os,
+        attributes=wanted.attributes,
+    )
+
+
+def _asked_for(wanted: Device, device: Device) -> bool:
+    """Named by its own name or serial, or filtered on ``simulated:true``."""
+    return wanted.name in (device.name, device.serial) or (
+        SIMULATED_ATTRIBUTE in wanted.attribute_list
+    )
 
 
 @dataclass
@@ -111,25 +142,7 @@ class DeviceEntry:
         No filter at all means this host (the embedded default); a device may also
         be named by its adb serial (devicelab extension).
         """
-        if not (wanted.name or wanted.os or wanted.attributes):
-            return self.serial == LOCAL_SERIAL
-        if self.simulated and not self._asked_for(wanted):
-            return False  # a simulator only when asked for: never a busy phone's stand-in
-        name = "" if wanted.name == self.serial else wanted.name
-        return matches(
-            self.name,
-            self.os,
-            self.attributes,
-            name=name,
-            os=wanted.os,
-            attributes=wanted.attributes,
-        )
-
-    def _asked_for(self, wanted: Device) -> bool:
-        """Named by its own name or serial, or filtered on ``simulated:true``."""
-        return wanted.name in (self.name, self.serial) or (
-            SIMULATED_ATTRIBUTE in wanted.attribute_list
-        )
+        return selects(wanted, self.as_device(), simulated=self.simulated)
 
     def as_device(self) -> Device:
         # A list, as the cloud client's devices carry them (qai-hub-models tests

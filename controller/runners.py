@@ -212,7 +212,7 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     extra = _result_extras(ctx.store, job, model_id, entry, options, health)
     extra["environment"] = environment
     result = _with_stall_flags(_with_warnings(builder.build(extra), options), builder)
-    ctx.store.set_result(job.id, result)
+    ctx.store.set_result(job.id, result, worker_id=ctx.worker_id)
     _raise_agent_error(builder, entry.serial)
     if builder.summary is None:
         raise InternalError(f"[{entry.serial}] the agent's stream ended without a summary")
@@ -379,7 +379,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     for sample in reply.samples:
         for tensor in sample.tensors:
             outputs.setdefault(tensor.name, []).append(serde.tensor_to_array(tensor))
-    ctx.store.set_output_data(job.id, outputs)
+    ctx.store.set_output_data(job.id, outputs, worker_id=ctx.worker_id)
     applied = applied_to_dict(reply.applied)
     warning = qairt_warning(options.qairt_version, applied)
     ctx.store.set_result(
@@ -397,6 +397,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
                 **_simulation(job, entry),
             }
         },
+        worker_id=ctx.worker_id,
     )
     ctx.move(job, JobState.SUCCESS)
 
@@ -444,6 +445,7 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
             "details": result.details,
             "device_profile": profile.part_number if profile else None,
         },
+        worker_id=ctx.worker_id,
     )
     ctx.move(job, JobState.SUCCESS)
 

@@ -6,8 +6,10 @@ store enforces it across processes); different devices run in parallel, one
 thread each. Compile jobs run on the host in a slot of their own, so compiling
 for a phone that is busy, or not even connected, does not wait for it.
 
-A worker heartbeats; when one stops (controller restarted, killed), any worker
-recovers its jobs: re-queued while attempts remain, else failed with a reason.
+A worker heartbeats and publishes its host's devices (``controller/lab_hosts.py``);
+when one stops (controller restarted, killed, its host cut off), any worker on any
+host recovers its jobs after ``DEVICELAB_WORKER_STALE_S``: re-queued while attempts
+remain, else failed with a reason; a late write of the lost run is refused.
 A worker that stops on purpose (``stop()``: ^C, SIGTERM, the end of the script
 it runs in) hands its running jobs back at once instead: re-queued before it
 closes the agent connections they use, no attempt counted.
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import secrets
 import signal
 import threading
@@ -49,6 +50,7 @@ from controller.device_states import (
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.errors import Error
 from controller.jobs import JobState
+from controller.lab_hosts import LabPresence
 from controller.recovery import recover_device
 from controller.runners import JobHooks, RunContext, run_job
 from controller.store import (
@@ -177,7 +179,7 @@ class Worker:
         self.store = store
         self.registry = registry
         self.hooks = hooks
-        self.worker_id = worker_id or f"{platform.node()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.worker_id = worker_id or f"{store.host}-{os.getpid()}-{secrets.token_hex(3)}"
         self._stop = threading.Event()
         # Set when there may be work: a submit in this process, or a job that ended
         # (its device is free). The dispatch loop also polls, for other processes.
@@ -189,9 +191,11 @@ class Worker:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._poll_interval_s = POLL_INTERVAL_SEC
+        self._lab = LabPresence(store, registry)
 
     def start(self) -> Worker:
-        recovered = self.store.register_worker(self.worker_id, os.getpid(), platform.node())
+        recovered = self.store.register_worker(self.worker_id, os.getpid(), self.store.host)
+        self._lab.publish()
         for job in recovered:
             # info, not warning: an in-process worker must not print into its
             # host script (Python's last-resort handler prints warnings).
@@ -256,6 +260,8 @@ class Worker:
                 self.store.heartbeat(self.worker_id)
                 for job in self.store.recover_orphans(stale_after_sec()):
                     log.info("recovered orphan job %s: %s", job.id, job.message)
+                self._lab.publish()
+                self._lab.mark_unplaced(stale_after_sec(), DEVICE_KINDS)
             except Error as exc:
                 log.warning("heartbeat failed: %s", exc)
 

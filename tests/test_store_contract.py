@@ -299,7 +299,8 @@ def test_device_events_move_the_state_and_store_each_transition(
 def test_only_an_available_device_takes_a_job(store: Store, tmp_path: Path) -> None:
     model = store.add_model(write_model(tmp_path))
     job = store.create_job("profile", model.id)
-    store.register_worker("w1", pid=1, hostname="lab")
+    # Health is per (host, serial): the worker is on the host whose health this store records.
+    store.register_worker("w1", pid=1, hostname=store.host)
     settings = HealthSettings.defaults()
     store.device_event("R5", HealthRead({"battery_level": 2}), settings)
     assert store.claim_next("w1", "R5", lambda f: True) is None  # resting: the job is held

@@ -14,8 +14,9 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from controller.errors import InternalError, UserError
 
@@ -49,6 +50,14 @@ class ArtifactStore:
             self._write(final, sha, source)
         return sha
 
+    def put_chunks(self, sha256: str, chunks: Iterable[bytes]) -> Path:
+        """Store the bytes ``chunks`` yields as ``sha256`` (fetched from elsewhere: the
+        hash is checked before the file becomes visible); returns its path."""
+        final = self._location(sha256)
+        if not final.exists():
+            self._write(final, sha256, _ChunkReader(chunks))
+        return final
+
     def path(self, sha256: str) -> Path:
         """Where the artifact lives; ``UserError`` if it is not stored."""
         final = self._location(sha256)
@@ -75,7 +84,7 @@ class ArtifactStore:
             raise UserError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
         return self.root / sha256[:2] / sha256
 
-    def _write(self, final: Path, sha: str, source: Path | bytes) -> None:
+    def _write(self, final: Path, sha: str, source: Path | bytes | _ChunkReader) -> None:
         final.parent.mkdir(exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{sha}.", suffix=".tmp")
         try:
@@ -83,6 +92,8 @@ class ArtifactStore:
                 copied = _copy(src, out)
                 out.flush()
                 os.fsync(out.fileno())
+            if copied != sha and isinstance(source, _ChunkReader):
+                raise InternalError(f"artifact {sha}: the bytes fetched do not hash to it")
             if copied != sha:
                 raise InternalError(f"{source!r} changed while it was being stored; try again")
             os.replace(temp_name, final)
@@ -92,7 +103,22 @@ class ArtifactStore:
         _fsync_dir(final.parent)
 
 
-def _open_source(source: Path | bytes) -> BinaryIO:
+class _ChunkReader(io.RawIOBase):
+    """An iterable of byte strings read as a file (what ``_copy`` reads from)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self._chunks, b"")
+
+
+def _open_source(source: Path | bytes | _ChunkReader) -> BinaryIO:
+    if isinstance(source, _ChunkReader):
+        return cast(BinaryIO, source)
     if isinstance(source, bytes):
         return io.BytesIO(source)
     return source.open("rb")

@@ -1,4 +1,4 @@
-"""Rows for what users upload and what workers see: models, datasets, devices.
+"""Rows for what users upload: models and datasets (devices: ``_hosts``).
 
 Functions here take an open connection and the current time; the ``Store``
 decides the transaction around them.
@@ -15,12 +15,11 @@ from controller.store._codec import (
     to_datetime,
     to_json,
 )
-from controller.store._records import DatasetRecord, DeviceRecord, ModelRecord
+from controller.store._records import DatasetRecord, ModelRecord
 from controller.store._sql import Connection, Row
 
 _MODEL_COLUMNS = "id, name, model_type, sha256, size_bytes, created_at, metadata"
 _DATASET_COLUMNS = "id, name, sha256, created_at, expires_at, metadata"
-_DEVICE_COLUMNS = "serial, name, os_version, attributes, info, last_seen"
 
 
 def insert_model(
@@ -125,42 +124,4 @@ def _dataset(row: Row, now: float) -> DatasetRecord:
         expires_at=to_datetime(row["expires_at"]),
         metadata=from_json(row["metadata"]),
         expired=row["expires_at"] <= now,
-    )
-
-
-def upsert_device(conn: Connection, now: float, device: DeviceRecord) -> DeviceRecord:
-    last_seen = now if device.last_seen is None else device.last_seen.timestamp()
-    conn.execute(
-        f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (serial) DO UPDATE SET name = excluded.name, "
-        "os_version = excluded.os_version, attributes = excluded.attributes, "
-        "info = excluded.info, last_seen = excluded.last_seen",
-        (
-            device.serial,
-            device.name,
-            device.os_version,
-            to_json(list(device.attributes), "device attributes"),
-            to_json(device.info, "device info"),
-            last_seen,
-        ),
-    )
-    row = conn.execute(
-        f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE serial = ?", (device.serial,)
-    ).fetchone()
-    return _device(row)
-
-
-def list_devices(conn: Connection) -> list[DeviceRecord]:
-    rows = conn.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices ORDER BY name, serial")
-    return [_device(row) for row in rows]
-
-
-def _device(row: Row) -> DeviceRecord:
-    return DeviceRecord(
-        serial=row["serial"],
-        name=row["name"],
-        os_version=row["os_version"],
-        attributes=from_json(row["attributes"]),
-        info=from_json(row["info"]),
-        last_seen=to_datetime(row["last_seen"]),
     )

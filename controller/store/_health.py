@@ -1,9 +1,11 @@
 """Device health rows and their transitions (the machine is ``controller/device_states.py``).
 
-A device with no row is available. ``device_event`` reads the state, asks the pure
-machine for the move, writes the new state and appends the transition, all in the
-caller's one write transaction: two workers offering events for one device at once
-see each other's moves (only one starts a recovery).
+Rows are keyed by (host, serial): a serial names a device on one host ("local" is on
+every host), and each host's worker minds its own. A device with no row is available.
+``device_event`` reads the state, asks the pure machine for the move, writes the new
+state and appends the transition, all in the caller's one write transaction: two
+workers offering events for one device at once see each other's moves (only one
+starts a recovery).
 """
 
 from __future__ import annotations
@@ -33,21 +35,37 @@ def _status(row: Row) -> DeviceStatus:
     )
 
 
-def get_status(conn: Connection, serial: str) -> DeviceStatus:
+def get_status(conn: Connection, host: str, serial: str) -> DeviceStatus:
     row = conn.execute(
-        f"SELECT {_STATUS_COLUMNS} FROM device_health WHERE serial = ?", (serial,)
+        f"SELECT {_STATUS_COLUMNS} FROM device_health WHERE host = ? AND serial = ?",
+        (host, serial),
     ).fetchone()
     return DeviceStatus(serial) if row is None else _status(row)
 
 
-def list_statuses(conn: Connection) -> list[DeviceStatus]:
-    rows = conn.execute(f"SELECT {_STATUS_COLUMNS} FROM device_health ORDER BY serial")
+def list_statuses(conn: Connection, host: str) -> list[DeviceStatus]:
+    rows = conn.execute(
+        f"SELECT {_STATUS_COLUMNS} FROM device_health WHERE host = ? ORDER BY serial", (host,)
+    )
     return [_status(row) for row in rows]
+
+
+def statuses_by_host(conn: Connection) -> dict[tuple[str, str], DeviceStatus]:
+    """Every host's recorded statuses, by (host, serial)."""
+    rows = conn.execute(f"SELECT host, {_STATUS_COLUMNS} FROM device_health")
+    return {(row["host"], row["serial"]): _status(row) for row in rows}
+
+
+def adopt_unhosted(conn: Connection, host: str) -> None:
+    """Give rows from before hosts were recorded (host '') to ``host``."""
+    for table in ("device_health", "devices", "device_transitions"):
+        conn.execute(f"UPDATE {table} SET host = ? WHERE host = ''", (host,))
 
 
 def device_event(
     conn: Connection,
     now: float,
+    host: str,
     serial: str,
     event: Event,
     settings: HealthSettings,
@@ -58,29 +76,39 @@ def device_event(
         raise UserError("a device event needs the device's serial")
     # The row may not exist yet, so no row lock: a key lock makes two workers' events
     # for one device take turns on PostgreSQL (SQLite's write lock already does).
-    lock_key(conn, f"devicelab device health {serial}")
-    status = get_status(conn, serial)
+    lock_key(conn, f"devicelab device health {host}/{serial}")
+    status = get_status(conn, host, serial)
     move = apply(status, event, settings)
     if move is None:
         return None
     conn.execute(
-        "INSERT INTO device_health (serial, state, reason, since, failed_recoveries) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET state = excluded.state, "
+        "INSERT INTO device_health (host, serial, state, reason, since, failed_recoveries) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (host, serial) DO UPDATE SET "
+        "state = excluded.state, "
         "reason = excluded.reason, since = excluded.since, "
         "failed_recoveries = excluded.failed_recoveries",
-        (serial, move.to.value, move.reason, now, move.failed_recoveries),
+        (host, serial, move.to.value, move.reason, now, move.failed_recoveries),
     )
     conn.execute(
-        "INSERT INTO device_transitions (serial, from_state, to_state, reason, job_id, at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (serial, status.state.value, move.to.value, move.reason, job_id, now),
+        "INSERT INTO device_transitions (host, serial, from_state, to_state, reason, job_id, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (host, serial, status.state.value, move.to.value, move.reason, job_id, now),
     )
-    return get_status(conn, serial)
+    return get_status(conn, host, serial)
 
 
-def list_transitions(conn: Connection, serial: str | None, limit: int) -> list[DeviceTransition]:
-    """Oldest first, the last ``limit`` of one device (or of all)."""
-    where, params = ("WHERE serial = ?", [serial]) if serial else ("", [])
+def list_transitions(
+    conn: Connection, host: str, serial: str | None, limit: int
+) -> list[DeviceTransition]:
+    """Oldest first, the last ``limit`` of one device (or of all) of ``host``."""
+    where, params = (
+        ("WHERE host = ? AND serial = ?", [host, serial])
+        if serial
+        else (
+            "WHERE host = ?",
+            [host],
+        )
+    )
     rows = conn.execute(
         "SELECT * FROM (SELECT id, serial, from_state, to_state, reason, job_id, at "
         f"FROM device_transitions {where} ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",

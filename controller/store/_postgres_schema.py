@@ -162,7 +162,35 @@ _V5 = (
     "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# v6: as SQLite's v6 (devices and health keyed by (host, serial), unplaced_since),
+# plus artifacts every host reaches (controller/store/_blobs.py): content-addressed,
+# in 1 MiB chunks. STORAGE EXTERNAL: models and arrays barely compress, so PostgreSQL
+# should not spend CPU trying (it still moves large values out of line, TOAST).
+_V6 = (
+    "ALTER TABLE devices ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE devices DROP CONSTRAINT devices_pkey",
+    "ALTER TABLE devices ADD PRIMARY KEY (host, serial)",
+    "ALTER TABLE device_health ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE device_health DROP CONSTRAINT device_health_pkey",
+    "ALTER TABLE device_health ADD PRIMARY KEY (host, serial)",
+    "ALTER TABLE device_transitions ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jobs ADD COLUMN unplaced_since DOUBLE PRECISION",
+    """CREATE TABLE artifacts (
+        sha256 TEXT PRIMARY KEY,
+        size_bytes BIGINT NOT NULL,
+        chunks INTEGER NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE artifact_chunks (
+        sha256 TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (sha256, seq)
+    )""",
+    "ALTER TABLE artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant: the advisory lock every process opening the database takes to migrate.
 _MIGRATION_LOCK_KEY = "devicelab schema migration"

@@ -53,7 +53,7 @@ class DatasetRecord:
 
 @dataclass(frozen=True)
 class DeviceRecord:
-    """A device a worker has seen; ``last_seen=None`` means "now" when upserted."""
+    """A device a host's worker reaches; ``last_seen=None`` means "now" when upserted."""
 
     serial: str
     name: str
@@ -61,6 +61,8 @@ class DeviceRecord:
     attributes: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     last_seen: datetime | None = None
+    #: The host whose worker reaches it (``DEVICELAB_HOST``); stores set it on upsert.
+    host: str = ""
 
 
 @dataclass(frozen=True)

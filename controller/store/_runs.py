@@ -13,7 +13,7 @@ from typing import Any
 from controller.jobs import JobState
 from controller.store._codec import from_json, to_datetime, to_json
 from controller.store._jobs import JobStateError, get_job
-from controller.store._records import EventRecord
+from controller.store._records import RUNNING_STATES, EventRecord
 from controller.store._sql import Connection, Row
 
 EventTuple = tuple[int, str, bytes]
@@ -68,8 +68,10 @@ def list_events(conn: Connection, job_id: str, attempt: int | None) -> list[Even
     ]
 
 
-def set_result(conn: Connection, now: float, job_id: str, result: dict[str, Any]) -> None:
-    get_job(conn, job_id)
+def set_result(
+    conn: Connection, now: float, job_id: str, result: dict[str, Any], worker_id: str | None
+) -> None:
+    _require_holder(conn, job_id, worker_id)
     conn.execute(
         "INSERT INTO job_results (job_id, result, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (job_id) DO UPDATE SET result = excluded.result, "
@@ -78,14 +80,26 @@ def set_result(conn: Connection, now: float, job_id: str, result: dict[str, Any]
     )
 
 
-def set_output_sha256(conn: Connection, now: float, job_id: str, sha256: str) -> None:
-    get_job(conn, job_id)
+def set_output_sha256(
+    conn: Connection, now: float, job_id: str, sha256: str, worker_id: str | None
+) -> None:
+    _require_holder(conn, job_id, worker_id)
     conn.execute(
         "INSERT INTO job_results (job_id, output_sha256, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (job_id) DO UPDATE SET output_sha256 = excluded.output_sha256, "
         "updated_at = excluded.updated_at",
         (job_id, sha256, now),
     )
+
+
+def _require_holder(conn: Connection, job_id: str, worker_id: str | None) -> None:
+    """With ``worker_id``: refuse unless that worker holds the running job. A host
+    presumed lost gets its job taken (``_scheduling.release``); its late result must not
+    land on the job another host now runs, or has finished (fencing)."""
+    # Shared lock: a recovery of the job waits until this write is in, or sees it refused.
+    job = get_job(conn, job_id, lock=conn.dialect.for_share)
+    if worker_id is not None and (job.worker_id != worker_id or job.state not in RUNNING_STATES):
+        raise JobStateError(f"job {job_id} is no longer held by worker {worker_id}")
 
 
 def get_result(conn: Connection, job_id: str) -> dict[str, Any] | None:

@@ -120,7 +120,7 @@ def claim(
         f"AND b.{_RUNNING_SQL}) "
         # Only a device that is well takes a job: not one suspect, recovering, resting,
         # offline or quarantined (controller/device_states.py). No row: available.
-        "AND NOT EXISTS (SELECT 1 FROM device_health AS h WHERE h.serial = ? "
+        "AND NOT EXISTS (SELECT 1 FROM device_health AS h WHERE h.host = ? AND h.serial = ? "
         "AND h.state <> 'available') "
         "ORDER BY coalesce(s.last_served, 0), j.created_at, j.rowid "
         f"LIMIT 1{conn.dialect.skip_locked}) RETURNING {JOB_COLUMNS}",
@@ -134,6 +134,7 @@ def claim(
             *kind_params,
             *filter_params,
             slot,
+            host,
             host,
             slot,
         ),
@@ -226,7 +227,12 @@ def hand_back(
 def release(
     conn: Connection, now: float, job: JobRecord, reason: str, max_attempts: int
 ) -> JobRecord:
-    """Put an abandoned job back in the queue, or fail it once it has used its attempts."""
+    """Put an abandoned job back in the queue, or fail it once it has used its attempts.
+
+    A result the lost run stored before it stopped is dropped: the job's result is the
+    one of the run that finishes it (a late write of the lost run is refused, _runs).
+    """
+    conn.execute("DELETE FROM job_results WHERE job_id = ?", (job.id,))
     if job.attempt < max_attempts:
         conn.execute(
             "UPDATE jobs SET state = 'created', attempt = attempt + 1, worker_id = NULL, "

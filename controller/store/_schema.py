@@ -173,8 +173,49 @@ _V5 = (
     "CREATE INDEX regress_results_by_entry ON regress_results (entry, device_serial, created_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# v6: a lab of many hosts (controller/store/_hosts.py). A device serial names a device
+# on one host, so the devices a worker publishes and each device's health are keyed by
+# (host, serial); rows from before have host '' and go to the first host that opens the
+# store (Store.adopt_unhosted: on one host, its own). A queued job no live host has a
+# device for records since when (it fails after DEVICELAB_UNPLACED_TIMEOUT_S).
+# PostgreSQL's step also creates the artifact tables (SQLite keeps artifacts in files).
+_V6 = (
+    """CREATE TABLE devices_v6 (
+        host TEXT NOT NULL DEFAULT '',
+        serial TEXT NOT NULL,
+        name TEXT NOT NULL,
+        os_version TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '[]',
+        info TEXT NOT NULL DEFAULT '{}',
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (host, serial)
+    )""",
+    """INSERT INTO devices_v6 (serial, name, os_version, attributes, info, last_seen)
+        SELECT serial, name, os_version, attributes, info, last_seen FROM devices""",
+    "DROP TABLE devices",
+    "ALTER TABLE devices_v6 RENAME TO devices",
+    """CREATE TABLE device_health_v6 (
+        host TEXT NOT NULL DEFAULT '',
+        serial TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('available', 'suspect', 'recovering',
+            'resting', 'offline', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        since REAL NOT NULL,
+        failed_recoveries INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (host, serial)
+    )""",
+    """INSERT INTO device_health_v6 (serial, state, reason, since, failed_recoveries)
+        SELECT serial, state, reason, since, failed_recoveries FROM device_health""",
+    "DROP TABLE device_health",
+    "ALTER TABLE device_health_v6 RENAME TO device_health",
+    "ALTER TABLE device_transitions ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jobs ADD COLUMN unplaced_since REAL",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The first version whose devices and health rows name their host (Store.__init__).
+HOSTS_SCHEMA_VERSION = MIGRATIONS.index(_V6) + 1
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -6,10 +6,13 @@ One directory holds it all by default::
     <root>/artifacts/ab/ab…  content-addressed files: models, datasets, outputs
 
 or, for a lab of many hosts, the records live in PostgreSQL (``url=``, or
-``DEVICELAB_STORE=postgresql://...``) and the artifacts still under ``<root>``
-on this host. Any number of threads and processes (the CLI, scripts,
-``devicelab worker``) may open the same store at once. Every method is one
-short transaction; the engines differ only below ``_sql.Connection``.
+``DEVICELAB_STORE=postgresql://...``), and the artifacts too (``_blobs``), with
+``<root>/artifacts`` as this host's cache of them. Each store knows its host
+(``DEVICELAB_HOST``): device health and published devices are per host.
+
+Any number of threads and processes (the CLI, scripts, ``devicelab worker``) may
+open the same store at once. Every method is one short transaction; the engines
+differ only below ``_sql.Connection``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from controller.jobs import JobState
 from controller.options import target_runtime_for_model
 from controller.store import (
     _arrays,
+    _blobs,
     _catalog,
     _health,
+    _hosts,
     _jobs,
     _packed,
     _regress,
@@ -57,7 +62,7 @@ from controller.store._records import (
     JobRecord,
     ModelRecord,
 )
-from controller.store._schema import SCHEMA_VERSION
+from controller.store._schema import HOSTS_SCHEMA_VERSION, SCHEMA_VERSION
 from controller.store._sql import Engine, is_postgresql_url
 
 DB_NAME = "store.db"
@@ -85,9 +90,12 @@ class Store:
         clock: Callable[[], float] = time.time,
         busy_timeout_s: float = 10.0,
         url: str | None = None,
+        host: str | None = None,
     ) -> None:
         self.root = Path(root)
         self.url = url
+        #: The host this store's devices and health rows belong to (``DEVICELAB_HOST``).
+        self.host = host or config.host_name()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. a file where the store's folder belongs
@@ -106,8 +114,14 @@ class Store:
         self._db.check_integrity()  # once per process: a damaged file is refused here
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._artifacts.sweep_temp()
-        if self._db.schema_version() != SCHEMA_VERSION:
+        before = self._db.schema_version()
+        if before != SCHEMA_VERSION:
             self._db.migrate()  # takes the write lock, once per store's life
+            if 0 < before < HOSTS_SCHEMA_VERSION:
+                # Health rows from before hosts were recorded: this store's host's (the
+                # one host such a store had; the first process to upgrade it decides).
+                with self._db.write() as conn:
+                    _health.adopt_unhosted(conn, self.host)
 
     @classmethod
     def default(cls) -> Store:
@@ -137,7 +151,7 @@ class Store:
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to another process (multiprocessing), a store travels as its
         # location: the receiver opens its own connections.
-        return (_reopen, (self.root, self._clock, self._busy_timeout_s, self.url))
+        return (_reopen, (self.root, self._clock, self._busy_timeout_s, self.url, self.host))
 
     def close(self) -> None:
         """Close this thread's database connection; the store stays usable."""
@@ -166,14 +180,34 @@ class Store:
         Example:
             sha = store.put_artifact(Path("model.tflite"))
         """
-        return self._artifacts.put(source)
+        sha = self._artifacts.put(source)
+        if self.url is not None:  # PostgreSQL: every host must reach it, not only this one
+            with self._db.write() as conn:
+                _blobs.put(conn, self._clock(), sha, self._artifacts.path(sha))
+        return sha
 
     def artifact_path(self, sha256: str) -> Path:
-        """The stored file for ``sha256``; ``UserError`` if it is not stored."""
-        return self._artifacts.path(sha256)
+        """The stored file for ``sha256`` on this host (on PostgreSQL, fetched into this
+        host's cache on first use); ``UserError`` if it is not stored."""
+        if self.url is None or self._artifacts.has(sha256):
+            return self._artifacts.path(sha256)
+        with self._db.read() as conn:
+            count = _blobs.chunk_count(conn, sha256)
+        if count is None:
+            return self._artifacts.path(sha256)  # raises, naming the artifact
+        return self._artifacts.put_chunks(
+            sha256, _blobs.iter_chunks(self._read_chunk, sha256, count)
+        )
+
+    def _read_chunk(self, sha256: str, seq: int) -> bytes:
+        with self._db.read() as conn:
+            return _blobs.chunk(conn, sha256, seq)
 
     def has_artifact(self, sha256: str) -> bool:
-        return self._artifacts.has(sha256)
+        if self._artifacts.has(sha256) or self.url is None:
+            return self._artifacts.has(sha256)
+        with self._db.read() as conn:
+            return _blobs.has(conn, sha256)
 
     # -- models --------------------------------------------------------------
 
@@ -198,7 +232,7 @@ class Store:
             raise UserError(f"{path}: model file not found")
         # The file goes in first: a crash between the two steps leaves an unused
         # artifact, never a model row without its bytes.
-        sha = self._artifacts.put(path)
+        sha = self.put_artifact(path)
         with self._db.write() as conn:
             return _catalog.insert_model(
                 conn,
@@ -237,7 +271,7 @@ class Store:
         _arrays.validate_samples(data)
         if not ttl_days > 0:
             raise UserError(f"ttl_days must be positive (got {ttl_days})")
-        sha = self._artifacts.put(_arrays.encode(data))
+        sha = self.put_artifact(_arrays.encode(data))
         now = self._clock()
         with self._db.write() as conn:
             return _catalog.insert_dataset(
@@ -256,7 +290,7 @@ class Store:
 
     def load_dataset(self, dataset_id: str) -> dict[str, list[npt.NDArray[Any]]]:
         """The dataset's arrays, as uploaded."""
-        return _arrays.decode(self._artifacts.path(self.get_dataset(dataset_id).sha256))
+        return _arrays.decode(self.artifact_path(self.get_dataset(dataset_id).sha256))
 
     def list_datasets(self, limit: int = 50, offset: int = 0) -> list[DatasetRecord]:
         """Newest first, expired ones included and marked ``expired=True``."""
@@ -267,25 +301,58 @@ class Store:
     # -- devices -------------------------------------------------------------
 
     def upsert_device(self, device: DeviceRecord) -> DeviceRecord:
-        """Insert or replace the device with this serial; returns it as stored."""
+        """Insert or replace this host's device with this serial; returns it as stored."""
         with self._db.write() as conn:
-            return _catalog.upsert_device(conn, self._clock(), device)
+            return _hosts.upsert_device(conn, self._clock(), self.host, device)
 
-    def list_devices(self) -> list[DeviceRecord]:
+    def publish_devices(self, devices: Sequence[DeviceRecord]) -> None:
+        """Make ``devices`` this host's devices (the ones it no longer lists go)."""
+        with self._db.write() as conn:
+            _hosts.publish_devices(conn, self._clock(), self.host, devices)
+
+    def list_devices(self, live_within_s: float | None = None) -> list[DeviceRecord]:
+        """Every host's devices (``DeviceRecord.host``); with ``live_within_s``, only of
+        hosts whose worker heartbeat within that many seconds.
+
+        Example:
+            store.list_devices(live_within_s=30)    # what the lab can run on now
+        """
+        live_since = None if live_within_s is None else self._clock() - live_within_s
         with self._db.read() as conn:
-            return _catalog.list_devices(conn)
+            return _hosts.list_devices(conn, live_since)
+
+    def live_hosts(self, live_within_s: float) -> list[str]:
+        """Hosts with a worker that heartbeat within ``live_within_s`` seconds."""
+        with self._db.read() as conn:
+            return _hosts.live_hosts(conn, self._clock() - live_within_s)
+
+    def mark_unplaced(self, unplaced: Collection[dict[str, Any]], timeout_s: float) -> list[str]:
+        """Queued device jobs whose ``device_filter`` is in ``unplaced`` (no live host has
+        such a device) wait with a message saying so and fail after ``timeout_s``; the
+        others stop waiting. Returns the ids of the jobs it failed."""
+        texts = [to_json(f, "device filter") for f in unplaced]
+        with self._db.write() as conn:
+            failed = _hosts.mark_unplaced(conn, self._clock(), texts, timeout_s)
+            if failed:
+                self._db.notify_work(conn)  # their dependants failed; followers wake
+            return failed
 
     # -- device health (controller/device_states.py) ---------------------------
 
     def device_status(self, serial: str) -> DeviceStatus:
         """Where the device is in the health machine; available if never recorded."""
         with self._db.read() as conn:
-            return _health.get_status(conn, serial)
+            return _health.get_status(conn, self.host, serial)
 
     def device_statuses(self) -> list[DeviceStatus]:
-        """Every device the machine has a record of (by serial)."""
+        """Every device of this host the machine has a record of (by serial)."""
         with self._db.read() as conn:
-            return _health.list_statuses(conn)
+            return _health.list_statuses(conn, self.host)
+
+    def device_statuses_by_host(self) -> dict[tuple[str, str], DeviceStatus]:
+        """Every host's recorded device statuses, by (host, serial)."""
+        with self._db.read() as conn:
+            return _health.statuses_by_host(conn)
 
     def device_event(
         self,
@@ -306,7 +373,9 @@ class Store:
         """
         settings = settings or HealthSettings.from_env()
         with self._db.write() as conn:
-            status = _health.device_event(conn, self._clock(), serial, event, settings, job_id)
+            status = _health.device_event(
+                conn, self._clock(), self.host, serial, event, settings, job_id
+            )
             if status is not None and status.state is DeviceState.AVAILABLE:
                 self._db.notify_work(conn)  # a device back to health may take a job
             return status
@@ -317,7 +386,7 @@ class Store:
         """The last ``limit`` transitions (of one device, or of all), oldest first."""
         check_page(limit, 0)
         with self._db.read() as conn:
-            return _health.list_transitions(conn, serial, limit)
+            return _health.list_transitions(conn, self.host, serial, limit)
 
     # -- jobs ----------------------------------------------------------------
 
@@ -605,12 +674,18 @@ class Store:
         with self._db.read() as conn:
             return _runs.list_events(conn, job_id, attempt)
 
-    def set_result(self, job_id: str, result: dict[str, Any]) -> None:
+    def set_result(
+        self, job_id: str, result: dict[str, Any], *, worker_id: str | None = None
+    ) -> None:
         """Store (or replace) the job's result dict, as JSON; long lists of sample ints
-        (``all_inference_times``) packed compactly, outside the write lock."""
+        (``all_inference_times``) packed compactly, outside the write lock.
+
+        A worker passes its id: once the job was taken from it (its host was presumed
+        lost, the job re-queued) the write raises ``JobStateError`` (fencing).
+        """
         packed = _packed.pack(result)
         with self._db.write() as conn:
-            _runs.set_result(conn, self._clock(), job_id, packed)
+            _runs.set_result(conn, self._clock(), job_id, packed, worker_id)
 
     def get_result(self, job_id: str) -> dict[str, Any] | None:
         with self._db.read() as conn:
@@ -618,19 +693,26 @@ class Store:
         result: dict[str, Any] | None = None if stored is None else _packed.unpack(stored)
         return result
 
-    def set_output_data(self, job_id: str, data: Mapping[str, Sequence[npt.NDArray[Any]]]) -> str:
-        """Store an inference job's outputs (an ``.npz`` artifact); returns its sha256."""
+    def set_output_data(
+        self,
+        job_id: str,
+        data: Mapping[str, Sequence[npt.NDArray[Any]]],
+        *,
+        worker_id: str | None = None,
+    ) -> str:
+        """Store an inference job's outputs (an ``.npz`` artifact); returns its sha256.
+        ``worker_id`` fences as in ``set_result``."""
         _arrays.validate_samples(data, what="output data")
         self.get_job(job_id)  # fail before writing an artifact for an unknown job
-        sha = self._artifacts.put(_arrays.encode(data))
+        sha = self.put_artifact(_arrays.encode(data))
         with self._db.write() as conn:
-            _runs.set_output_sha256(conn, self._clock(), job_id, sha)
+            _runs.set_output_sha256(conn, self._clock(), job_id, sha, worker_id)
         return sha
 
     def get_output_data(self, job_id: str) -> dict[str, list[npt.NDArray[Any]]] | None:
         with self._db.read() as conn:
             sha = _runs.get_output_sha256(conn, job_id)
-        return None if sha is None else _arrays.decode(self._artifacts.path(sha))
+        return None if sha is None else _arrays.decode(self.artifact_path(sha))
 
     # -- regression suite runs (controller/regress) --------------------------
 
@@ -704,6 +786,10 @@ def _postgres_engine(url: str, connect_timeout_s: float) -> Engine:
 
 
 def _reopen(
-    root: Path, clock: Callable[[], float], busy_timeout_s: float, url: str | None = None
+    root: Path,
+    clock: Callable[[], float],
+    busy_timeout_s: float,
+    url: str | None = None,
+    host: str | None = None,
 ) -> Store:
-    return Store(root, clock=clock, busy_timeout_s=busy_timeout_s, url=url)
+    return Store(root, clock=clock, busy_timeout_s=busy_timeout_s, url=url, host=host)

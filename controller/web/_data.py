@@ -3,10 +3,9 @@
 The routes serve these dicts as JSON and the views render the same dicts as HTML,
 so a page and its JSON endpoint never disagree. Nothing here writes.
 
-Hosts: today a device's host comes from what the records carry (``jobs.host``, the
-claiming worker's host) and from this host's own device registry. Where the store
-learns hosts with heartbeats, ``_hosts`` and ``_device_rows`` are the two places
-that read them.
+Hosts: a device's host comes from this host's own device registry, from the devices
+every live host's worker publishes (``controller/lab_hosts.py``), and from what the
+records carry (``jobs.host``, the claiming worker's host); health is per (host, serial).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from controller.job_handles import ProfileJob, job_handle
 from controller.jobs import JobState
 from controller.reports import render_html
 from controller.store import RUNNING_STATES, EventRecord, JobRecord, Store
-from controller.worker import COMPILE_SLOT
+from controller.worker import COMPILE_SLOT, stale_after_sec
 from protos import agent_pb2 as pb
 
 #: Jobs listed per section of the overview (the queue shows its newest this many).
@@ -55,10 +54,10 @@ class LabData:
     Args:
         store: the store the page reads.
         registry: this host's devices (None: only what the store's records carry).
-        host: this host's name, as workers record it (``platform.node()``).
+        host: this host's name, as workers record it (``Store.host``: ``DEVICELAB_HOST``).
 
     Example:
-        data = LabData(Store.default(), DeviceRegistry(), platform.node())
+        data = LabData(Store.default(), DeviceRegistry(), Store.default().host)
         data.overview()["running"]
     """
 
@@ -98,12 +97,22 @@ class LabData:
         """This host's reachable devices, then devices the records name on other hosts
         (or that the health machine holds off and this host no longer lists)."""
         statuses = {status.serial: status for status in self.store.device_statuses()}
+        by_host = self.store.device_statuses_by_host()
         scanned = self.store.list_jobs(HEALTH_SCAN_ROWS)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for entry in self.registry.entries(probe_frameworks=False) if self.registry else []:
             rows[(self.host, entry.serial)] = _device(
                 entry.serial, entry.name, self.host, reachable=True, simulated=entry.simulated
             )
+        for record in self.store.list_devices(live_within_s=stale_after_sec()):
+            if record.host != self.host:  # another live host's (it heartbeats)
+                rows[(record.host, record.serial)] = _device(
+                    record.serial,
+                    record.name,
+                    record.host,
+                    reachable=True,
+                    simulated=bool(record.info.get("simulated", False)),
+                )
         for job in scanned:
             host, serial = job.host or _UNKNOWN_HOST, job.device_serial
             if (
@@ -121,7 +130,12 @@ class LabData:
         busy = {(job.host or _UNKNOWN_HOST, job.device_serial): job.id for job in running}
         return [
             row
-            | _status_fields(statuses.get(row["serial"]) or DeviceStatus(row["serial"]))
+            | _status_fields(
+                by_host.get((row["host"], row["serial"]))
+                # this host's held-off device, named by no job's host
+                or (statuses.get(row["serial"]) if row["host"] == _UNKNOWN_HOST else None)
+                or DeviceStatus(row["serial"])
+            )
             | {"job": busy.get((row["host"], row["serial"]))}
             | self._last_health(scanned, row["host"], row["serial"])
             for row in rows.values()

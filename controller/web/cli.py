@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
 import signal
 import sys
 from pathlib import Path
@@ -54,7 +53,7 @@ def serve_command(args: argparse.Namespace) -> int:
     token = read_token(args.token_file) if args.token_file else None
     store = _store()
     registry = DeviceRegistry()
-    server = LabServer(LabData(store, registry, platform.node()), args.host, args.port, token)
+    server = LabServer(LabData(store, registry, store.host), args.host, args.port, token)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, _stop)
     announce(server.url, store.location)
