@@ -29,7 +29,7 @@ from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
 from controller.errors import UserError
 from controller.input_specs import check_input_specs
-from controller.job_follow import EventFollower, follow
+from controller.job_follow import EventFollower, EventListener, follow
 from controller.job_handles import CompileJob, InferenceJob, Job, ProfileJob, job_handle
 from controller.job_status import JobType, job_kinds, store_state
 from controller.lab_hosts import any_host_had, lab_devices
@@ -38,7 +38,6 @@ from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
 from controller.model_io import check_inference_inputs, model_io
 from controller.options import default_compile_target, parse_options
-from controller.runners import EventListener
 from controller.store import JobRecord, Store
 from controller.worker import Worker, run_before_sigterm, stale_after_sec
 
@@ -422,16 +421,10 @@ _io_cache: dict[tuple[str, str], Any] = {}
 
 
 def _model_io(model: Model) -> Any:
-    """The model's IO, read through a suffixed link (the readers dispatch on suffix)."""
-    import tempfile
-
-    from controller.runners import model_artifact
-
+    """The model's IO, read from the stored file by its stored type."""
     key = (model.sha256, model.model_type.value)
     if key not in _io_cache:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = model_artifact(_store(), model.model_id).linked_into(Path(tmp))
-            _io_cache[key] = model_io(path)
+        _io_cache[key] = model_io(_store().artifact_path(model.sha256), model.model_type.value)
     return _io_cache[key]
 
 

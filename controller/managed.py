@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
+from agent.formats import FORMATS, suffix_of_type
 from controller.errors import UserError
 from controller.h5_data import output_path, read_h5, unique_path, with_suffix, write_h5
 from controller.model_io import IoSpec, model_io
@@ -68,21 +69,7 @@ class ModelMetadataKey(enum.Enum):
 
 
 #: Model types devicelab stores and runs (others are converted at upload or refused).
-RUNNABLE_MODEL_TYPES = frozenset(
-    {
-        SourceModelType.TFLITE,
-        SourceModelType.ONNX,
-        SourceModelType.QNN_CONTEXT_BINARY,
-        SourceModelType.QNN_LIB_AARCH64_ANDROID,
-    }
-)
-
-_SUFFIXES = {
-    SourceModelType.TFLITE: ".tflite",
-    SourceModelType.ONNX: ".onnx",
-    SourceModelType.QNN_CONTEXT_BINARY: ".bin",
-    SourceModelType.QNN_LIB_AARCH64_ANDROID: ".so",
-}
+RUNNABLE_MODEL_TYPES = frozenset(SourceModelType(fmt.model_type) for fmt in FORMATS if fmt.runnable)
 
 
 def model_type_of(value: str) -> SourceModelType:
@@ -115,13 +102,9 @@ def qnn_metadata(details: dict[str, Any]) -> dict[ModelMetadataKey, str]:
 
 
 def read_io(store: Store, model_id: str) -> tuple[list[IoSpec], list[IoSpec]] | None:
-    """The model's inputs and outputs, read through a suffixed link (readers go by suffix)."""
-    import tempfile
-
-    from controller.runners import model_artifact
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return model_io(model_artifact(store, model_id).linked_into(Path(tmp)))
+    """The model's inputs and outputs, read from the stored file by its stored type."""
+    record = store.get_model(model_id)
+    return model_io(store.artifact_path(record.sha256), record.model_type)
 
 
 @dataclass(frozen=True)
@@ -195,7 +178,9 @@ class Model:
         The model's extension is added when ``filename`` lacks it, as the client does.
         """
         target = Path(filename)
-        suffix = _SUFFIXES.get(self.model_type, "")
+        suffix = (
+            suffix_of_type(self.model_type.value) if self.model_type in RUNNABLE_MODEL_TYPES else ""
+        )
         if target.is_dir():
             target = unique_path(target / with_suffix(Path(self.name).name, suffix))
         elif suffix:

@@ -69,11 +69,12 @@ def _check_qnn_context(path: Path, head: bytes) -> None:
         return  # no usable libQnnSystem.so on this host: the device's runtime remains the judge
 
 
-_CHECKS = {
-    ".tflite": _check_tflite,
-    ".onnx": _check_onnx,
-    ".so": _check_elf,
-    ".bin": _check_qnn_context,
+#: The host-side content check of each runnable model type (types from agent/formats.py).
+CHECKS = {
+    "tflite": _check_tflite,
+    "onnx": _check_onnx,
+    "qnn_lib_aarch64_android": _check_elf,
+    "qnn_context_binary": _check_qnn_context,
 }
 
 
@@ -83,7 +84,6 @@ def check_model_file(path: Path) -> str:
     Example:
         check_model_file(Path("models/tiny_cnn.onnx"))  # -> "onnx"
     """
-    suffix = path.suffix.lower()
     if path.is_dir():  # before the extension check: "models/" has none, and is no file
         raise UserError(
             f"{path}: is a directory, not a model file; give the model file inside it "
@@ -98,9 +98,7 @@ def check_model_file(path: Path) -> str:
     _check_size(path, size)  # before the format checks, which may read the whole file
     with path.open("rb") as handle:
         head = handle.read(64)
-    check = _CHECKS.get(suffix)
-    if check is not None:
-        check(path, head)
+    CHECKS[target_runtime](path, head)
     return target_runtime
 
 

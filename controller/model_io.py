@@ -9,12 +9,14 @@ read here, ``None`` is returned and the device's runtime remains the judge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agent.formats import format_of_suffix
 from controller.errors import UserError
 
 _ONNX_DTYPES = {
@@ -155,16 +157,26 @@ def _qnn_spec(tensor: Any) -> IoSpec:
     )
 
 
-def model_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
-    """(inputs, outputs) of a model file, or None when this host cannot read them."""
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        return _onnx_io(path)
-    if suffix == ".tflite":
-        return _tflite_io(path)
-    if suffix == ".bin":
-        return _context_binary_io(path)
-    return None
+#: The I/O reader of each model type this host can read (types from agent/formats.py).
+READERS: dict[str, Callable[[Path], tuple[list[IoSpec], list[IoSpec]]]] = {
+    "onnx": _onnx_io,
+    "tflite": _tflite_io,
+    "qnn_context_binary": _context_binary_io,
+}
+
+
+def model_io(path: Path, model_type: str | None = None) -> tuple[list[IoSpec], list[IoSpec]] | None:
+    """(inputs, outputs) of a model file, or None when this host cannot read them.
+
+    Args:
+        path: the model file (a stored artifact has no suffix: give its type).
+        model_type: its type (``agent/formats.py``); None to take it from the suffix.
+    """
+    if model_type is None:
+        fmt = format_of_suffix(path.suffix)
+        model_type = fmt.model_type if fmt else ""
+    reader = READERS.get(model_type)
+    return reader(path) if reader else None
 
 
 def check_inference_inputs(specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]) -> int:

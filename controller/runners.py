@@ -13,23 +13,23 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from agent import serde  # array <-> tensor conversion, shared with the agent
+from agent.formats import suffix_of_type
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
 from controller.device_states import HealthSettings
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
 from controller.errors import DeviceError, InternalError, UserError
+from controller.job_follow import EventListener
 from controller.jobs import JobState
 from controller.link_jobs import run_link
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning
 from controller.options import Options, parse_options
-from controller.options.table import MODEL_RUNTIMES, TORCH_SOURCE_TYPES
 from controller.qairt import qairt_warning
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
 from controller.simulated import TWIN_OF_KEY, simulation_record
@@ -38,8 +38,6 @@ from controller.transports.base import Transport
 from protos import agent_pb2 as pb
 
 log = logging.getLogger("devicelab.runner")
-
-EventListener = Callable[[JobRecord, pb.ProfileEvent], None]
 
 
 class JobHooks(Protocol):
@@ -54,11 +52,6 @@ DEFAULT_WARMUP_ITERATIONS = 1
 DEFAULT_LAYER_PROFILE_ITERATIONS = 3
 # How often a running job looks at the store for a cancel (a read, cheap).
 _CANCEL_POLL_SEC = 0.5
-# PyTorch sources too: a compile job links them with their suffix (the type is not in a
-# user-chosen name such as "My Model").
-_SUFFIX_BY_TYPE = {
-    runtime: suffix for suffix, runtime in {**MODEL_RUNTIMES, **TORCH_SOURCE_TYPES}.items()
-}
 
 
 @dataclass
@@ -83,9 +76,11 @@ class RunContext:
 
 
 def model_artifact(store: Store, model_id: str) -> Artifact:
-    """The stored model as the agent must receive it (suffix from its type)."""
+    """The stored model as the agent must receive it: the agent picks the runtime by
+    suffix, so the name carries its type's (a user-chosen name such as "My Model" has
+    none)."""
     model = store.get_model(model_id)
-    suffix = _SUFFIX_BY_TYPE.get(model.model_type, "")
+    suffix = suffix_of_type(model.model_type)
     name = model.name if model.name.endswith(suffix) else f"{Path(model.name).stem}{suffix}"
     return Artifact(store.artifact_path(model.sha256), model.sha256, name)
 

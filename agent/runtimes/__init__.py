@@ -1,4 +1,5 @@
-"""Runtime registry: which runtime loads which file suffix.
+"""Runtime registry: the module of each runtime; which suffixes it loads is
+``agent/formats.py``'s (one table both sides read).
 
 Runtime modules are imported lazily so an agent on a device without, say,
 onnxruntime still serves LiteRT jobs and reports ONNX as unavailable.
@@ -11,19 +12,20 @@ from functools import cache
 from pathlib import Path
 
 from agent.errors import InvalidModelError, RuntimeUnavailableError
+from agent.formats import FORMATS, suffixes_of_runtime
 from agent.runtimes.base import Runtime, RuntimeInfo
 
-# name -> (module, class, suffixes)
-_REGISTRY: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "litert": ("agent.runtimes.litert", "LiteRtRuntime", (".tflite",)),
-    "onnxruntime": ("agent.runtimes.onnx_runtime", "OnnxRuntime", (".onnx", ".bin")),
+# name -> (module, class); a format names its runtime in agent/formats.py.
+_MODULES: dict[str, tuple[str, str]] = {
+    "litert": ("agent.runtimes.litert", "LiteRtRuntime"),
+    "onnxruntime": ("agent.runtimes.onnx_runtime", "OnnxRuntime"),
 }
 
 
 @cache
 def get_runtime(name: str) -> Runtime:
     """The runtime instance called ``name``; RuntimeUnavailableError if it cannot import."""
-    module_name, class_name, _ = _REGISTRY[name]
+    module_name, class_name = _MODULES[name]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -37,10 +39,10 @@ def get_runtime(name: str) -> Runtime:
 def runtime_name_for(model_path: Path) -> str:
     """The name of the runtime that loads ``model_path`` (no import: a cheap check)."""
     suffix = model_path.suffix.lower()
-    for name, (_, _, suffixes) in _REGISTRY.items():
-        if suffix in suffixes:
+    for name in _MODULES:
+        if suffix in suffixes_of_runtime(name):
             return name
-    known = sorted(s for _, _, sfx in _REGISTRY.values() for s in sfx)
+    known = sorted(fmt.suffix for fmt in FORMATS if fmt.agent_runtime in _MODULES)
     raise InvalidModelError(
         f"{model_path.name}: no runtime for suffix '{suffix}' (known: {', '.join(known)})"
     )
@@ -54,7 +56,7 @@ def runtime_for(model_path: Path) -> Runtime:
 def all_runtime_info() -> list[RuntimeInfo]:
     """What every registered runtime reports about itself on this device."""
     infos = []
-    for name in _REGISTRY:
+    for name in _MODULES:
         try:
             infos.append(get_runtime(name).info())
         except RuntimeUnavailableError as exc:

@@ -38,6 +38,7 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
+from agent.formats import suffixes_of_runtime
 from agent.option_spec import SubValue
 from agent.runtimes.base import (
     AppliedConfig,
@@ -393,7 +394,7 @@ class LiteRtRuntime:
     """The ``Runtime`` for ``.tflite`` models, on LiteRT (tflite_runtime if LiteRT is missing)."""
 
     name: str = "litert"
-    suffixes: tuple[str, ...] = (".tflite",)
+    suffixes: tuple[str, ...] = suffixes_of_runtime("litert")  # agent/formats.py
 
     def __init__(self, library_dirs: tuple[str, ...] = ()) -> None:
         """``library_dirs``: extra places ``info()`` looks for delegate libraries."""

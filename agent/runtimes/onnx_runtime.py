@@ -28,6 +28,7 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
+from agent.formats import suffixes_of_runtime
 from agent.runtimes import qnn_context
 from agent.runtimes.base import (
     AppliedConfig,
@@ -132,7 +133,7 @@ class OnnxRuntime:
     """ONNX Runtime with the CPU EP and, through onnxruntime-qnn, the QNN EP (HTP, GPU)."""
 
     name: str = "onnxruntime"
-    suffixes: tuple[str, ...] = (".onnx", ".bin")
+    suffixes: tuple[str, ...] = suffixes_of_runtime("onnxruntime")  # agent/formats.py
 
     def __init__(self, library_dirs: Sequence[str] = ()) -> None:
         """``library_dirs``: extra places for QNN backend libraries, before the package's."""

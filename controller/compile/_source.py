@@ -14,16 +14,12 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from agent.formats import FORMATS
 from controller.compile import _qnn_lib, _tflite, _torch
 from controller.errors import UserError
 
-#: The targets this host produces, and the artifact suffix of each.
-SUFFIXES = {
-    "onnx": ".onnx",
-    "qnn_context_binary": ".bin",
-    "tflite": ".tflite",
-    "qnn_lib_aarch64_android": ".so",
-}
+#: The targets this host produces (every runnable format), and the artifact suffix of each.
+SUFFIXES = {fmt.model_type: fmt.suffix for fmt in FORMATS if fmt.runnable}
 #: Source model suffixes compile takes, and the model type of each.
 SOURCE_TYPES = {".onnx": "onnx", **_torch.TORCH_TYPES}
 #: A protobuf cannot exceed 2 GiB; larger models need external data files.

@@ -12,6 +12,7 @@ fails until it has one.
 
 from __future__ import annotations
 
+from agent.formats import FORMATS
 from agent.option_tables import QNN_TABLES, TFLITE_TABLES
 from controller.options.spec import (
     JOBS,
@@ -26,16 +27,11 @@ from controller.options.spec import (
     RequiresIfGiven,
 )
 
-#: Target runtime of a model file given to a profile or inference job.
-MODEL_RUNTIMES = {
-    ".tflite": "tflite",
-    ".onnx": "onnx",
-    ".bin": "qnn_context_binary",
-    ".so": "qnn_lib_aarch64_android",
-}
+#: Target runtime of a model file given to a profile or inference job (agent/formats.py).
+MODEL_RUNTIMES = {fmt.suffix: fmt.model_type for fmt in FORMATS if fmt.runnable}
 
 #: PyTorch source files (compile jobs take them; nothing runs them): model type by suffix.
-TORCH_SOURCE_TYPES = {".pt": "torchscript", ".pt2": "torch_exported_program"}
+TORCH_SOURCE_TYPES = {fmt.suffix: fmt.model_type for fmt in FORMATS if not fmt.runnable}
 
 #: Default compile target, by source model suffix (the seed's table).
 COMPILE_DEFAULT_TARGETS = {
