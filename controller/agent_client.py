@@ -50,12 +50,6 @@ class Artifact:
     def from_file(cls, path: Path, filename: str | None = None) -> Artifact:
         return cls(path, sha256_of(path), filename or path.name)
 
-    def linked_into(self, directory: Path) -> Path:
-        """A link named ``filename`` in ``directory``: for readers that go by suffix."""
-        link = directory / self.filename
-        link.symlink_to(self.path)
-        return link
-
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()

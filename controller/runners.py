@@ -402,7 +402,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
 
 def run_compile(ctx: RunContext, job: JobRecord) -> None:
     """Compile on the host for the target device's SoC; the output becomes a new model."""
-    from controller.compile import compile_model
+    from controller.compile import SourceModel, compile_model
 
     if job.spec.get("job_type") == "link":
         run_link(ctx, job)
@@ -412,12 +412,15 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
     device = Device.from_filter(job.device_filter)
     profile = ctx.registry.compile_profile(device)
     calibration = ctx.store.load_dataset(job.dataset_id) if job.dataset_id else None
-    source = model_artifact(ctx.store, job.model_id)
+    stored = model_artifact(ctx.store, job.model_id)
+    model_type = ctx.store.get_model(job.model_id).model_type
+    # The stored type travels with the file (named by its hash), never re-read from a name.
+    source = SourceModel(stored.path, model_type, stored.filename)
     job = ctx.move(job, JobState.OPTIMIZING_MODEL)  # progress messages may move it to quantizing
     specs = {n: (tuple(s), d) for n, (s, d) in (job.spec.get("input_specs") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="devicelab-compile-") as tmp:
         result = compile_model(
-            source.linked_into(Path(tmp)),
+            source,
             options,
             device_profile=profile,
             input_specs=specs or None,
@@ -427,7 +430,7 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
         )
         target = ctx.store.add_model(
             result.path,
-            name=f"{Path(source.filename).stem}{result.path.suffix}",
+            name=f"{source.stem}{result.path.suffix}",
             model_type=result.target_runtime,
             metadata={"compiled_by": job.id, "source_model": job.model_id},
         )

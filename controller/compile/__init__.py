@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 from controller.compile._compile import CalibrationData, CompileResult, compile_model
+from controller.compile._model import SourceModel
 from controller.compile._quantize import SCHEMES as QUANTIZE_SCHEMES
 from controller.compile._quantize import QuantScheme
 from controller.compile._shapes import InputSpecs
@@ -53,6 +54,7 @@ __all__ = [
     "InputSpecs",
     "QUANTIZE_SCHEMES",
     "QuantScheme",
+    "SourceModel",
     "TORCH_SUFFIXES",
     "check_request",
     "compile_model",

@@ -30,6 +30,7 @@ from controller.compile._graph import (
     rename_outputs,
     resolve_output_names,
 )
+from controller.compile._model import SourceModel
 from controller.compile._quantized_io import keep_io_quantized
 from controller.compile._shapes import (
     InputSpecs,
@@ -40,12 +41,11 @@ from controller.compile._shapes import (
     require_static,
 )
 from controller.compile._source import (
-    SOURCE_TYPES,
     check_request,
-    check_source,
     check_target,
     load_model,
     save_model,
+    source_of_file,
 )
 from controller.device_profiles import DeviceProfile
 from controller.errors import InternalError, UserError
@@ -92,7 +92,7 @@ class _Run:
 
 
 def compile_model(
-    source: Path,
+    source: Path | SourceModel,
     options: Options,
     *,
     device_profile: DeviceProfile | None,
@@ -104,7 +104,8 @@ def compile_model(
     """Compile ``source`` as ``options`` ask, on this host, into ``workdir``.
 
     Args:
-        source: an ONNX model file.
+        source: an ONNX, TorchScript (``.pt``) or torch.export (``.pt2``) file, its type
+            from its suffix; or a ``SourceModel`` carrying its type (a stored model).
         options: parsed with ``parse_options(..., job="compile", target_runtime=...)``.
         device_profile: the target device's SoC (needed for ``qnn_context_binary``).
         input_specs: ``{name: shape}`` or ``{name: (shape, dtype)}`` for every input;
@@ -133,12 +134,13 @@ def compile_model(
         >>> result.path.name, result.details["outputs"]
         ('tiny.onnx', [{'name': 'scores', 'shape': [1, 10], 'dtype': 'float32'}])
     """
-    source, workdir = Path(source), Path(workdir)
+    if not isinstance(source, SourceModel):
+        source = source_of_file(Path(source))
+    workdir = Path(workdir)
     suffix = _check_request(source, options, input_specs)
     run = _Run(progress)
     product = _product_path(source, workdir, suffix)
-    torch_source = source.suffix.lower() in _torch.TORCH_TYPES
-    if torch_source and options.target_runtime == "tflite":
+    if source.is_torch and options.target_runtime == "tflite":
         return _torch_to_tflite(source, options, input_specs, product, run)
     model = _load(source, input_specs, workdir, run)
     model = _reshape(model, options, input_specs, run)
@@ -157,12 +159,12 @@ def compile_model(
 
 
 def _load(
-    source: Path, input_specs: InputSpecs | None, workdir: Path, run: _Run
+    source: SourceModel, input_specs: InputSpecs | None, workdir: Path, run: _Run
 ) -> onnx.ModelProto:
     """The source as ONNX: read, or exported with torch's exporter for PyTorch sources."""
-    if source.suffix.lower() not in _torch.TORCH_TYPES:
+    if not source.is_torch:
         with run.stage(f"loading {source.name}"):
-            return load_model(source)
+            return load_model(source.path)
     exported = workdir / "stages" / f"{source.stem}.onnx"
     with run.stage(f"exporting {source.name} to ONNX (torch.onnx.export)"):
         _torch.export_onnx(source, input_specs, exported)
@@ -177,7 +179,7 @@ def _torch_version() -> str:
 
 
 def _torch_to_tflite(
-    source: Path,
+    source: SourceModel,
     options: Options,
     input_specs: InputSpecs | None,
     product: Path,
@@ -205,7 +207,7 @@ def _torch_to_tflite(
     with run.stage(f"converting {source.name} to TFLite (litert-torch)"):
         _tflite.from_torch(source, input_specs, product, layout)
     run.details.update(
-        source=str(source),
+        source=str(source.path),
         target_runtime="tflite",
         options=options.to_option_string(),
         converter={"name": "litert-torch", "version": _dist_version("litert-torch")},
@@ -242,13 +244,13 @@ def _convert(
     run.details["converter"] = {"name": "qnn-model-lib-generator", "target": "aarch64-android"}
 
 
-def _check_request(source: Path, options: Options, input_specs: InputSpecs | None) -> str:
+def _check_request(source: SourceModel, options: Options, input_specs: InputSpecs | None) -> str:
     """Everything refusable from the request alone; returns the artifact suffix."""
     if options.job != "compile":
         raise InternalError(f"compile_model needs compile options, got a {options.job} job's")
-    check_source(source)
-    source_type = SOURCE_TYPES[source.suffix.lower()]
-    check_request(source_type, options.target_runtime, input_specs is not None)
+    if not source.path.is_file():
+        raise UserError(f"{source.path}: no such model file")
+    check_request(source.model_type, options.target_runtime, input_specs is not None)
     suffix = check_target(options.target_runtime)
     if options.target_runtime == "tflite" and options.quantize_full_type:
         raise UserError(
@@ -272,11 +274,11 @@ def _check_request(source: Path, options: Options, input_specs: InputSpecs | Non
     return suffix
 
 
-def _product_path(source: Path, workdir: Path, suffix: str) -> Path:
+def _product_path(source: SourceModel, workdir: Path, suffix: str) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     product = workdir / f"{source.stem}{suffix}"
-    if product.resolve() == source.resolve():
-        raise InternalError(f"compile workdir {workdir} would overwrite the source {source}")
+    if product.resolve() == source.path.resolve():
+        raise InternalError(f"compile workdir {workdir} would overwrite the source {source.path}")
     return product
 
 
@@ -369,9 +371,9 @@ def _quantized(
     return quantized
 
 
-def _record_model(model: onnx.ModelProto, source: Path, options: Options, run: _Run) -> None:
+def _record_model(model: onnx.ModelProto, source: SourceModel, options: Options, run: _Run) -> None:
     run.details.update(
-        source=str(source),
+        source=str(source.path),
         target_runtime=options.target_runtime,
         options=options.to_option_string(),
         inputs=[_value(vi) for vi in model_inputs(model.graph)],

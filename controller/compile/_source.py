@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from agent.formats import FORMATS
 from controller.compile import _qnn_lib, _tflite, _torch
+from controller.compile._model import SourceModel
 from controller.errors import UserError
 
 #: The targets this host produces (every runnable format), and the artifact suffix of each.
@@ -92,6 +93,12 @@ def check_source(source: Path) -> None:
         )
     if not source.is_file():
         raise UserError(f"{source}: no such model file")
+
+
+def source_of_file(path: Path) -> SourceModel:
+    """A source file given by the user, its type from its suffix (as ``check_source``)."""
+    check_source(path)
+    return SourceModel(path, SOURCE_TYPES[path.suffix.lower()], path.name)
 
 
 def check_target(target_runtime: str) -> str:

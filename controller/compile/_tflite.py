@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from controller.compile import _torch
+from controller.compile._model import SourceModel
 from controller.compile._shapes import InputSpecs
 from controller.errors import UserError
 from controller.runtime_python import runtime_has, runtime_python
@@ -81,12 +82,12 @@ def require(source_type: str) -> None:
 
 
 def from_torch(
-    source: Path,
+    source: SourceModel,
     specs: InputSpecs | None,
     out: Path,
     layout: TorchLayout | None = None,
 ) -> Path:
-    """Convert a ``.pt`` / ``.pt2`` source to ``out`` with litert-torch.
+    """Convert a PyTorch source to ``out`` with litert-torch.
 
     ``layout`` names the outputs and the inputs/outputs to take or give channel-last
     (``--output_names``, ``--force_channel_last_input``/``_output``): the exported

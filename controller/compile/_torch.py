@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from controller.compile._model import SourceModel
 from controller.compile._shapes import InputSpecs, normalize_specs
 from controller.errors import UserError
 from controller.options.table import TORCH_SOURCE_TYPES
@@ -152,7 +153,7 @@ def sample_inputs(specs: InputSpecs) -> list[np.ndarray]:
     return arrays
 
 
-def load_program(source: Path, specs: InputSpecs | None) -> tuple[Any, tuple[Any, ...]]:
+def load_program(source: SourceModel, specs: InputSpecs | None) -> tuple[Any, tuple[Any, ...]]:
     """The source as an ``nn.Module``-like program and the sample arguments to run it with.
 
     A TorchScript module is turned into an ExportedProgram with torch's own converter
@@ -160,16 +161,15 @@ def load_program(source: Path, specs: InputSpecs | None) -> tuple[Any, tuple[Any
     kinds reach the converters as ``torch.export`` graphs.
     """
     torch = require_torch(f"compiling {source.name}")
-    kind = TORCH_TYPES[source.suffix.lower()]
-    if kind == "torch_exported_program":
-        program = torch.export.load(str(source))
+    if source.model_type == "torch_exported_program":
+        program = torch.export.load(str(source.path))
         args = _args(torch, specs) if specs else tuple(program.example_inputs[0])
         return program, args
     if not specs:
         raise UserError(f"{source.name}: a TorchScript source needs input_specs (its shapes)")
     from torch._export.converter import TS2EPConverter
 
-    module = torch.jit.load(str(source), map_location="cpu")
+    module = torch.jit.load(str(source.path), map_location="cpu")
     args = _args(torch, specs)
     return TS2EPConverter(module, args).convert(), args
 
@@ -178,8 +178,8 @@ def _args(torch: Any, specs: InputSpecs) -> tuple[Any, ...]:
     return tuple(torch.from_numpy(array) for array in sample_inputs(specs))
 
 
-def export_onnx(source: Path, specs: InputSpecs | None, out: Path) -> Path:
-    """Export a ``.pt`` / ``.pt2`` source to ONNX at ``out`` with torch's exporter.
+def export_onnx(source: SourceModel, specs: InputSpecs | None, out: Path) -> Path:
+    """Export a PyTorch source to ONNX at ``out`` with torch's exporter.
 
     Raises:
         UserError: torch missing, input_specs missing for TorchScript, or the exporter's
@@ -189,10 +189,10 @@ def export_onnx(source: Path, specs: InputSpecs | None, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     input_names = list(specs) if specs else None
     try:
-        if source.suffix.lower() == ".pt":
+        if source.model_type == "torchscript":
             if not specs:
                 raise UserError(f"{source.name}: a TorchScript source needs input_specs")
-            module = torch.jit.load(str(source), map_location="cpu")
+            module = torch.jit.load(str(source.path), map_location="cpu")
             args = _args(torch, specs)
             outputs = _count_outputs(module(*args))
             torch.onnx.export(
@@ -205,7 +205,7 @@ def export_onnx(source: Path, specs: InputSpecs | None, out: Path) -> Path:
                 opset_version=_OPSET,
             )
         else:
-            program = torch.export.load(str(source))
+            program = torch.export.load(str(source.path))
             outputs = len(program.graph_signature.user_outputs)
             torch.onnx.export(
                 program,
