@@ -30,8 +30,9 @@ class ModelFormat:
             (the cloud client's ``SourceModelType`` value).
         suffix: the file suffix a model of this type is stored and pushed under.
         runnable: whether a profile or inference job takes it (else compile only).
-        agent_runtime: the agent runtime that loads it, or None where no agent
-            runtime does (a compile source; ``.so`` is accepted but not run yet).
+        agent_runtime: the in-process agent runtime that loads it, or None where none
+            does: a compile source, or a QNN model library (``.so``), which only the
+            vendor tool ``qnn-net-run`` runs (``agent/runtimes/vendor/jobs.py``).
     """
 
     model_type: str

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.formats import format_of_type
 from controller import daemon
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry
@@ -394,9 +395,8 @@ def submit_inference_job(
 
 def _run_target(model: Model) -> str:
     """The runtime that runs ``model``; a PyTorch source must be compiled first."""
-    from controller.compile import TORCH_SUFFIXES
-
-    if model.model_type.value in TORCH_SUFFIXES:
+    fmt = format_of_type(model.model_type.value)
+    if fmt is not None and not fmt.runnable:
         raise UserError(
             f"{model.name}: a {model.model_type.value} model runs once compiled: use "
             "submit_compile_and_profile_jobs(model, device, input_specs=...) or "
