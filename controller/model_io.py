@@ -157,15 +157,18 @@ def _qnn_spec(tensor: Any) -> IoSpec:
     )
 
 
-#: The I/O reader of each model type this host can read (types from agent/formats.py).
-READERS: dict[str, Callable[[Path], tuple[list[IoSpec], list[IoSpec]]]] = {
+ModelIo = tuple[list[IoSpec], list[IoSpec]]
+
+#: The I/O reader of each model type this host can read (types from agent/formats.py);
+#: a reader returns None when a tool it needs is missing here.
+READERS: dict[str, Callable[[Path], ModelIo | None]] = {
     "onnx": _onnx_io,
     "tflite": _tflite_io,
     "qnn_context_binary": _context_binary_io,
 }
 
 
-def model_io(path: Path, model_type: str | None = None) -> tuple[list[IoSpec], list[IoSpec]] | None:
+def model_io(path: Path, model_type: str | None = None) -> ModelIo | None:
     """(inputs, outputs) of a model file, or None when this host cannot read them.
 
     Args:
