@@ -6,6 +6,7 @@ import ast
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,18 @@ NOT_SETTINGS = {
 STANDIN = ROOT / "controller" / "phone_standin"
 TABLES = {entry.name for entry in settings.SETTINGS} | {
     entry.name for entry in agent_settings.SETTINGS
+}
+
+#: The accessor for each kind of setting.
+READERS: dict[str, Callable[..., object]] = {
+    "seconds": settings.seconds,
+    "int": settings.integer,
+    "number": settings.number,
+    "bool": settings.flag,
+    "choice": settings.choice,
+    "str": settings.text,
+    "path": settings.path,
+    "words": settings.words,
 }
 
 
@@ -118,18 +131,8 @@ def test_the_table_names_units_and_defaults_consistently() -> None:
 
 
 def test_every_default_parses_as_its_type() -> None:
-    readers = {
-        "seconds": settings.seconds,
-        "int": settings.integer,
-        "number": settings.number,
-        "bool": settings.flag,
-        "choice": settings.choice,
-        "str": settings.text,
-        "path": settings.path,
-        "words": settings.words,
-    }
     for entry in settings.SETTINGS:
-        readers[entry.kind](entry.name, {})
+        READERS[entry.kind](entry.name, {})
 
 
 @pytest.mark.parametrize(
@@ -148,16 +151,8 @@ def test_a_bad_value_names_the_variable_and_the_value(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    reader = {
-        "seconds": settings.seconds,
-        "int": settings.integer,
-        "number": settings.number,
-        "bool": settings.flag,
-        "choice": settings.choice,
-        "words": settings.words,
-    }[settings.setting(name).kind]
     with pytest.raises(UserError) as caught:
-        reader(name)
+        READERS[settings.setting(name).kind](name)
     assert f"{name}={value!r}" in str(caught.value)
     assert expected in str(caught.value)
 
