@@ -14,7 +14,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
-from controller.config import home_dir
+from controller.settings import home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("agent", "protos")

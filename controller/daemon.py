@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from controller import config
+from controller import settings
 from controller.jobs import JobState
 from controller.runtime_python import runtime_python
 from controller.store import Store
@@ -52,7 +52,6 @@ log = logging.getLogger("devicelab.daemon")
 WorkerMode = Literal["inprocess", "daemon", "none"]
 LOCK_NAME = "worker.lock"
 LOG_NAME = "worker.log"
-DEFAULT_IDLE_EXIT_S = 300.0
 # How often the daemon looks at the store for work (a cheap read) and at its lock.
 _TICK_S = 0.5
 _MODES: tuple[WorkerMode, ...] = ("inprocess", "daemon", "none")
@@ -72,25 +71,21 @@ _UNFINISHED = (
 
 def worker_mode() -> WorkerMode:
     """Who runs submitted jobs: ``DEVICELAB_WORKER`` (see the module docstring)."""
-    value = os.environ.get("DEVICELAB_WORKER", "").strip().lower()
+    value = settings.choice("DEVICELAB_WORKER")
     if value in _MODES:
         return value  # type: ignore[return-value]
-    if value:
-        from controller.errors import UserError
-
-        raise UserError(f"DEVICELAB_WORKER={value!r}: expected one of {', '.join(_MODES)}")
-    return _LEGACY_MODES.get(os.environ.get("DEVICELAB_INPROCESS_WORKER", "").strip(), "daemon")
+    return _LEGACY_MODES.get(settings.choice("DEVICELAB_INPROCESS_WORKER"), "daemon")
 
 
 def idle_exit_s() -> float:
     """Seconds without queued or running jobs before the daemon exits
     (``DEVICELAB_WORKER_IDLE_EXIT_S``, default 300)."""
-    return float(os.environ.get("DEVICELAB_WORKER_IDLE_EXIT_S", DEFAULT_IDLE_EXIT_S))
+    return settings.seconds("DEVICELAB_WORKER_IDLE_EXIT_S")
 
 
 def log_path() -> Path:
     """The daemon's log: ``$DEVICELAB_HOME/worker.log``."""
-    return config.home_dir() / LOG_NAME
+    return settings.home_dir() / LOG_NAME
 
 
 class StoreLock:

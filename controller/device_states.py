@@ -25,11 +25,13 @@ gives the move an event makes (or None), and the store applies it atomically
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
+
+from controller import settings as lab_settings
 
 
 class DeviceState(Enum):
@@ -43,30 +45,28 @@ class DeviceState(Enum):
 
 DEVICE_STATES = tuple(state.value for state in DeviceState)
 
-# --- settings: every default in this one table ---------------------------------------------
+# --- settings: their defaults and meanings are in controller/settings.py's table ---------
 
-#: name -> (default, what it sets). README "Device health" lists them.
-SETTINGS: dict[str, tuple[str, str]] = {
-    "DEVICELAB_DEVICE_RETRIES": (
-        "2", "times a job that failed for a device reason is queued again"),
-    "DEVICELAB_MAX_RECOVERIES": (
-        "3", "failed recoveries before a device is offline or quarantined"),
-    "DEVICELAB_RECOVERY_INTERVAL_S": ("30", "seconds between two recoveries of a device"),
-    "DEVICELAB_RECOVERY_WAIT_S": (
-        "60", "seconds a recovery step waits for the device to come back"),
-    "DEVICELAB_RECOVERY_REBOOT": ("0", "1: a recovery may reboot the device (adb reboot)"),
-    "DEVICELAB_RECOVERY_HOOK": (
-        "", "command run with the serial as last argument (power-cycle a USB hub port)"),
-    "DEVICELAB_HEALTH_CHECK_S": ("60", "seconds between battery/temperature readings of a phone"),
-    "DEVICELAB_REST_BATTERY_PCT": ("15", "a phone rests below this battery level"),
-    "DEVICELAB_RESUME_BATTERY_PCT": ("25", "a resting phone works again from this level"),
-    "DEVICELAB_REST_TEMP_C": ("65", "a phone rests above this temperature (hottest zone)"),
-    "DEVICELAB_RESUME_TEMP_C": ("55", "a resting phone works again at or below this"),
-}  # fmt: skip
+#: The health settings' names; README "Settings" lists them with the rest.
+SETTINGS: tuple[str, ...] = (
+    "DEVICELAB_DEVICE_RETRIES",
+    "DEVICELAB_MAX_RECOVERIES",
+    "DEVICELAB_RECOVERY_INTERVAL_S",
+    "DEVICELAB_RECOVERY_WAIT_S",
+    "DEVICELAB_RECOVERY_REBOOT",
+    "DEVICELAB_RECOVERY_HOOK",
+    "DEVICELAB_HEALTH_CHECK_S",
+    "DEVICELAB_REST_BATTERY_PCT",
+    "DEVICELAB_RESUME_BATTERY_PCT",
+    "DEVICELAB_REST_TEMP_C",
+    "DEVICELAB_RESUME_TEMP_C",
+)
 
 
-def _setting(name: str, env: dict[str, str] | os._Environ[str]) -> str:
-    return env.get(name) or SETTINGS[name][0]
+def _number(name: str, env: Mapping[str, str] | None) -> float:
+    value = lab_settings.number(name, env)
+    assert value is not None  # every health number has a default in the table
+    return value
 
 
 @dataclass(frozen=True)
@@ -91,24 +91,24 @@ class HealthSettings:
         return cls.from_env({})
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HealthSettings:
-        source = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HealthSettings:
+        """The settings from ``env`` (default: this process's environment).
 
-        def get(name: str) -> str:
-            return _setting(name, source)
-
+        Raises:
+            UserError: a value that does not parse, naming the variable.
+        """
         return cls(
-            max_retries=int(get("DEVICELAB_DEVICE_RETRIES")),
-            max_recoveries=max(1, int(get("DEVICELAB_MAX_RECOVERIES"))),
-            recovery_interval_s=float(get("DEVICELAB_RECOVERY_INTERVAL_S")),
-            recovery_wait_s=float(get("DEVICELAB_RECOVERY_WAIT_S")),
-            allow_reboot=get("DEVICELAB_RECOVERY_REBOOT") not in ("", "0"),
-            recovery_hook=get("DEVICELAB_RECOVERY_HOOK"),
-            check_interval_s=float(get("DEVICELAB_HEALTH_CHECK_S")),
-            rest_battery_pct=float(get("DEVICELAB_REST_BATTERY_PCT")),
-            resume_battery_pct=float(get("DEVICELAB_RESUME_BATTERY_PCT")),
-            rest_temp_c=float(get("DEVICELAB_REST_TEMP_C")),
-            resume_temp_c=float(get("DEVICELAB_RESUME_TEMP_C")),
+            max_retries=lab_settings.integer("DEVICELAB_DEVICE_RETRIES", env),
+            max_recoveries=max(1, lab_settings.integer("DEVICELAB_MAX_RECOVERIES", env)),
+            recovery_interval_s=lab_settings.seconds("DEVICELAB_RECOVERY_INTERVAL_S", env),
+            recovery_wait_s=lab_settings.seconds("DEVICELAB_RECOVERY_WAIT_S", env),
+            allow_reboot=lab_settings.flag("DEVICELAB_RECOVERY_REBOOT", env),
+            recovery_hook=lab_settings.text("DEVICELAB_RECOVERY_HOOK", env),
+            check_interval_s=lab_settings.seconds("DEVICELAB_HEALTH_CHECK_S", env),
+            rest_battery_pct=_number("DEVICELAB_REST_BATTERY_PCT", env),
+            resume_battery_pct=_number("DEVICELAB_RESUME_BATTERY_PCT", env),
+            rest_temp_c=_number("DEVICELAB_REST_TEMP_C", env),
+            resume_temp_c=_number("DEVICELAB_RESUME_TEMP_C", env),
         )
 
     @property

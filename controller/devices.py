@@ -9,12 +9,11 @@ default) and every adb device in state ``device`` — with their profile from
 from __future__ import annotations
 
 import logging
-import os
-import shlex
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller import settings
 from controller.device_attributes import device_attributes, matches, name_matches, os_version
 from controller.device_profiles import DeviceProfile, host_props, load_profiles, match_profile
 from controller.errors import Error, UserError
@@ -188,10 +187,10 @@ class DeviceRegistry:
         self._lock = threading.RLock()
         self._profiles = load_profiles()
         self._adb_config = adb_config or AdbDeviceConfig(
-            python=os.environ.get("DEVICELAB_DEVICE_PYTHON") or None,
-            root=os.environ.get("DEVICELAB_DEVICE_ROOT", "/data/local/tmp/devicelab"),
-            qnn=os.environ.get("DEVICELAB_DEVICE_RUNTIME_QNN", "") not in ("", "0"),
-            env=tuple(shlex.split(os.environ.get("DEVICELAB_DEVICE_ENV", ""))),
+            python=settings.text("DEVICELAB_DEVICE_PYTHON") or None,
+            root=settings.text("DEVICELAB_DEVICE_ROOT"),
+            qnn=settings.flag("DEVICELAB_DEVICE_RUNTIME_QNN"),
+            env=settings.words("DEVICELAB_DEVICE_ENV"),
         )
         self._use_adb = use_adb
 

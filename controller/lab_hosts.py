@@ -4,7 +4,7 @@ lab's devices are every live host's.
 A host is live while a worker of it heartbeats within ``DEVICELAB_WORKER_STALE_S``
 (the heartbeat timeout). A queued job that no live host's device accepts waits with
 a message saying so and fails after ``DEVICELAB_UNPLACED_TIMEOUT_S``
-(``controller/config.py``). Frameworks (``framework:`` attributes) are learnt by
+(``controller/settings.py``). Frameworks (``framework:`` attributes) are learnt by
 asking a device's agent, which only its own host can: across hosts, a filter's
 ``framework:`` attributes are not held against a device (its host's worker decides).
 """
@@ -16,7 +16,7 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from controller import config
+from controller import settings
 from controller.device_attributes import matches
 from controller.devices import Device, DeviceEntry, DeviceRegistry, selects
 from controller.store import DeviceRecord, JobKind, Store
@@ -94,7 +94,7 @@ class LabPresence:
         filters = self.store.runnable_filters(kinds)
         live = self.store.list_devices(live_within_s=stale_after_s)
         unplaced = unplaced_filters(filters, live)
-        for job_id in self.store.mark_unplaced(unplaced, config.unplaced_timeout_s()):
+        for job_id in self.store.mark_unplaced(unplaced, settings.unplaced_timeout_s()):
             log.info("job %s failed: no live host has a device it asks for", job_id)
 
 

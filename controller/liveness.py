@@ -18,7 +18,6 @@ frozen-then-resumed run cannot pass as a normal one.
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -27,18 +26,20 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from controller import settings
 from protos import agent_pb2 as pb
 
+# The defaults live in controller/settings.py's table; why they are what they are, here.
 # 30 s: heartbeats come every 2 s (15 per silence), so only a frozen agent or a dead
 # link stays silent that long; a job fails 30 s after its agent froze.
-DEFAULT_AGENT_SILENCE_S = 30.0
+DEFAULT_AGENT_SILENCE_S = settings.seconds("DEVICELAB_AGENT_SILENCE_S", {})
 # 30 min: the slowest load we know of is QNN graph finalization of a large model on
 # the HTP simulator (minutes); a load is still alive while it heartbeats, this only
 # ends one that lives but never finishes.
-DEFAULT_LOAD_TIMEOUT_S = 1800.0
+DEFAULT_LOAD_TIMEOUT_S = settings.seconds("DEVICELAB_LOAD_TIMEOUT_S", {})
 # The timed loop may exceed --max_profiler_time by one iteration (the predictive stop
 # always runs the first); budget + max(grace, budget) is "overran by far".
-DEFAULT_STAGE_GRACE_S = 120.0
+DEFAULT_STAGE_GRACE_S = settings.seconds("DEVICELAB_STAGE_GRACE_S", {})
 _HEARTBEAT_S = 2.0  # what the agent uses by default; we ask for less under short limits
 _FROZEN_STATES = frozenset({"stopped", "tracing-stop", "zombie", "dead"})
 _STAGE_WORDS = {
@@ -60,11 +61,6 @@ GAP_MIN_FRACTION = 0.25
 _MAX_LISTED_OUTLIERS = 20
 
 
-def _env_seconds(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
 @dataclass(frozen=True)
 class StreamLimits:
     """How long a Profile stream may stay silent, and each stage may last (seconds)."""
@@ -78,9 +74,9 @@ class StreamLimits:
         """``DEVICELAB_AGENT_SILENCE_S`` (default 30), ``DEVICELAB_LOAD_TIMEOUT_S``
         (default 1800) and ``DEVICELAB_STAGE_GRACE_S`` (default 120)."""
         return cls(
-            silence_s=_env_seconds("DEVICELAB_AGENT_SILENCE_S", DEFAULT_AGENT_SILENCE_S),
-            load_timeout_s=_env_seconds("DEVICELAB_LOAD_TIMEOUT_S", DEFAULT_LOAD_TIMEOUT_S),
-            stage_grace_s=_env_seconds("DEVICELAB_STAGE_GRACE_S", DEFAULT_STAGE_GRACE_S),
+            silence_s=settings.seconds("DEVICELAB_AGENT_SILENCE_S"),
+            load_timeout_s=settings.seconds("DEVICELAB_LOAD_TIMEOUT_S"),
+            stage_grace_s=settings.seconds("DEVICELAB_STAGE_GRACE_S"),
         )
 
     @property

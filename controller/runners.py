@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 from agent import serde  # array <-> tensor conversion, shared with the agent
 from agent.formats import suffix_of_type
+from controller import settings as lab_settings
 from controller.agent_client import Artifact, ProgressCallback
 from controller.device_health import wait_until_cool
 from controller.device_states import HealthSettings
@@ -336,10 +336,10 @@ def health_before(transport: Transport) -> dict[str, Any]:
     ``DEVICELAB_MAX_START_TEMP_C`` (unset: never wait) and
     ``DEVICELAB_COOLDOWN_TIMEOUT_S`` (default 300) configure the wait.
     """
-    limit = os.environ.get("DEVICELAB_MAX_START_TEMP_C")
-    timeout = float(os.environ.get("DEVICELAB_COOLDOWN_TIMEOUT_S", "300"))
+    limit = lab_settings.number("DEVICELAB_MAX_START_TEMP_C")
+    timeout = lab_settings.seconds("DEVICELAB_COOLDOWN_TIMEOUT_S")
     start = time.monotonic()
-    health = wait_until_cool(transport.health, float(limit) if limit else None, timeout)
+    health = wait_until_cool(transport.health, limit, timeout)
     health["cooldown_wait_s"] = round(time.monotonic() - start, 3)
     return health
 

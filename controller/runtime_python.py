@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from controller import settings
+
 RUNTIME_PYTHON_ENV = "DEVICELAB_RUNTIME_PYTHON"
 #: How long asking the runtime interpreter which modules it has may take.
 _PROBE_TIMEOUT_S = 60
@@ -25,7 +27,7 @@ _PROBE_TIMEOUT_S = 60
 
 def runtime_python() -> str:
     """The interpreter the worker daemon and the local agent run under."""
-    return os.environ.get(RUNTIME_PYTHON_ENV, "").strip() or sys.executable
+    return settings.path_text(RUNTIME_PYTHON_ENV) or sys.executable
 
 
 def runtime_has(module: str) -> bool:

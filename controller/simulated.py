@@ -23,10 +23,10 @@ SoC's simulated twin at submit time (``DeviceRegistry.job_filter``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
+from controller import settings
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
 from controller.device_attributes import device_attributes
 from controller.device_profiles import DeviceProfile
@@ -46,7 +46,7 @@ SIMULATION_NOTE = (
 
 def simulate_enabled() -> bool:
     """Whether ``DEVICELAB_SIMULATE`` opts in to simulated twins of absent devices."""
-    return os.environ.get(SIMULATE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return settings.flag(SIMULATE_ENV)
 
 
 def simulatable(profile: DeviceProfile) -> bool:

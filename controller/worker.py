@@ -36,6 +36,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from controller import settings as lab_settings
 from controller.agent_client import ProgressCallback
 from controller.device_states import (
     DeviceState,
@@ -83,7 +84,7 @@ _READ_IN = (DeviceState.AVAILABLE, DeviceState.RESTING)
 
 def stale_after_sec() -> float:
     """A worker silent this long is presumed gone (``DEVICELAB_WORKER_STALE_S``)."""
-    return float(os.environ.get("DEVICELAB_WORKER_STALE_S", "30"))
+    return lab_settings.seconds("DEVICELAB_WORKER_STALE_S")
 
 
 def device_accepts(

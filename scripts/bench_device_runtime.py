@@ -36,8 +36,8 @@ PROPS = {"ro.product.model": "SM-S911B", "ro.soc.model": "SM8550",
 
 
 def build(args: argparse.Namespace) -> Any:
-    from controller.config import home_dir
     from controller.device_runtime.build import build_runtime
+    from controller.settings import home_dir
 
     if args.cold:
         shutil.rmtree(home_dir() / "cache", ignore_errors=True)

@@ -44,7 +44,7 @@ def first_start(mode: str) -> float:
     """Wall time of an agent's start, unpacking the runtime first for ``managed``."""
     import shutil
 
-    from controller.config import home_dir
+    from controller.settings import home_dir
     from controller.transports.local import LocalTransport
 
     shutil.rmtree(home_dir() / "runtimes" / "host", ignore_errors=True)

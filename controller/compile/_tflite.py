@@ -22,7 +22,6 @@ Both are checked at submit (``require``), so a host without them refuses the job
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from controller import settings
 from controller.compile import _torch
 from controller.compile._model import SourceModel
 from controller.compile._shapes import InputSpecs
@@ -50,7 +50,7 @@ _ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 def onnx2tf_command() -> str | None:
     """The onnx2tf executable: ``$DEVICELAB_ONNX2TF``, ``PATH``, or beside this Python."""
-    configured = os.environ.get(ONNX2TF_ENV)
+    configured = settings.path_text(ONNX2TF_ENV)
     if configured:
         return configured
     beside = Path(sys.executable).parent / "onnx2tf"

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.config import home_dir
 from controller.device_runtime import debian, elf, pins, trim, wheels
 from controller.device_runtime.arches import ARCHES, Arch
 from controller.device_runtime.archive import write_archive
 from controller.device_runtime.manifest import build_manifest
 from controller.errors import UserError
+from controller.settings import home_dir
 
 FORMAT_VERSION = 1  # bump when the layout or the build steps change
 SUPPORTED_ARCHES = {name: arch.debian for name, arch in ARCHES.items()}  # ours -> Debian's

@@ -46,7 +46,7 @@ _MIN_KERNEL = (6, 7)  # private binfmt_misc per user namespace
 
 def default_cache_dir() -> Path:
     """``$DEVICELAB_HOME/cache/phone-standin``: downloaded packages and unpacked binaries."""
-    from controller.config import home_dir
+    from controller.settings import home_dir
 
     return home_dir() / "cache" / "phone-standin"
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy.typing as npt
 
-from controller import config
+from controller import settings as lab_settings
 from controller.device_states import (
     DeviceState,
     DeviceStatus,
@@ -95,7 +95,7 @@ class Store:
         self.root = Path(root)
         self.url = url
         #: The host this store's devices and health rows belong to (``DEVICELAB_HOST``).
-        self.host = host or config.host_name()
+        self.host = host or lab_settings.host_name()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. a file where the store's folder belongs
@@ -126,7 +126,7 @@ class Store:
     @classmethod
     def default(cls) -> Store:
         """The user's store: ``DEVICELAB_STORE`` if set, else ``$DEVICELAB_HOME/store``."""
-        return cls.open(config.store_location())
+        return cls.open(lab_settings.store_location())
 
     @classmethod
     def open(cls, location: str | Path | None) -> Store:
@@ -136,7 +136,7 @@ class Store:
         Example:
             Store.open("postgresql://lab@db-host/devicelab")
         """
-        home_store = config.home_dir() / "store"
+        home_store = lab_settings.home_dir() / "store"
         if location is None or str(location) == "":
             return cls(home_store)
         if is_postgresql_url(str(location)):
@@ -426,7 +426,7 @@ class Store:
                 options=options,
                 parent_job_id=parent_job_id,
                 spec=spec,
-                submitter=config.submitter() if submitter is None else submitter,
+                submitter=lab_settings.submitter() if submitter is None else submitter,
             )
 
     def get_job(self, job_id: str) -> JobRecord:

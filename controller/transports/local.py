@@ -23,9 +23,9 @@ from typing import Any
 from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import PING_TIMEOUT_SEC, AgentClient, Artifact, ProgressCallback
-from controller.config import home_dir
 from controller.device_health import local_snapshot
 from controller.errors import Error, InternalError
+from controller.settings import home_dir
 from controller.transports.adb_runtime import DevicePython
 from controller.transports.local_runtime import agent_environment, host_python
 

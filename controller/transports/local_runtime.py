@@ -33,7 +33,7 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from controller.config import home_dir
+from controller import settings
 from controller.device_runtime.arches import ARCHES
 from controller.device_runtime.build import RuntimeBundle, build_runtime
 from controller.device_runtime.launcher import LAUNCHER_RELATIVE, VERIFY_SOURCE, launcher_script
@@ -44,7 +44,7 @@ from controller.transports.adb_runtime import DevicePython
 log = logging.getLogger("devicelab.transport.local")
 
 LOCAL_RUNTIME_ENV = "DEVICELAB_LOCAL_RUNTIME"
-MODES = ("managed", "current")
+MODES = settings.setting(LOCAL_RUNTIME_ENV).choices
 VERIFY_TIMEOUT_S = 300.0
 HOST_SHELL = "/bin/sh"
 # Set by a user's environment, they would point the runtime's Python at that environment's
@@ -59,10 +59,7 @@ def local_runtime_mode() -> str:
     Raises:
         UserError: any other value.
     """
-    mode = os.environ.get(LOCAL_RUNTIME_ENV, "").strip().lower() or "managed"
-    if mode not in MODES:
-        raise UserError(f"{LOCAL_RUNTIME_ENV}={mode!r}: expected one of {', '.join(MODES)}")
-    return mode
+    return settings.choice(LOCAL_RUNTIME_ENV)
 
 
 def host_python(mode: str | None = None) -> DevicePython:
@@ -84,7 +81,7 @@ def host_python(mode: str | None = None) -> DevicePython:
             "(pip install 'devicelab[agent]')"
         )
     bundle = _built_runtime(arch)
-    final = home_dir() / "runtimes" / "host" / bundle.runtime_id
+    final = settings.home_dir() / "runtimes" / "host" / bundle.runtime_id
     if not _present(final):
         with _unpack_lock(final.parent):
             if not _present(final):
@@ -131,7 +128,7 @@ def _built_runtime(arch: str) -> RuntimeBundle:
     except (InternalError, UserError, OSError) as exc:
         raise UserError(
             f"[local] the agent runs from devicelab's managed {arch} runtime, which is not "
-            f"in {home_dir() / 'runtimes'} and could not be built: {exc}\n"
+            f"in {settings.home_dir() / 'runtimes'} and could not be built: {exc}\n"
             "Building it needs, once: apt-get and dpkg-deb (a Debian or Ubuntu host), "
             "Debian's package mirror and PyPI (about 350 MB of downloads, 1-2 minutes). "
             f"Offline: run `devicelab bundle --arch {arch} --qnn` where those are reachable "

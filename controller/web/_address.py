@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from controller import config
+from controller import settings
 
 #: Set to the lab page's base URL (``http://lab-host:8080``) where it runs elsewhere.
 WEB_URL_ENV = "DEVICELAB_WEB_URL"
@@ -23,7 +23,7 @@ _FILE_NAME = "web.json"
 
 def address_file() -> Path:
     """The file a running server announces itself in."""
-    return config.home_dir() / _FILE_NAME
+    return settings.home_dir() / _FILE_NAME
 
 
 def announce(url: str, store_location: str) -> Path:
@@ -46,7 +46,7 @@ def withdraw() -> None:
 
 def served_url(store_location: str) -> str | None:
     """The base URL of the page serving ``store_location``; None when none runs."""
-    configured = os.environ.get(WEB_URL_ENV, "").strip()
+    configured = settings.text(WEB_URL_ENV)
     if configured:
         return configured.rstrip("/")
     record = _read(address_file())

@@ -31,7 +31,6 @@ from agent.handshake import TOKEN_ENV, parse_ready_line
 from agent.isolation import JOB_PROCESS_NAME
 from controller.agent_client import AgentClient, Artifact
 from controller.api import _store
-from controller.config import home_dir
 from controller.errors import InternalError
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
 from controller.phone_standin.device import StandinDevice
@@ -41,6 +40,7 @@ from controller.phone_standin.testing import (
     connected_standin,
     find_adb,
 )
+from controller.settings import home_dir
 from protos import agent_pb2 as pb
 
 SILENCE_S = 2.0

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import settings
 from agent.errors import MissingLibraryError
 from agent.runtimes.base import LayerTiming
 
@@ -49,7 +50,8 @@ _NAME_INDEX = re.compile(r"^\[(.*)\]:(\d+)$")
 
 def find_benchmark_model(library_dirs: Sequence[str]) -> Path | None:
     """The user's benchmark_model: ``$DEVICELAB_BENCHMARK_MODEL``, else the library dirs."""
-    candidates = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
+    configured = settings.text(ENV_VAR)
+    candidates = [Path(configured)] if configured else []
     candidates += [Path(d) / BENCHMARK_MODEL for d in library_dirs]
     return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
 
@@ -63,7 +65,7 @@ def require_benchmark_model(library_dirs: Sequence[str]) -> Path:
     found = find_benchmark_model(library_dirs)
     if found is not None:
         return found
-    searched = [f"${ENV_VAR}={os.environ.get(ENV_VAR, '(unset)')}", *library_dirs]
+    searched = [f"${ENV_VAR}={settings.text(ENV_VAR) or '(unset)'}", *library_dirs]
     raise MissingLibraryError(
         f"{BENCHMARK_MODEL} not found: set {ENV_VAR} on the device to a TensorFlow Lite "
         f"benchmark_model built for it (bazel build -c opt --config=android_arm64 "
