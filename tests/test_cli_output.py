@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from controller.cli_commands import json_text
+from controller.cli._common import json_text
 
 
 def test_json_output_writes_null_where_python_would_write_bare_nan() -> None:
