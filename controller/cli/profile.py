@@ -50,6 +50,7 @@ def command(args: argparse.Namespace) -> int:
     progress.announce(job)
     status = job.wait()
     wait_for_callbacks(job.job_id)  # the last progress lines before the result
+    progress.finish()
     if status.failure:
         return failed(job, status)
     result = job.download_profile()
