@@ -122,6 +122,21 @@ def _drain_callbacks(job_id: str, timeout_sec: float = 10.0) -> None:
         follower.join(timeout_sec)
 
 
+def current_store() -> Store:
+    """The store this process's API calls use (opened on first use; see ``set_store``).
+
+    For thin layers over the API (the CLI, ``devicelab serve``) that list or change what
+    the API does not expose as objects: device states, transitions, a job's record.
+    """
+    return _store()
+
+
+def wait_for_callbacks(job_id: str, timeout_sec: float = 10.0) -> None:
+    """After a job ended: wait until its ``listener`` / ``upload_progress`` callbacks saw
+    every event, so a caller's last progress lines come before its result."""
+    _drain_callbacks(job_id, timeout_sec)
+
+
 def set_store(location: str | Path | None) -> None:
     """Use the store at ``location`` from now on in this process: a ``postgresql://``
     URL (a lab's shared store; artifacts stay under ``$DEVICELAB_HOME`` on this host),

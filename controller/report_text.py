@@ -1,4 +1,8 @@
-"""Plain-text rendering of a profile result for the terminal."""
+"""Plain-text rendering of a profile result for the terminal (``devicelab profile``, ``job``).
+
+Written by hand, not with a table library: scripts and tests read this text, so its
+columns stay exactly as they are (``controller/cli/progress.py`` says why tqdm, not rich).
+"""
 
 from __future__ import annotations
 

@@ -66,6 +66,9 @@ def test_upload_and_models(models_dir: Path, capsys: pytest.CaptureFixture[str])
         )
         == 0
     )
+    # --model-id names an uploaded model without the guess from its text
+    args = ["--model-id", model_id, "--quiet", "--options", "--max_profiler_iterations 2"]
+    assert main(["profile", *args]) == 0
 
 
 def test_infer_writes_outputs(models_dir: Path, tmp_path: Path) -> None:
@@ -124,6 +127,9 @@ def test_compile_writes_the_target_model(models_dir: Path, tmp_path: Path) -> No
         (["job", "jnope1234"], "jnope1234"),
         (["compile", "{model}"], "needs --device"),
         (["infer", "{model}", "--input", "image"], "NAME=FILE.npy"),
+        (["profile"], "needs a model: a file, or --model-id ID"),
+        (["profile", "{model}", "--model-id", "m123"], "name the model once"),
+        (["profile", "--model-id", "mnope1234"], "mnope1234"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from controller.cli_commands import json_text
+import pytest
+
+from controller.cli._common import json_text
 
 
 def test_json_output_writes_null_where_python_would_write_bare_nan() -> None:
@@ -42,3 +44,16 @@ def test_a_device_root_a_shell_would_split_is_refused_naming_the_setting() -> No
         with pytest.raises(UserError, match="DEVICELAB_DEVICE_ROOT="):
             AdbDeviceConfig(root=root)
     assert AdbDeviceConfig(root="/data/local/tmp/devicelab-2").root.endswith("-2")
+
+
+def test_a_push_in_a_log_is_one_line_written_once_the_device_confirmed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from controller.cli.progress import UploadBar
+
+    bar = UploadBar(quiet=False)
+    for done in range(0, 5_000_000, 1_000_000):  # the bytes sent, before the device's OKAY
+        bar(done, 5_000_000)
+    assert capsys.readouterr().err == ""
+    bar(5_000_000, 5_000_000)  # adb_sync reports the total only after the OKAY
+    assert capsys.readouterr().err == f"push [{'#' * 30}] 5.0 MB/5.0 MB\n"

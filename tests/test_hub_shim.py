@@ -152,7 +152,7 @@ def test_devicelab_run_gives_the_script_qai_hub_its_argv_and_its_exit_status(
 
 
 def test_devicelab_run_refuses_a_native_program() -> None:
-    from controller.cli_run import python_script
+    from controller.cli.run import python_script
 
     with pytest.raises(hub.UserError, match="not a Python program"):
         python_script("/bin/ls")

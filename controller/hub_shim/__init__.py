@@ -13,7 +13,7 @@ every other process (and this one, after ``deactivate``) imports.
         import qai_hub as hub          # devicelab
         hub.submit_profile_job(...)
 
-``devicelab run [-m module | script] ARGS...`` (``controller.cli_run``) runs a whole
+``devicelab run [-m module | script] ARGS...`` (``controller/cli/run.py``) runs a whole
 program that way.
 """
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def add_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     """Register ``regress`` and its subcommands on the top-level subparsers."""
     regress = sub.add_parser("regress", help="nightly regression suites: run, history")
     commands = regress.add_subparsers(dest="regress_command", required=True)

@@ -19,7 +19,7 @@ from typing import Any
 DEFAULT_PORT = 8765
 
 
-def add_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     """Register ``serve`` on the top-level subparsers."""
     serve = sub.add_parser("serve", help="the lab's web page: devices, queue, jobs, history")
     serve.add_argument(
@@ -46,12 +46,12 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; announce the URL for job links while serving."""
-    from controller.api import _store
+    from controller.api import current_store
     from controller.devices import DeviceRegistry
     from controller.web import LabData, LabServer, announce, read_token, withdraw
 
     token = read_token(args.token_file) if args.token_file else None
-    store = _store()
+    store = current_store()
     registry = DeviceRegistry()
     server = LabServer(LabData(store, registry, store.host), args.host, args.port, token)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

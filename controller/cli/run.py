@@ -25,7 +25,7 @@ from controller import hub_shim
 from controller.errors import UserError
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Any) -> None:
     """Register ``run`` on the CLI's subparsers."""
     run = sub.add_parser(
         "run",
