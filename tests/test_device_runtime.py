@@ -175,14 +175,16 @@ def test_the_launcher_starts_python_through_the_bundled_loader() -> None:
 def test_the_agent_gets_tmpdir_and_home_in_its_workdir_where_the_device_has_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
-    changed = prepare_environment(tmp_path, system_tmp=str(tmp_path / "no-tmp"))
-    assert changed == {"TMPDIR": str(tmp_path / "tmp"), "HOME": str(tmp_path / "home")}
     import tempfile
 
-    assert tempfile.gettempdir() == str(tmp_path / "tmp")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    # Before the call: monkeypatch restores the value it saw here, so the process's cached
+    # temp dir is not left inside this test's (0700) folder for later tests to inherit.
     monkeypatch.setattr(tempfile, "tempdir", None)
+    changed = prepare_environment(tmp_path, system_tmp=str(tmp_path / "no-tmp"))
+    assert changed == {"TMPDIR": str(tmp_path / "tmp"), "HOME": str(tmp_path / "home")}
+    assert tempfile.gettempdir() == str(tmp_path / "tmp")
 
 
 def test_the_agent_keeps_a_devices_own_tmpdir_and_home(
