@@ -131,6 +131,12 @@ def current_store() -> Store:
     return _store()
 
 
+def current_registry() -> DeviceRegistry:
+    """The device registry this process's API calls use (for the same thin layers, and
+    benchmarks that talk to a device's agent directly)."""
+    return _registry()
+
+
 def wait_for_callbacks(job_id: str, timeout_sec: float = 10.0) -> None:
     """After a job ended: wait until its ``listener`` / ``upload_progress`` callbacks saw
     every event, so a caller's last progress lines come before its result."""

@@ -48,7 +48,7 @@ __all__ = [
 
 # A wait() wakes when this process moves a job (an in-process worker ending it:
 # controller/store/_changes.py); a move by a worker in another process is seen this often.
-_WAIT_POLL_SEC = 0.1
+WAIT_POLL_SEC = 0.1
 
 
 def devicelab_version() -> str:
@@ -186,7 +186,7 @@ class Job:
         deadline = time.monotonic() + timeout if timeout else None
         seen = self._store.job_moves
         while not (status := self.get_status()).finished:
-            sleep_s = _WAIT_POLL_SEC
+            sleep_s = WAIT_POLL_SEC
             if deadline is not None:
                 sleep_s = min(sleep_s, deadline - time.monotonic())
                 if sleep_s <= 0:

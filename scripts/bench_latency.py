@@ -93,11 +93,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 def stage_marks(job_id: str) -> dict[str, float]:
     """When each agent stage's first event, and the final ``done`` event, reached the store."""
-    from controller.api import _store
+    from controller.api import current_store
     from protos import agent_pb2 as pb
 
     marks: dict[str, float] = {}
-    for record in _store().events(job_id):
+    for record in current_store().events(job_id):
         if record.kind == "push":  # the worker's push progress, JSON, not an agent event
             continue
         event = pb.ProfileEvent.FromString(record.payload)
@@ -111,9 +111,9 @@ def stage_marks(job_id: str) -> dict[str, float]:
 
 def job_marks(job_id: str, submit: float, seen: float) -> dict[str, float]:
     """Every phase boundary of ``job_id`` as a host time (seconds since the epoch)."""
-    from controller.api import _store
+    from controller.api import current_store
 
-    record = _store().get_job(job_id)
+    record = current_store().get_job(job_id)
     assert record.started_at is not None and record.finished_at is not None
     return {
         "submit": submit,
@@ -199,12 +199,12 @@ def child_start(model_path: Path, ahead: bool) -> ChildStart:
 
 def provision_steps(model: Model, model_path: Path) -> dict[str, float]:
     """A profile job's provisioning steps on the local device, each timed alone."""
-    from controller.api import _registry, _store
+    from controller.api import current_registry, current_store
     from controller.runners import health_before, model_artifact
 
-    entry = _registry().local()
+    entry = current_registry().local()
     client = entry.transport.connect()
-    artifact = model_artifact(_store(), model.model_id)
+    artifact = model_artifact(current_store(), model.model_id)
     return {
         "connect (agent process alive?)": median_call_s(entry.transport.connect),
         "artifact present? (gRPC)": median_call_s(lambda: client.has_artifact(artifact.sha256)),
@@ -251,7 +251,7 @@ def print_report(
 
 def print_phases(timings: list[JobTiming]) -> None:
     """The consecutive phases, and how much of the total is waiting on a poll."""
-    from controller.job_handles import _WAIT_POLL_SEC
+    from controller.job_handles import WAIT_POLL_SEC
     from controller.worker import POLL_INTERVAL_SEC
 
     print(f"\n  {'phase (consecutive, host clock)':<44} {'median':>10}  {'p90':>10}")
@@ -262,7 +262,7 @@ def print_phases(timings: list[JobTiming]) -> None:
     print_row("  of which queue and seen", waits)
     print(
         "  (in this process a submit wakes the worker and a store write wakes job.wait();"
-        f" another process's are seen within {POLL_INTERVAL_SEC} s and {_WAIT_POLL_SEC} s)"
+        f" another process's are seen within {POLL_INTERVAL_SEC} s and {WAIT_POLL_SEC} s)"
     )
 
 

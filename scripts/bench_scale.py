@@ -172,12 +172,12 @@ def submit(model: Model, device: Any) -> ProfileJob:
 
 def finished(job: ProfileJob) -> Any:
     """Wait for ``job``; its store record. Raises if it did not succeed."""
-    from controller.api import _store
+    from controller.api import current_store
 
     status = job.wait(timeout=JOB_TIMEOUT_SEC)
     if not status.success:
         raise RuntimeError(f"job {job.job_id} {status.code.value}: {status.message}")
-    return _store().get_job(job.job_id)
+    return current_store().get_job(job.job_id)
 
 
 def warm_up(model: Model, phones: Sequence[Phone]) -> None:
