@@ -44,6 +44,7 @@ How the samples are taken (and why the figures stay honest):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pickle
 import statistics
@@ -317,6 +318,9 @@ def main() -> int:
         default="onnx",
         help="onnx: ONNX Runtime CPU EP (its default threads); tflite: LiteRT, one thread",
     )
+    parser.add_argument(
+        "--max-pairs", type=int, help="the policy's pair budget (default: a suite's default)"
+    )
     parser.add_argument("--save", type=Path, help="pickle the recorded blocks here")
     parser.add_argument("--load", type=Path, help="analyse blocks recorded with --save")
     args = parser.parse_args()
@@ -327,6 +331,8 @@ def main() -> int:
 
     rng = np.random.default_rng(args.seed)
     policy = Policy()  # the defaults a suite gets: 3..12 pairs, 3 %, alpha 0.01
+    if args.max_pairs is not None:
+        policy = dataclasses.replace(policy, max_pairs=args.max_pairs)
     folder = Path(tempfile.mkdtemp(prefix="bench-regress-models-"))
     if args.runtime == "tflite":
         shape = {"channels": 16, "size": 32, "depth": 16}
