@@ -10,9 +10,10 @@ nothing and fails when the committed OPTIONS.md is stale
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from _generated_doc import write_or_check  # scripts/ is sys.path[0] when run
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS_MD = ROOT / "OPTIONS.md"
@@ -29,20 +30,9 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if OPTIONS.md is stale")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        current = OPTIONS_MD.read_text(encoding="utf-8") if OPTIONS_MD.exists() else ""
-        if current != text:
-            print("OPTIONS.md is stale; run scripts/gen_options_doc.py")
-            return 1
-        print("OPTIONS.md is up to date")
-        return 0
-    OPTIONS_MD.write_text(text, encoding="utf-8")
-    print(f"wrote {OPTIONS_MD.relative_to(ROOT)}")
-    return 0
+    return write_or_check(
+        OPTIONS_MD, lambda _current: render(), "OPTIONS.md", "scripts/gen_options_doc.py"
+    )
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ the same).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from _generated_doc import write_or_check  # scripts/ is sys.path[0] when run
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -34,20 +35,9 @@ def render(readme: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the README is stale")
-    args = parser.parse_args()
-    current = README.read_text(encoding="utf-8")
-    text = render(current)
-    if args.check:
-        if current != text:
-            print("README.md's settings list is stale; run scripts/gen_settings_doc.py")
-            return 1
-        print("README.md's settings list is up to date")
-        return 0
-    README.write_text(text, encoding="utf-8")
-    print(f"wrote the settings list in {README.relative_to(ROOT)}")
-    return 0
+    return write_or_check(
+        README, render, "README.md's settings list", "scripts/gen_settings_doc.py"
+    )
 
 
 if __name__ == "__main__":
