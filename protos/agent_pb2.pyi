@@ -179,7 +179,7 @@ class RunOptions(_message.Message):
     def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ..., htp_fp16: _Optional[str] = ..., vtcm_mb: _Optional[str] = ...) -> None: ...
 
 class ProfileRequest(_message.Message):
-    __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations", "model_filename", "heartbeat_s")
+    __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations", "model_filename", "heartbeat_s", "model_type")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +189,7 @@ class ProfileRequest(_message.Message):
     LAYER_PROFILE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FILENAME_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_S_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     artifact_sha256: str
     options: RunOptions
@@ -198,7 +199,8 @@ class ProfileRequest(_message.Message):
     layer_profile_iterations: int
     model_filename: str
     heartbeat_s: float
-    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., max_iterations: _Optional[int] = ..., max_time_s: _Optional[float] = ..., warmup_iterations: _Optional[int] = ..., layer_profile_iterations: _Optional[int] = ..., model_filename: _Optional[str] = ..., heartbeat_s: _Optional[float] = ...) -> None: ...
+    model_type: str
+    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., max_iterations: _Optional[int] = ..., max_time_s: _Optional[float] = ..., warmup_iterations: _Optional[int] = ..., layer_profile_iterations: _Optional[int] = ..., model_filename: _Optional[str] = ..., heartbeat_s: _Optional[float] = ..., model_type: _Optional[str] = ...) -> None: ...
 
 class StageStarted(_message.Message):
     __slots__ = ("stage",)
@@ -372,18 +374,20 @@ class Tensor(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class InferRequest(_message.Message):
-    __slots__ = ("job_id", "artifact_sha256", "options", "samples", "model_filename")
+    __slots__ = ("job_id", "artifact_sha256", "options", "samples", "model_filename", "model_type")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SHA256_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     artifact_sha256: str
     options: RunOptions
     samples: _containers.RepeatedCompositeFieldContainer[Sample]
     model_filename: str
-    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., model_filename: _Optional[str] = ...) -> None: ...
+    model_type: str
+    def __init__(self, job_id: _Optional[str] = ..., artifact_sha256: _Optional[str] = ..., options: _Optional[_Union[RunOptions, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., model_filename: _Optional[str] = ..., model_type: _Optional[str] = ...) -> None: ...
 
 class Sample(_message.Message):
     __slots__ = ("tensors",)
