@@ -1,5 +1,10 @@
 """A submitter's ``listener`` and ``upload_progress``, fed from the events the store keeps.
 
+A listener is called as ``listener(job, event)``: ``job`` is the public handle
+(``ProfileJob``, as ``submit_profile_job`` returned it: ``job.job_id``,
+``job.get_status()``, ``job.cancel()`` work from inside it) and ``event`` one of
+``controller.events`` (never a protobuf message or a store record).
+
 The worker that runs a job usually lives in another process (the worker
 daemon), so callbacks cannot travel with the job. The worker persists every
 agent event as it arrives, and the push progress as ``push`` events; a
@@ -17,12 +22,16 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.agent_client import ProgressCallback
+from controller.events import ProfileEvent, events_from_stored
+from controller.job_handles import Job, job_handle
 from controller.store import EventRecord, JobRecord, Store
-from protos import agent_pb2 as pb
 
 log = logging.getLogger("devicelab.follow")
 
-EventListener = Callable[[JobRecord, pb.ProfileEvent], None]
+EventListener = Callable[[Job, ProfileEvent], None]
+"""What ``submit_profile_job(listener=...)`` takes: the job's handle and an event."""
+RunListener = Callable[[JobRecord, ProfileEvent], None]
+"""What a worker calls as it runs a job (``controller/runners.py``): its record and an event."""
 # A store read per poll; 0.1 s keeps the CLI's stage lines prompt at negligible cost.
 POLL_INTERVAL_SEC = 0.1
 
@@ -48,6 +57,7 @@ class EventFollower:
         self.listener = listener
         self.upload_progress = upload_progress
         self._stop = threading.Event()
+        self._job: Job | None = None  # the handle, made on the first event
         self._thread = threading.Thread(
             target=self._run, name=f"devicelab-follow-{job_id}", daemon=True
         )
@@ -83,7 +93,10 @@ class EventFollower:
                 done, total = json.loads(event.payload)
                 self.upload_progress(int(done), int(total))
         elif self.listener is not None:
-            self.listener(record, pb.ProfileEvent.FromString(event.payload))
+            if self._job is None:
+                self._job = job_handle(self.store, record)
+            for domain in events_from_stored([(event.kind, event.payload)]):
+                self.listener(self._job, domain)
 
 
 def follow(store: Store, job_id: str, **callbacks: Any) -> EventFollower | None:
@@ -91,3 +104,19 @@ def follow(store: Store, job_id: str, **callbacks: Any) -> EventFollower | None:
     if not any(callback is not None for callback in callbacks.values()):
         return None
     return EventFollower(store, job_id, **callbacks).start()
+
+
+def run_listener(store: Store, listener: EventListener) -> RunListener:
+    """``listener`` as a worker in this process calls it: with the job's public handle.
+
+    Example (the in-process worker's hook):
+        run_listener(store, user_listener)(job_record, event)
+    """
+    handles: dict[str, Job] = {}
+
+    def call(record: JobRecord, event: ProfileEvent) -> None:
+        if record.id not in handles:
+            handles[record.id] = job_handle(store, record)
+        listener(handles[record.id], event)
+
+    return call

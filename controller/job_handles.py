@@ -25,7 +25,8 @@ from controller.h5_data import output_path, write_h5
 from controller.job_status import JobStatus, JobType, QuantizeDtype
 from controller.jobs import JobState
 from controller.managed import Dataset, Model, read_io
-from controller.profile_shapes import client_profile
+from controller.events import events_from_stored
+from controller.profile_result import Partial, ProfileResult
 from controller.results import result_from_events
 from controller.specs import input_specs
 from controller.store import JobRecord, Store
@@ -249,7 +250,7 @@ class ProfileJob(Job):
         result = self._store.get_result(self.job_id)
         if result is None:
             raise InternalError(f"job {self.job_id} succeeded without a result")
-        profile = client_profile(result)
+        profile = ProfileResult.from_dict(result).to_dict()
         if filename is None:
             return profile
         return _write_json(profile, Path(filename), f"{self.name}_{self.job_id}_results.json")
@@ -257,29 +258,42 @@ class ProfileJob(Job):
     def partial_profile(self) -> dict[str, Any] | None:
         """Whatever was measured, even for a failed or running job (devicelab extension).
 
+        ``profile_result()`` as the dict ``download_profile()`` gives; None when
+        nothing was measured.
+        """
+        result = self.profile_result()
+        return None if result is None else result.to_dict()
+
+    def profile_result(self) -> ProfileResult | None:
+        """What the job measured, typed, without waiting (devicelab extension).
+
         The stored result or, when the job ended before storing one (agent killed,
-        worker crashed, cancelled while its CLI exited), the result its stored events
-        make. Unless the job succeeded, ``devicelab.partial`` says so: the job's state
-        and why it ended. None when nothing was measured.
+        connection lost, worker crashed, cancelled while its CLI exited), the result
+        its stored events make. Unless the job succeeded, ``partial`` says so: the
+        job's state and why it ended. None when nothing was measured.
         """
         record = self._record()
-        result = self._store.get_result(self.job_id) or self._result_from_events(record.attempt)
+        stored = self._store.get_result(self.job_id)
+        result = (
+            ProfileResult.from_dict(stored)
+            if stored is not None
+            else self._result_from_events(record.attempt)
+        )
         if result is None:
             return None
         if record.state is not JobState.SUCCESS:
             status = JobStatus(record.state, record.message)
-            why = {"state": status.code, "reason": status.message or status.label}
-            result.setdefault("devicelab", {})["partial"] = why
+            result.partial = Partial(status.code, status.message or status.label)
         return result
 
-    def _result_from_events(self, attempt: int) -> dict[str, Any] | None:
+    def _result_from_events(self, attempt: int) -> ProfileResult | None:
         # A job re-run after a crash streams again as a new attempt, and a crash can come
         # before the first event: the latest attempt that streamed anything is what ran last.
         for run in range(attempt, -1, -1):
-            events = self._store.events(self.job_id, attempt=run)
-            if events:
-                result = result_from_events((event.kind, event.payload) for event in events)
-                result["devicelab"].update(job_id=self.job_id, attempt=run, events=len(events))
+            records = self._store.events(self.job_id, attempt=run)
+            if records:
+                result = result_from_events(events_from_stored((r.kind, r.payload) for r in records))
+                result.context.update(job_id=self.job_id, attempt=run, events=len(records))
                 return result
         return None
 

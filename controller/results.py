@@ -1,6 +1,7 @@
-"""The profile result: built from the agent's events, shaped like the cloud service's.
+"""Building the profile result from the agent's events (``controller/profile_result.py``
+is its type and its cloud-shaped dict).
 
-``download_profile()`` returns the dict from ``ProfileResultBuilder.build()``:
+``download_profile()`` returns ``ProfileResultBuilder.result().to_dict()``:
 ``execution_summary`` and ``execution_detail`` keep the cloud service's keys and
 units (microseconds, bytes) so existing analysis scripts work unchanged; what
 devicelab adds lives in its own top-level keys (``devicelab``), never inside
@@ -15,10 +16,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.serde import STAGES
+from controller import events as ev
+from controller.profile_result import (
+    LayerResult,
+    Load,
+    ProfileResult,
+    latency_stats,
+)
+from controller.profile_result import (
+    applied_to_dict as _applied_dict,
+)
 from protos import agent_pb2 as pb
-
-_STAGE_NAMES = {number: name for name, number in STAGES.items()}
 
 # Per-layer summary statistic across profiled iterations: the median resists the
 # odd preempted iteration better than the mean, and matches the loop's summary.
@@ -30,137 +38,97 @@ AGENT_CPU_NOTABLE_SHARE = 0.01
 
 
 @dataclass
-class _Load:
-    time_us: int
-    peak_bytes: int
-    increase_bytes: int
-
-
-@dataclass
 class ProfileResultBuilder:
-    """Accumulates ``ProfileEvent`` messages; ``build()`` gives the result dict."""
+    """Accumulates a job's events (``controller.events``); ``result()`` gives what they make."""
 
     latencies_us: list[int] = field(default_factory=list)
-    loads: dict[str, _Load] = field(default_factory=dict)
-    layer_iterations: list[list[pb.Layer]] = field(default_factory=list)
+    loads: dict[str, Load] = field(default_factory=dict)
+    layer_iterations: list[tuple[ev.LayerTiming, ...]] = field(default_factory=list)
     layer_wall_times_us: list[int] = field(default_factory=list)
-    applied: pb.Applied | None = None
-    summary: pb.Summary | None = None
-    error: pb.ErrorInfo | None = None
+    applied: ev.AppliedSettings | None = None
+    summary: ev.Finished | None = None
+    error: ev.ErrorReported | None = None
 
-    def add(self, event: pb.ProfileEvent) -> None:
-        kind = event.WhichOneof("event")
-        if kind == "load_done":
-            done = event.load_done
-            self.loads[_STAGE_NAMES[done.stage]] = _Load(
-                done.time_us, done.peak_memory_bytes, done.memory_increase_bytes
+    def add(self, event: ev.ProfileEvent) -> None:
+        """Take one event.
+
+        Raises:
+            ValueError: an iteration batch does not continue the ones before it.
+        """
+        if isinstance(event, ev.LoadDone):
+            self.loads[event.stage] = Load(
+                event.time_us, event.peak_memory_bytes, event.memory_increase_bytes
             )
-        elif kind == "iterations":
-            if event.iterations.first_index != len(self.latencies_us):
+        elif isinstance(event, ev.IterationTimes):
+            if event.first_index != len(self.latencies_us):
                 raise ValueError(
-                    f"iteration batch starts at {event.iterations.first_index}, "
+                    f"iteration batch starts at {event.first_index}, "
                     f"expected {len(self.latencies_us)}"
                 )
-            self.latencies_us.extend(event.iterations.latencies_us)
-        elif kind == "layer_iteration":
-            self.layer_iterations.append(list(event.layer_iteration.layers))
-            self.layer_wall_times_us.append(event.layer_iteration.wall_time_us)
-        elif kind == "applied":
-            self.applied = event.applied
-        elif kind == "done":
-            self.summary = event.done
-        elif kind == "error":
-            self.error = event.error
+            self.latencies_us.extend(event.latencies_us)
+        elif isinstance(event, ev.LayerIteration):
+            self.layer_iterations.append(event.layers)
+            self.layer_wall_times_us.append(event.wall_time_us)
+        elif isinstance(event, ev.AppliedSettings):
+            self.applied = event
+        elif isinstance(event, ev.Finished):
+            self.summary = event
+        elif isinstance(event, ev.ErrorReported):
+            self.error = event
+
+    def result(self, context: dict[str, Any] | None = None) -> ProfileResult:
+        """The result so far; ``context`` (the job's device, options, ...) goes with it."""
+        summary = self.summary
+        latencies = self.latencies_us
+        return ProfileResult(
+            inference_times_us=list(latencies),
+            estimated_inference_time_us=int(statistics.median(latencies)) if latencies else 0,
+            inference_peak_memory_bytes=summary.peak_memory_bytes if summary else 0,
+            inference_memory_increase_bytes=summary.memory_increase_bytes if summary else 0,
+            first_load=self.loads.get("first_load"),
+            warm_load=self.loads.get("warm_load"),
+            layers=aggregate_layers(self.layer_iterations),
+            iterations=len(latencies),
+            stop_reason=summary.stop_reason if summary else "",
+            loop_time_s=summary.loop_time_s if summary else 0.0,
+            stats=latency_stats(latencies),
+            layer_profile_iterations=len(self.layer_iterations),
+            layer_aggregate=LAYER_AGGREGATE,
+            layers_per_compute_unit=layers_per_compute_unit(self.layer_iterations),
+            layer_profile_wall_times_us=list(self.layer_wall_times_us),
+            layer_coverage=layer_coverage(self.layer_iterations, self.layer_wall_times_us),
+            applied=self.applied,
+            loop_cpu=loop_cpu_to_dict(summary.loop_cpu, summary.loop_time_s)
+            if summary is not None and summary.loop_cpu is not None
+            else None,
+            context=dict(context or {}),
+        )
 
     def build(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The result dict; ``extra`` is merged into the ``devicelab`` key."""
-        extras = self._devicelab_extras()
-        extras.update(extra or {})
-        return {
-            "execution_summary": self._execution_summary(),
-            "execution_detail": aggregate_layers(self.layer_iterations),
-            "devicelab": extras,
-        }
-
-    def _execution_summary(self) -> dict[str, Any]:
-        first = self.loads.get("first_load")
-        warm = self.loads.get("warm_load")
-        loop_peak = self.summary.peak_memory_bytes if self.summary else 0
-        loop_increase = self.summary.memory_increase_bytes if self.summary else 0
-        median = int(statistics.median(self.latencies_us)) if self.latencies_us else 0
-        return {
-            "estimated_inference_time": median,
-            "estimated_inference_peak_memory": loop_peak,
-            "first_load_time": first.time_us if first else 0,
-            "first_load_peak_memory": first.peak_bytes if first else 0,
-            "warm_load_time": warm.time_us if warm else 0,
-            "warm_load_peak_memory": warm.peak_bytes if warm else 0,
-            # Nothing is compiled on the device here: the runtimes prepare during load.
-            "compile_time": 0,
-            "compile_peak_memory": 0,
-            "inference_memory_increase_range": [loop_increase, loop_increase],
-            "inference_memory_peak_range": [loop_peak, loop_peak],
-            "first_load_memory_increase_range": _range(first, "increase_bytes"),
-            "first_load_memory_peak_range": _range(first, "peak_bytes"),
-            "warm_load_memory_increase_range": _range(warm, "increase_bytes"),
-            "warm_load_memory_peak_range": _range(warm, "peak_bytes"),
-            "compile_memory_increase_range": [0, 0],
-            "compile_memory_peak_range": [0, 0],
-            "all_inference_times": list(self.latencies_us),
-            "all_first_load_times": [first.time_us] if first else [],
-            "all_warm_load_times": [warm.time_us] if warm else [],
-            "all_compile_times": [],
-        }
-
-    def _devicelab_extras(self) -> dict[str, Any]:
-        latencies = self.latencies_us
-        extras: dict[str, Any] = {
-            "iterations": len(latencies),
-            "stop_reason": self.summary.stop_reason if self.summary else "",
-            "loop_time_s": self.summary.loop_time_s if self.summary else 0.0,
-            "inference_time_stats_us": latency_stats(latencies),
-            # Latency comes from unprofiled iterations; per-layer times from these.
-            "layer_profile_iterations": len(self.layer_iterations),
-            "layer_aggregate": LAYER_AGGREGATE,
-            "layers_per_compute_unit": layers_per_compute_unit(self.layer_iterations),
-            "layer_profile_wall_times_us": list(self.layer_wall_times_us),
-            "layer_coverage": layer_coverage(self.layer_iterations, self.layer_wall_times_us),
-        }
-        if self.applied is not None:
-            extras["applied"] = applied_to_dict(self.applied)
-        if self.summary is not None and self.summary.HasField("loop_cpu"):
-            extras["loop_cpu"] = loop_cpu_to_dict(self.summary.loop_cpu, self.summary.loop_time_s)
-        return extras
+        """The result as the store keeps it; ``extra`` goes into the ``devicelab`` key."""
+        return self.result(extra).to_stored()
 
 
-_AGENT_EVENT_KINDS = frozenset(
-    field.name for field in pb.ProfileEvent.DESCRIPTOR.oneofs_by_name["event"].fields
-)
+def result_from_events(events: Iterable[ev.ProfileEvent]) -> ProfileResult:
+    """The result a job's events make, as far as they go.
 
-
-def result_from_events(events: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
-    """The result a job's stored ``(kind, payload)`` events make, as far as they go.
-
-    A job that ended early (agent killed, worker crashed, cancelled while its CLI
-    exited) has no stored result, but every event it streamed was stored as it
-    arrived: replaying them gives what it measured. The controller's own events
-    (push progress) are not the agent's and are skipped.
+    A job that ended early (agent killed, connection lost, worker crashed,
+    cancelled while its CLI exited) has no stored result, but every event it
+    streamed was stored as it arrived: replaying them gives what it measured.
 
     Example:
-        result_from_events((e.kind, e.payload) for e in store.events(job_id))
+        result_from_events(events_from_stored((e.kind, e.payload) for e in store.events(job_id)))
     """
     builder = ProfileResultBuilder()
-    for kind, payload in events:
-        if kind not in _AGENT_EVENT_KINDS:
-            continue
+    for event in events:
         try:
-            builder.add(pb.ProfileEvent.FromString(payload))
+            builder.add(event)
         except ValueError:  # a gap in the iteration batches: keep what is contiguous
             break
-    return builder.build()
+    return builder.result()
 
 
-def loop_cpu_to_dict(cpu: pb.LoopCpu, loop_time_s: float) -> dict[str, Any]:
+def loop_cpu_to_dict(cpu: ev.LoopCpu, loop_time_s: float) -> dict[str, Any]:
     """CPU seconds spent during the timed loop: by the job's process, and by the agent.
 
     Example: a 10 s loop on one thread gives ``job_cpu_s`` ~10 and, from a quiet
@@ -179,27 +147,10 @@ def loop_cpu_to_dict(cpu: pb.LoopCpu, loop_time_s: float) -> dict[str, Any]:
     }
 
 
-def _range(load: _Load | None, attr: str) -> list[int]:
-    value = getattr(load, attr) if load else 0
-    return [value, value]
+Iterations = Sequence[Sequence[ev.LayerTiming]]
 
 
-def latency_stats(latencies_us: list[int]) -> dict[str, float]:
-    """Median, p90, min, max, mean of a latency list (empty -> {})."""
-    if not latencies_us:
-        return {}
-    ordered = sorted(latencies_us)
-    p90_index = min(len(ordered) - 1, max(0, int(round(0.9 * len(ordered))) - 1))
-    return {
-        "median": float(statistics.median(ordered)),
-        "p90": float(ordered[p90_index]),
-        "min": float(ordered[0]),
-        "max": float(ordered[-1]),
-        "mean": float(statistics.fmean(ordered)),
-    }
-
-
-def aggregate_layers(iterations: list[list[pb.Layer]]) -> list[dict[str, Any]]:
+def aggregate_layers(iterations: Iterations) -> list[LayerResult]:
     """One entry per layer (in execution order), the median over profiled iterations."""
     times: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     cycles: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -207,24 +158,19 @@ def aggregate_layers(iterations: list[list[pb.Layer]]) -> list[dict[str, Any]]:
         for layer in layers:
             key = (layer.name, layer.type, layer.compute_unit)
             times[key].append(layer.execution_time_us)
-            if layer.has_cycles:
+            if layer.execution_cycles is not None:
                 cycles[key].append(layer.execution_cycles)
-    detail = []
-    for key, values in times.items():  # dicts keep first-seen order = execution order
-        name, op_type, unit = key
-        entry: dict[str, Any] = {
-            "name": name,
-            "type": op_type,
-            "compute_unit": unit,
-            "execution_time": float(statistics.median(values)),
-        }
-        if cycles.get(key):
-            entry["execution_cycles"] = int(statistics.median(cycles[key]))
-        detail.append(entry)
-    return detail
+    return [  # dicts keep first-seen order = execution order
+        LayerResult(
+            *key,
+            float(statistics.median(values)),
+            int(statistics.median(cycles[key])) if cycles.get(key) else None,
+        )
+        for key, values in times.items()
+    ]
 
 
-def layer_coverage(iterations: list[list[pb.Layer]], wall_times_us: list[int]) -> dict[str, float]:
+def layer_coverage(iterations: Iterations, wall_times_us: list[int]) -> dict[str, float]:
     """Share of each profiled run's wall time that its layers account for.
 
     Layers run inside the run, so a share above 1 (beyond clock granularity)
@@ -241,7 +187,7 @@ def layer_coverage(iterations: list[list[pb.Layer]], wall_times_us: list[int]) -
     return {"median": statistics.median(shares), "min": min(shares), "max": max(shares)}
 
 
-def layers_per_compute_unit(iterations: list[list[pb.Layer]]) -> dict[str, int]:
+def layers_per_compute_unit(iterations: Iterations) -> dict[str, int]:
     if not iterations:
         return {}
     counts: dict[str, int] = defaultdict(int)
@@ -251,41 +197,33 @@ def layers_per_compute_unit(iterations: list[list[pb.Layer]]) -> dict[str, int]:
 
 
 def applied_to_dict(applied: pb.Applied) -> dict[str, Any]:
-    return {
-        "runtime": applied.runtime,
-        "runtime_version": applied.runtime_version,
-        "accelerators": list(applied.accelerators),
-        "fallbacks": list(applied.fallbacks),
-        "warnings": list(applied.warnings),
-        "settings": dict(applied.settings),
-        "inputs": [_spec(s) for s in applied.inputs],
-        "outputs": [_spec(s) for s in applied.outputs],
-    }
+    """An inference reply's ``Applied`` as the result's ``devicelab.applied`` dict."""
+    return _applied_dict(ev.applied_from_proto(applied))
 
 
-def _spec(spec: pb.InputSpec) -> dict[str, Any]:
-    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
-
-
-def npu_unused_warning(result: dict[str, Any], asked_units: Sequence[str]) -> str | None:
+def npu_unused_warning(
+    result: ProfileResult | dict[str, Any], asked_units: Sequence[str]
+) -> str | None:
     """A loud line when ``--compute_unit npu`` was asked and the NPU ran nothing.
 
     Per-layer units decide when layers were profiled; otherwise the accelerators in
     use (the QNN EP is listed only when it took nodes, a delegate only when applied).
+    ``result`` may be the stored dict (the runner adds warnings to it).
     """
     if "npu" not in asked_units:
         return None
-    extras = result.get("devicelab", {})
-    per_unit: dict[str, int] = extras.get("layers_per_compute_unit") or {}
-    applied = extras.get("applied") or {}
+    profile = result if isinstance(result, ProfileResult) else ProfileResult.from_dict(result)
+    per_unit = profile.layers_per_compute_unit
+    accelerators = profile.applied.accelerators if profile.applied else ()
     if per_unit:
         if per_unit.get("NPU"):
             return None
-    elif any(a.lower().startswith(("qnn", "htp")) for a in applied.get("accelerators", [])):
+    elif any(a.lower().startswith(("qnn", "htp")) for a in accelerators):
         return None
-    layers = sum(per_unit.values()) or len(result.get("execution_detail", []))
+    layers = sum(per_unit.values()) or len(profile.layers)
     units = ", ".join(sorted(per_unit)) or "CPU"
-    why = "; ".join(applied.get("fallbacks", [])) or "no fallback was recorded"
+    fallbacks = profile.applied.fallbacks if profile.applied else ()
+    why = "; ".join(fallbacks) or "no fallback was recorded"
     count = f"{layers} " if layers else ""
     return (
         f"NPU NOT USED: --compute_unit npu was asked, but the NPU ran none of the model's "

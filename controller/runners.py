@@ -25,7 +25,8 @@ from controller.device_states import HealthSettings
 from controller.devices import Device, DeviceEntry, DeviceRegistry
 from controller.environment import job_environment
 from controller.errors import DeviceError, InternalError, UserError
-from controller.job_follow import EventListener
+from controller.events import ProfileEvent, event_from_proto
+from controller.job_follow import RunListener
 from controller.jobs import JobState
 from controller.link_jobs import run_link
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall_warning
@@ -43,7 +44,7 @@ log = logging.getLogger("devicelab.runner")
 class JobHooks(Protocol):
     """Callbacks a worker's caller can attach to the jobs it submitted."""
 
-    def listener(self, job: JobRecord, event: pb.ProfileEvent) -> None: ...
+    def listener(self, job: JobRecord, event: ProfileEvent) -> None: ...
 
     def upload_progress(self, job_id: str) -> ProgressCallback | None: ...
 
@@ -61,7 +62,7 @@ class RunContext:
     store: Store
     worker_id: str
     registry: DeviceRegistry
-    listener: EventListener | None = None
+    listener: RunListener | None = None
     upload_progress: ProgressCallback | None = None
 
     def move(self, job: JobRecord, state: JobState, message: str = "") -> JobRecord:
@@ -254,8 +255,9 @@ def _stream_profile(
 def _record_event(
     ctx: RunContext, job: JobRecord, seq: int, event: pb.ProfileEvent, builder: ProfileResultBuilder
 ) -> None:
-    builder.add(event)
-    kind = event.WhichOneof("event") or "unknown"
+    domain = event_from_proto(event)  # the one conversion; the builder and listener take it
+    builder.add(domain)
+    kind = domain.kind
     # worker_id: once this worker handed the job back, a late event of its run is refused
     # even if another worker has re-claimed the job meanwhile.
     ctx.store.append_events(
@@ -265,7 +267,7 @@ def _record_event(
         worker_id=ctx.worker_id,
     )
     if ctx.listener is not None:
-        ctx.listener(job, event)
+        ctx.listener(job, domain)
 
 
 def _with_stall_flags(result: dict[str, Any], builder: ProfileResultBuilder) -> dict[str, Any]:
@@ -282,9 +284,9 @@ def _raise_agent_error(builder: ProfileResultBuilder, serial: str) -> None:
     error = builder.error
     if error is None:
         return
-    if error.kind == pb.ErrorInfo.USER:
+    if error.category == "user":
         raise UserError(f"[{serial}] {error.error_type}: {error.message}")
-    if error.kind == pb.ErrorInfo.CANCELLED:
+    if error.category == "cancelled":
         raise UserError(f"[{serial}] cancelled")
     raise InternalError(f"[{serial}] {error.error_type}: {error.message}")
 

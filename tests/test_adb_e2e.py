@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import controller as hub
+from controller.events import IterationTimes
 from controller.phone_standin.testing import (
     GALAXY_S23_PROPS,
     AdbServer,
@@ -167,7 +168,7 @@ def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
     seen_inference = []
 
     def kill_when_measuring(job: Any, event: Any) -> None:
-        if event.WhichOneof("event") == "iterations" and not seen_inference:
+        if isinstance(event, IterationTimes) and not seen_inference:
             seen_inference.append(True)
             s24.kill_processes()
 

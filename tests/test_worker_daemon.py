@@ -158,7 +158,7 @@ def test_listener_and_upload_progress_are_fed_from_the_daemons_events(
     code = f"""
 events, pushes = [], []
 job = hub.submit_profile_job({str(models_dir / "tiny_cnn.onnx")!r}, options={QUICK!r},
-    listener=lambda job, event: events.append(event.WhichOneof("event")),
+    listener=lambda job, event: events.append(event.kind),
     upload_progress=lambda done, total: pushes.append((done, total)))
 job.wait({TIMEOUT_SEC})
 hub.api._drain_callbacks(job.job_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from protos import agent_pb2 as pb
+from controller.events import ErrorReported, Finished, IterationTimes, ProfileEvent, StageStarted
 
 _BAR_WIDTH = 30  # of the log line a push leaves when stderr is not a terminal
 
@@ -68,7 +68,7 @@ class UploadBar:
 
 
 class JobProgress:
-    """Listener for a profile job's agent events, and helpers for other jobs."""
+    """Listener for a profile job's events (``controller.events``), and helpers for other jobs."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -79,21 +79,19 @@ class JobProgress:
         if not self.quiet:
             _emit(f"[{job.job_id}] submitted")
 
-    def __call__(self, job: Any, event: pb.ProfileEvent) -> None:
+    def __call__(self, job: Any, event: ProfileEvent) -> None:
         if self.quiet:
             return
-        kind = event.WhichOneof("event")
-        if kind == "stage_started":
-            stage = pb.Stage.Name(event.stage_started.stage).removeprefix("STAGE_").lower()
-            _emit(f"[{job.id}] {stage.replace('_', ' ')}")
-        elif kind == "iterations":
-            self._count(job, len(event.iterations.latencies_us))
-        elif kind == "done":
+        if isinstance(event, StageStarted):
+            _emit(f"[{job.job_id}] {event.stage.replace('_', ' ')}")
+        elif isinstance(event, IterationTimes):
+            self._count(job, len(event.latencies_us))
+        elif isinstance(event, Finished):
             self._end_count()
-            _emit(f"[{job.id}] done: {event.done.iterations} timed iterations")
-        elif kind == "error":
+            _emit(f"[{job.job_id}] done: {event.iterations} timed iterations")
+        elif isinstance(event, ErrorReported):
             self._end_count()
-            _emit(f"[{job.id}] error: {event.error.message}")
+            _emit(f"[{job.job_id}] error: {event.message}")
 
     def _count(self, job: Any, new: int) -> None:
         """The timed iterations so far, in place on a terminal (a log gets the total)."""
@@ -101,7 +99,7 @@ class JobProgress:
             return
         if self._counter is None:
             self._counter = tqdm(
-                desc=f"[{job.id}] inference", unit=" it", file=sys.stderr, leave=False
+                desc=f"[{job.job_id}] inference", unit=" it", file=sys.stderr, leave=False
             )
         self._counter.update(new)
 

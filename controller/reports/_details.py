@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.events import AppliedSettings
 from controller.reports._format import esc
 
 # Health readings in display order, with their labels and units.
@@ -211,33 +212,31 @@ def _requested(options: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _applied(applied: dict[str, Any]) -> str:
-    runtime = " ".join(str(applied.get(k) or "") for k in ("runtime", "runtime_version")).strip()
-    chips = "".join(
-        f'<span class="chip">{esc(a)}</span>' for a in applied.get("accelerators") or []
-    )
+def _applied(applied: AppliedSettings) -> str:
+    runtime = f"{applied.runtime} {applied.runtime_version}".strip()
+    chips = "".join(f'<span class="chip">{esc(a)}</span>' for a in applied.accelerators)
     alerts = "".join(
         f'<div class="alert">{label}: {esc(text)}</div>'
-        for label, key in (("Fallback", "fallbacks"), ("Warning", "warnings"))
-        for text in applied.get(key) or []
+        for label, texts in (("Fallback", applied.fallbacks), ("Warning", applied.warnings))
+        for text in texts
     )
     terms = f"<dt>Runtime</dt><dd>{esc(runtime or '?')}</dd>"
     terms += f"<dt>Accelerators</dt><dd>{chips or '–'}</dd>"
     parts = [f'<h3>As applied on the device</h3>{alerts}<dl class="kv">{terms}</dl>']
-    settings = applied.get("settings") or {}
+    settings = applied.settings
     if settings:
         parts.append(_kv_table(sorted(settings.items()), "applied-settings"))
     parts.append(_tensor_table(applied))
     return "".join(parts)
 
 
-def _tensor_table(applied: dict[str, Any]) -> str:
+def _tensor_table(applied: AppliedSettings) -> str:
     rows = "".join(
-        f"<tr><td>{kind}</td><td><code>{esc(spec.get('name', ''))}</code></td>"
-        f"<td>{esc(' x '.join(str(d) for d in spec.get('shape') or []))}</td>"
-        f"<td>{esc(spec.get('dtype', ''))}</td></tr>"
-        for kind in ("input", "output")
-        for spec in applied.get(f"{kind}s") or []
+        f"<tr><td>{kind}</td><td><code>{esc(spec.name)}</code></td>"
+        f"<td>{esc(' x '.join(str(d) for d in spec.shape))}</td>"
+        f"<td>{esc(spec.dtype)}</td></tr>"
+        for kind, specs in (("input", applied.inputs), ("output", applied.outputs))
+        for spec in specs
     )
     if not rows:
         return ""
@@ -247,7 +246,7 @@ def _tensor_table(applied: dict[str, Any]) -> str:
     )
 
 
-def options_section(options: dict[str, Any] | None, applied: dict[str, Any] | None) -> str:
+def options_section(options: dict[str, Any] | None, applied: AppliedSettings | None) -> str:
     """The options as the user wrote them and what the agent actually applied."""
     head = '<section class="panel" id="options"><h2>Options</h2>'
     if not options and not applied:

@@ -18,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from controller.events import AppliedSettings
+from controller.profile_result import LatencyStats, LayerResult, Load, ProfileResult
 from controller.reports import svg
 from controller.reports._assets import CSS, JS
 from controller.reports._details import health_section, options_section
@@ -29,20 +31,24 @@ from controller.reports._format import (
     unit_color,
     units_in_order,
 )
-from controller.results import latency_stats
 
 # Keys a caller may use to put the model's name in the devicelab extras.
 _MODEL_KEYS = ("model_name", "model", "name")
 
 
 def write_html_report(
-    result: dict[str, Any], path: Path, *, title: str | None = None, top_layers: int = 25
+    result: ProfileResult | dict[str, Any],
+    path: Path,
+    *,
+    title: str | None = None,
+    top_layers: int = 25,
 ) -> Path:
     """Write the report for ``result`` (a ``download_profile()`` dict) to ``path``.
 
     Args:
-        result: the profile result; ``devicelab`` extras are optional (a cloud
-            service result renders too, with fewer sections filled).
+        result: the profile result, or its dict (``download_profile()``); ``devicelab``
+            extras are optional (a cloud service result renders too, with fewer
+            sections filled).
         path: the ``.html`` file to write; parent directories are created.
         title: the page title; default names the model and device.
         top_layers: how many of the slowest layers the bar chart shows (the
@@ -60,25 +66,29 @@ def write_html_report(
     return path
 
 
-def render_html(result: dict[str, Any], *, title: str | None = None, top_layers: int = 25) -> str:
+def render_html(
+    result: ProfileResult | dict[str, Any], *, title: str | None = None, top_layers: int = 25
+) -> str:
     """The report page as a string (what ``write_html_report`` writes)."""
-    extra = result.get("devicelab") or {}
+    profile = ProfileResult.of(result)
+    extra = profile.context
     page_title = title or _default_title(extra)
+    latencies = [float(v) for v in profile.inference_times_us]
     sections = [
-        _partial_notice(extra.get("partial"), len(_latencies(result))),
+        _partial_notice(profile, len(latencies)),
         _simulated_notice(extra),
-        _warning_notices(extra.get("warnings") or []),
-        _summary_section(result),
-        _layers_section(result.get("execution_detail") or [], extra, top_layers),
-        _latency_section(_latencies(result)),
+        _warning_notices(profile.warnings),
+        _summary_section(profile),
+        _layers_section(profile, top_layers),
+        _latency_section(latencies),
         health_section(extra.get("device_health")),
-        options_section(extra.get("options"), extra.get("applied")),
+        options_section(extra.get("options"), profile.applied),
     ]
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(page_title)}</title><style>{CSS}</style></head><body>"
-        f"{_header(page_title, extra)}<main>{''.join(sections)}</main>"
+        f"{_header(page_title, extra, profile.applied)}<main>{''.join(sections)}</main>"
         "<footer>devicelab profile report · one self-contained file</footer>"
         f"<script>{JS}</script></body></html>\n"
     )
@@ -95,28 +105,29 @@ def _default_title(extra: dict[str, Any]) -> str:
     return model or (f"Profile on {device}" if device else "Profile report")
 
 
-def _header(title: str, extra: dict[str, Any]) -> str:
-    applied = extra.get("applied") or {}
-    runtime = " ".join(str(applied.get(k, "")) for k in ("runtime", "runtime_version")).strip()
+def _header(title: str, extra: dict[str, Any], applied: AppliedSettings | None) -> str:
+    applied = applied or AppliedSettings()
+    runtime = f"{applied.runtime} {applied.runtime_version}".strip()
     fields = [
         ("Job", extra.get("job_id")),
         ("Device", extra.get("device")),
         ("Model", _model_name(extra)),
         ("Runtime", runtime),
-        ("Accelerators", ", ".join(applied.get("accelerators") or [])),
+        ("Accelerators", ", ".join(applied.accelerators)),
     ]
     meta = "".join(f"<span>{label} <b>{esc(value)}</b></span>" for label, value in fields if value)
     return f'<header class="top"><h1>{esc(title)}</h1><div class="meta">{meta}</div></header>'
 
 
-def _partial_notice(partial: dict[str, Any] | None, iterations: int) -> str:
+def _partial_notice(profile: ProfileResult, iterations: int) -> str:
     """A failed or unfinished job's page says so first: its numbers stop where it did."""
-    if not partial:
+    partial = profile.partial
+    if partial is None:
         return ""
-    state = str(partial.get("state", "")).lower().replace("_", " ")
+    state = partial.state.lower().replace("_", " ")
     return (
         f'<p class="partial"><b>Partial result</b>: the job is {esc(state)} '
-        f"({esc(partial.get('reason', ''))}). This is what it measured before that: "
+        f"({esc(partial.reason)}). This is what it measured before that: "
         f"{_plural(iterations, 'timed iteration')}.</p>"
     )
 
@@ -140,11 +151,6 @@ def _warning_notices(warnings: list[str]) -> str:
     return "".join(f'<p class="notice"><b>Warning</b>: {esc(w)}</p>' for w in warnings)
 
 
-def _latencies(result: dict[str, Any]) -> list[float]:
-    summary = result.get("execution_summary") or {}
-    return [float(v) for v in summary.get("all_inference_times") or []]
-
-
 def _card(label: str, value: str, sub: str = "", primary: bool = False) -> str:
     css = "card primary" if primary else "card"
     sub_html = f'<div class="sub">{sub}</div>' if sub else ""
@@ -154,21 +160,16 @@ def _card(label: str, value: str, sub: str = "", primary: bool = False) -> str:
     )
 
 
-def _summary_section(result: dict[str, Any]) -> str:
-    summary = result.get("execution_summary") or {}
-    extra = result.get("devicelab") or {}
+def _summary_section(profile: ProfileResult) -> str:
     # Stats from the agent if present; otherwise computed from the raw list
     # (a cloud service result carries only all_inference_times).
-    stats = extra.get("inference_time_stats_us") or latency_stats(
-        [int(v) for v in _latencies(result)]
-    )
     cards = [
-        _inference_card(stats, summary),
-        _load_card("First load", summary, "first_load"),
-        _load_card("Warm load", summary, "warm_load"),
-        _iterations_card(extra, len(_latencies(result))),
-        _memory_card(summary),
-        _layers_card(result.get("execution_detail") or [], extra),
+        _inference_card(profile.latency_stats),
+        _load_card("First load", profile.first_load),
+        _load_card("Warm load", profile.warm_load),
+        _iterations_card(profile),
+        _memory_card(profile),
+        _layers_card(profile),
     ]
     return (
         '<section class="panel" id="summary"><h2>Summary</h2>'
@@ -177,40 +178,37 @@ def _summary_section(result: dict[str, Any]) -> str:
     )
 
 
-def _inference_card(stats: dict[str, float], summary: dict[str, Any]) -> str:
-    if not stats:
+def _inference_card(stats: LatencyStats | None) -> str:
+    if stats is None:
         return _card("Inference (median)", "–", "no timed iterations", primary=True)
     sub = (
-        f"p90 {esc(fmt_us(stats['p90']))} · mean {esc(fmt_us(stats.get('mean', 0)))}<br>"
-        f"min {esc(fmt_us(stats['min']))} · max {esc(fmt_us(stats['max']))}"
+        f"p90 {esc(fmt_us(stats.p90))} · mean {esc(fmt_us(stats.mean))}<br>"
+        f"min {esc(fmt_us(stats.min))} · max {esc(fmt_us(stats.max))}"
     )
-    median = stats.get("median", summary.get("estimated_inference_time", 0))
-    return _card("Inference (median)", fmt_us(median), sub, primary=True)
+    return _card("Inference (median)", fmt_us(stats.median), sub, primary=True)
 
 
-def _load_card(label: str, summary: dict[str, Any], stage: str) -> str:
-    time_us = summary.get(f"{stage}_time")
-    if not time_us:
+def _load_card(label: str, load: Load | None) -> str:
+    if load is None or not load.time_us:
         return _card(label, "–", "not measured")
-    peak = summary.get(f"{stage}_peak_memory", 0)
-    increase = (summary.get(f"{stage}_memory_increase_range") or [0])[-1]
+    peak, increase = load.peak_memory_bytes, load.memory_increase_bytes
     return _card(
-        label, fmt_us(time_us), f"peak {esc(fmt_bytes(peak))} · +{esc(fmt_bytes(increase))}"
+        label, fmt_us(load.time_us), f"peak {esc(fmt_bytes(peak))} · +{esc(fmt_bytes(increase))}"
     )
 
 
-def _iterations_card(extra: dict[str, Any], count: int) -> str:
+def _iterations_card(profile: ProfileResult) -> str:
     parts = []
-    if extra.get("stop_reason"):
-        parts.append(f"stopped by {esc(str(extra['stop_reason']).replace('_', ' '))}")
-    if extra.get("loop_time_s"):
-        parts.append(f"loop {float(extra['loop_time_s']):.2f} s")
-    return _card("Timed iterations", f"{extra.get('iterations', count):,}", " · ".join(parts))
+    if profile.stop_reason:
+        parts.append(f"stopped by {esc(profile.stop_reason.replace('_', ' '))}")
+    if profile.loop_time_s:
+        parts.append(f"loop {profile.loop_time_s:.2f} s")
+    return _card("Timed iterations", f"{profile.iterations:,}", " · ".join(parts))
 
 
-def _memory_card(summary: dict[str, Any]) -> str:
-    peak = summary.get("estimated_inference_peak_memory", 0)
-    increase = (summary.get("inference_memory_increase_range") or [0])[-1]
+def _memory_card(profile: ProfileResult) -> str:
+    peak = profile.inference_peak_memory_bytes
+    increase = profile.inference_memory_increase_bytes
     if not peak:
         return _card("Peak memory (inference)", "–", "not measured")
     return _card(
@@ -218,21 +216,22 @@ def _memory_card(summary: dict[str, Any]) -> str:
     )
 
 
-def _layers_card(layers: list[dict[str, Any]], extra: dict[str, Any]) -> str:
+def _layers_card(profile: ProfileResult) -> str:
+    layers = profile.layers
     counts: dict[str, int] = defaultdict(int)
     for entry in layers:
-        counts[str(entry.get("compute_unit", "?"))] += 1
+        counts[entry.compute_unit] += 1
     sub = " · ".join(f"{esc(u)} {counts[u]}" for u in units_in_order(set(counts)))
-    coverage = (extra.get("layer_coverage") or {}).get("median")
+    coverage = profile.layer_coverage.get("median")
     if coverage is not None:
         sub += f"<br>cover {100 * float(coverage):.0f}% of a profiled run"
     return _card("Layers", f"{len(layers):,}", sub or "no per-layer timings")
 
 
-def _time_by_unit(layers: list[dict[str, Any]]) -> dict[str, float]:
+def _time_by_unit(layers: list[LayerResult]) -> dict[str, float]:
     totals: dict[str, float] = defaultdict(float)
     for entry in layers:
-        totals[str(entry.get("compute_unit", "?"))] += float(entry["execution_time"])
+        totals[entry.compute_unit] += entry.execution_time_us
     return {unit: totals[unit] for unit in units_in_order(set(totals))}
 
 
@@ -240,11 +239,11 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str:
+def _legend(layers: list[LayerResult], time_by_unit: dict[str, float]) -> str:
     total = sum(time_by_unit.values()) or 1.0
     counts: dict[str, int] = defaultdict(int)
     for entry in layers:
-        counts[str(entry.get("compute_unit", "?"))] += 1
+        counts[entry.compute_unit] += 1
     items = [
         f'<span><span class="swatch" style="background:{unit_color(unit)}"></span>'
         f"<b>{esc(unit)}</b> {_plural(counts[unit], 'layer')} · {esc(fmt_us(time_us))} "
@@ -254,31 +253,32 @@ def _legend(layers: list[dict[str, Any]], time_by_unit: dict[str, float]) -> str
     return f'<div class="legend">{"".join(items)}</div>'
 
 
-def _layers_note(extra: dict[str, Any]) -> str:
-    runs = extra.get("layer_profile_iterations")
-    aggregate = extra.get("layer_aggregate", "median")
+def _layers_note(profile: ProfileResult) -> str:
+    runs = profile.layer_profile_iterations
     text = "Per-layer times as the runtime reported them"
     if runs:
         text = (
-            f"Per-layer times are the {esc(aggregate)} over {_plural(int(runs), 'profiled run')},"
+            f"Per-layer times are the {esc(profile.layer_aggregate)} over "
+            f"{_plural(runs, 'profiled run')},"
             " run apart from the timed loop because recording them costs time"
         )
-    coverage = (extra.get("layer_coverage") or {}).get("median")
+    coverage = profile.layer_coverage.get("median")
     if coverage is not None:
         text += f"; layers account for {100 * float(coverage):.0f}% of a profiled run's wall time"
     return f'<p class="note">{text}.</p>'
 
 
-def _layers_section(layers: list[dict[str, Any]], extra: dict[str, Any], top: int) -> str:
+def _layers_section(profile: ProfileResult, top: int) -> str:
     head = '<section class="panel" id="layers"><h2>Layers</h2>'
+    layers = profile.layers
     if not layers:
         return head + '<p class="empty">No per-layer timings in this result.</p></section>'
-    by_time = sorted(layers, key=lambda e: float(e["execution_time"]), reverse=True)
-    total = sum(float(e["execution_time"]) for e in layers)
+    by_time = sorted(layers, key=lambda e: e.execution_time_us, reverse=True)
+    total = sum(e.execution_time_us for e in layers)
     time_by_unit = _time_by_unit(layers)
     shown = by_time[: max(0, top)]
     return (
-        f"{head}{_layers_note(extra)}{_legend(layers, time_by_unit)}"
+        f"{head}{_layers_note(profile)}{_legend(layers, time_by_unit)}"
         f"{svg.unit_share_bar(time_by_unit)}"
         f"<h3>Top {len(shown)} of {len(layers)} layers by time</h3>"
         f"{svg.layer_bars(shown, total)}"
@@ -287,7 +287,7 @@ def _layers_section(layers: list[dict[str, Any]], extra: dict[str, Any], top: in
     )
 
 
-def _layer_table(layers: list[dict[str, Any]], total: float) -> str:
+def _layer_table(layers: list[LayerResult], total: float) -> str:
     head = (
         '<table class="sortable" id="layer-table"><thead><tr>'
         '<th class="num" data-type="num">#</th><th>Name</th><th>Type</th><th>Unit</th>'
@@ -295,23 +295,23 @@ def _layer_table(layers: list[dict[str, Any]], total: float) -> str:
         '<th class="num" data-type="num">Share</th><th class="num" data-type="num">Cycles</th>'
         "</tr></thead><tbody>"
     )
-    order = sorted(enumerate(layers), key=lambda p: float(p[1]["execution_time"]), reverse=True)
+    order = sorted(enumerate(layers), key=lambda p: p[1].execution_time_us, reverse=True)
     rows = "".join(_layer_row(index, entry, total) for index, entry in order)
     return f"{head}{rows}</tbody></table>"
 
 
-def _layer_row(index: int, entry: dict[str, Any], total: float) -> str:
-    time_us = float(entry["execution_time"])
+def _layer_row(index: int, entry: LayerResult, total: float) -> str:
+    time_us = entry.execution_time_us
     share = 100 * time_us / total if total else 0.0
-    unit = str(entry.get("compute_unit", ""))
-    cycles = entry.get("execution_cycles")
+    unit = entry.compute_unit
+    cycles = entry.execution_cycles
     color = unit_color(unit)
     # Missing cycles sort below zero so layers without them group at one end.
     cycles_v, cycles_text = (cycles, fmt_num(cycles)) if cycles is not None else (-1, "")
     return (
         f'<tr><td class="num" data-v="{index}">{index}</td>'
-        f'<td class="name" data-v="{esc(entry["name"])}">{esc(entry["name"])}</td>'
-        f'<td data-v="{esc(entry.get("type", ""))}">{esc(entry.get("type", ""))}</td>'
+        f'<td class="name" data-v="{esc(entry.name)}">{esc(entry.name)}</td>'
+        f'<td data-v="{esc(entry.type)}">{esc(entry.type)}</td>'
         f'<td data-v="{esc(unit)}"><span class="unit-tag" style="background:{color}">'
         f"{esc(unit)}</span></td>"
         f'<td class="num" data-v="{time_us}">{time_us:,.1f}</td>'

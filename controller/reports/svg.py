@@ -15,8 +15,8 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from controller.profile_result import LayerResult
 from controller.reports._format import esc, fmt_us, nice_ticks, unit_color
 
 # Plot margins in viewBox units: room for tick labels left and below.
@@ -71,36 +71,34 @@ def _truncate(text: str, limit: int = _MAX_LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def layer_bars(layers: Sequence[dict[str, Any]], total_us: float, width: int = 1000) -> str:
+def layer_bars(layers: Sequence[LayerResult], total_us: float, width: int = 1000) -> str:
     """Horizontal bars, one per layer (already sorted and cut to the top N).
 
     Args:
-        layers: ``execution_detail`` entries to draw, longest first.
+        layers: the layers to draw, longest first.
         total_us: the sum over all layers, for the share shown after each bar.
         width: viewBox width; the page scales the SVG to its column.
     """
     height = _BAR_ROW * len(layers) + 8
-    longest = max((float(e["execution_time"]) for e in layers), default=0.0) or 1.0
+    longest = max((e.execution_time_us for e in layers), default=0.0) or 1.0
     bar_span = width - _LABEL_WIDTH - _VALUE_WIDTH
     parts = [_svg_open(width, height, "Layers by execution time", "chart layer-bars")]
     for row, entry in enumerate(layers):
-        parts.append(
-            _layer_bar(entry, row, bar_span * float(entry["execution_time"]) / longest, total_us)
-        )
+        parts.append(_layer_bar(entry, row, bar_span * entry.execution_time_us / longest, total_us))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _layer_bar(entry: dict[str, Any], row: int, bar_width: float, total_us: float) -> str:
-    time_us = float(entry["execution_time"])
-    unit = str(entry.get("compute_unit", ""))
+def _layer_bar(entry: LayerResult, row: int, bar_width: float, total_us: float) -> str:
+    time_us = entry.execution_time_us
+    unit = entry.compute_unit
     y = 4 + row * _BAR_ROW
     share = 100 * time_us / total_us if total_us else 0.0
-    tooltip = f"{entry['name']} ({entry.get('type', '')}, {unit}): {fmt_us(time_us)}"
+    tooltip = f"{entry.name} ({entry.type}, {unit}): {fmt_us(time_us)}"
     return (
         f'<g class="layer-bar"><title>{esc(tooltip)}</title>'
         f'<text class="bar-label" x="{_LABEL_WIDTH - 10}" y="{y + 16}" text-anchor="end">'
-        f"{esc(_truncate(str(entry['name'])))}</text>"
+        f"{esc(_truncate(entry.name))}</text>"
         f'<rect class="bar" data-unit="{esc(unit)}" x="{_LABEL_WIDTH}" y="{y + 3}" '
         f'width="{max(bar_width, 1.5):.1f}" height="{_BAR_ROW - 6}" rx="3" '
         f'fill="{unit_color(unit)}"/>'

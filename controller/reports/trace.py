@@ -25,6 +25,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from controller.profile_result import LayerResult, Load, ProfileResult
 from controller.reports._format import units_in_order
 
 PID = 1
@@ -36,14 +37,9 @@ LOOP_SLICES_MAX = 10_000
 # equals PID: Perfetto would take that track for the process's main thread.
 TID_LOADS, TID_LOOP, TID_PROFILED = 2, 3, 4
 _UNIT_TID0 = 10
-_LOAD_STAGES = (
-    ("compile", "all_compile_times", "compile_time"),
-    ("first load", "all_first_load_times", "first_load_time"),
-    ("warm load", "all_warm_load_times", "warm_load_time"),
-)
 
 
-def write_chrome_trace(result: dict[str, Any], path: Path) -> Path:
+def write_chrome_trace(result: ProfileResult | dict[str, Any], path: Path) -> Path:
     """Write ``result`` as a trace to ``path`` (parents created); returns ``path``.
 
     Example:
@@ -56,27 +52,30 @@ def write_chrome_trace(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def chrome_trace(result: dict[str, Any]) -> dict[str, Any]:
+def chrome_trace(result: ProfileResult | dict[str, Any]) -> dict[str, Any]:
     """The trace document for ``result`` (what ``write_chrome_trace`` serialises)."""
-    summary = result.get("execution_summary") or {}
-    extra = result.get("devicelab") or {}
-    layers = result.get("execution_detail") or []
+    profile = ProfileResult.of(result)
+    layers = profile.layers
     unit_tids = {u: _UNIT_TID0 + i for i, u in enumerate(_units(layers))}
-    load_events, cursor = _load_events(summary, 0)
-    loop_events, cursor = _loop_events(summary.get("all_inference_times") or [], cursor)
-    profiled_events, _ = _profiled_run_events(extra.get("layer_profile_wall_times_us"), cursor)
+    load_events, cursor = _load_events(profile, 0)
+    loop_events, cursor = _loop_events([float(t) for t in profile.inference_times_us], cursor)
+    profiled_events, _ = _profiled_run_events(profile.layer_profile_wall_times_us, cursor)
     events = [
-        *_metadata_events(extra, unit_tids),
+        *_metadata_events(profile.context, unit_tids),
         *load_events,
         *loop_events,
         *profiled_events,
-        *_layer_events(layers, unit_tids, cursor, extra),
+        *_layer_events(profile, unit_tids, cursor),
     ]
-    return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": _other_data(extra)}
+    return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": _other_data(profile)}
 
 
-def _units(layers: list[dict[str, Any]]) -> list[str]:
-    return units_in_order({str(entry.get("compute_unit") or "?") for entry in layers})
+def _unit(layer: LayerResult) -> str:
+    return layer.compute_unit or "?"
+
+
+def _units(layers: list[LayerResult]) -> list[str]:
+    return units_in_order({_unit(entry) for entry in layers})
 
 
 def _ns(us: Any) -> int:
@@ -126,19 +125,19 @@ def _metadata_events(extra: dict[str, Any], unit_tids: dict[str, int]) -> list[d
     return events
 
 
-def _load_times(summary: dict[str, Any], list_key: str, scalar_key: str) -> list[float]:
-    times = summary.get(list_key) or ([summary[scalar_key]] if summary.get(scalar_key) else [])
-    return [float(t) for t in times]
-
-
-def _load_events(summary: dict[str, Any], start_ns: int) -> tuple[list[dict[str, Any]], int]:
+def _load_events(profile: ProfileResult, start_ns: int) -> tuple[list[dict[str, Any]], int]:
     events, cursor = [], start_ns
-    for stage, list_key, scalar_key in _LOAD_STAGES:
-        memory = summary.get(f"{scalar_key.removesuffix('_time')}_peak_memory")
-        for time_us in _load_times(summary, list_key, scalar_key):
-            args = {"time_us": time_us, "peak_memory_bytes": memory}
-            events.append(_complete(stage, "load", TID_LOADS, cursor, _ns(time_us), args))
-            cursor += _ns(time_us)
+    loads: tuple[tuple[str, Load | None], ...] = (
+        ("first load", profile.first_load),
+        ("warm load", profile.warm_load),
+    )
+    for stage, load in loads:
+        if load is None:
+            continue
+        time_us = float(load.time_us)
+        args = {"time_us": time_us, "peak_memory_bytes": load.peak_memory_bytes}
+        events.append(_complete(stage, "load", TID_LOADS, cursor, _ns(time_us), args))
+        cursor += _ns(time_us)
     return events, cursor
 
 
@@ -180,11 +179,9 @@ def _loop_runs(
     return events, cursor
 
 
-def _profiled_run_events(
-    wall_times: list[float] | None, start_ns: int
-) -> tuple[list[dict[str, Any]], int]:
+def _profiled_run_events(wall_times: list[int], start_ns: int) -> tuple[list[dict[str, Any]], int]:
     events, cursor = [], start_ns
-    for index, wall in enumerate(wall_times or []):
+    for index, wall in enumerate(wall_times):
         args = {"profiled_run": index, "wall_time_us": wall}
         name = f"profiled run {index}"
         events.append(_complete(name, "layer_profile", TID_PROFILED, cursor, _ns(wall), args))
@@ -193,37 +190,37 @@ def _profiled_run_events(
 
 
 def _layer_events(
-    layers: list[dict[str, Any]], unit_tids: dict[str, int], start_ns: int, extra: dict[str, Any]
+    profile: ProfileResult, unit_tids: dict[str, int], start_ns: int
 ) -> list[dict[str, Any]]:
-    runs = extra.get("layer_profile_iterations")
-    aggregate = f"{extra.get('layer_aggregate', 'median')} of {runs or 'the'} profiled run(s)"
+    runs = profile.layer_profile_iterations
+    aggregate = f"{profile.layer_aggregate} of {runs or 'the'} profiled run(s)"
     events, cursor = [], start_ns
-    for index, entry in enumerate(layers):
-        unit = str(entry.get("compute_unit") or "?")
+    for index, entry in enumerate(profile.layers):
+        unit = _unit(entry)
         args: dict[str, Any] = {
             "index": index,
-            "type": entry.get("type", ""),
+            "type": entry.type,
             "compute_unit": unit,
-            "execution_time_us": entry["execution_time"],
+            "execution_time_us": entry.execution_time_us,
             "aggregate": aggregate,
         }
-        if entry.get("execution_cycles") is not None:
-            args["cycles"] = entry["execution_cycles"]
-        duration = _ns(entry["execution_time"])
-        name = str(entry["name"])
+        if entry.execution_cycles is not None:
+            args["cycles"] = entry.execution_cycles
+        duration = _ns(entry.execution_time_us)
+        name = entry.name
         events.append(_complete(name, f"layer,{unit}", unit_tids[unit], cursor, duration, args))
         cursor += duration
     return events
 
 
-def _other_data(extra: dict[str, Any]) -> dict[str, Any]:
-    applied = extra.get("applied") or {}
-    options = extra.get("options") or {}
+def _other_data(profile: ProfileResult) -> dict[str, Any]:
+    applied = profile.applied
+    options = profile.context.get("options") or {}
     data = {
-        "job_id": extra.get("job_id"),
-        "device": extra.get("device"),
-        "runtime": " ".join(str(applied.get(k) or "") for k in ("runtime", "runtime_version")),
-        "accelerators": ", ".join(applied.get("accelerators") or []),
+        "job_id": profile.job_id,
+        "device": profile.device,
+        "runtime": f"{applied.runtime} {applied.runtime_version}" if applied else "",
+        "accelerators": ", ".join(applied.accelerators) if applied else "",
         "options": options.get("canonical") or options.get("requested"),
         "layout": "reconstructed from durations: stages back to back, gaps unknown",
     }

@@ -32,6 +32,7 @@ import controller as hub
 from controller.api import _store
 from controller.cli import main
 from controller.device_states import DeviceState
+from controller.events import IterationTimes
 from controller.jobs import JobState
 from controller.phone_standin.device import StandinDevice
 from controller.phone_standin.testing import (
@@ -123,8 +124,8 @@ def _strike_in_the_loop(strike: Callable[[str], None]) -> tuple[Any, list[str]]:
     struck: list[str] = []
 
     def listener(job: Any, event: Any) -> None:
-        if event.WhichOneof("event") == "iterations" and not struck:
-            struck.append(_store().get_job(job.id).device_serial)
+        if isinstance(event, IterationTimes) and not struck:
+            struck.append(_store().get_job(job.job_id).device_serial)
             strike(struck[0])
 
     return listener, struck

@@ -32,6 +32,7 @@ from agent.isolation import JOB_PROCESS_NAME
 from controller.agent_client import AgentClient, Artifact
 from controller.api import _store
 from controller.errors import InternalError
+from controller.events import IterationTimes, ProfileEvent
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
 from controller.phone_standin.device import StandinDevice
 from controller.phone_standin.testing import (
@@ -371,8 +372,8 @@ def test_a_phone_frozen_mid_job_fails_it_through_adb_and_serves_once_thawed(
     device = hub.Device("Samsung Galaxy S23")
     stopped_at: list[float] = []
 
-    def freeze_in_the_loop(job: object, event: pb.ProfileEvent) -> None:
-        if event.WhichOneof("event") == "iterations" and not stopped_at:
+    def freeze_in_the_loop(job: object, event: ProfileEvent) -> None:
+        if isinstance(event, IterationTimes) and not stopped_at:
             _stop_phone(phone, signal.SIGSTOP)
             stopped_at.append(time.monotonic())
 
