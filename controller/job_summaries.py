@@ -20,7 +20,7 @@ from controller import api
 from controller.devices import LOCAL_DEVICE_NAME
 from controller.job_handles import Job, job_handle
 from controller.job_status import JobStatus, JobType, State, state_of
-from controller.profile_shapes import client_profile
+from controller.profile_result import ProfileResult
 from controller.store import JobRecord, Store
 
 # Rows read per store query while filtering: a page the size of a typical listing.
@@ -104,12 +104,13 @@ def _device_name(record: JobRecord) -> str:
 def _measured(store: Store, record: JobRecord) -> dict[str, Any]:
     """estimated_inference_time / inference_memory_peak_range, if the job measured them."""
     result = store.get_result(record.id)
-    summary = client_profile(result).get("execution_summary") if result else None
-    if not isinstance(summary, dict):
+    if not result or "execution_summary" not in result:  # not measured (or not a profile)
         return {}
+    profile = ProfileResult.from_dict(result)
+    peak = profile.inference_peak_memory_bytes
     return {
-        "estimated_inference_time": summary.get("estimated_inference_time"),
-        "inference_memory_peak_range": summary.get("inference_memory_peak_range"),
+        "estimated_inference_time": profile.estimated_inference_time_us,
+        "inference_memory_peak_range": (peak, peak),
     }
 
 

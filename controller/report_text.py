@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.events import AppliedSettings
+from controller.profile_result import Load, ProfileResult
 from controller.results import AGENT_CPU_NOTABLE_SHARE
 
 
@@ -22,9 +24,10 @@ def _mib(num_bytes: float) -> str:
 _BOLD, _RESET = "\033[1m", "\033[0m"
 
 
-def loud_lines(result: dict[str, Any]) -> list[str]:
+def loud_lines(result: ProfileResult | dict[str, Any]) -> list[str]:
     """What a reader must not miss: a simulated device, an NPU asked for that ran nothing."""
-    extra = result.get("devicelab", {})
+    profile = ProfileResult.of(result)
+    extra = profile.context
     lines = []
     if extra.get("simulated"):
         sim = extra.get("simulation", {})
@@ -35,38 +38,36 @@ def loud_lines(result: dict[str, Any]) -> list[str]:
             + (f", standing in for {stands_in!r}" if stands_in else "")
             + ". NPU placement and cycles are the simulator's; times are NOT a phone's. ***"
         )
-    lines.extend(f"*** {warning} ***" for warning in extra.get("warnings", []))
+    lines.extend(f"*** {warning} ***" for warning in profile.warnings)
     return lines
 
 
-def summary_text(result: dict[str, Any], bold: bool = False) -> str:
+def summary_text(result: ProfileResult | dict[str, Any], bold: bool = False) -> str:
     """The summary block of a profile result; ``bold`` marks the loud lines for a terminal."""
-    summary = result["execution_summary"]
-    extra = result.get("devicelab", {})
-    stats = extra.get("inference_time_stats_us", {})
-    applied = extra.get("applied", {})
+    profile = ProfileResult.of(result)
+    stats = profile.stats
+    applied = profile.applied or AppliedSettings(runtime="?")
+    first = profile.first_load or Load(0, 0, 0)
+    warm = profile.warm_load or Load(0, 0, 0)
     lines = [
-        f"device:           {extra.get('device', '?')}   job: {extra.get('job_id', '?')}",
-        f"runtime:          {applied.get('runtime', '?')} {applied.get('runtime_version', '')}"
-        f"  accelerators: {', '.join(applied.get('accelerators', [])) or '-'}",
-        f"first load:       {_ms(summary['first_load_time'])}"
-        f"  (peak {_mib(summary['first_load_peak_memory'])})",
-        f"warm load:        {_ms(summary['warm_load_time'])}"
-        f"  (peak {_mib(summary['warm_load_peak_memory'])})",
-        f"inference median: {_ms(stats.get('median', 0))}   p90: {_ms(stats.get('p90', 0))}"
-        f"   min: {_ms(stats.get('min', 0))}",
-        f"iterations:       {extra.get('iterations', 0)}"
-        f" (stopped by {extra.get('stop_reason', '?')})",
-        f"peak memory:      {_mib(summary['estimated_inference_peak_memory'])}",
+        f"device:           {profile.device or '?'}   job: {profile.job_id or '?'}",
+        f"runtime:          {applied.runtime} {applied.runtime_version}"
+        f"  accelerators: {', '.join(applied.accelerators) or '-'}",
+        f"first load:       {_ms(first.time_us)}  (peak {_mib(first.peak_memory_bytes)})",
+        f"warm load:        {_ms(warm.time_us)}  (peak {_mib(warm.peak_memory_bytes)})",
+        f"inference median: {_ms(stats.median if stats else 0)}"
+        f"   p90: {_ms(stats.p90 if stats else 0)}   min: {_ms(stats.min if stats else 0)}",
+        f"iterations:       {profile.iterations} (stopped by {profile.stop_reason or '?'})",
+        f"peak memory:      {_mib(profile.inference_peak_memory_bytes)}",
     ]
-    agent_cpu = agent_cpu_line(extra.get("loop_cpu", {}))
+    agent_cpu = agent_cpu_line(profile.loop_cpu or {})
     if agent_cpu:
         lines.append(agent_cpu)
-    for fallback in applied.get("fallbacks", []):
+    for fallback in applied.fallbacks:
         lines.append(f"fallback:         {fallback}")
-    for warning in applied.get("warnings", []):
+    for warning in applied.warnings:
         lines.append(f"warning:          {warning}")
-    loud = [f"{_BOLD}{line}{_RESET}" if bold else line for line in loud_lines(result)]
+    loud = [f"{_BOLD}{line}{_RESET}" if bold else line for line in loud_lines(profile)]
     return "\n".join([*loud, *lines, *loud])
 
 
@@ -82,23 +83,25 @@ def agent_cpu_line(loop_cpu: dict[str, Any]) -> str | None:
     )
 
 
-def layer_table(result: dict[str, Any], top: int | None = None) -> str:
+def layer_table(result: ProfileResult | dict[str, Any], top: int | None = None) -> str:
     """Per-layer table sorted by time, with each layer's share of the layer total."""
-    layers = sorted(result["execution_detail"], key=lambda e: e["execution_time"], reverse=True)
+    layers = sorted(
+        ProfileResult.of(result).layers, key=lambda e: e.execution_time_us, reverse=True
+    )
     if not layers:
         return "(no per-layer timings)"
-    total = sum(e["execution_time"] for e in layers) or 1.0
+    total = sum(e.execution_time_us for e in layers) or 1.0
     shown = layers[:top] if top else layers
-    width = min(48, max(len(e["name"]) for e in shown))
+    width = min(48, max(len(e.name) for e in shown))
     header = (
         f"{'name':<{width}}  {'type':<22} {'unit':<4} {'time us':>10} {'share':>6} {'cycles':>10}"
     )
     rows = [header, "-" * len(header)]
     for entry in shown:
-        cycles = entry.get("execution_cycles")
+        cycles = entry.execution_cycles
         rows.append(
-            f"{entry['name'][:width]:<{width}}  {entry['type'][:22]:<22} {entry['compute_unit']:<4}"
-            f" {entry['execution_time']:>10.1f} {100 * entry['execution_time'] / total:>5.1f}%"
+            f"{entry.name[:width]:<{width}}  {entry.type[:22]:<22} {entry.compute_unit:<4}"
+            f" {entry.execution_time_us:>10.1f} {100 * entry.execution_time_us / total:>5.1f}%"
             f" {cycles if cycles is not None else '':>10}"
         )
     if top and len(layers) > top:

@@ -12,6 +12,7 @@ from typing import Any
 
 import controller as hub
 from controller.errors import UserError
+from controller.profile_result import ProfileResult
 
 # Exit codes scripts can trust (``controller/cli/__init__.py`` says what each means).
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -125,7 +126,7 @@ def write_json(path: str, data: Any) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
-def print_profile(result: dict[str, Any], top: int) -> None:
+def print_profile(result: ProfileResult | dict[str, Any], top: int) -> None:
     """The summary and the ``top`` slowest layers of a profile result."""
     from controller.report_text import layer_table, summary_text
 

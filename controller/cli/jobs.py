@@ -17,6 +17,7 @@ from controller.cli._common import (
     print_rows,
 )
 from controller.errors import UserError
+from controller.profile_result import ProfileResult
 
 
 def register(sub: Any) -> None:
@@ -94,8 +95,8 @@ def job_command(args: argparse.Namespace) -> int:
             print(f"on {record.host} [{record.device_serial}], attempt {record.attempt}")
         for retry in retries:
             print(f"retried: device {retry['device']} failed at {retry['at']}: {retry['reason']}")
-        if result and "execution_summary" in result:
-            print_profile(result, 25)
+        if result and "execution_summary" in result:  # a profile job's (not a compile's)
+            print_profile(ProfileResult.from_dict(result), 25)
     return EXIT_JOB_FAILED if status.failure else EXIT_OK
 
 
@@ -108,11 +109,11 @@ def cancel_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _profile_result(job_id: str) -> dict[str, Any]:
+def _profile_result(job_id: str) -> ProfileResult:
     handle = hub.get_job(job_id)
     if not isinstance(handle, hub.ProfileJob):
         raise UserError(f"{job_id} is a {handle.job_type} job; reports are for profile jobs")
-    result = handle.partial_profile()
+    result = handle.profile_result()
     if result is None:
         raise UserError(f"{job_id} has no result yet ({handle.get_status().label})")
     return result

@@ -16,11 +16,11 @@ from typing import Any
 
 from controller.devices import Device
 from controller.errors import InternalError, UserError
+from controller.events import LayerIteration, events_from_stored
 from controller.managed import Model
 from controller.options import parse_options
 from controller.regress.health import health_summary, throttle_reason
 from controller.store import Store
-from protos import agent_pb2 as pb
 
 #: How long one block may take before the session gives up on it (a stuck device).
 BLOCK_TIMEOUT_S = 1800.0
@@ -97,10 +97,9 @@ def run_block(
     status = job.wait(timeout=BLOCK_TIMEOUT_S)
     if not status.success:
         raise UserError(f"{label}: block {arm}{index} (job {job.job_id}) failed: {status.message}")
-    result = job.download_profile()
-    extras = result.get("devicelab") or {}
-    health = extras.get("device_health") or {}
-    samples = [int(v) for v in result["execution_summary"].get("all_inference_times", [])]
+    profile = job.profile_result()
+    health = (profile.context.get("device_health") if profile else None) or {}
+    samples = list(profile.inference_times_us) if profile else []
     if not samples:
         raise InternalError(f"{label}: block {arm}{index} (job {job.job_id}) has no samples")
     return Block(
@@ -117,21 +116,18 @@ def run_block(
 
 def layer_iterations(store: Store, job_id: str) -> list[list[LayerTime]]:
     """Every profiled iteration's layers, from the job's stored agent events."""
-    iterations = []
-    for event in store.events(job_id):
-        if event.kind != "layer_iteration":
-            continue
-        message = pb.ProfileEvent.FromString(event.payload).layer_iteration
-        iterations.append(
-            [
-                LayerTime(
-                    layer.name,
-                    layer.type,
-                    layer.compute_unit,
-                    float(layer.execution_time_us),
-                    int(layer.execution_cycles) if layer.has_cycles else None,
-                )
-                for layer in message.layers
-            ]
-        )
-    return iterations
+    stored = ((e.kind, e.payload) for e in store.events(job_id))
+    return [
+        [
+            LayerTime(
+                layer.name,
+                layer.type,
+                layer.compute_unit,
+                layer.execution_time_us,
+                layer.execution_cycles,
+            )
+            for layer in event.layers
+        ]
+        for event in events_from_stored(stored)
+        if isinstance(event, LayerIteration)
+    ]

@@ -187,7 +187,7 @@ class LabData:
         handle = job_handle(self.store, record)
         if not record.finished or not isinstance(handle, ProfileJob):
             return None
-        result = handle.partial_profile()
+        result = handle.profile_result()
         if result is None:
             return None
         return render_html(result, title=f"{record.name} ({record.id})")

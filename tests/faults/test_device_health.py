@@ -199,6 +199,35 @@ def test_the_same_phone_takes_its_job_back_once_replugged(
     assert _store().device_transitions(phone.serial)[0].job_id == job.job_id
 
 
+def test_a_job_whose_phone_was_unplugged_mid_run_keeps_the_iterations_it_measured(
+    phone: StandinDevice, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops mid-loop: the job fails, and its partial profile is what the
+    agent had streamed (rebuilt from the stored events: the run stored no result)."""
+    monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")  # the failed run itself, no retry
+    seen_us: list[int] = []
+    batches: list[IterationTimes] = []
+
+    def unplug_after_two_batches(job: hub.ProfileJob, event: Any) -> None:
+        if isinstance(event, IterationTimes):
+            seen_us.extend(event.latencies_us)
+            batches.append(event)
+            if len(batches) == 2:
+                phone.unplug()
+
+    job = hub.submit_profile_job(models_dir / "tiny_cnn.onnx", S23, options=LONG_LOOP,
+                                 listener=unplug_after_two_batches)  # fmt: skip
+    status = job.wait(JOB_TIMEOUT_SEC)
+    assert status.failure and phone.serial in status.message
+    assert _store().get_result(job.job_id) is None
+    partial = job.partial_profile()
+    assert partial is not None
+    measured = partial["execution_summary"]["all_inference_times"]
+    assert len(measured) >= len(seen_us) > 0 and measured[: len(seen_us)] == seen_us
+    assert partial["devicelab"]["partial"] == {"state": "FAILED", "reason": status.message}
+    assert job.download_profile() == {}  # as the cloud client: a failed job has no profile
+
+
 # --- a model's own failure ----------------------------------------------------------------
 
 
