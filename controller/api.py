@@ -339,9 +339,11 @@ def submit_profile_job(
         retry: accepted for compatibility; jobs are re-queued after a worker loss anyway.
         input_specs: devicelab extension: concrete shapes (name -> shape or
             (shape, dtype)) for models with dynamic dimensions.
-        listener: devicelab extension: called with every event the agent streams,
-            in order, from a thread of this process while the job runs (read back
-            from the store as the worker daemon persists them).
+        listener: devicelab extension: called as ``listener(job, event)`` with this
+            job's ``ProfileJob`` and every event it streams (``controller.events``:
+            ``StageStarted``, ``LoadDone``, ``IterationTimes``, ...), in order, from a
+            thread of this process while the job runs (read back from the store as
+            the worker daemon persists them).
         upload_progress: devicelab extension: called with (bytes_done, total) while
             the model is pushed to the device (not called when it is already there);
             from the worker daemon at most every 0.2 s, and always at the end.

@@ -21,12 +21,12 @@ import numpy as np
 
 from controller.devices import Device
 from controller.errors import InternalError
+from controller.events import events_from_stored
 from controller.h5_data import output_path, write_h5
 from controller.job_status import JobStatus, JobType, QuantizeDtype
 from controller.jobs import JobState
 from controller.managed import Dataset, Model, read_io
-from controller.events import events_from_stored
-from controller.profile_result import Partial, ProfileResult
+from controller.profile_result import Partial, ProfileResult, is_profile_dict
 from controller.results import result_from_events
 from controller.specs import input_specs
 from controller.store import JobRecord, Store
@@ -141,7 +141,7 @@ class Job:
         path = self._store.root.parent / "reports" / f"{self.job_id}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         result = self._store.get_result(self.job_id)
-        if result and "execution_summary" in result:
+        if is_profile_dict(result):
             from controller.reports import write_html_report
 
             write_html_report(result, path, title=f"{self.name} ({self.job_id})")
@@ -292,7 +292,8 @@ class ProfileJob(Job):
         for run in range(attempt, -1, -1):
             records = self._store.events(self.job_id, attempt=run)
             if records:
-                result = result_from_events(events_from_stored((r.kind, r.payload) for r in records))
+                stored = ((r.kind, r.payload) for r in records)
+                result = result_from_events(events_from_stored(stored))
                 result.context.update(job_id=self.job_id, attempt=run, events=len(records))
                 return result
         return None

@@ -20,7 +20,7 @@ from controller import api
 from controller.devices import LOCAL_DEVICE_NAME
 from controller.job_handles import Job, job_handle
 from controller.job_status import JobStatus, JobType, State, state_of
-from controller.profile_result import ProfileResult
+from controller.profile_result import ProfileResult, is_profile_dict
 from controller.store import JobRecord, Store
 
 # Rows read per store query while filtering: a page the size of a typical listing.
@@ -104,7 +104,7 @@ def _device_name(record: JobRecord) -> str:
 def _measured(store: Store, record: JobRecord) -> dict[str, Any]:
     """estimated_inference_time / inference_memory_peak_range, if the job measured them."""
     result = store.get_result(record.id)
-    if not result or "execution_summary" not in result:  # not measured (or not a profile)
+    if result is None or not is_profile_dict(result):  # not measured (or not a profile)
         return {}
     profile = ProfileResult.from_dict(result)
     peak = profile.inference_peak_memory_bytes

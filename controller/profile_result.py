@@ -24,7 +24,15 @@ from typing import Any
 from controller.events import AppliedSettings, TensorSpec
 from controller.profile_shapes import client_profile
 
-__all__ = ["LatencyStats", "LayerResult", "Load", "Partial", "ProfileResult", "latency_stats"]
+__all__ = [
+    "LatencyStats",
+    "LayerResult",
+    "Load",
+    "Partial",
+    "ProfileResult",
+    "is_profile_dict",
+    "latency_stats",
+]
 
 # The devicelab keys this module reads into attributes; any other key under
 # ``devicelab`` (the job's context: device, model, options, health, environment,
@@ -238,6 +246,11 @@ class ProfileResult:
         if self.partial is not None:
             out["partial"] = vars(self.partial).copy()
         return out
+
+
+def is_profile_dict(result: dict[str, Any] | None) -> bool:
+    """Whether a stored job result is a profile's (a compile or inference job's is not)."""
+    return bool(result) and "execution_summary" in result  # type: ignore[operator]
 
 
 def latency_stats(latencies_us: list[int]) -> LatencyStats | None:

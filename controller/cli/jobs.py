@@ -17,7 +17,7 @@ from controller.cli._common import (
     print_rows,
 )
 from controller.errors import UserError
-from controller.profile_result import ProfileResult
+from controller.profile_result import ProfileResult, is_profile_dict
 
 
 def register(sub: Any) -> None:
@@ -95,7 +95,7 @@ def job_command(args: argparse.Namespace) -> int:
             print(f"on {record.host} [{record.device_serial}], attempt {record.attempt}")
         for retry in retries:
             print(f"retried: device {retry['device']} failed at {retry['at']}: {retry['reason']}")
-        if result and "execution_summary" in result:  # a profile job's (not a compile's)
+        if is_profile_dict(result):  # a profile job's (not a compile's)
             print_profile(ProfileResult.from_dict(result), 25)
     return EXIT_JOB_FAILED if status.failure else EXIT_OK
 
