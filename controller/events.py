@@ -26,9 +26,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from protos import agent_pb2 as pb
 
@@ -51,14 +51,14 @@ __all__ = [
 ]
 
 # Stage names as the agent's serde names them (agent/serde.py STAGES), by wire number.
-_STAGES = {
+_STAGES: dict[int, str] = {
     pb.STAGE_FIRST_LOAD: "first_load",
     pb.STAGE_WARM_LOAD: "warm_load",
     pb.STAGE_WARMUP: "warmup",
     pb.STAGE_INFERENCE: "inference",
     pb.STAGE_LAYER_PROFILE: "layer_profile",
 }
-_ERROR_CATEGORIES = {
+_ERROR_CATEGORIES: dict[int, str] = {
     pb.ErrorInfo.USER: "user",
     pb.ErrorInfo.INTERNAL: "internal",
     pb.ErrorInfo.CANCELLED: "cancelled",
@@ -279,7 +279,7 @@ def _finished(m: pb.Summary) -> Finished:
     )
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[Any], ProfileEvent]] = {
     "stage_started": lambda m: StageStarted(_stage(m.stage)),
     "load_done": lambda m: LoadDone(
         _stage(m.stage), m.time_us, m.peak_memory_bytes, m.memory_increase_bytes

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from controller.events import AppliedSettings, TensorSpec
 from controller.profile_shapes import client_profile
@@ -248,9 +248,9 @@ class ProfileResult:
         return out
 
 
-def is_profile_dict(result: dict[str, Any] | None) -> bool:
+def is_profile_dict(result: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """Whether a stored job result is a profile's (a compile or inference job's is not)."""
-    return bool(result) and "execution_summary" in result  # type: ignore[operator]
+    return result is not None and "execution_summary" in result
 
 
 def latency_stats(latencies_us: list[int]) -> LatencyStats | None:

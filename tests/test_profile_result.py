@@ -99,7 +99,9 @@ def test_the_downloaded_profile_is_the_typed_results_dict(
         profile.inference_peak_memory_bytes,
         profile.inference_peak_memory_bytes,
     )
-    written = json.loads(Path(job.download_profile(tmp_path / "p.json")).read_text())
+    path = job.download_profile(tmp_path / "p.json")
+    assert isinstance(path, str)
+    written = json.loads(Path(path).read_text())
     assert ProfileResult.from_dict(written) == profile
 
 
