@@ -21,12 +21,11 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from controller.events import AppliedSettings, TensorSpec
+from controller.events import AppliedSettings, LayerTiming, TensorSpec
 from controller.profile_shapes import client_profile
 
 __all__ = [
     "LatencyStats",
-    "LayerResult",
     "Load",
     "Partial",
     "ProfileResult",
@@ -66,17 +65,6 @@ class Load:
 
 
 @dataclass(frozen=True)
-class LayerResult:
-    """One layer (in execution order): its aggregate time over the profiled iterations."""
-
-    name: str
-    type: str
-    compute_unit: str
-    execution_time_us: float
-    execution_cycles: int | None = None
-
-
-@dataclass(frozen=True)
 class LatencyStats:
     """Statistics of the timed iterations' latencies, in microseconds."""
 
@@ -105,7 +93,7 @@ class ProfileResult:
     inference_memory_increase_bytes: int = 0
     first_load: Load | None = None
     warm_load: Load | None = None
-    layers: list[LayerResult] = field(default_factory=list)
+    layers: list[LayerTiming] = field(default_factory=list)
     iterations: int = 0
     stop_reason: str = ""
     loop_time_s: float = 0.0
@@ -325,7 +313,7 @@ def _load_from(summary: dict[str, Any], stage: str) -> Load | None:
     )
 
 
-def _layer_dict(layer: LayerResult) -> dict[str, Any]:
+def _layer_dict(layer: LayerTiming) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": layer.name,
         "type": layer.type,
@@ -337,9 +325,9 @@ def _layer_dict(layer: LayerResult) -> dict[str, Any]:
     return entry
 
 
-def _layer_from(entry: dict[str, Any]) -> LayerResult:
+def _layer_from(entry: dict[str, Any]) -> LayerTiming:
     cycles = entry.get("execution_cycles")
-    return LayerResult(
+    return LayerTiming(
         str(entry.get("name", "")),
         str(entry.get("type", "")),
         str(entry.get("compute_unit", "?")),

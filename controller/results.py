@@ -17,15 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import events as ev
-from controller.profile_result import (
-    LayerResult,
-    Load,
-    ProfileResult,
-    latency_stats,
-)
-from controller.profile_result import (
-    applied_to_dict as _applied_dict,
-)
+from controller.profile_result import Load, ProfileResult, latency_stats
+from controller.profile_result import applied_to_dict as _applied_dict
 from protos import agent_pb2 as pb
 
 # Per-layer summary statistic across profiled iterations: the median resists the
@@ -150,7 +143,7 @@ def loop_cpu_to_dict(cpu: ev.LoopCpu, loop_time_s: float) -> dict[str, Any]:
 Iterations = Sequence[Sequence[ev.LayerTiming]]
 
 
-def aggregate_layers(iterations: Iterations) -> list[LayerResult]:
+def aggregate_layers(iterations: Iterations) -> list[ev.LayerTiming]:
     """One entry per layer (in execution order), the median over profiled iterations."""
     times: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     cycles: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -161,7 +154,7 @@ def aggregate_layers(iterations: Iterations) -> list[LayerResult]:
             if layer.execution_cycles is not None:
                 cycles[key].append(layer.execution_cycles)
     return [  # dicts keep first-seen order = execution order
-        LayerResult(
+        ev.LayerTiming(
             *key,
             float(statistics.median(values)),
             int(statistics.median(cycles[key])) if cycles.get(key) else None,

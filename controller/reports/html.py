@@ -18,8 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from controller.events import AppliedSettings
-from controller.profile_result import LatencyStats, LayerResult, Load, ProfileResult
+from controller.events import AppliedSettings, LayerTiming
+from controller.profile_result import LatencyStats, Load, ProfileResult
 from controller.reports import svg
 from controller.reports._assets import CSS, JS
 from controller.reports._details import health_section, options_section
@@ -228,7 +228,7 @@ def _layers_card(profile: ProfileResult) -> str:
     return _card("Layers", f"{len(layers):,}", sub or "no per-layer timings")
 
 
-def _time_by_unit(layers: list[LayerResult]) -> dict[str, float]:
+def _time_by_unit(layers: list[LayerTiming]) -> dict[str, float]:
     totals: dict[str, float] = defaultdict(float)
     for entry in layers:
         totals[entry.compute_unit] += entry.execution_time_us
@@ -239,7 +239,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def _legend(layers: list[LayerResult], time_by_unit: dict[str, float]) -> str:
+def _legend(layers: list[LayerTiming], time_by_unit: dict[str, float]) -> str:
     total = sum(time_by_unit.values()) or 1.0
     counts: dict[str, int] = defaultdict(int)
     for entry in layers:
@@ -287,7 +287,7 @@ def _layers_section(profile: ProfileResult, top: int) -> str:
     )
 
 
-def _layer_table(layers: list[LayerResult], total: float) -> str:
+def _layer_table(layers: list[LayerTiming], total: float) -> str:
     head = (
         '<table class="sortable" id="layer-table"><thead><tr>'
         '<th class="num" data-type="num">#</th><th>Name</th><th>Type</th><th>Unit</th>'
@@ -300,7 +300,7 @@ def _layer_table(layers: list[LayerResult], total: float) -> str:
     return f"{head}{rows}</tbody></table>"
 
 
-def _layer_row(index: int, entry: LayerResult, total: float) -> str:
+def _layer_row(index: int, entry: LayerTiming, total: float) -> str:
     time_us = entry.execution_time_us
     share = 100 * time_us / total if total else 0.0
     unit = entry.compute_unit

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.profile_result import LayerResult
+from controller.events import LayerTiming
 from controller.reports._format import esc, fmt_us, nice_ticks, unit_color
 
 # Plot margins in viewBox units: room for tick labels left and below.
@@ -71,7 +71,7 @@ def _truncate(text: str, limit: int = _MAX_LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def layer_bars(layers: Sequence[LayerResult], total_us: float, width: int = 1000) -> str:
+def layer_bars(layers: Sequence[LayerTiming], total_us: float, width: int = 1000) -> str:
     """Horizontal bars, one per layer (already sorted and cut to the top N).
 
     Args:
@@ -89,7 +89,7 @@ def layer_bars(layers: Sequence[LayerResult], total_us: float, width: int = 1000
     return "".join(parts)
 
 
-def _layer_bar(entry: LayerResult, row: int, bar_width: float, total_us: float) -> str:
+def _layer_bar(entry: LayerTiming, row: int, bar_width: float, total_us: float) -> str:
     time_us = entry.execution_time_us
     unit = entry.compute_unit
     y = 4 + row * _BAR_ROW

@@ -25,7 +25,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from controller.profile_result import LayerResult, Load, ProfileResult
+from controller.events import LayerTiming
+from controller.profile_result import Load, ProfileResult
 from controller.reports._format import units_in_order
 
 PID = 1
@@ -70,11 +71,11 @@ def chrome_trace(result: ProfileResult | dict[str, Any]) -> dict[str, Any]:
     return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": _other_data(profile)}
 
 
-def _unit(layer: LayerResult) -> str:
+def _unit(layer: LayerTiming) -> str:
     return layer.compute_unit or "?"
 
 
-def _units(layers: list[LayerResult]) -> list[str]:
+def _units(layers: list[LayerTiming]) -> list[str]:
     return units_in_order({_unit(entry) for entry in layers})
 
 
