@@ -51,9 +51,9 @@ class ProfileResultBuilder:
     def add(self, event: pb.ProfileEvent) -> None:
         kind = event.WhichOneof("event")
         if kind == "load_done":
-            done = event.load_done
-            self.loads[_STAGE_NAMES[done.stage]] = _Load(
-                done.time_us, done.peak_memory_bytes, done.memory_increase_bytes
+            load = event.load_done
+            self.loads[_STAGE_NAMES[load.stage]] = _Load(
+                load.time_us, load.peak_memory_bytes, load.memory_increase_bytes
             )
         elif kind == "iterations":
             if event.iterations.first_index != len(self.latencies_us):
@@ -67,7 +67,7 @@ class ProfileResultBuilder:
             self.layer_wall_times_us.append(event.layer_iteration.wall_time_us)
         elif kind == "applied":
             self.applied = event.applied
-        elif kind == "done":
+        elif kind == "done":  # the run's Summary (the proto's oneof field is named done)
             self.summary = event.done
         elif kind == "error":
             self.error = event.error
