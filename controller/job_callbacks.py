@@ -50,7 +50,7 @@ class JobCallbacks:
         if follower is not None:
             follower.join(timeout_sec)
 
-    # --- the worker's hooks (controller/runners.py JobHooks) ---------------------------
+    # --- the worker's hooks (controller/runners/context.py JobHooks) -------------------
 
     def listener(self, job: Any, event: Any) -> None:
         """Deliver one agent event to the job's listener, if it has one."""
