@@ -21,7 +21,7 @@ STAGES = {
 }
 
 
-def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str) -> RunConfig:
+def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str = "") -> RunConfig:
     """The job's ``RunConfig``: its sub-options are checked and typed here, once.
 
     Raises:

@@ -347,7 +347,7 @@ def test_qnn_model_library_job_streams_the_session_events(
     stream = _run_job(model, config, plan)
     kinds = [type(e).__name__ for e in stream]
     assert kinds[:5] == ["StageStarted", "LoadDone", "StageStarted", "LoadDone", "Applied"]
-    assert kinds[-1] == "Done"
+    assert kinds[-1] == "Summary"
     first_load = _of(stream, events.LoadDone)[0]
     assert first_load.stage == "first_load" and first_load.time_us == 331158 + 74748 + 256372
     assert first_load.peak_memory_bytes > 0

@@ -84,17 +84,29 @@ class RunConfig:
     # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
     library_dirs: tuple[str, ...] = ()
     dequantize_outputs: bool = True
-    # tflite_options / qnn_options, typed: filled from them by __post_init__.
-    tflite: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
-    qnn: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
+    # tflite_options / qnn_options, typed (read them as .tflite / .qnn). Init fields, so
+    # that dataclasses.replace() hands them on instead of parsing the text again.
+    _tflite: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
+    _qnn: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Parsed once per job; dataclasses.replace() hands the parsed values on, and
-        # they are parsed again only if the text they came from is not the same.
-        if self.tflite.texts != self.tflite_options:
-            self.tflite = parse_tflite_options(self.tflite_options)
-        if self.qnn.texts != self.qnn_options:
-            self.qnn = parse_qnn_options(self.qnn_options)
+        # Checked here, where the job's options enter the agent: a bad value fails the
+        # job before any library is loaded.
+        _ = self.tflite, self.qnn
+
+    @property
+    def tflite(self) -> SubOptions:
+        """``tflite_options``, typed; parsed once, and again only if their text changes."""
+        if self._tflite.texts != self.tflite_options:
+            self._tflite = parse_tflite_options(self.tflite_options)
+        return self._tflite
+
+    @property
+    def qnn(self) -> SubOptions:
+        """``qnn_options``, typed; parsed once, and again only if their text changes."""
+        if self._qnn.texts != self.qnn_options:
+            self._qnn = parse_qnn_options(self.qnn_options)
+        return self._qnn
 
     def model_type_of(self, model_path: Path) -> str:
         """The model's type: ``model_type`` when the job named it, else its file suffix's."""
