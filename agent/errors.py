@@ -2,7 +2,7 @@
 
 The agent never imports the controller, so it has its own small hierarchy. Each
 class names its gRPC status code (``grpc_status``), which the servicer returns for a
-unary call (``agent/server._status_for``); the controller maps the codes back to
+unary call (``agent/server.status_for``); the controller maps the codes back to
 ``UserError`` / ``InternalError`` at its boundary (``controller/agent_client.py``:
 INVALID_ARGUMENT, FAILED_PRECONDITION and NOT_FOUND are the user's).
 ``tests/test_agent_errors.py`` keeps this tree and the code in step.

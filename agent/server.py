@@ -44,7 +44,7 @@ _DEFAULT_PLAN = ProfilePlan()  # for fields an older controller leaves unset
 _DEFAULT_HEARTBEAT_S = 2.0
 
 
-def _status_for(exc: AgentError) -> grpc.StatusCode:
+def status_for(exc: AgentError) -> grpc.StatusCode:
     """The status a unary call fails with: the error class's own (``agent/errors.py``)."""
     return grpc.StatusCode[exc.grpc_status]
 
@@ -116,7 +116,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         try:
             path = self.artifacts.put(chunks)
         except AgentError as exc:
-            context.abort(_status_for(exc), str(exc))
+            context.abort(status_for(exc), str(exc))
         sha = path.parent.name
         return pb.ArtifactStatus(sha256=sha, present=True, size_bytes=path.stat().st_size)
 
@@ -126,7 +126,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         try:
             path = self.artifacts.adopt(request.incoming_name, request.sha256, request.filename)
         except AgentError as exc:
-            context.abort(_status_for(exc), str(exc))
+            context.abort(status_for(exc), str(exc))
         return pb.ArtifactStatus(
             sha256=request.sha256, present=True, size_bytes=path.stat().st_size
         )
@@ -205,7 +205,7 @@ class AgentServicer(pb_grpc.AgentServicer):
             with self._job_lock:
                 return self._infer(request, context)
         except AgentError as exc:
-            context.abort(_status_for(exc), f"{type(exc).__name__}: {exc}")
+            context.abort(status_for(exc), f"{type(exc).__name__}: {exc}")
         raise AssertionError("unreachable")  # context.abort raises
 
     def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:

@@ -11,9 +11,9 @@ import pytest
 
 import agent.errors
 from agent.errors import AgentError
-from agent.server import _status_for, build_server
-from controller.agent_client import _USER_CODES, AgentClient
-from controller.errors import UserError
+from agent.server import build_server, status_for
+from controller.agent_client import AgentClient, grpc_errors
+from controller.errors import InternalError, UserError
 from protos import agent_pb2 as pb
 
 # "    ├── InvalidModelError   -> INVALID_ARGUMENT (...)" in the module docstring
@@ -36,12 +36,27 @@ def test_the_docstring_tree_names_every_error_class_and_the_status_it_gets() -> 
     drawn = _drawn_tree()
     assert set(drawn) == set(_error_classes())
     for name, cls in _error_classes().items():
-        assert _status_for(cls("x")).name == drawn[name], name
+        assert status_for(cls("x")).name == drawn[name], name
+
+
+class _FailedCall(grpc.RpcError):
+    """What a failed unary call raises on the controller's side, with ``code``."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "the agent's message"
 
 
 def test_user_caused_errors_are_exactly_the_ones_the_controller_reports_as_the_users() -> None:
     for name, cls in _error_classes().items():
-        assert (_status_for(cls("x")) in _USER_CODES) == cls.user_caused, name
+        expected = UserError if cls.user_caused else InternalError
+        with pytest.raises(expected), grpc_errors("local"):
+            raise _FailedCall(status_for(cls(name)))
 
 
 @pytest.fixture()
