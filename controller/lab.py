@@ -401,9 +401,13 @@ class Lab:
         calibration_data: DatasetLike | None = None,
         retry: bool = True,
         project: Any = None,
+        *,
+        notes: Sequence[str] = (),
     ) -> Any:
         """Submit a compile job (run on this host) for ``device``'s SoC (a list: one job
-        each). ``calibration_data``: a ``Dataset``, entries, or an ``.h5`` path."""
+        each). ``calibration_data``: a ``Dataset``, entries, or an ``.h5`` path.
+        ``notes`` (devicelab extension): lines the result's notes start with, for a
+        caller that changed the request (``controller/hub_shim/qnn_dlc.py``)."""
         from controller.compile import check_request
         from controller.link_jobs import check_not_qnn_dlc
 
@@ -411,7 +415,14 @@ class Lab:
         if isinstance(device, list):
             return [
                 self.submit_compile_job(
-                    model, d, name, input_specs, options, single_compile, calibration_data
+                    model,
+                    d,
+                    name,
+                    input_specs,
+                    options,
+                    single_compile,
+                    calibration_data,
+                    notes=notes,
                 )
                 for d in device
             ]
@@ -433,7 +444,8 @@ class Lab:
             device_filter=self._device_filter(device),  # the target; it runs on this host
             options=options,
             dataset_id=dataset.dataset_id if dataset else None,
-            spec={"input_specs": specs, "target_runtime": target},
+            spec={"input_specs": specs, "target_runtime": target}
+            | ({"notes": list(notes)} if notes else {}),
         )
         return self.queued(CompileJob, record)
 
