@@ -1,7 +1,7 @@
 """The Python interpreter the worker daemon runs under: where host compile jobs run.
 
 A compile job's PyTorch steps (``torch.onnx.export``, litert-torch's TFLite conversion)
-and its quantization run in the worker's own process (``controller/runners.py``), so they
+and its quantization run in the worker's own process (``controller/runners/compile.py``), so they
 use the worker's packages. ``DEVICELAB_RUNTIME_PYTHON`` names that interpreter; by
 default it is the one that imports devicelab. Naming another keeps those converters apart
 from a user's environment: qai-hub-models 0.65 pins ai-edge-litert <= 2.1.1, while

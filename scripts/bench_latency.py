@@ -15,8 +15,9 @@ started now next to one started ahead: time to its first event, and its first
 load (the same work either way: a process started ahead imported its runtime,
 it loaded no model).
 
-The jobs use the default of 3 layer-profiling iterations: ``layer_profile_iterations``
-is a job spec field, not a user option, so the API cannot change it.
+The jobs use the runner's 3 layer-profiling iterations
+(``DEFAULT_LAYER_PROFILE_ITERATIONS``, ``controller/runners/profile.py``): not a user
+option, so the API cannot change it.
 
 A private ``DEVICELAB_HOME`` and a private, empty adb server: the worker lists
 adb devices on every poll, and must not touch another server's devices.
@@ -332,7 +333,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             bench(args, tmp)
         finally:
             # Now, not at exit: once the adb server is gone, adbutils would start a new one.
-            api._shutdown()
+            api.default_lab().close()
 
 
 def main() -> int:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import UserError
+from controller.errors import InternalError, UserError
 from controller.options import (
+    Options,
     default_compile_target,
     parse_options,
     target_runtime_for_model,
@@ -103,6 +104,34 @@ def test_options_are_frozen_and_hashable() -> None:
         opts.compute_unit = ("cpu",)  # type: ignore[misc]
     with pytest.raises(TypeError):
         opts.tflite_options["force_opengl"] = True  # type: ignore[index]
+
+
+def test_stored_form_is_json_of_what_the_user_set() -> None:
+    opts = parse_options(TFLITE_TEXT, job="profile", target_runtime="tflite")
+    stored = json.loads(json.dumps(opts.to_spec()))
+    assert stored["given"]["tflite_options"]["number_of_threads"] == 4
+    assert stored["given"]["compute_unit"] == ["npu", "gpu"]
+    assert "max_profiler_iterations" not in stored["given"]  # a default, not written
+    rebuilt = Options.from_spec(stored)
+    assert rebuilt == opts
+    assert rebuilt.requested == TFLITE_TEXT
+    assert rebuilt.max_profiler_iterations == 100
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"job": "train"},
+        {"given": {"no_such_option": 1}},
+        {"given": {"compute_unit": "npu"}},  # a list stored as text
+        {"given": {"tflite_options": {"no_such_sub_option": 1}}},
+        {"target_runtime": None, "job": None},
+    ],
+)
+def test_a_stored_form_from_elsewhere_is_our_error(damage: dict) -> None:
+    stored = {**parse_options("", job="profile", target_runtime="onnx").to_spec(), **damage}
+    with pytest.raises(InternalError, match="stored"):
+        Options.from_spec(stored)
 
 
 def test_given_records_options_even_at_their_default() -> None:

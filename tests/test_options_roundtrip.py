@@ -8,6 +8,7 @@ against values it did not produce.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import shlex
 from collections.abc import Mapping
@@ -122,6 +123,20 @@ def test_canonical_string_round_trips(case: tuple[Options, str, int | None]) -> 
         )
         assert parsed == opts
         assert parsed.to_option_string() == opts.to_option_string()
+
+
+@settings(max_examples=300, deadline=None)
+@given(generated())
+def test_stored_canonical_form_round_trips_through_json(
+    case: tuple[Options, str, int | None],
+) -> None:
+    # What a job stores at submit (as JSON in the store) gives back the same options.
+    opts, _, _ = case
+    stored = json.loads(json.dumps(opts.to_spec()))
+    rebuilt = Options.from_spec(stored)
+    assert rebuilt == opts
+    assert rebuilt.tflite_options_wire() == opts.tflite_options_wire()
+    assert rebuilt.qnn_options_wire() == opts.qnn_options_wire()
 
 
 def _write_value(spec: OptionSpec, value: Any, rnd: random.Random) -> str:

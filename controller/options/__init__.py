@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from controller.options.docs import describe_options, render_markdown
 from controller.options.errors import OptionError
-from controller.options.model import Options
+from controller.options.model import OPTIONS_SPEC_KEY, Options
 from controller.options.parse import parse_options
 from controller.options.spec import JOBS, RUNTIMES, Job
 from controller.options.targets import default_compile_target, target_runtime_for_model
@@ -25,6 +25,7 @@ from controller.options.targets import default_compile_target, target_runtime_fo
 __all__ = [
     "JOBS",
     "Job",
+    "OPTIONS_SPEC_KEY",
     "OptionError",
     "Options",
     "RUNTIMES",

@@ -3,6 +3,10 @@
 Field names are the table's option names (a test keeps the two in step); the
 values are typed. Which options the user actually wrote is kept in ``given``,
 so the canonical string and the wire maps carry only what was asked for.
+
+A job stores its options once, at submit, in their canonical typed form
+(``to_spec()``, under the job spec's ``OPTIONS_SPEC_KEY``); the worker rebuilds
+them with ``from_spec()`` and never parses the text again.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.errors import InternalError
 from controller.options.grammar import join_tokens
-from controller.options.spec import Job, Kind, OptionSpec, SubValue, Value
+from controller.options.spec import JOBS, Job, Kind, OptionSpec, Spec, SubValue, Value
 from controller.options.table import OPTIONS, OPTIONS_BY_NAME
 from controller.options.values import format_value
+
+#: The key of a job's stored spec that holds ``Options.to_spec()``.
+OPTIONS_SPEC_KEY = "options"
 
 
 class FrozenMap(Mapping[str, SubValue]):
@@ -145,6 +153,57 @@ class Options:
                 tokens.append(f"--{spec.name}={format_value(spec, value)}")
         return tokens
 
+    def to_spec(self) -> dict[str, Any]:
+        """The canonical, JSON-able form a job stores at submit; ``from_spec`` reads it.
+
+        Only the options the user wrote are kept (typed: lists as JSON lists), so
+        defaults come from the table as with the option text.
+
+        Example:
+            >>> from controller.options import parse_options
+            >>> parse_options("--compute_unit cpu --max_profiler_time 30", job="profile",
+            ...               target_runtime="tflite").to_spec()["given"]
+            {'compute_unit': ['cpu'], 'max_profiler_time': 30.0}
+        """
+        given = {
+            spec.name: _jsonable(getattr(self, spec.name))
+            for spec in OPTIONS
+            if spec.name in self.given
+        }
+        return {
+            "job": self.job,
+            "target_runtime": self.target_runtime,
+            "given": given,
+            "requested": self.requested,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Options:
+        """The ``Options`` that ``to_spec()`` stored, without parsing any text.
+
+        Raises:
+            InternalError: the stored form is not one ``to_spec()`` writes (ours
+                to fix: it was validated when the job was submitted).
+
+        Example:
+            >>> from controller.options import parse_options
+            >>> opts = parse_options("--compute_unit gpu", job="profile", target_runtime="tflite")
+            >>> Options.from_spec(opts.to_spec()) == opts
+            True
+        """
+        if spec.get("job") not in JOBS:
+            raise InternalError(f"stored job options name no job kind: {spec!r}")
+        try:
+            values = {
+                name: _from_jsonable(OPTIONS_BY_NAME[name], value)
+                for name, value in spec["given"].items()
+            }
+            return build_options(
+                spec["job"], spec["target_runtime"], values, str(spec.get("requested", ""))
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InternalError(f"stored options are not Options.to_spec()'s: {spec!r}") from exc
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-able record for job results: what was requested and what is in effect.
 
@@ -196,6 +255,29 @@ def _jsonable(value: Value | None) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def _from_jsonable(spec: Spec, value: Any) -> Value:
+    """A value as ``_jsonable`` wrote it, back in the type its ``Kind`` parses to."""
+    if spec.kind is Kind.SUB_OPTIONS:
+        assert isinstance(spec, OptionSpec)
+        subs = spec.sub_options()
+        return {name: _plain_from_jsonable(subs[name], item) for name, item in value.items()}
+    return _plain_from_jsonable(spec, value)
+
+
+def _plain_from_jsonable(spec: Spec, value: Any) -> SubValue:
+    if spec.kind in (Kind.ENUM_LIST, Kind.NAME_LIST):
+        if not isinstance(value, list):
+            raise TypeError(f"{spec.name}: a list, not {value!r}")
+        return tuple(str(item) for item in value)
+    if spec.kind is Kind.FLOAT:
+        return float(value)
+    if spec.kind is Kind.INT:
+        return int(value)
+    if not isinstance(value, bool | str):
+        raise TypeError(f"{spec.name}: {value!r}")
+    return value  # flag, bool, enum and text: JSON keeps their type
 
 
 def build_options(

@@ -4,7 +4,11 @@ Parsing, validation, defaults, ``devicelab options`` and OPTIONS.md all read
 this table (and the sub-option tables in ``agent/option_tables.py``, shared
 with the agent, which reads them too). To add an option, add it here, add a
 field to ``Options`` in ``model.py`` and an example to
-``tests/test_options_table.py``; the tests fail until all three agree. To add a
+``tests/test_options_table.py``; the tests fail until all three agree. The job
+stores it at submit (``Options.to_spec()``) with nothing more to do. An option the
+agent applies also needs a typed ``RunOptions`` field (``protos/agent.proto``, stubs
+from ``scripts/gen_protos.py``), set in ``controller/runners/run_options.py`` and read
+where the agent turns ``RunOptions`` into its run config (``agent/serde.py``). To add a
 sub-option, add it to ``agent/option_tables.py`` and give it a mapping (or a
 "no equivalent" entry) on each runtime path; ``tests/test_options_mapping.py``
 fails until it has one.

@@ -143,7 +143,7 @@ class LabData:
 
     def _last_health(self, jobs: Iterable[JobRecord], host: str, serial: str) -> dict[str, Any]:
         """Battery and temperature as the device's latest finished job read them after
-        its run (workers store readings with results, ``controller/runners.py``)."""
+        its run (workers store readings with results, ``controller/runners/profile.py``)."""
         for job in jobs:
             if not job.finished or job.device_serial != serial or (job.host or "") != host:
                 continue
