@@ -15,17 +15,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import text_format
-
 from controller.device_states import DeviceStatus
 from controller.devices import DeviceRegistry
 from controller.errors import Error
+from controller.events import events_from_stored
 from controller.job_handles import ProfileJob, job_handle
 from controller.jobs import JobState
 from controller.reports import render_html
 from controller.store import RUNNING_STATES, EventRecord, JobRecord, Store
 from controller.worker import COMPILE_SLOT, stale_after_sec
-from protos import agent_pb2 as pb
 
 #: Jobs listed per section of the overview (the queue shows its newest this many).
 QUEUE_ROWS = 100
@@ -264,11 +262,10 @@ def _event_text(event: EventRecord) -> str:
             return f"pushed {done} of {total} bytes"
         except (ValueError, TypeError):
             return ""
-    try:
-        message = pb.ProfileEvent.FromString(event.payload)
+    try:  # the public form (controller.events), as a listener sees it
+        text = "; ".join(repr(e) for e in events_from_stored([(event.kind, event.payload)]))
     except ValueError:
         return ""
-    text = text_format.MessageToString(message, as_one_line=True)
     return text if len(text) <= _EVENT_TEXT_CHARS else text[: _EVENT_TEXT_CHARS - 1] + "…"
 
 
