@@ -1,7 +1,7 @@
 """Building the profile result from the agent's events (``controller/profile_result.py``
 is its type and its cloud-shaped dict).
 
-``download_profile()`` returns ``ProfileResultBuilder.result().to_dict()``:
+``download_profile()`` returns the stored ``ProfileResultBuilder.result()``'s ``to_dict()``:
 ``execution_summary`` and ``execution_detail`` keep the cloud service's keys and
 units (microseconds, bytes) so existing analysis scripts work unchanged; what
 devicelab adds lives in its own top-level keys (``devicelab``), never inside
@@ -97,10 +97,6 @@ class ProfileResultBuilder:
             context=dict(context or {}),
         )
 
-    def build(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The result as the store keeps it; ``extra`` goes into the ``devicelab`` key."""
-        return self.result(extra).to_stored()
-
 
 def result_from_events(events: Iterable[ev.ProfileEvent]) -> ProfileResult:
     """The result a job's events make, as far as they go.
@@ -194,18 +190,14 @@ def applied_to_dict(applied: pb.Applied) -> dict[str, Any]:
     return _applied_dict(ev.applied_from_proto(applied))
 
 
-def npu_unused_warning(
-    result: ProfileResult | dict[str, Any], asked_units: Sequence[str]
-) -> str | None:
+def npu_unused_warning(profile: ProfileResult, asked_units: Sequence[str]) -> str | None:
     """A loud line when ``--compute_unit npu`` was asked and the NPU ran nothing.
 
     Per-layer units decide when layers were profiled; otherwise the accelerators in
     use (the QNN EP is listed only when it took nodes, a delegate only when applied).
-    ``result`` may be the stored dict (the runner adds warnings to it).
     """
     if "npu" not in asked_units:
         return None
-    profile = result if isinstance(result, ProfileResult) else ProfileResult.from_dict(result)
     per_unit = profile.layers_per_compute_unit
     accelerators = profile.applied.accelerators if profile.applied else ()
     if per_unit:

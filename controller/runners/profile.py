@@ -46,8 +46,8 @@ def run_profile(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     health["after"] = entry.transport.health()
     extra = profile_extras(job, model_id, model, entry, options, health)
     extra["environment"] = environment
-    result = with_stall_flags(with_warnings(builder.build(extra), options), builder)
-    ctx.store.set_result(job.id, result, worker_id=ctx.worker_id)
+    result = with_stall_flags(with_warnings(builder.result(extra), options))
+    ctx.store.set_result(job.id, result.to_stored(), worker_id=ctx.worker_id)
     _raise_agent_error(builder, entry.serial)
     if builder.summary is None:
         raise InternalError(f"[{entry.serial}] the agent's stream ended without a summary")

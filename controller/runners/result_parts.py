@@ -11,8 +11,9 @@ from typing import Any
 from controller.devices import DeviceEntry
 from controller.liveness import find_stalls, stall_warning
 from controller.options import Options
+from controller.profile_result import ProfileResult, applied_to_dict
 from controller.qairt import qairt_warning
-from controller.results import ProfileResultBuilder, npu_unused_warning
+from controller.results import npu_unused_warning
 from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import JobRecord, ModelRecord
 
@@ -47,23 +48,22 @@ def simulation(job: JobRecord, entry: DeviceEntry) -> dict[str, Any]:
     return {"simulated": True, "simulation": simulation_record(entry.profile, twin_of)}
 
 
-def with_stall_flags(result: dict[str, Any], builder: ProfileResultBuilder) -> dict[str, Any]:
+def with_stall_flags(result: ProfileResult) -> ProfileResult:
     """Pauses in the timed loop (a frozen-then-resumed agent) flagged, never silent."""
-    loop_time_s = builder.summary.loop_time_s if builder.summary else 0.0
-    stalls = find_stalls(builder.latencies_us, loop_time_s)
+    stalls = find_stalls(result.inference_times_us, result.loop_time_s)
     if stalls is not None:
-        result["devicelab"]["stalls"] = stalls
-        result["devicelab"].setdefault("warnings", []).append(stall_warning(stalls))
+        result.context["stalls"] = stalls
+        result.warnings.append(stall_warning(stalls))
     return result
 
 
-def with_warnings(result: dict[str, Any], options: Options) -> dict[str, Any]:
-    """The NPU-unused and QAIRT-version warnings added to ``devicelab.warnings``."""
-    applied = result["devicelab"].get("applied") or {}
+def with_warnings(result: ProfileResult, options: Options) -> ProfileResult:
+    """The NPU-unused and QAIRT-version warnings added to ``result.warnings``."""
+    applied = applied_to_dict(result.applied) if result.applied else {}
     for warning in (
         npu_unused_warning(result, options.compute_unit),
         qairt_warning(options.qairt_version, applied),
     ):
         if warning is not None:
-            result["devicelab"].setdefault("warnings", []).append(warning)
+            result.warnings.append(warning)
     return result
