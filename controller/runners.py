@@ -20,9 +20,9 @@ from agent import serde  # array <-> tensor conversion, shared with the agent
 from agent.formats import suffix_of_type
 from controller import settings as lab_settings
 from controller.agent_client import Artifact, ProgressCallback
-from controller.device_health import wait_until_cool
 from controller.device_states import HealthSettings
 from controller.devices import Device, DeviceEntry, DeviceRegistry
+from controller.devices.simulated import TWIN_OF_KEY, simulation_record
 from controller.environment import job_environment
 from controller.errors import DeviceError, InternalError, UserError
 from controller.job_follow import EventListener
@@ -32,9 +32,9 @@ from controller.liveness import StreamLimits, StreamWatchdog, find_stalls, stall
 from controller.options import Options, parse_options
 from controller.qairt import qairt_warning
 from controller.results import ProfileResultBuilder, applied_to_dict, npu_unused_warning
-from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import RUNNING_STATES, JobRecord, JobStateError, Store
 from controller.transports.base import Transport
+from controller.transports.health import wait_until_cool
 from protos import agent_pb2 as pb
 
 log = logging.getLogger("devicelab.runner")
