@@ -53,6 +53,17 @@ class DeviceEntry:
         # ``isinstance(device.attributes, list)``).
         return Device(self.name, self.os, list(self.attributes), self.serial)
 
+    @property
+    def library_dirs(self) -> list[str]:
+        """Where the agent looks first for the NPU's QNN libraries: the profile's
+        ``libraries.qnn`` (none for a simulated SoC: the host has no phone paths)."""
+        return list(self.facts().get("library_dirs", []))
+
+    def device_info(self) -> Any:
+        """What the device's agent runs on and can run (``GetDeviceInfo``), its runtimes
+        looking in :attr:`library_dirs` too; starts the agent if needed."""
+        return self.transport.connect().device_info(self.library_dirs)
+
     def facts(self) -> dict[str, Any]:
         """Device facts the agent needs (it holds none of its own)."""
         if self.profile is None:

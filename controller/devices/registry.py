@@ -26,7 +26,7 @@ from controller.devices.simulated import (
     simulated_name,
     simulated_serial,
 )
-from controller.errors import Error, UserError
+from controller.errors import Error, InternalError, UserError
 from controller.transports.base import Discovery, FoundDevice
 from controller.transports.kinds import default_discoveries
 from controller.transports.local import LOCAL_SERIAL, LocalDiscovery
@@ -170,12 +170,18 @@ class DeviceRegistry:
         """This host; created with the simulated SoCs that share its agent."""
         with self._lock:
             if LOCAL_SERIAL not in self._entries:
-                local = next(d for d in self._discoveries if d.kind == LocalDiscovery.kind)
+                local = self._local_discovery()
                 entry = self._entry(local.open(LOCAL_SERIAL))
                 self._add(local.kind, entry)
                 for simulated in self._simulated(entry):
                     self._entries[simulated.serial] = simulated
             return self._entries[LOCAL_SERIAL]
+
+    def _local_discovery(self) -> Discovery:
+        for discovery in self._discoveries:
+            if discovery.kind == LocalDiscovery.kind:
+                return discovery
+        raise InternalError("no local discovery registered: this host is always a device")
 
     def _simulated(self, local: DeviceEntry) -> list[DeviceEntry]:
         return [
@@ -241,6 +247,6 @@ class DeviceRegistry:
         if entry.frameworks:
             return
         try:
-            entry.frameworks = frameworks_from_info(entry.transport.connect().device_info())
+            entry.frameworks = frameworks_from_info(entry.device_info())
         except Error as exc:
             log.warning("[%s] agent not reachable: %s", entry.serial, exc)
