@@ -1,9 +1,11 @@
-"""Content-addressed artifact store on the device.
+"""The device's content-addressed cache of uploaded models (``ArtifactCache``).
 
 An artifact lives at ``<root>/<sha256>/<filename>``; the sha256 is the identity.
-The stored name is only the first upload's: a job stages the artifact in its
-scratch dir under the name it declares (``stage``), and that suffix picks the
-runtime (any name, a leading dot included). Uploads stream, chunk by chunk,
+The stored name is only the first upload's and means nothing to a job: the job
+names its model's type (``ProfileRequest.model_type``, or the suffix of the name it
+declares), and the runtimes load the stored file as that type, whatever its name.
+The controller's ``controller/store/_artifacts.py`` is the other side's store of
+record; this is a cache a phone may lose. Uploads stream, chunk by chunk,
 into a temporary file under ``<root>/.tmp`` (never all in memory: a phone has
 little), are hashed while written, and are renamed into place only when the
 hash matches, so a broken upload never leaves a half file behind.
@@ -15,7 +17,6 @@ import hashlib
 import itertools
 import os
 import re
-import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -34,7 +35,9 @@ class UploadChunk:
     data: bytes
 
 
-class ArtifactStore:
+class ArtifactCache:
+    """Uploaded artifacts on this device, by sha256 (see the module docstring)."""
+
     def __init__(self, root: Path, incoming: Path) -> None:
         self.root = root
         self.incoming = incoming
@@ -77,33 +80,12 @@ class ArtifactStore:
         files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".upload-")]
         return files[0] if files else None
 
-    def stage(self, sha256: str, declared_name: str, scratch: Path) -> Path:
-        """The artifact ``sha256`` as ``scratch/<declared_name>``, the name the job gives it.
-
-        The sha256 says what the bytes are, not what they are for: the same bytes
-        uploaded first as ``m_as.bin`` and later profiled as ``m.onnx`` must run as
-        ONNX, so the runtime is chosen by the job's declared suffix, never by the name
-        the artifact was first stored under. An empty name (an older controller) keeps
-        the stored file.
+    def require(self, sha256: str) -> Path:
+        """The stored file for ``sha256``.
 
         Raises:
             ArtifactNotFoundError: the artifact is not on this device.
-            InvalidModelError: ``declared_name`` is not a plain file name.
         """
-        stored = self.require(sha256)
-        if not declared_name:
-            return stored
-        name = Path(declared_name).name
-        if name != declared_name or name in (".", ".."):
-            raise InvalidModelError(f"model file name {declared_name!r} is not a plain file name")
-        staged = scratch / name
-        try:
-            os.link(stored, staged)  # same file system as the store: instant, no copy
-        except OSError:
-            shutil.copyfile(stored, staged)  # e.g. a scratch dir on another mount
-        return staged
-
-    def require(self, sha256: str) -> Path:
         path = self.path_of(sha256)
         if path is None:
             raise ArtifactNotFoundError(f"artifact {sha256} is not on this device; upload it first")

@@ -1,8 +1,11 @@
 """Errors raised on the device side.
 
-The agent never imports the controller, so it has its own small hierarchy. The
-servicer maps each class to one gRPC status code; the controller maps status
-codes back to ``UserError`` / ``InternalError`` at its boundary.
+The agent never imports the controller, so it has its own small hierarchy. Each
+class names its gRPC status code (``grpc_status``), which the servicer returns for a
+unary call (``agent/server.status_for``); the controller maps the codes back to
+``UserError`` / ``InternalError`` at its boundary (``controller/agent_client.py``:
+INVALID_ARGUMENT, FAILED_PRECONDITION and NOT_FOUND are the user's).
+``tests/test_agent_errors.py`` keeps this tree and the code in step.
 
     AgentError                      -> INTERNAL (our bug, or the runtime broke)
     ├── InvalidModelError           -> INVALID_ARGUMENT (the file is not a model we can load)
@@ -22,14 +25,18 @@ class AgentError(Exception):
 
     #: True when the user's input caused it (controller raises UserError).
     user_caused: bool = False
+    #: The ``grpc.StatusCode`` name a unary call fails with.
+    grpc_status: str = "INTERNAL"
 
 
 class InvalidModelError(AgentError):
     user_caused = True
+    grpc_status = "INVALID_ARGUMENT"
 
 
 class InvalidOptionError(AgentError):
     user_caused = True
+    grpc_status = "INVALID_ARGUMENT"
 
 
 class MissingLibraryError(AgentError):
@@ -40,10 +47,12 @@ class MissingLibraryError(AgentError):
     """
 
     user_caused = True
+    grpc_status = "FAILED_PRECONDITION"
 
 
 class RuntimeUnavailableError(AgentError):
     user_caused = True
+    grpc_status = "FAILED_PRECONDITION"
 
 
 class DelegateError(AgentError):
@@ -53,11 +62,13 @@ class DelegateError(AgentError):
     """
 
     user_caused = True
+    grpc_status = "FAILED_PRECONDITION"
 
 
 class ArtifactNotFoundError(AgentError):
     user_caused = True
+    grpc_status = "NOT_FOUND"
 
 
 class JobCancelledError(AgentError):
-    pass
+    grpc_status = "CANCELLED"

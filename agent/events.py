@@ -45,7 +45,10 @@ class LayerIteration:
 
 
 @dataclass(frozen=True)
-class Done:
+class Summary:
+    """The end-of-run record: how the timed loop went (the wire's ``ProfileEvent.done``,
+    a ``Summary`` message; the field keeps its name for older controllers)."""
+
     iterations: int
     stop_reason: str  # "max_iterations" or "max_time"
     loop_time_s: float
@@ -56,4 +59,4 @@ class Done:
     cpu_system_s: float = 0.0
 
 
-ProfileEvent = StageStarted | LoadDone | Applied | IterationTimes | LayerIteration | Done
+ProfileEvent = StageStarted | LoadDone | Applied | IterationTimes | LayerIteration | Summary

@@ -40,7 +40,7 @@ class LoopCpuMeter:
         if self._start is None:
             if isinstance(event, events.StageStarted) and event.stage == "inference":
                 self._start = _usage()
-        elif self._end is None and isinstance(event, events.StageStarted | events.Done):
+        elif self._end is None and isinstance(event, events.StageStarted | events.Summary):
             self._end = _usage()
 
     def fill(self, loop_cpu: pb.LoopCpu) -> None:

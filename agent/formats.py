@@ -6,14 +6,16 @@ controller, so the facts both need live here (the agent zip carries this module,
 controller's suffix -> target runtime table (``controller/options/table.py``), the
 suffix a stored model is pushed under (``controller/model_files.py``), the compile
 targets (``controller/compile/_source.py``), the cloud client's runnable types
-(``controller/managed.py``) and which agent runtime loads a file
-(``agent/runtimes/__init__.py``). Controller-only knowledge (host-side content checks,
-I/O readers) is keyed by ``model_type`` next to its code, and
-``tests/test_formats.py`` fails until every runnable format has both.
+(``controller/managed.py``) and which agent runtime loads a model
+(``agent/runtimes/__init__.py``: from the job's ``model_type``, or, from an older
+controller that sends none, from the file name's suffix). Controller-only knowledge
+(host-side content checks, I/O readers) is keyed by ``model_type`` next to its code,
+and ``tests/test_formats.py`` fails until every runnable format has both.
 
 To add a format: one ``ModelFormat`` here; to add a runtime: its module under
-``agent/runtimes/``, one line in ``agent/runtimes/__init__._MODULES``, and the formats
-it loads here.
+``agent/runtimes/`` (a class with the ``Runtime`` interface of
+``agent/runtimes/base.py``), one line in ``agent/runtimes/__init__._MODULES``, and the
+formats it loads here.
 """
 
 from __future__ import annotations
@@ -81,6 +83,16 @@ def suffix_of_type(model_type: str) -> str:
     """The suffix of ``model_type``; "" for a type no format has."""
     fmt = _BY_TYPE.get(model_type)
     return fmt.suffix if fmt else ""
+
+
+def types_of_runtime(runtime: str) -> tuple[str, ...]:
+    """The model types the agent runtime ``runtime`` loads.
+
+    Example:
+        >>> types_of_runtime("onnxruntime")
+        ('onnx', 'qnn_context_binary')
+    """
+    return tuple(fmt.model_type for fmt in FORMATS if fmt.agent_runtime == runtime)
 
 
 def suffixes_of_runtime(runtime: str) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """What a job's child process runs (see ``agent/isolation.py``).
 
 Module-level generator functions with picklable arguments: the child imports
-this module, finds the runtime for the model, and yields domain objects.
+this module, finds the runtime for the model's type (``RunConfig.model_type``), and
+yields domain objects.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def profile_job(
     if tool is not None:
         yield from vendor_profile_job(model_path, config, plan, tool)
         return
-    runtime = runtime_for(model_path)
+    runtime = runtime_for(model_path, config.model_type)
     # Before the first load, as in a process started ahead (agent/standby.py): the
     # first load times the model's load, never the runtime's import.
     runtime.prepare()
@@ -47,7 +48,7 @@ def infer_job(
     model_path: Path, config: RunConfig, samples: list[dict[str, np.ndarray]]
 ) -> Iterator[InferResult]:
     """Load once, run every sample, yield one result with all outputs."""
-    model = runtime_for(model_path).load(model_path, config)
+    model = runtime_for(model_path, config.model_type).load(model_path, config)
     try:
         quantization = model.output_quantization() if config.dequantize_outputs else {}
         if config.dequantize_outputs:

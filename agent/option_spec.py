@@ -124,12 +124,12 @@ class Spec:
     #: Short explanations of some choices, shown in the docs.
     choice_help: Mapping[str, str] = field(default_factory=dict)
     value_range: Range | None = None
-    #: The seed's default, already typed; None when the runtime or backend decides.
+    #: The documented default, already typed; None when the runtime or backend decides.
     default: SubValue | None = None
     #: The default in words, when a plain value would not say it (derived defaults).
     default_text: str = ""
     requires: tuple[Requirement, ...] = ()
-    #: For ENUM_LIST: the seed calls the list unordered, so it is kept in table order.
+    #: For ENUM_LIST: the documented options call the list unordered, so it is kept in table order.
     unordered: bool = False
     example: str = ""
 
@@ -148,7 +148,7 @@ class SubTable:
 # --------------------------------------------------------------------------------------
 
 #: Boolean spellings, compared case-insensitively. 1/0 and yes/no are refused:
-#: the seed documents only true|false, and a stray digit is more often a typo.
+#: the documented options take only true|false, and a stray digit is more often a typo.
 TRUE, FALSE = "true", "false"
 
 # Plain decimal only: Python's int()/float() would also take "1_000", " 4",

@@ -1,13 +1,15 @@
 """The sub-option tables of ``--tflite_options`` and ``--qnn_options``: the one declaration.
 
-Declared from the seed's five tables, with the seed's spellings and defaults.
-A ``default`` of None means the seed names none: the delegate or backend keeps
-its own. Ranges the seed leaves implicit are decided here, each with its reason.
+Declared from the five option tables of the cloud service devicelab follows (Qualcomm AI
+Hub's profile and inference options; ``OPTIONS.md`` shows them as generated from here),
+with its spellings and defaults. A ``default`` of None means it names none: the
+delegate or backend keeps its own. Ranges those tables leave implicit are decided
+here, each with its reason.
 
 Both sides read these tables: the controller parses, validates and documents
 the sub-options with them (``controller/options``); the agent re-checks the
 values it receives and maps each sub-option by name onto its runtime
-(``agent/runtimes/litert_delegates.py``, ``agent/runtimes/qnn_ep.py``), adding
+(``agent/runtimes/litert_delegates.py``, ``agent/runtimes/qnn_ep_options.py``), adding
 only what is its own: the library key and the value conversion. That is why
 they live in the agent package: the agent is deployed alone and must not
 import the controller. Pure data; standard library only.
@@ -32,7 +34,7 @@ _GPU_PRIORITIES = tuple(
     for p in ("AUTO", "MAX_PRECISION", "MIN_LATENCY", "MIN_MEMORY_USAGE")
 )
 _PRIORITIES = ("LOW", "NORMAL", "NORMAL_HIGH", "HIGH")
-#: Counts and sizes: the seed gives no bound, but a negative amount means nothing.
+#: Counts and sizes: the documented table gives no bound, but a negative amount means nothing.
 _NON_NEGATIVE = Range(low=0)
 _POSITIVE = Range(low=0, low_open=True)
 
@@ -83,7 +85,7 @@ TFLITE_GENERAL = SubTable(
             "options may override this.",
         ),
         _bool("force_opengl", False, "Force the use of OpenGL when possible (for debugging)."),
-        # -1 is the seed's sentinel for hardware_concurrency() / 2; 0 threads cannot run.
+        # -1 is the documented sentinel for hardware_concurrency() / 2; 0 threads cannot run.
         _int(
             "number_of_threads",
             Range(low=1, also=(-1,)),

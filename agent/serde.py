@@ -21,9 +21,15 @@ STAGES = {
 }
 
 
-def run_config_from_proto(options: pb.RunOptions, workdir: Path) -> RunConfig:
+def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str = "") -> RunConfig:
+    """The job's ``RunConfig``: its sub-options are checked and typed here, once.
+
+    Raises:
+        InvalidOptionError: a sub-option or value the shared tables do not accept.
+    """
     return RunConfig(
         workdir=workdir,
+        model_type=model_type,
         compute_units=tuple(options.compute_units) or ("all",),
         tflite_delegates=tuple(options.tflite_delegates),
         tflite_options=dict(options.tflite_options),
@@ -93,7 +99,7 @@ def event_to_proto(event: events.ProfileEvent) -> pb.ProfileEvent:
                 wall_time_us=int(wall_time_us),
             )
             return pb.ProfileEvent(layer_iteration=layer_iteration)
-        case events.Done():
+        case events.Summary():
             summary = pb.Summary(
                 iterations=event.iterations,
                 stop_reason=event.stop_reason,

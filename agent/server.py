@@ -24,13 +24,14 @@ import grpc
 import psutil
 
 from agent import __version__, events, serde
-from agent.artifacts import ArtifactStore, UploadChunk
+from agent.artifacts import ArtifactCache, UploadChunk
 from agent.errors import AgentError, JobCancelledError
 from agent.footprint import LoopCpuMeter
+from agent.formats import ModelFormat
 from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from agent.isolation import Cancellation, Liveness
 from agent.job_functions import infer_job, profile_job
-from agent.runtimes import all_runtime_info, runtime_name_for
+from agent.runtimes import all_runtime_info, model_format, runtime_name_for
 from agent.session import ProfilePlan
 from agent.standby import JobProcesses
 from protos import agent_pb2 as pb
@@ -43,10 +44,9 @@ _DEFAULT_PLAN = ProfilePlan()  # for fields an older controller leaves unset
 _DEFAULT_HEARTBEAT_S = 2.0
 
 
-def _status_for(exc: AgentError) -> grpc.StatusCode:
-    if isinstance(exc, JobCancelledError):
-        return grpc.StatusCode.CANCELLED
-    return grpc.StatusCode.INVALID_ARGUMENT if exc.user_caused else grpc.StatusCode.INTERNAL
+def status_for(exc: AgentError) -> grpc.StatusCode:
+    """The status a unary call fails with: the error class's own (``agent/errors.py``)."""
+    return grpc.StatusCode[exc.grpc_status]
 
 
 def _device_os() -> str:
@@ -60,7 +60,7 @@ def _device_os() -> str:
 class AgentServicer(pb_grpc.AgentServicer):
     def __init__(self, workdir: Path, start_ahead: bool = True) -> None:
         self.workdir = workdir
-        self.artifacts = ArtifactStore(workdir / "artifacts", workdir / "incoming")
+        self.artifacts = ArtifactCache(workdir / "artifacts", workdir / "incoming")
         self.started = time.monotonic()
         # One job at a time: two jobs on one device would measure each other.
         self._job_lock = threading.Lock()
@@ -116,7 +116,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         try:
             path = self.artifacts.put(chunks)
         except AgentError as exc:
-            context.abort(_status_for(exc), str(exc))
+            context.abort(status_for(exc), str(exc))
         sha = path.parent.name
         return pb.ArtifactStatus(sha256=sha, present=True, size_bytes=path.stat().st_size)
 
@@ -126,7 +126,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         try:
             path = self.artifacts.adopt(request.incoming_name, request.sha256, request.filename)
         except AgentError as exc:
-            context.abort(_status_for(exc), str(exc))
+            context.abort(status_for(exc), str(exc))
         return pb.ArtifactStatus(
             sha256=request.sha256, present=True, size_bytes=path.stat().st_size
         )
@@ -167,14 +167,11 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ProfileRequest, cancelled: Cancellation, heartbeat_s: float
     ) -> Iterator[pb.ProfileEvent]:
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix="job-") as scratch:
-            model_path = self.artifacts.stage(
-                request.artifact_sha256, request.model_filename, Path(scratch)
-            )
-            runtimes: tuple[str, ...] = ()
-            if model_path.suffix.lower() != ".so":  # QNN model libraries: qnn-net-run only
-                # An unknown suffix fails here, before a process.
-                runtimes = (runtime_name_for(model_path),)
-            config = serde.run_config_from_proto(request.options, Path(scratch))
+            # An unknown model type or a bad option fails here, before a process.
+            model_path, fmt = self._model(request.artifact_sha256, request)
+            config = serde.run_config_from_proto(request.options, Path(scratch), fmt.model_type)
+            # A QNN model library has no in-process runtime: qnn-net-run runs it.
+            runtimes = (fmt.agent_runtime,) if fmt.agent_runtime else ()
             plan = ProfilePlan(
                 max_iterations=request.max_iterations or _DEFAULT_PLAN.max_iterations,
                 max_time_s=request.max_time_s or _DEFAULT_PLAN.max_time_s,
@@ -208,7 +205,7 @@ class AgentServicer(pb_grpc.AgentServicer):
             with self._job_lock:
                 return self._infer(request, context)
         except AgentError as exc:
-            context.abort(_status_for(exc), f"{type(exc).__name__}: {exc}")
+            context.abort(status_for(exc), f"{type(exc).__name__}: {exc}")
         raise AssertionError("unreachable")  # context.abort raises
 
     def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
@@ -219,11 +216,9 @@ class AgentServicer(pb_grpc.AgentServicer):
             contextlib.closing(cancelled),
             tempfile.TemporaryDirectory(dir=self.workdir, prefix="infer-") as scratch,
         ):
-            model_path = self.artifacts.stage(
-                request.artifact_sha256, request.model_filename, Path(scratch)
-            )
-            runtimes = (runtime_name_for(model_path),)
-            config = serde.run_config_from_proto(request.options, Path(scratch))
+            model_path, fmt = self._model(request.artifact_sha256, request)
+            runtimes = (runtime_name_for(model_path, fmt.model_type),)  # in-process only
+            config = serde.run_config_from_proto(request.options, Path(scratch), fmt.model_type)
             process = self.processes.take(runtimes)
             try:
                 [result] = list(process.run(infer_job, (model_path, config, feeds), cancelled))
@@ -235,6 +230,19 @@ class AgentServicer(pb_grpc.AgentServicer):
         ]
         applied = serde.applied_to_proto(result.applied, result.inputs, result.outputs)
         return pb.InferReply(samples=samples, applied=applied)
+
+    def _model(
+        self, sha256: str, request: pb.ProfileRequest | pb.InferRequest
+    ) -> tuple[Path, ModelFormat]:
+        """The stored model and its format: the request's ``model_type``, or (an older
+        controller) the suffix of the name it declares, else of the stored name.
+
+        The file is run where it is stored, under whatever name: every runtime takes
+        the type with the path, so nothing is staged under a suffixed name.
+        """
+        model_path = self.artifacts.require(sha256)
+        file_name = request.model_filename or model_path.name
+        return model_path, model_format(request.model_type, file_name)
 
     def Cancel(self, request: pb.CancelRequest, context: grpc.ServicerContext) -> pb.CancelReply:
         event = self._cancel_events.get(request.job_id)

@@ -8,23 +8,28 @@ from controller.api import (
     get_datasets,
     get_device_attributes,
     get_devices,
+    get_frameworks,
     get_job,
+    get_job_summaries,
     get_jobs,
     get_model,
     get_models,
     set_store,
     set_verbose,
+    submit_compile_and_link_jobs,
     submit_compile_and_profile_jobs,
     submit_compile_job,
     submit_inference_job,
+    submit_link_job,
     submit_profile_job,
+    submit_quantize_job,
     upload_dataset,
     upload_model,
 )
 from controller.client import Client
 from controller.devices import Device
 from controller.errors import Error, InternalError, UserError
-from controller.frameworks import Framework, get_frameworks
+from controller.frameworks import Framework
 from controller.job_handles import (
     CompileJob,
     CompileJobResult,
@@ -46,11 +51,9 @@ from controller.job_summaries import (
     JobSummary,
     ProfileJobSummary,
     QuantizeJobSummary,
-    get_job_summaries,
 )
-from controller.link_jobs import submit_compile_and_link_jobs, submit_link_job
+from controller.lab import Lab
 from controller.managed import Dataset, Model, ModelMetadataKey, SourceModelType
-from controller.quantize_jobs import submit_quantize_job
 from controller.specs import InputSpecs, IOSpec, TensorSpec
 
 # The installed distribution's version (as the client's ``hub.__version__``).
@@ -76,6 +79,7 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "JobType",
+    "Lab",
     "LinkJob",
     "Model",
     "ModelMetadataKey",

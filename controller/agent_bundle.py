@@ -21,7 +21,7 @@ PACKAGES = ("agent", "protos")
 _FIXED_DATE = (2020, 1, 1, 0, 0, 0)
 # The guard matters: multiprocessing's spawn re-imports the main module in every
 # job's child process, and must not start a second server there.
-_MAIN = b"""import sys
+AGENT_MAIN = b"""import sys
 
 from agent.__main__ import main
 
@@ -31,7 +31,7 @@ if __name__ == "__main__":
 
 
 def _entries() -> list[tuple[str, bytes]]:
-    entries = [("__main__.py", _MAIN)]
+    entries = [("__main__.py", AGENT_MAIN)]
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             entries.append((path.relative_to(ROOT).as_posix(), path.read_bytes()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller import api, frameworks, job_summaries, link_jobs, quantize_jobs
+from controller import api
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class ClientConfig:
 class Client:
     """The public API as methods; each one is the module function of the same name.
 
-    Every ``Client`` shares the one store (``$DEVICELAB_HOME/store``) and the device
-    registry of this process, as the module functions do, so a client holds no state.
+    Every ``Client`` shares the store (``$DEVICELAB_HOME/store``) and the device registry
+    of this process's default ``Lab``, as the module functions do: it holds no state.
     The cloud client's constructor arguments are accepted and ignored: ``config``
     (there is no service, URL or token), ``profile`` (no ``~/.qai_hub`` profiles),
     ``default_project_id`` (no projects) and ``client_mode``.
@@ -54,31 +54,31 @@ class Client:
     @property
     def config(self) -> ClientConfig:
         """The store this client works on (``api_url``: its ``file://`` URL)."""
-        url = api._store().root.resolve().as_uri()
+        url = api.current_store().root.resolve().as_uri()
         return ClientConfig(api_url=url, web_url=url, verbose=self.verbose)
 
     @property
     def verbose(self) -> bool:
         """Whether API calls print progress (``set_verbose``)."""
-        return bool(api._verbose)  # read at call time: set_verbose rebinds it
+        return api.default_lab().verbose
 
     get_dataset = staticmethod(api.get_dataset)
     get_datasets = staticmethod(api.get_datasets)
     get_device_attributes = staticmethod(api.get_device_attributes)
     get_devices = staticmethod(api.get_devices)
-    get_frameworks = staticmethod(frameworks.get_frameworks)
+    get_frameworks = staticmethod(api.get_frameworks)
     get_job = staticmethod(api.get_job)
-    get_job_summaries = staticmethod(job_summaries.get_job_summaries)
+    get_job_summaries = staticmethod(api.get_job_summaries)
     get_jobs = staticmethod(api.get_jobs)
     get_model = staticmethod(api.get_model)
     get_models = staticmethod(api.get_models)
     set_verbose = staticmethod(api.set_verbose)
-    submit_compile_and_link_jobs = staticmethod(link_jobs.submit_compile_and_link_jobs)
+    submit_compile_and_link_jobs = staticmethod(api.submit_compile_and_link_jobs)
     submit_compile_and_profile_jobs = staticmethod(api.submit_compile_and_profile_jobs)
     submit_compile_job = staticmethod(api.submit_compile_job)
     submit_inference_job = staticmethod(api.submit_inference_job)
-    submit_link_job = staticmethod(link_jobs.submit_link_job)
+    submit_link_job = staticmethod(api.submit_link_job)
     submit_profile_job = staticmethod(api.submit_profile_job)
-    submit_quantize_job = staticmethod(quantize_jobs.submit_quantize_job)
+    submit_quantize_job = staticmethod(api.submit_quantize_job)
     upload_dataset = staticmethod(api.upload_dataset)
     upload_model = staticmethod(api.upload_model)

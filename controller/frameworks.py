@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller import api
 from controller.devices import DeviceRegistry
 
 # Names as users know them; "QAIRT" is the client's own name for the QNN SDK.
@@ -80,11 +79,3 @@ def local_frameworks(registry: DeviceRegistry) -> list[Framework]:
     versions = managed_qnn_versions(python) if python is not None else {}
     sdk = versions.get("qnn_sdk") or qnn_versions().get("qnn_sdk", "")
     return frameworks_from_runtimes(info.runtimes, sdk)
-
-
-def get_frameworks() -> list[Framework]:
-    """The ML frameworks this host runs (QAIRT, ONNX Runtime, LiteRT), with their versions.
-
-    Starts this host's agent if it is not running (about 1.5 s); phones are not asked.
-    """
-    return local_frameworks(api._registry())

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller import api
 from controller.devices import LOCAL_DEVICE_NAME
 from controller.job_handles import Job, job_handle
 from controller.job_status import JobStatus, JobType, State, state_of
@@ -176,25 +175,3 @@ def job_summaries(
         if len(found) == limit:
             break
     return found
-
-
-def get_job_summaries(
-    offset: int = 0,
-    limit: int = 50,
-    creator: str | None = None,
-    state: Any = None,
-    type: JobType | None = None,  # noqa: A002 - the client's argument name
-    project: Any = None,
-) -> list[JobSummary]:
-    """Summaries of jobs, newest first (the client's ``get_job_summaries``).
-
-    Args:
-        offset: how many matching jobs to skip (older ones come later).
-        limit: the most summaries to return.
-        creator: accepted and ignored: the store records no submitter.
-        state: a ``JobStatus.State`` or a list of them (e.g.
-            ``JobStatus.all_running_states()``); None for every state.
-        type: a ``JobType`` (PROFILE is INFERENCE); None for every type.
-        project: accepted and ignored (one store, no projects).
-    """
-    return job_summaries(api._store(), offset, limit, state, type)

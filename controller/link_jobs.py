@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.errors import UserError
 from controller.options import parse_options
+
+if TYPE_CHECKING:
+    from controller.lab import Lab
 
 #: The SDK's host tool a link needs, under ``$QNN_SDK_ROOT``.
 LINK_TOOL = Path("bin") / "x86_64-linux-clang" / "qnn-context-binary-generator"
@@ -68,13 +71,7 @@ def check_not_qnn_dlc(options: str) -> None:
         raise refuse_link("--target_runtime qnn_dlc (a QNN DLC, made by qairt-converter)")
 
 
-def submit_link_job(
-    models: Any,
-    device: Any = None,
-    name: str | None = None,
-    options: str = "",
-    project: Any = None,
-) -> Any:
+def submit_link_job(lab: Lab, models: Any, name: str | None = None, options: str = "") -> Any:
     """Link models into a QNN context binary (the cloud client's ``submit_link_job``).
 
     QNN DLCs need Qualcomm's SDK tools and are refused (see the module docstring). One
@@ -84,15 +81,14 @@ def submit_link_job(
     ``qnn_context_binary``.
 
     Args:
+        lab: the lab whose store and worker take the job.
         models: a ``Model`` or a list of them.
-        device: accepted for the client's signature; the binary was compiled for one.
         name: the job's name (default: the model's).
         options: link options: only ``--qairt_version`` (recorded).
 
     Raises:
         UserError: DLCs or several models, another model type, or another option.
     """
-    from controller import api
     from controller.job_handles import LinkJob
     from controller.managed import Model, SourceModelType
 
@@ -106,10 +102,10 @@ def submit_link_job(
     parse_options(options, job="profile", target_runtime="qnn_context_binary")
     _check_link_options(options)
     model = listed[0]
-    record = api._host_job(
+    record = lab.queue_host_job(
         model, name, options, {"job_type": "link", "model_ids": [model.model_id]}
     )
-    return api._queued(LinkJob, record)
+    return lab.queued(LinkJob, record)
 
 
 def _check_link_options(options: str) -> None:
@@ -139,17 +135,3 @@ PASS_THROUGH_NOTE = (
     "nothing to link: the model is a QNN context binary devicelab compiled directly "
     "(onnxruntime-qnn), returned as the target model"
 )
-
-
-def submit_compile_and_link_jobs(
-    model: Any,
-    device: Any,
-    name: str | None = None,
-    input_specs: Any = None,
-    compile_options: str = "",
-    link_options: str = "",
-    calibration_data: Any = None,
-    project: Any = None,
-) -> Any:
-    """Compile to QNN DLC, then link (the cloud client's); refused as ``submit_link_job`` is."""
-    raise refuse_link("submit_compile_and_link_jobs (compile to QNN DLC, then link)")

@@ -13,14 +13,16 @@ ONNX Runtime's quantization tools, see ``controller.compile._quantize``) marked
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controller import api
 from controller.errors import UserError
 from controller.job_handles import QuantizeJob
 from controller.job_status import QuantizeDtype
 from controller.managed import Dataset, dataset_entries
 from controller.options import parse_options
+
+if TYPE_CHECKING:
+    from controller.lab import Lab
 
 # (weights, activations) -> devicelab's --quantize_full_type.
 QUANTIZE_TYPES: dict[tuple[QuantizeDtype, QuantizeDtype], str] = {
@@ -49,16 +51,17 @@ def quantize_type(weights: QuantizeDtype, activations: QuantizeDtype) -> str:
     return found
 
 
-def _calibration(data: Dataset | dict[str, Any] | str | Path, model_name: str) -> Dataset:
+def _calibration(lab: Lab, data: Dataset | dict[str, Any] | str | Path, model_name: str) -> Dataset:
     """A Dataset, entries, an ``.h5`` path, or (as the client) a dataset id."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, str) and not data.lower().endswith(".h5"):
-        return api.get_dataset(data)
-    return api.upload_dataset(dataset_entries(data), name=f"calibration for {model_name}")
+        return lab.get_dataset(data)
+    return lab.upload_dataset(dataset_entries(data), name=f"calibration for {model_name}")
 
 
 def submit_quantize_job(
+    lab: Lab,
     model: Any,
     calibration_data: Dataset | dict[str, Any] | str | Path,
     weights_dtype: QuantizeDtype = QuantizeDtype.INT8,
@@ -70,6 +73,7 @@ def submit_quantize_job(
     """Quantize an ONNX model to QDQ ONNX on this host, calibrated on ``calibration_data``.
 
     Args:
+        lab: the lab whose store and worker take the job.
         model: a ``Model``, an ONNX path or an ``onnx.ModelProto``.
         calibration_data: a ``Dataset``, entries (name -> list of arrays), an ``.h5``
             path, or a dataset id.
@@ -83,17 +87,17 @@ def submit_quantize_job(
         UserError: not an ONNX model, a dtype pair with no equivalent, a bad option.
     """
     full_type = quantize_type(weights_dtype, activations_dtype)
-    model = api._as_model(model)
+    model = lab.as_model(model)
     if model.model_type.value != "onnx":
         raise UserError(f"{model.name}: a quantize job needs an ONNX model")
     job_options = f"--target_runtime onnx --quantize_full_type {full_type} {options}".strip()
     parse_options(job_options, job="compile", target_runtime="onnx")
-    dataset = _calibration(calibration_data, model.name)
+    dataset = _calibration(lab, calibration_data, model.name)
     spec = {
         "job_type": "quantize",
         "target_runtime": "onnx",
         "weights_dtype": QuantizeDtype(weights_dtype).name,
         "activations_dtype": QuantizeDtype(activations_dtype).name,
     }
-    record = api._host_job(model, name, job_options, spec, dataset.dataset_id)
-    return api._queued(QuantizeJob, record)
+    record = lab.queue_host_job(model, name, job_options, spec, dataset.dataset_id)
+    return lab.queued(QuantizeJob, record)

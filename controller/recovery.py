@@ -67,7 +67,7 @@ def recover_device(
     if entry is not None and not isinstance(entry.transport, AdbTransport):
         return RecoveryOutcome(False, "; ".join(failures), True)  # this host: nothing else
 
-    entry = _reconnect(registry, serial, settings.recovery_wait_s, failures)
+    entry = reconnect(registry, serial, settings.recovery_wait_s, failures)
     if agent_back(entry, "adb reconnect"):
         return RecoveryOutcome(True, "adb reconnect", True)
 
@@ -94,7 +94,7 @@ def _short(exc: Exception) -> str:
     return lines[0][:300] if lines else type(exc).__name__
 
 
-def _reconnect(
+def reconnect(
     registry: DeviceRegistry, serial: str, wait_s: float, failures: list[str]
 ) -> DeviceEntry | None:
     """``adb reconnect``, again every second until adb lists the device or ``wait_s``

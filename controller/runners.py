@@ -439,7 +439,7 @@ def run_compile(ctx: RunContext, job: JobRecord) -> None:
         {
             "target_model_id": target.id,
             "target_runtime": result.target_runtime,
-            "notes": result.notes,
+            "notes": [*job.spec.get("notes", []), *result.notes],  # the submitter's first
             "details": result.details,
             "device_profile": profile.part_number if profile else None,
         },

@@ -110,7 +110,7 @@ def deploys(device: Any, raw_push_s: float) -> None:
     print(f"repeat deploy: {repeat.deploy_bytes} bytes pushed in {seconds:.1f} s "
           "(target 0: attaches to the running agent)")  # fmt: skip
     repeat.close()
-    agent_bundle._MAIN += b"# a code-only change\n"
+    agent_bundle.AGENT_MAIN += b"# a code-only change\n"
     agent_bundle.agent_bundle.cache_clear()
     changed = AdbTransport(device, AdbDeviceConfig())
     start = time.perf_counter()

@@ -90,14 +90,14 @@ def round_once(models: Path, iterations: int, samples: dict[tuple[str, str, str]
 
     for mode in MODES:
         os.environ["DEVICELAB_LOCAL_RUNTIME"] = mode
-        hub.api._registry().close()  # the next job starts an agent in this mode
+        hub.api.current_registry().close()  # the next job starts an agent in this mode
         samples[(mode, "agent", "start_s")].append(agent_start(mode))
         for name in MODELS:
             measured = profile(models / name, iterations)
             assert measured.pop("source") == mode
             for key, value in measured.items():
                 samples[(mode, name, key)].append(value)
-    hub.api._registry().close()
+    hub.api.current_registry().close()
 
 
 def report(samples: dict[tuple[str, str, str], list]) -> None:

@@ -332,7 +332,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             bench(args, tmp)
         finally:
             # Now, not at exit: once the adb server is gone, adbutils would start a new one.
-            api._shutdown()
+            api.default_lab().close()
 
 
 def main() -> int:

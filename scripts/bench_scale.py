@@ -364,7 +364,7 @@ def stop_controller() -> None:
     """
     from controller import api
 
-    api._shutdown()
+    api.default_lab().close()
 
 
 def main() -> int:

@@ -146,7 +146,7 @@ def test_corrupted_push_is_detected_by_hash(phones: dict[str, Any], models_dir: 
     from controller.agent_client import sha256_of
 
     s23 = phones["s23"]
-    entry = hub.api._registry().resolve(hub.Device("Samsung Galaxy S23"))
+    entry = hub.api.current_registry().resolve(hub.Device("Samsung Galaxy S23"))
     client = entry.transport.connect()
     model = models_dir / "tiny_cnn.tflite"
     incoming = s23.host_path("/data/local/tmp/devicelab/work/incoming/bad.part")
@@ -182,7 +182,7 @@ def test_killed_agent_fails_the_job_and_the_next_job_restarts_it(
     assert "lost during the job" in status.message and s24.serial in status.message
     retry = _profile(models_dir / "tiny_cnn.onnx", device, "--max_profiler_iterations 3")
     assert retry.get_status().success, retry.get_status().message
-    entry = hub.api._registry().resolve(device)
+    entry = hub.api.current_registry().resolve(device)
     assert entry.transport.restarts >= 1
 
 
@@ -240,7 +240,7 @@ def test_hot_phone_is_waited_on_before_the_run(
 
 
 def test_two_phones_run_jobs_in_parallel(phones: dict[str, Any], models_dir: Path) -> None:
-    from controller.api import _store
+    from controller.api import current_store
 
     options = "--compute_unit cpu --max_profiler_iterations 100000 --max_profiler_time 1.5"
     jobs = [
@@ -249,7 +249,7 @@ def test_two_phones_run_jobs_in_parallel(phones: dict[str, Any], models_dir: Pat
     ]
     for job in jobs:
         assert job.wait(JOB_TIMEOUT_SEC).success, job.get_status().message
-    records = [_store().get_job(job.job_id) for job in jobs]
+    records = [current_store().get_job(job.job_id) for job in jobs]
     assert {r.device_serial for r in records} == {phones["s23"].serial, phones["s24"].serial}
     assert max(r.started_at for r in records) < min(r.finished_at for r in records)
 
@@ -358,7 +358,7 @@ def test_a_phones_npu_through_the_qnn_sdk_tools_on_the_device(
     from tests.vendor_standins import write_qnn_sdk
 
     write_qnn_sdk(phones["s24"].host_path("/data/local/tmp/qnn-sdk"))
-    transport = hub.api._registry().resolve(hub.Device("Samsung Galaxy S24")).transport
+    transport = hub.api.current_registry().resolve(hub.Device("Samsung Galaxy S24")).transport
     original = transport.config  # type: ignore[attr-defined]
     transport.config = dataclasses.replace(  # type: ignore[attr-defined]
         original, env=("QNN_SDK_ROOT=/data/local/tmp/qnn-sdk",)
@@ -404,7 +404,7 @@ def test_the_session_token_never_travels_on_a_command_line(phones: dict[str, Any
     from controller.transports.adb import AdbDeviceConfig, AdbTransport
 
     s24 = phones["s24"]
-    entry = hub.api._registry().resolve(hub.Device("Samsung Galaxy S24"))
+    entry = hub.api.current_registry().resolve(hub.Device("Samsung Galaxy S24"))
     device = entry.transport.device  # type: ignore[attr-defined]
     transport = AdbTransport(device, AdbDeviceConfig(env=("DEVICELAB_TEST_RESTART=1",)))
     s24.processes.command_lines.clear()

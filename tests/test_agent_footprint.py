@@ -21,7 +21,7 @@ import psutil
 import controller as hub
 from agent.isolation import READY_PROCESS_NAME
 from controller.report_text import agent_cpu_line
-from tests.faults.test_frozen_agent import _local_agent
+from tests.faults.test_frozen_agent import local_agent_process
 
 JOB_TIMEOUT_SEC = 120
 QUIET_WAIT_SEC = 30.0  # a process started ahead imports for up to ~1 s on a busy host
@@ -91,7 +91,7 @@ def test_each_job_gets_a_fresh_process_started_while_the_agent_was_idle(
     models_dir: Path,
 ) -> None:
     _quick_job(models_dir / "tiny_cnn.onnx")
-    agent = _local_agent()
+    agent = local_agent_process()
     waiting = _waiting_job_process(agent)
     _quick_job(models_dir / "tiny_cnn.onnx")
     # It exits by itself after its last event; the agent reaps it in the background.
@@ -102,7 +102,7 @@ def test_each_job_gets_a_fresh_process_started_while_the_agent_was_idle(
 
 def test_an_idle_agent_and_the_process_it_keeps_waiting_do_not_wake(models_dir: Path) -> None:
     _quick_job(models_dir / "tiny_cnn.onnx")
-    agent = _local_agent()
+    agent = local_agent_process()
     waiting = _waiting_job_process(agent)
     _wait_until_quiet(waiting)
     main_before = _context_switches(agent.pid, agent.pid)

@@ -93,17 +93,17 @@ def test_unknown_ids_are_user_errors() -> None:
 def test_expired_dataset_is_refused(models_dir: Path) -> None:
     import time
 
-    from controller.api import _store
+    from controller.api import current_store
 
     short_lived = 0.05 / 86400  # 50 ms, in days
     data = {"image": [np.zeros((1, 3, 32, 32), np.float32)]}
-    record = _store().add_dataset(data, ttl_days=short_lived)
+    record = current_store().add_dataset(data, ttl_days=short_lived)
     time.sleep(0.1)
     with pytest.raises(hub.UserError, match="expired"):
         hub.get_dataset(record.id)
     with pytest.raises(hub.UserError, match="expired"):
         hub.submit_inference_job(
-            models_dir / "tiny_cnn.onnx", None, hub.Dataset._from(_store(), record)
+            models_dir / "tiny_cnn.onnx", None, hub.Dataset._from(current_store(), record)
         )
 
 
@@ -148,15 +148,15 @@ def test_cancel_a_running_job_keeps_what_it_measured(models_dir: Path) -> None:
     )
     while job.get_status().state is not hub.JobStatus.State.MEASURING_PERFORMANCE:
         assert not job.get_status().finished, job.get_status().message
-    from controller.api import _store
+    from controller.api import current_store
 
     # wait until some latencies were persisted, then cancel
-    while not any(e.kind == "iterations" for e in _store().events(job.job_id)):
+    while not any(e.kind == "iterations" for e in current_store().events(job.job_id)):
         pass
     assert job.cancel()
     status = job.wait(TIMEOUT_SEC)
     assert status.failure and "cancelled" in status.message
-    kinds = [e.kind for e in _store().events(job.job_id)]
+    kinds = [e.kind for e in current_store().events(job.job_id)]
     assert "load_done" in kinds and "iterations" in kinds
     assert job.download_profile() == {}  # as the cloud client: a failed job has no profile
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.artifacts import ArtifactStore, UploadChunk
+from agent.artifacts import ArtifactCache, UploadChunk
 from agent.errors import ArtifactNotFoundError
 
 CHUNK = 1 << 20
 
 
-def _store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts", tmp_path / "incoming")
+def _store(tmp_path: Path) -> ArtifactCache:
+    return ArtifactCache(tmp_path / "artifacts", tmp_path / "incoming")
 
 
 def test_an_upload_is_written_as_it_streams_not_held_in_memory(tmp_path: Path) -> None:

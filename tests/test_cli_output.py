@@ -27,10 +27,10 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
 
 
 def test_a_single_job_option_is_taken_as_the_options_value() -> None:
-    from controller.cli import _join_option_values, build_parser
+    from controller.cli import build_parser, join_option_values
 
     argv = ["infer", "m.onnx", "--input", "image=x.npy", "--options", "--dequantize_outputs"]
-    args = build_parser().parse_args(_join_option_values(argv))
+    args = build_parser().parse_args(join_option_values(argv))
     assert args.options == "--dequantize_outputs" and args.input == ["image=x.npy"]
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import controller.compile as compile_pkg
 from controller.compile import QUANTIZE_SCHEMES, CompileResult, compile_model
-from controller.compile._quantize import RANDOM_CALIBRATION_NOTE, QuantScheme, _quant_type
+from controller.compile._quantize import RANDOM_CALIBRATION_NOTE, QuantScheme, quant_type
 from controller.errors import UserError
 from controller.options import Options, default_compile_target, parse_options
 from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
@@ -225,7 +225,7 @@ def test_scheme_table_covers_the_option_choices() -> None:
 def test_a_type_onnxruntime_lacks_is_a_user_error() -> None:
     old_ort = SimpleNamespace(QuantType=SimpleNamespace(QUInt8=1))  # an ORT without int4
     with pytest.raises(UserError, match=r"w4a8 needs QuantType.QInt4 in onnxruntime.quantization"):
-        _quant_type(old_ort, QuantScheme("w4a8", "QUInt8", "QInt4"), "QInt4")
+        quant_type(old_ort, QuantScheme("w4a8", "QUInt8", "QInt4"), "QInt4")
 
 
 @pytest.mark.parametrize(("kind", "dtype"), [("int8", np.uint8), ("w8a16", np.uint16)])
@@ -341,9 +341,9 @@ def test_compile_options_are_required(models, tmp_path) -> None:
 
 def test_channel_last_io_is_a_transpose_at_each_end_and_computes_the_same(tmp_path) -> None:
     from controller.compile._graph import make_channel_last
-    from tests.test_compile_qnn import _write_conv
+    from tests.test_compile_qnn import write_conv
 
-    source = _write_conv(tmp_path / "conv.onnx")  # x 1x3x8x8 -> y 1x4x8x8
+    source = write_conv(tmp_path / "conv.onnx")  # x 1x3x8x8 -> y 1x4x8x8
     model = onnx.load(str(source))
     make_channel_last(model, ["x"], ["y"])
     graph = model.graph

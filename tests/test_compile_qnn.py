@@ -34,7 +34,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "fp32": write_tiny_cnn_onnx(root / "tiny.onnx"),
         "dynamic": write_tiny_cnn_onnx(root / "dynamic" / "tiny.onnx", dynamic_batch=True),
-        "conv": _write_conv(root / "conv.onnx"),
+        "conv": write_conv(root / "conv.onnx"),
         "hardmax": _write_with_hardmax(root / "hardmax.onnx"),
     }
 
@@ -46,7 +46,7 @@ def _save(graph: onnx.GraphProto, path: Path) -> Path:
     return path
 
 
-def _write_conv(path: Path) -> Path:
+def write_conv(path: Path) -> Path:
     """x (1x3x8x8) -> Conv 3->4 -> Relu -> y (1x4x8x8): an output with a channel axis."""
     weights = np.random.default_rng(3).standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
     nodes = [

@@ -68,7 +68,7 @@ def phone(
         ) as device:
             _leave_an_interrupted_deploy(device)
             yield device
-        hub.api._registry().close()  # its transports point at this adb server
+        hub.api.current_registry().close()  # its transports point at this adb server
     patch.undo()
 
 

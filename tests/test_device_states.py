@@ -183,7 +183,7 @@ def ladder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(recovery, "adb_reconnect", lambda serial: log.append("reconnect"))
     monkeypatch.setattr(
         recovery,
-        "_reconnect",
+        "reconnect",
         lambda registry, serial, wait_s, failures: (
             log.append("reconnect"),
             registry.entry(serial),
@@ -264,5 +264,5 @@ def test_adb_reconnect_is_tried_again_until_the_device_is_back(
     monkeypatch.setattr(recovery, "adb_reconnect", reconnect)
     monkeypatch.setattr(recovery, "_POLL_S", 0.01)
     failures: list[str] = []
-    entry = recovery._reconnect(registry, "127.0.0.1:5555", 5.0, failures)  # type: ignore[arg-type]
+    entry = recovery.reconnect(registry, "127.0.0.1:5555", 5.0, failures)  # type: ignore[arg-type]
     assert entry is not None and len(tries) == 3 and failures == []

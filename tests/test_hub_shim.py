@@ -196,3 +196,22 @@ def test_a_qnn_run_of_another_sdk_version_than_asked_is_warned_about() -> None:
     assert qairt_warning("2.51", applied) is None
     assert qairt_warning("default", applied) is None
     assert qairt_warning("2.50", {"accelerators": ["CPUExecutionProvider"]}) is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["--target_runtime qnn_dlc --qnn_options context_enable_graphs=main",
+     "--target_runtime=qnn_dlc"],
+)  # fmt: skip
+def test_under_the_shim_a_qnn_dlc_compile_asks_for_a_context_binary_and_says_so(
+    options: str,
+) -> None:
+    from controller.hub_shim.qnn_dlc import SUBSTITUTION_NOTE, context_binary_options
+
+    changed, notes = context_binary_options(options)
+    assert "qnn_dlc" not in changed and "qnn_context_binary" in changed
+    assert notes == [SUBSTITUTION_NOTE]
+    assert context_binary_options("--target_runtime onnx --output_names qnn_dlc") == (
+        "--target_runtime onnx --output_names qnn_dlc",
+        [],
+    )

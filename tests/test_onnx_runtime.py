@@ -21,12 +21,8 @@ from agent.errors import (
 from agent.runtimes import qnn_context
 from agent.runtimes.base import AppliedConfig, RunConfig, Runtime
 from agent.runtimes.onnx_runtime import OnnxRuntime
-from agent.runtimes.qnn_ep import (
-    QNN_EP_NAME,
-    execution_layers,
-    parse_qnn_profile_csv,
-    register_qnn_ep,
-)
+from agent.runtimes.qnn_ep import QNN_EP_NAME, register_qnn_ep
+from agent.runtimes.qnn_profile_csv import execution_layers, parse_qnn_profile_csv
 from controller.samples.onnx_models import write_tiny_cnn_onnx, write_tiny_cnn_qdq_onnx
 
 # SM8550 (Snapdragon 8 Gen 2), as device_profiles/ describes it.

@@ -31,9 +31,10 @@ from agent.runtimes.litert_delegates import (
     GeneralOptions,
     general_settings,
     no_equivalent_warnings,
-    parse_tflite_options,
 )
-from agent.runtimes.qnn_ep import GPU, HTP, QNN_OPTIONS, OptionKind, map_qnn_options
+from agent.runtimes.qnn_ep import GPU, HTP, QnnBackend
+from agent.runtimes.qnn_ep_options import QNN_OPTIONS, OptionKind, QnnOptionPlan, map_qnn_options
+from agent.sub_options import parse_qnn_options, parse_tflite_options
 from controller.options.table import OPTIONS_BY_NAME
 from controller.options.values import format_value
 
@@ -124,7 +125,8 @@ def test_general_options_fields_are_the_general_table() -> None:
 
 
 def test_general_settings_record_each_applied_option() -> None:
-    general, _ = parse_tflite_options({"number_of_threads": "-1", "force_opengl": "true"})
+    given = parse_tflite_options({"number_of_threads": "-1", "force_opengl": "true"})
+    general = GeneralOptions.from_values(given.values)
     settings = general_settings(general, threads=3)
     assert set(settings) == set(GENERAL_SETTINGS.values())
     assert settings["num_threads"] == "3" and settings["force_opengl"] == "true"
@@ -149,6 +151,11 @@ def test_litert_rejects_what_the_table_rejects() -> None:
 # -------------------------------------------------------------- QNN EP path
 
 
+def qnn_plan(options: dict[str, str], backend: QnnBackend | None) -> QnnOptionPlan:
+    """``--qnn_options`` as the agent receives them, parsed and mapped for ``backend``."""
+    return map_qnn_options(parse_qnn_options(options), backend)
+
+
 def test_every_qnn_sub_option_has_a_qnn_ep_rule_in_table_order() -> None:
     assert list(QNN_OPTIONS) == list(QNN_SUB_OPTIONS)
 
@@ -168,7 +175,7 @@ def test_qnn_ep_no_equivalent_is_a_named_warning(name: str) -> None:
     spec = QNN_SUB_OPTIONS[name]
     text = wire(spec, example(spec))
     for backend in (HTP, GPU, None):
-        plan = map_qnn_options({name: text}, backend)
+        plan = qnn_plan({name: text}, backend)
         # Only the seed's default HTP performance mode, applied when not given.
         assert plan.provider_options == (
             {"htp_performance_mode": "burst"} if backend is HTP else {}
@@ -184,7 +191,7 @@ def test_qnn_ep_no_equivalent_is_a_named_warning(name: str) -> None:
 def test_qnn_provider_options_reach_the_plan_for_every_allowed_value(name: str) -> None:
     spec = QNN_SUB_OPTIONS[name]
     for value in spec.choices or (example(spec),):
-        plan = map_qnn_options({name: wire(spec, value)}, HTP)
+        plan = qnn_plan({name: wire(spec, value)}, HTP)
         # beside the seed's default performance mode, which is applied when not given
         keys = set(plan.provider_options) - (
             {"htp_performance_mode"} - {QNN_OPTIONS[name].provider_key}
@@ -195,13 +202,13 @@ def test_qnn_provider_options_reach_the_plan_for_every_allowed_value(name: str) 
 
 def test_qnn_ep_rejects_what_the_table_rejects() -> None:
     with pytest.raises(InvalidOptionError, match="context_htp_performance_mode='burst'"):
-        map_qnn_options({"context_htp_performance_mode": "burst"}, HTP)
+        qnn_plan({"context_htp_performance_mode": "burst"}, HTP)
     with pytest.raises(InvalidOptionError, match="default_graph_htp_optimization_value='4'"):
-        map_qnn_options({"default_graph_htp_optimization_value": "4"}, HTP)
+        qnn_plan({"default_graph_htp_optimization_value": "4"}, HTP)
 
 
 def test_seed_default_htp_performance_mode_is_applied_unless_given() -> None:
-    assert map_qnn_options({}, HTP).provider_options == {"htp_performance_mode": "burst"}
-    given = map_qnn_options({"context_htp_performance_mode": "BALANCED"}, HTP)
+    assert qnn_plan({}, HTP).provider_options == {"htp_performance_mode": "burst"}
+    given = qnn_plan({"context_htp_performance_mode": "BALANCED"}, HTP)
     assert given.provider_options == {"htp_performance_mode": "balanced"}
-    assert map_qnn_options({}, GPU).provider_options == {}
+    assert qnn_plan({}, GPU).provider_options == {}

@@ -50,10 +50,10 @@ def local_runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     """The local agent on this venv's Python, or on devicelab's managed runtime."""
     if request.param == "managed":
         request.getfixturevalue("managed_host_runtime")
-    hub.api._registry().close()  # the next job starts the local agent in this mode
+    hub.api.current_registry().close()  # the next job starts the local agent in this mode
     monkeypatch.setenv("DEVICELAB_LOCAL_RUNTIME", request.param)
     yield request.param
-    hub.api._registry().close()
+    hub.api.current_registry().close()
 
 
 def test_onnx_on_cpu_reports_cpu_layers_and_summary(models_dir: Path, local_runtime: str) -> None:

@@ -42,6 +42,7 @@ from agent.runtimes.vendor.qnn_profile_viewer import (
     parse_viewer_text,
 )
 from agent.session import ProfilePlan
+from agent.sub_options import parse_qnn_options
 from tests.vendor_standins import (
     BENCHMARK_STANDIN,
     MI11_FAILURE,
@@ -197,11 +198,13 @@ def test_every_qnn_sub_option_has_a_net_run_rule() -> None:
 
 def test_qnn_options_map_to_perf_profile_config_keys_and_named_warnings() -> None:
     plan = plan_net_run_options(
-        {
-            "context_priority": "HIGH",
-            "default_graph_htp_vtcm_size": "8",
-            "context_error_reporting_options_level": "DETAILED",
-        },
+        parse_qnn_options(
+            {
+                "context_priority": "HIGH",
+                "default_graph_htp_vtcm_size": "8",
+                "context_error_reporting_options_level": "DETAILED",
+            }
+        ),
         "htp",
         context_binary=False,
     )
@@ -216,21 +219,23 @@ def test_qnn_options_map_to_perf_profile_config_keys_and_named_warnings() -> Non
 
 def test_graph_options_on_a_context_binary_say_they_were_fixed_at_compile_time() -> None:
     plan = plan_net_run_options(
-        {"default_graph_htp_precision": "FLOAT16"}, "htp", context_binary=True
+        parse_qnn_options({"default_graph_htp_precision": "FLOAT16"}), "htp", context_binary=True
     )
     assert plan.htp_graph == {}
     assert "finalized when it was compiled" in plan.warnings[0]
 
 
 def test_htp_only_options_warn_on_the_gpu_backend() -> None:
-    plan = plan_net_run_options({"context_htp_performance_mode": "BALANCED"}, "gpu", False)
+    plan = plan_net_run_options(
+        parse_qnn_options({"context_htp_performance_mode": "BALANCED"}), "gpu", False
+    )
     assert plan.perf_profile is None
     assert "HTP only" in plan.warnings[0]
 
 
 def test_a_bad_qnn_option_value_is_refused() -> None:
     with pytest.raises(InvalidOptionError, match="context_priority"):
-        plan_net_run_options({"context_priority": "URGENT"}, "htp", False)
+        plan_net_run_options(parse_qnn_options({"context_priority": "URGENT"}), "htp", False)
 
 
 def test_tflite_qnn_delegate_becomes_external_delegate_flags(tmp_path: Path) -> None:
@@ -342,7 +347,7 @@ def test_qnn_model_library_job_streams_the_session_events(
     stream = _run_job(model, config, plan)
     kinds = [type(e).__name__ for e in stream]
     assert kinds[:5] == ["StageStarted", "LoadDone", "StageStarted", "LoadDone", "Applied"]
-    assert kinds[-1] == "Done"
+    assert kinds[-1] == "Summary"
     first_load = _of(stream, events.LoadDone)[0]
     assert first_load.stage == "first_load" and first_load.time_us == 331158 + 74748 + 256372
     assert first_load.peak_memory_bytes > 0

@@ -72,7 +72,7 @@ class Served:
 def lab(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Lab]:
     hub.set_store(tmp_path_factory.mktemp("web-store"))
     try:
-        store = hub.api._store()
+        store = hub.api.current_store()
         model = hub.upload_model(models_dir / "mobilenet_like.tflite", name=EVIL)
         job = hub.submit_profile_job(
             model, options="--compute_unit cpu --max_profiler_iterations 5"

@@ -161,7 +161,7 @@ job = hub.submit_profile_job({str(models_dir / "tiny_cnn.onnx")!r}, options={QUI
     listener=lambda job, event: events.append(event.WhichOneof("event")),
     upload_progress=lambda done, total: pushes.append((done, total)))
 job.wait({TIMEOUT_SEC})
-hub.api._drain_callbacks(job.job_id)
+hub.api.wait_for_callbacks(job.job_id)
 print(events[0], events[-1], pushes[-1][0] == pushes[-1][1] > 0)
 """
     out = _script(home, code)

@@ -1,5 +1,9 @@
-"""Runtime registry: the module of each runtime; which suffixes it loads is
+"""Runtime registry: the module of each runtime; which model types it loads is
 ``agent/formats.py``'s (one table both sides read).
+
+A job names its model's type (``ProfileRequest.model_type``); an older controller
+sends none, and then the type is the file name's suffix's (``model_format``), decided
+once, where the request enters the agent.
 
 Runtime modules are imported lazily so an agent on a device without, say,
 onnxruntime still serves LiteRT jobs and reports ONNX as unavailable.
@@ -12,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from agent.errors import InvalidModelError, RuntimeUnavailableError
-from agent.formats import FORMATS, suffixes_of_runtime
+from agent.formats import FORMATS, ModelFormat, format_of_suffix, format_of_type
 from agent.runtimes.base import Runtime, RuntimeInfo
 
 # name -> (module, class); a format names its runtime in agent/formats.py.
@@ -40,21 +44,54 @@ def get_runtime(name: str, library_dirs: tuple[str, ...] = ()) -> Runtime:
     return runtime
 
 
-def runtime_name_for(model_path: Path) -> str:
-    """The name of the runtime that loads ``model_path`` (no import: a cheap check)."""
-    suffix = model_path.suffix.lower()
-    for name in _MODULES:
-        if suffix in suffixes_of_runtime(name):
-            return name
-    known = sorted(fmt.suffix for fmt in FORMATS if fmt.agent_runtime in _MODULES)
-    raise InvalidModelError(
-        f"{model_path.name}: no runtime for suffix '{suffix}' (known: {', '.join(known)})"
-    )
+def model_format(model_type: str, file_name: str) -> ModelFormat:
+    """The runnable format of a job's model: ``model_type``, else ``file_name``'s suffix.
+
+    Raises:
+        InvalidModelError: ``model_type`` names no runnable format, or (no type given)
+            the file name's suffix is none of the runnable formats'.
+
+    Example:
+        >>> model_format("onnx", "model").suffix
+        '.onnx'
+    """
+    runnable = [fmt.model_type for fmt in FORMATS if fmt.runnable]
+    if model_type:
+        fmt = format_of_type(model_type)
+        if fmt is None or not fmt.runnable:
+            raise InvalidModelError(
+                f"model_type {model_type!r} is not a model type a job runs "
+                f"(known: {', '.join(runnable)})"
+            )
+        return fmt
+    suffix = Path(file_name).suffix.lower()
+    fmt = format_of_suffix(suffix)
+    if fmt is None or not fmt.runnable:
+        known = sorted(f.suffix for f in FORMATS if f.runnable)
+        raise InvalidModelError(
+            f"{Path(file_name).name}: no runtime for suffix '{suffix}' (known: {', '.join(known)})"
+        )
+    return fmt
 
 
-def runtime_for(model_path: Path) -> Runtime:
-    """The runtime that loads ``model_path``, chosen by its suffix."""
-    return get_runtime(runtime_name_for(model_path))
+def runtime_name_for(model_path: Path, model_type: str = "") -> str:
+    """The name of the runtime that loads the model (no import: a cheap check).
+
+    Raises:
+        InvalidModelError: an unknown type or suffix, or a format no in-process runtime
+            loads (a QNN model library: only ``qnn-net-run`` runs it).
+    """
+    fmt = model_format(model_type, model_path.name)
+    if fmt.agent_runtime not in _MODULES:
+        raise InvalidModelError(
+            f"{model_path.name}: no in-process runtime loads a {fmt.model_type} model"
+        )
+    return fmt.agent_runtime
+
+
+def runtime_for(model_path: Path, model_type: str = "") -> Runtime:
+    """The runtime that loads the model: by ``model_type``, else by the file's suffix."""
+    return get_runtime(runtime_name_for(model_path, model_type))
 
 
 def all_runtime_info(library_dirs: tuple[str, ...] = ()) -> list[RuntimeInfo]:

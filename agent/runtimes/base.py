@@ -4,7 +4,8 @@ The profiling loop in ``agent/session.py`` only talks to these types. A runtime
 module turns a model file plus a ``RunConfig`` into a ``LoadedModel`` whose
 ``run()`` is the hot path, and separately produces per-layer timings from the
 runtime's own profiler (profiling is not free, so latency and per-layer timings
-come from different iterations: see DESIGN.md).
+come from different iterations: LiteRT's op profiler alone changes run times
+by up to 30 %, ``agent/session.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Protocol
 
 import numpy as np
 
-COMPUTE_UNITS = ("NPU", "GPU", "CPU")
+from agent.formats import format_of_suffix
+from agent.sub_options import SubOptions, parse_qnn_options, parse_tflite_options
+
+#: The ``--compute_unit`` values a job may send, lower case ("all": NPU, then GPU, then CPU).
+COMPUTE_UNIT_CHOICES = ("all", "npu", "gpu", "cpu")
+#: Where a profiled layer ran, as ``LayerTiming.compute_unit`` reports it.
+LAYER_COMPUTE_UNITS = ("NPU", "GPU", "CPU")
 
 
 @dataclass(frozen=True)
@@ -24,7 +31,7 @@ class LayerTiming:
 
     name: str
     type: str
-    compute_unit: str  # one of COMPUTE_UNITS
+    compute_unit: str  # one of LAYER_COMPUTE_UNITS
     execution_time_us: float
     execution_cycles: int | None = None
 
@@ -53,11 +60,15 @@ class RunConfig:
     """What the agent applies for one job, already validated by the controller.
 
     Sub-option values arrive as canonical strings (``"true"``, ``"4"``,
-    ``"kHtpBurst"``); each runtime maps them to its own keys and rejects, with
-    ``InvalidOptionError``, anything it cannot apply.
+    ``"kHtpBurst"``) and are checked and typed once, when the config is made
+    (``tflite`` and ``qnn``, ``agent/sub_options.py``): a bad one raises
+    ``InvalidOptionError`` there, before any library is loaded. Each runtime maps
+    the typed values to its own keys and rejects what it cannot apply.
     """
 
     workdir: Path  # scratch space for profiler output files
+    # The model's format (agent/formats.py); "" derives it from the file's suffix.
+    model_type: str = ""
     compute_units: tuple[str, ...] = ("all",)  # lower-case: all, npu, gpu, cpu
     tflite_delegates: tuple[str, ...] = ()
     tflite_options: dict[str, str] = field(default_factory=dict)
@@ -73,6 +84,36 @@ class RunConfig:
     # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
     library_dirs: tuple[str, ...] = ()
     dequantize_outputs: bool = True
+    # tflite_options / qnn_options, typed (read them as .tflite / .qnn). Init fields, so
+    # that dataclasses.replace() hands them on instead of parsing the text again.
+    _tflite: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
+    _qnn: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Checked here, where the job's options enter the agent: a bad value fails the
+        # job before any library is loaded.
+        _ = self.tflite, self.qnn
+
+    @property
+    def tflite(self) -> SubOptions:
+        """``tflite_options``, typed; parsed once, and again only if their text changes."""
+        if self._tflite.texts != self.tflite_options:
+            self._tflite = parse_tflite_options(self.tflite_options)
+        return self._tflite
+
+    @property
+    def qnn(self) -> SubOptions:
+        """``qnn_options``, typed; parsed once, and again only if their text changes."""
+        if self._qnn.texts != self.qnn_options:
+            self._qnn = parse_qnn_options(self.qnn_options)
+        return self._qnn
+
+    def model_type_of(self, model_path: Path) -> str:
+        """The model's type: ``model_type`` when the job named it, else its file suffix's."""
+        if self.model_type:
+            return self.model_type
+        fmt = format_of_suffix(model_path.suffix)
+        return fmt.model_type if fmt else ""
 
 
 @dataclass
@@ -121,8 +162,8 @@ class LoadedModel(Protocol):
 
 class Runtime(Protocol):
     name: str
-    #: file suffixes this runtime loads, e.g. (".tflite",)
-    suffixes: tuple[str, ...]
+    #: the model types (agent/formats.py) this runtime loads, e.g. ("tflite",)
+    model_types: tuple[str, ...]
 
     def info(self) -> RuntimeInfo: ...
 

@@ -1,6 +1,6 @@
 """How a ``.tflite`` model is run: LiteRT's Interpreter plus TFLite delegates.
 
-Loading follows the seed's ``--compute_unit``, ``--tflite_delegates`` and
+Loading follows the documented ``--compute_unit``, ``--tflite_delegates`` and
 ``--tflite_options``:
 
 * Delegates come from ``tflite_delegates`` in the order given, or, when that is
@@ -38,9 +38,10 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
-from agent.formats import suffixes_of_runtime
+from agent.formats import types_of_runtime
 from agent.option_spec import SubValue
 from agent.runtimes.base import (
+    COMPUTE_UNIT_CHOICES,
     AppliedConfig,
     LayerTiming,
     ProfiledIteration,
@@ -48,11 +49,12 @@ from agent.runtimes.base import (
     RuntimeInfo,
     TensorSpec,
 )
+from agent.runtimes.libraries import Policy, find_in, search_dirs
 from agent.runtimes.litert_c_api import (
     EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE,
     EVENT_OPERATOR_INVOKE,
+    ProfiledCompiledModel,
     ProfilerEvent,
-    ProfilingSession,
 )
 from agent.runtimes.litert_delegates import (
     DELEGATE_NAMES,
@@ -60,17 +62,15 @@ from agent.runtimes.litert_delegates import (
     DelegateSpec,
     GeneralOptions,
     delegate_options,
-    find_library,
     general_settings,
-    library_search_dirs,
     no_equivalent_warnings,
-    parse_tflite_options,
     resolve_threads,
     unused_option_warnings,
 )
 
 _FLATBUFFER_IDENTIFIER = b"TFL3"
-_COMPUTE_UNITS = ("npu", "gpu", "cpu")
+# The units "all" stands for, in priority order.
+_UNITS_BY_PRIORITY = tuple(unit for unit in COMPUTE_UNIT_CHOICES if unit != "all")
 _UNIT_DELEGATES = {"npu": ("qnn",), "gpu": ("gpu", "qnn-gpu"), "cpu": ()}
 # What the Python API raises when a delegate or model cannot be loaded or run.
 _LOAD_ERRORS = (ValueError, RuntimeError, OSError, AttributeError)
@@ -101,12 +101,14 @@ def plan_delegates(config: RunConfig) -> DelegatePlan:
             raise InvalidOptionError(f"unknown --tflite_delegates value(s): {', '.join(unknown)}")
         return DelegatePlan(tuple(n for n in names if n != "xnnpack"), "xnnpack" in names)
     units = {unit.lower() for unit in config.compute_units} or {"all"}
-    unknown = sorted(units - {"all", *_COMPUTE_UNITS})
+    unknown = sorted(units - set(COMPUTE_UNIT_CHOICES))
     if unknown:
         raise InvalidOptionError(f"unknown --compute_unit value(s): {', '.join(unknown)}")
     if "all" in units:
-        units = set(_COMPUTE_UNITS)
-    delegates = tuple(d for unit in _COMPUTE_UNITS if unit in units for d in _UNIT_DELEGATES[unit])
+        units = set(_UNITS_BY_PRIORITY)
+    delegates = tuple(
+        d for unit in _UNITS_BY_PRIORITY if unit in units for d in _UNIT_DELEGATES[unit]
+    )
     # The CPU fallback TFLite always keeps runs on XNNPACK unless a delegate list says otherwise.
     return DelegatePlan(delegates, xnnpack=True)
 
@@ -394,7 +396,7 @@ class LiteRtRuntime:
     """The ``Runtime`` for ``.tflite`` models, on LiteRT (tflite_runtime if LiteRT is missing)."""
 
     name: str = "litert"
-    suffixes: tuple[str, ...] = suffixes_of_runtime("litert")  # agent/formats.py
+    model_types: tuple[str, ...] = types_of_runtime("litert")  # agent/formats.py
 
     def __init__(self, library_dirs: tuple[str, ...] = ()) -> None:
         """``library_dirs``: extra places ``info()`` looks for delegate libraries."""
@@ -406,8 +408,8 @@ class LiteRtRuntime:
             _, runtime, version = _interpreter_module()
         except RuntimeUnavailableError as exc:
             return RuntimeInfo(self.name, "", available=False, detail=str(exc))
-        dirs = library_search_dirs(self._library_dirs)
-        found = tuple(name for name, lib in LIBRARIES.items() if find_library(lib, dirs))
+        dirs = search_dirs(self._library_dirs, Policy.DEVICE)
+        found = tuple(name for name, lib in LIBRARIES.items() if find_in(lib, dirs))
         detail = "" if runtime == "litert" else "ai-edge-litert missing; using tflite_runtime"
         return RuntimeInfo(
             self.name, version, True, accelerators=("xnnpack", *found), detail=detail
@@ -427,7 +429,8 @@ class LiteRtRuntime:
             DelegateError: A delegate failed and enable_fallback=false.
         """
         check_model_file(model_path)
-        general, user = parse_tflite_options(config.tflite_options)
+        user = config.tflite.values
+        general = GeneralOptions.from_values(user)
         plan = plan_delegates(config)
         module, runtime, version = _interpreter_module()
         specs, missing = _resolve_specs(plan, general, user, config)
@@ -462,13 +465,14 @@ class LiteRtRuntime:
         unprofiled warm-up run comes first, so one-time costs stay out.
         """
         check_model_file(model_path)
-        general, _ = parse_tflite_options(config.tflite_options)
+        general = GeneralOptions.from_values(config.tflite.values)
         plan = plan_delegates(config)
         threads = resolve_threads(general.number_of_threads)
-        with ProfilingSession(model_path, num_threads=threads, use_xnnpack=plan.xnnpack) as session:
-            session.write_inputs(feeds)
-            session.run(profiled=False)
-            runs = [session.run() for _ in range(iterations)]
+        profiled = ProfiledCompiledModel(model_path, num_threads=threads, use_xnnpack=plan.xnnpack)
+        with profiled as model:
+            model.write_inputs(feeds)
+            model.run(profiled=False)
+            runs = [model.run() for _ in range(iterations)]
             return [ProfiledIteration(layer_timings(run.events), run.wall_us) for run in runs]
 
 
@@ -480,13 +484,13 @@ def _resolve_specs(
     Raises:
         MissingLibraryError: A library is missing and enable_fallback=false.
     """
-    dirs = library_search_dirs(config.library_dirs)
+    dirs = search_dirs(config.library_dirs, Policy.DEVICE)
     specs: list[DelegateSpec] = []
     missing: list[str] = []
     for name in plan.delegates:
-        path = find_library(LIBRARIES[name], dirs)
+        path = find_in(LIBRARIES[name], dirs)
         if path is None:
-            reason = f"{LIBRARIES[name]} not found in {', '.join(dirs)}"
+            reason = f"{LIBRARIES[name]} not found in {', '.join(map(str, dirs))}"
             if not general.enable_fallback:
                 raise MissingLibraryError(f"delegate {name}: {reason}")
             missing.append(f"{name}: {reason}")

@@ -2,7 +2,8 @@
 
 Why a C binding: the Python ``Interpreter`` and ``CompiledModel`` wrappers expose
 no profiler, but the C API of the ``libLiteRt.so`` that ships inside the
-``ai_edge_litert`` wheel does (DESIGN.md, "Facts measured"). The sequence is:
+``ai_edge_litert`` wheel does (``LiteRtCompiledModelGetProfiler`` in LiteRT's public
+headers, ``litert/c/litert_compiled_model.h``). The sequence is:
 environment -> model from file -> options (CPU accelerator, opaque TOML options
 ``runtime_options_string`` = ``enable_profiling = true`` and ``xnnpack`` =
 ``num_threads = N`` [+ ``kernel_mode = "builtin"``]) -> compiled model ->
@@ -250,16 +251,16 @@ def _out(call: Callable[..., int], name: str, *args: Any, kind: Any = _P) -> Any
     return value.value
 
 
-class ProfilingSession:
+class ProfiledCompiledModel:
     """A LiteRT compiled model with profiling on, its tensor buffers and profiler.
 
     Everything created here is destroyed by ``close()`` in reverse order, also
     when construction fails half way.
 
     Example:
-        with ProfilingSession(path, num_threads=2, use_xnnpack=False) as session:
-            session.write_inputs({"image": x})
-            run = session.run()
+        with ProfiledCompiledModel(path, num_threads=2, use_xnnpack=False) as model:
+            model.write_inputs({"image": x})
+            run = model.run()
     """
 
     def __init__(self, model_path: Path, *, num_threads: int, use_xnnpack: bool) -> None:
@@ -271,7 +272,7 @@ class ProfilingSession:
             self._stack.close()
             raise
 
-    def __enter__(self) -> ProfilingSession:
+    def __enter__(self) -> ProfiledCompiledModel:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,6 +1,6 @@
 """TFLite delegates for the LiteRT runtime: which library, which options, where.
 
-The sub-options of ``--tflite_options`` (names, allowed values, ranges, seed
+The sub-options of ``--tflite_options`` (names, allowed values, ranges, documented
 defaults) are declared once, in ``agent.option_tables``; this module adds only
 LiteRT's half, looked up by name:
 
@@ -39,8 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.errors import InvalidOptionError
-from agent.option_spec import SubValue, parse_wire_options
+from agent.option_spec import SubValue
 from agent.option_tables import TFLITE_GENERAL, TFLITE_SUB_OPTIONS
 
 DELEGATE_NAMES = ("qnn", "qnn-gpu", "nnapi", "nnapi-gpu", "gpu", "xnnpack")
@@ -54,15 +53,6 @@ LIBRARIES = {
     "nnapi-gpu": NNAPI_LIBRARY,
     "gpu": GPU_LIBRARY,
 }
-# Searched after RunConfig.library_dirs and LD_LIBRARY_PATH.
-ANDROID_LIBRARY_DIRS = (
-    "/vendor/lib64",
-    "/odm/lib64",
-    "/system/vendor/lib64",
-    "/system/lib64",
-    "/vendor/lib",
-    "/system/lib",
-)
 
 _QNN = ("qnn", "qnn-gpu")
 _QNN_HTP = ("qnn",)
@@ -70,7 +60,7 @@ _QNN_GPU = ("qnn-gpu",)
 _GPU = ("gpu",)
 _NNAPI = ("nnapi", "nnapi-gpu")
 
-# Enum numbers, by the seed's names: the libraries' facts, not the seed's. The keys
+# Enum numbers, by the documented names: the libraries' facts, not the options table's. The keys
 # must be exactly the shared table's choices (tests/test_options_mapping.py).
 _HTP_PERFORMANCE = {
     "kHtpSustainedHighPerformance": "1",
@@ -95,7 +85,7 @@ _GPU_PRIORITY = {
 class DelegateKey:
     """LiteRT's half of one delegate sub-option: where and how a library gets it.
 
-    The sub-option itself (allowed values, range, seed default) is
+    The sub-option itself (allowed values, range, documented default) is
     ``TFLITE_SUB_OPTIONS[option]``.
     """
 
@@ -104,7 +94,7 @@ class DelegateKey:
     key: str  # key passed to tflite_plugin_create_delegate
     source: str  # qairt-doc | tflite-src | inferred (module docstring)
     numbers: Mapping[str, str] | None = None  # enum choice -> library number; None: not an enum
-    #: Pass the seed default when the user sets none. False leaves the library its
+    #: Pass the documented default when the user sets none. False leaves the library its
     #: own default: for inferred keys (an unverified key must not break every
     #: load) and where a general option decides (nnapi allow_fp16).
     send_default: bool = True
@@ -190,7 +180,7 @@ NNAPI_GPU_ACCELERATOR = "qti-gpu"
 
 @dataclass(frozen=True)
 class GeneralOptions:
-    """The seed's "TensorFlow Lite Options" in effect: the user's over the table's defaults.
+    """The documented "TensorFlow Lite Options" in effect: the user's over the table's defaults.
 
     Build it with ``from_values``; the fields are the names of ``TFLITE_GENERAL``
     (a test keeps them in step), the defaults come from that table.
@@ -225,22 +215,6 @@ class DelegateSpec:
         return ";".join(f"{key}={value}" for key, value in self.options.items())
 
 
-def library_search_dirs(extra_dirs: tuple[str, ...] = ()) -> list[str]:
-    """Directories searched for a delegate library, in order, without repeats."""
-    from_env = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d]
-    ordered = [*extra_dirs, *from_env, *ANDROID_LIBRARY_DIRS]
-    return list(dict.fromkeys(ordered))
-
-
-def find_library(file_name: str, dirs: list[str]) -> Path | None:
-    """The first ``dirs/file_name`` that exists, or None."""
-    for directory in dirs:
-        candidate = Path(directory) / file_name
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def delegate_options(
     name: str, user: Mapping[str, SubValue], general: GeneralOptions, htp_arch: str = ""
 ) -> dict[str, str]:
@@ -248,7 +222,7 @@ def delegate_options(
 
     Args:
         name: one of ``DELEGATE_NAMES`` (not xnnpack).
-        user: the typed sub-options the user set (``parse_tflite_options``).
+        user: the typed sub-options the user set (``RunConfig.tflite.values``).
         general: the general options in effect.
         htp_arch: the device's HTP architecture, when known ("73").
     """
@@ -263,8 +237,8 @@ def delegate_options(
 
 
 def _default(row: DelegateKey, htp_arch: str) -> SubValue | None:
-    """The seed default to send for ``row``, or None to leave the library its own."""
-    # The seed: HTP fp16 "only applicable on 8gen1 and newer" (HTP v69+); on an
+    """The documented default to send for ``row``, or None to leave the library its own."""
+    # The documented option: HTP fp16 "only applicable on 8gen1 and newer" (HTP v69+); on an
     # older, known arch leave precision to the delegate.
     if row.option == "qnn_htp_precision" and htp_arch.isdigit() and int(htp_arch) < 69:
         return None
@@ -323,7 +297,7 @@ def no_equivalent_warnings(user: Mapping[str, SubValue]) -> list[str]:
 def general_settings(general: GeneralOptions, threads: int) -> dict[str, str]:
     """The general options as applied, under their ``GENERAL_SETTINGS`` keys.
 
-    ``threads`` is the thread count really used (the seed's -1 resolved).
+    ``threads`` is the thread count really used (the documented -1 resolved).
     """
     values: dict[str, SubValue] = {name: getattr(general, name) for name in GENERAL_SETTINGS}
     values["number_of_threads"] = threads
@@ -334,24 +308,8 @@ def _text(value: SubValue) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def parse_tflite_options(raw: Mapping[str, str]) -> tuple[GeneralOptions, dict[str, SubValue]]:
-    """``--tflite_options`` as received: the general options, and every given value typed.
-
-    Every value is checked against the shared table here, so a bad one fails the
-    job before any library is loaded, whichever delegates end up in use.
-
-    Raises:
-        InvalidOptionError: An unknown sub-option, or a value it does not accept.
-    """
-    try:
-        user = parse_wire_options(TFLITE_SUB_OPTIONS, raw, "--tflite_options")
-    except ValueError as exc:
-        raise InvalidOptionError(str(exc)) from exc
-    return GeneralOptions.from_values(user), user
-
-
 def resolve_threads(number_of_threads: int) -> int:
-    """The seed's -1 means half the hardware threads (at least one)."""
+    """The documented -1 means half the hardware threads (at least one)."""
     if number_of_threads == -1:
         return max(1, (os.cpu_count() or 2) // 2)
     return number_of_threads

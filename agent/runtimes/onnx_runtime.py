@@ -1,14 +1,15 @@
 """How ONNX Runtime is run: EP selection, QNN EP options, sessions, per-layer profiling.
 
-EP choice follows the seed: ``--onnx_execution_providers`` (``qnn`` = QNN EP on the HTP
-backend, ``qnn-gpu`` = QNN EP on the GPU backend; ordered) or else ``--compute_unit``
-(NPU, then GPU, then CPU). ONNX Runtime always keeps CPU fallback. One ORT session
-holds one QNN EP, i.e. one QNN backend, so the first backend that takes nodes wins and
-every backend skipped on the way is recorded in ``AppliedConfig.fallbacks`` with why.
+EP choice follows the documented options (``OPTIONS.md``): ``--onnx_execution_providers``
+(``qnn`` = QNN EP on the HTP backend, ``qnn-gpu`` = QNN EP on the GPU backend; ordered)
+or else ``--compute_unit`` (NPU, then GPU, then CPU). ONNX Runtime always keeps CPU
+fallback. One ORT session holds one QNN EP, i.e. one QNN backend, so the first backend
+that takes nodes wins and every backend skipped on the way is recorded in
+``AppliedConfig.fallbacks`` with why.
 
-Model files: ``.onnx`` (including EPContext models), and bare QNN context binaries
-``.bin``, which run through an EPContext wrapper built from the binary's own metadata
-(``qnn_context.py``).
+Model types: ``onnx`` (including EPContext models), and bare QNN context binaries
+(``qnn_context_binary``, ``.bin``), which run through an EPContext wrapper built from
+the binary's own metadata (``qnn_context.py``), read once per load.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
-from agent.formats import suffixes_of_runtime
+from agent.formats import types_of_runtime
 from agent.runtimes import qnn_context
 from agent.runtimes.base import (
     AppliedConfig,
@@ -55,22 +56,26 @@ from agent.runtimes.qnn_ep import (
     QNN_EP_NAME,
     QnnBackend,
     available_backends,
-    map_qnn_options,
     qnn_versions,
     register_qnn_ep,
     requested_backends,
     usable_backends,
 )
+from agent.runtimes.qnn_ep_options import map_qnn_options
 
 _WARMUP_RUNS = 1  # profiled runs pay one-off costs (HTP power-up, arena growth) on the first run
 
 
-def _check_model_file(path: Path) -> None:
+_CONTEXT_BINARY = "qnn_context_binary"
+
+
+def _check_model_file(path: Path, model_type: str) -> None:
     if not path.is_file():
         raise ArtifactNotFoundError(f"model file not found: {path}")
-    if path.suffix not in OnnxRuntime.suffixes:
+    if model_type not in OnnxRuntime.model_types:
         raise InvalidModelError(
-            f"{path}: onnxruntime loads {OnnxRuntime.suffixes}, not {path.suffix!r}"
+            f"{path}: onnxruntime loads {OnnxRuntime.model_types}, "
+            f"not {model_type or path.suffix!r}"
         )
 
 
@@ -133,7 +138,7 @@ class OnnxRuntime:
     """ONNX Runtime with the CPU EP and, through onnxruntime-qnn, the QNN EP (HTP, GPU)."""
 
     name: str = "onnxruntime"
-    suffixes: tuple[str, ...] = suffixes_of_runtime("onnxruntime")  # agent/formats.py
+    model_types: tuple[str, ...] = types_of_runtime("onnxruntime")  # agent/formats.py
 
     def __init__(self, library_dirs: Sequence[str] = ()) -> None:
         """``library_dirs``: extra places for QNN backend libraries, before the package's."""
@@ -175,14 +180,10 @@ class OnnxRuntime:
             MissingLibraryError: a context binary's QNN backend (or libQnnSystem.so) is absent.
             RuntimeUnavailableError: onnxruntime is not installed.
         """
-        path = Path(model_path)
-        opened = self._open(path, config)
-        quantization: dict[str, tuple[float, int]] = {}
-        if path.suffix == ".bin":  # a bare binary's outputs stay quantized: keep how to undo it
-            enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
-            quantization = qnn_context.output_quantization(
-                path, (*config.library_dirs, *self.library_dirs), enable_graphs
-            )
+        opened = self._open(Path(model_path), config)
+        # A bare binary's outputs stay quantized: keep how to undo it (from the header
+        # the load already read).
+        quantization = qnn_context.output_quantization(opened.graph) if opened.graph else {}
         return OrtLoadedModel(opened.session, opened.applied, quantization)
 
     def profile_layers(
@@ -214,23 +215,26 @@ class OnnxRuntime:
     def _open(self, path: Path, config: RunConfig, profile: ProfileFiles | None = None) -> Opened:
         ort = import_ort()
         ORT_LOG.install(ort)
-        _check_model_file(path)
+        model_type = config.model_type_of(path)
+        _check_model_file(path, model_type)
         if self.library_dirs:
             config = replace(config, library_dirs=(*config.library_dirs, *self.library_dirs))
         config.workdir.mkdir(parents=True, exist_ok=True)
-        # Reject bad sub-options before any work; warnings come later, per backend.
-        enable_graphs = map_qnn_options(config.qnn_options, None).enable_graphs
+        # Warnings come later, per backend; here only which graphs a .bin runs.
+        enable_graphs = map_qnn_options(config.qnn, None).enable_graphs
         requested = requested_backends(config)
         usable, fallbacks = usable_backends(ort, requested, config.library_dirs)
-        model, cpu_allowed = path, True
-        if path.suffix == ".bin":
-            model, bin_backend = qnn_context.wrap_context_binary(
+        model, cpu_allowed, graph = path, True, None
+        if model_type == _CONTEXT_BINARY:
+            model, bin_backend, graph = qnn_context.wrap_context_binary(
                 path, config.library_dirs, config.workdir, enable_graphs, (requested, usable)
             )
             usable, cpu_allowed = [bin_backend], False  # an EPContext node has no CPU kernel
         builder = SessionBuilder(ort, model, config, profile)
         attempt, backend = _first_working(builder, usable, fallbacks, cpu_allowed, path)
-        return _opened(ort, attempt, backend, fallbacks, builder, path)
+        opened = _opened(ort, attempt, backend, fallbacks, builder, graph is not None)
+        opened.graph = graph
+        return opened
 
 
 def _first_working(
@@ -270,12 +274,12 @@ def _opened(
     backend: QnnBackend | None,
     fallbacks: list[str],
     builder: SessionBuilder,
-    path: Path,
+    context_binary: bool,
 ) -> Opened:
     counts, op_types = node_assignment(attempt.session)
-    plan = map_qnn_options(builder.config.qnn_options, backend)
+    plan = map_qnn_options(builder.config.qnn, backend)
     warnings = [*plan.warnings, *builder.warnings]
-    if plan.enable_graphs and path.suffix != ".bin":
+    if plan.enable_graphs and not context_binary:
         warnings.append("qnn_options context_enable_graphs not applied: the model is not a .bin")
     settings = _settings(attempt, backend, counts, builder.overrides or {})
     settings.update({f"qnn_options.{key}": value for key, value in plan.settings.items()})

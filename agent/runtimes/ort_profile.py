@@ -4,7 +4,7 @@ ORT writes a Chrome-trace JSON: one ``model_run`` event (``cat == "Session"``) p
 ``run()`` and, inside its time span, one ``<node>_kernel_time`` event
 (``cat == "Node"``) per executed node, with ``args.op_name`` and ``args.provider``.
 A node handed to the QNN EP appears as a single fused node; its per-op detail comes
-from the QNN profiling CSV (``qnn_ep.parse_qnn_profile_csv``) and is spliced in here.
+from the QNN profiling CSV (``qnn_profile_csv.py``) and is spliced in here.
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.runtimes.base import LayerTiming, ProfiledIteration
-from agent.runtimes.qnn_ep import (
-    QNN_EP_NAME,
-    QnnBackend,
-    QnnExecution,
-    execution_layers,
-    parse_qnn_profile_csv,
-)
+from agent.runtimes.qnn_ep import QNN_EP_NAME, QnnBackend
+from agent.runtimes.qnn_profile_csv import QnnExecution, execution_layers, parse_qnn_profile_csv
 
 _KERNEL_SUFFIX = "_kernel_time"
 #: EPs other than QNN all execute on the application processor.

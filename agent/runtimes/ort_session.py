@@ -21,6 +21,7 @@ from agent.runtimes.base import (
     RunConfig,
     TensorSpec,
 )
+from agent.runtimes.qnn_context import QnnGraphInfo
 from agent.runtimes.qnn_ep import (
     HTP,
     QNN_EP_NAME,
@@ -28,9 +29,9 @@ from agent.runtimes.qnn_ep import (
     backend_provider_options,
     htp_device_options,
     is_float_model,
-    map_qnn_options,
     register_qnn_ep,
 )
+from agent.runtimes.qnn_ep_options import map_qnn_options
 
 _LOG = logging.getLogger(__name__)
 CPU_EP = "CPUExecutionProvider"
@@ -191,6 +192,7 @@ class Opened:
     applied: AppliedConfig
     backend: QnnBackend | None
     op_types: dict[str, str] = field(default_factory=dict)  # QNN node name -> op type
+    graph: QnnGraphInfo | None = None  # a bare context binary's graph, read from its header
 
 
 @dataclass
@@ -235,7 +237,7 @@ class SessionBuilder:
     def provider_options(self, backend: QnnBackend) -> dict[str, str]:
         """Everything handed to the QNN EP for ``backend``."""
         options = backend_provider_options(backend, self.config.library_dirs)
-        options.update(map_qnn_options(self.config.qnn_options, backend).provider_options)
+        options.update(map_qnn_options(self.config.qnn, backend).provider_options)
         if backend is HTP:
             fp16_asked = options.get("enable_htp_fp16_precision") == "1"
             device, warning = htp_device_options(self.config, fp16_asked, self._float_model())

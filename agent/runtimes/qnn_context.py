@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import AgentError, InvalidModelError, InvalidOptionError, MissingLibraryError
+from agent.runtimes.libraries import Policy, searched
 from agent.runtimes.qnn_ep import (
     BACKENDS,
     QNN_EP_NAME,
     QNN_SYSTEM_LIBRARY,
     QnnBackend,
     find_library,
-    library_search_dirs,
 )
 
 # --------------------------------------------------------------------------------------
@@ -237,14 +237,18 @@ def _system_interface(library: str) -> _SystemInterface:
 def read_context_binary(path: Path, library_dirs: Sequence[str] = ()) -> ContextBinaryInfo:
     """Graphs and their I/O declared by a QNN context binary.
 
+    ``libQnnSystem.so`` is looked for as the QNN EP's libraries are
+    (``libraries.Policy.QNN_EP``). A load reads a binary's header once and passes
+    what it needs along (``wrap_context_binary`` returns the graph it runs).
+
     Raises:
         MissingLibraryError: ``libQnnSystem.so`` is not available.
         InvalidModelError: the file is not a QNN context binary.
     """
     library = find_library(QNN_SYSTEM_LIBRARY, library_dirs)
     if library is None:
-        searched = ", ".join(str(d) for d in library_search_dirs(library_dirs)) or "nowhere"
-        raise MissingLibraryError(f"{QNN_SYSTEM_LIBRARY} not found (searched: {searched})")
+        where = searched(library_dirs, Policy.QNN_EP)
+        raise MissingLibraryError(f"{QNN_SYSTEM_LIBRARY} not found (searched: {where})")
     api = _system_interface(str(library))
     handle = C.c_void_p()
     if _CreateFn(api.systemContextCreate)(C.byref(handle)) != 0:
@@ -332,11 +336,8 @@ def _scale_offset(params: _QuantizeParams) -> tuple[float, int] | None:
     return (scale, -offset) if scale > 0 else None
 
 
-def output_quantization(
-    path: Path, library_dirs: Sequence[str], enable_graphs: Sequence[str]
-) -> dict[str, tuple[float, int]]:
+def output_quantization(graph: QnnGraphInfo) -> dict[str, tuple[float, int]]:
     """(scale, zero_point) of each quantized output of the graph a job runs."""
-    graph = select_graph(read_context_binary(path, library_dirs), enable_graphs, path)
     return {t.name: t.quantization for t in graph.outputs if t.quantization is not None}
 
 
@@ -472,8 +473,9 @@ def wrap_context_binary(
     workdir: Path,
     enable_graphs: Sequence[str],
     allowed: tuple[list[QnnBackend], list[QnnBackend]],
-) -> tuple[Path, QnnBackend]:
-    """EPContext wrapper for the bare binary ``path`` and the one backend that runs it.
+) -> tuple[Path, QnnBackend, QnnGraphInfo]:
+    """EPContext wrapper for the bare binary ``path``, the one backend that runs it, and
+    the graph it runs (its outputs' quantization, read from the same header).
 
     Args:
         allowed: (backends the job asks for, those of them usable here).
@@ -496,4 +498,4 @@ def wrap_context_binary(
         )
     if backend not in usable:
         raise MissingLibraryError(f"{path}: {backend.library} is needed and not usable here")
-    return write_wrapper(path, graph, workdir), backend
+    return write_wrapper(path, graph, workdir), backend, graph

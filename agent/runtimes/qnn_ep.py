@@ -1,31 +1,29 @@
-"""The QNN execution provider of ONNX Runtime: backends, registration, options, profiling CSV.
+"""The QNN execution provider of ONNX Runtime: its backends, registration and device options.
 
 ``onnxruntime-qnn`` ships the QNN EP as a *plugin* EP plus the QNN backend libraries
 (``libQnnHtp.so`` runs as a simulator on x86_64 hosts). One ORT session holds at most
 one QNN EP instance, hence one QNN backend: ``onnx_runtime.py`` picks the first
 backend that works and records the others as fallbacks.
 
-The ``--qnn_options`` sub-options (declared once, in ``agent.option_tables``) map to
-QNN EP provider options through ``QNN_OPTIONS``, which holds only the EP's half: the
-provider key and value conversion, or why the EP has no equivalent.
+The rest of the QNN EP path has its own modules: ``--qnn_options`` mapped onto provider
+options (``qnn_ep_options.py``), the QNN profiling CSV (``qnn_profile_csv.py``), and
+where the libraries are found (``libraries.py``, policy ``Policy.QNN_EP``).
 """
 
 from __future__ import annotations
 
-import csv
 import mmap
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agent.errors import AgentError, InvalidOptionError, MissingLibraryError
-from agent.option_spec import SubValue, parse_wire_options
-from agent.option_tables import QNN_SUB_OPTIONS
-from agent.runtimes.base import LayerTiming, RunConfig
+from agent.errors import InvalidOptionError, MissingLibraryError
+from agent.runtimes.base import COMPUTE_UNIT_CHOICES, RunConfig
+from agent.runtimes.libraries import Policy, qnn_package_dir, searched
+from agent.runtimes.libraries import find_library as _find_library
 
 QNN_EP_NAME = "QNNExecutionProvider"
 QNN_PROVIDER_LIBRARY = "libonnxruntime_providers_qnn.so"
@@ -50,15 +48,6 @@ GPU = QnnBackend("gpu", "libQnnGpu.so", "GPU", "qnn-gpu", 4)
 BACKENDS: tuple[QnnBackend, ...] = (HTP, GPU)
 
 
-def qnn_package_dir() -> Path | None:
-    """Directory of the ``onnxruntime_qnn`` package (EP + QNN libraries), or None."""
-    try:
-        import onnxruntime_qnn
-    except ImportError:
-        return None
-    return Path(onnxruntime_qnn.get_library_path()).parent
-
-
 def qnn_versions() -> dict[str, str]:
     """Versions of onnxruntime-qnn and the QNN SDK it bundles (empty when absent)."""
     try:
@@ -71,22 +60,9 @@ def qnn_versions() -> dict[str, str]:
     }
 
 
-def library_search_dirs(library_dirs: Sequence[str]) -> list[Path]:
-    """Where QNN libraries are looked for: the job's directories first, then the package."""
-    dirs = [Path(d) for d in library_dirs]
-    package = qnn_package_dir()
-    if package is not None:
-        dirs.append(package)
-    return dirs
-
-
 def find_library(name: str, library_dirs: Sequence[str]) -> Path | None:
-    """First ``name`` found in ``library_search_dirs``; None when absent everywhere."""
-    for directory in library_search_dirs(library_dirs):
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    return None
+    """``name`` in the job's folders, then the ``onnxruntime_qnn`` package; None when absent."""
+    return _find_library(name, library_dirs, Policy.QNN_EP)
 
 
 def available_backends(library_dirs: Sequence[str] = ()) -> tuple[QnnBackend, ...]:
@@ -164,8 +140,8 @@ def backend_provider_options(backend: QnnBackend, library_dirs: Sequence[str]) -
     """
     library = find_library(backend.library, library_dirs)
     if library is None:
-        searched = ", ".join(str(d) for d in library_search_dirs(library_dirs)) or "nowhere"
-        raise MissingLibraryError(f"{backend.library} not found (searched: {searched})")
+        where = searched(library_dirs, Policy.QNN_EP)
+        raise MissingLibraryError(f"{backend.library} not found (searched: {where})")
     package = qnn_package_dir()
     if package is not None and library.parent == package:
         return {"backend_type": backend.key}
@@ -174,7 +150,6 @@ def backend_provider_options(backend: QnnBackend, library_dirs: Sequence[str]) -
 
 _EP_OPTIONS = {HTP.ep_option: HTP, GPU.ep_option: GPU}
 _UNIT_BACKENDS = {"npu": HTP, "gpu": GPU}
-COMPUTE_UNITS = ("all", "npu", "gpu", "cpu")
 
 
 def requested_backends(config: RunConfig) -> list[QnnBackend]:
@@ -189,9 +164,9 @@ def requested_backends(config: RunConfig) -> list[QnnBackend]:
             raise InvalidOptionError(f"onnx_execution_providers: unknown {unknown}")
         return list(dict.fromkeys(_EP_OPTIONS[ep] for ep in config.onnx_execution_providers))
     units = set(config.compute_units) or {"all"}
-    unknown = sorted(units - set(COMPUTE_UNITS))
+    unknown = sorted(units - set(COMPUTE_UNIT_CHOICES))
     if unknown:
-        raise InvalidOptionError(f"compute_unit: unknown {unknown} (known: {COMPUTE_UNITS})")
+        raise InvalidOptionError(f"compute_unit: unknown {unknown} (known: {COMPUTE_UNIT_CHOICES})")
     # Comma-separated units are unordered: priority is always NPU, GPU, CPU.
     return [b for unit, b in _UNIT_BACKENDS.items() if unit in units or "all" in units]
 
@@ -259,268 +234,3 @@ def htp_device_options(
     if fp16_asked:
         raise InvalidOptionError("default_graph_htp_precision=FLOAT16 needs the device soc_model")
     return device, FP16_WITHOUT_SOC
-
-
-# --------------------------------------------------------------------------------------
-# --qnn_options -> QNN EP provider options
-# --------------------------------------------------------------------------------------
-
-
-class OptionKind(Enum):
-    """Where a ``--qnn_options`` sub-option goes on the ONNX Runtime QNN EP path."""
-
-    PROVIDER = "provider"  # becomes a QNN EP provider option
-    IMPLICIT = "implicit"  # accepted: the QNN EP always behaves this way
-    CONTEXT_BINARY = "context_binary"  # applied when loading a .bin (graph selection)
-    NO_EQUIVALENT = "no_equivalent"  # the QNN EP has no knob: recorded as a warning
-
-
-def _text(value: SubValue) -> str:
-    """Numbers as written; name lists comma separated."""
-    return ",".join(value) if isinstance(value, tuple) else str(value)
-
-
-def _lower(value: SubValue) -> str:
-    """The QNN EP spells the seed's upper-case enum names in lower case."""
-    return str(value).lower()
-
-
-def _enabled(value: SubValue) -> str:
-    """A choice whose only value switches the provider option on (FLOAT16 -> "1")."""
-    return "1"
-
-
-@dataclass(frozen=True)
-class QnnOptionRule:
-    """The QNN EP's half of one ``--qnn_options`` sub-option: how it lands on the EP.
-
-    The sub-option itself (allowed values, range, default) is
-    ``QNN_SUB_OPTIONS[name]``; values reach ``convert`` typed and already checked.
-    """
-
-    kind: OptionKind
-    provider_key: str = ""
-    convert: Callable[[SubValue], str] = _text
-    note: str = ""  # why there is no equivalent, or how it applies implicitly
-    htp_only: bool = False
-
-
-_NO_EP_KNOB = "the ONNX Runtime QNN EP exposes no option for it"
-
-
-def _none(note: str = _NO_EP_KNOB) -> QnnOptionRule:
-    return QnnOptionRule(OptionKind.NO_EQUIVALENT, note=note)
-
-
-def _provider(key: str, convert: Callable[[SubValue], str], htp_only: bool) -> QnnOptionRule:
-    return QnnOptionRule(OptionKind.PROVIDER, key, convert, htp_only=htp_only)
-
-
-#: Every sub-option of the shared "Qualcomm AI Engine Direct Options" table, in its order.
-#: Provider option names come from the QNN EP source (onnxruntime-qnn, qnn_ep.cc).
-QNN_OPTIONS: dict[str, QnnOptionRule] = {
-    "context_async_execution_queue_depth_numeric": _none("ORT executes QNN graphs synchronously"),
-    "context_enable_graphs": QnnOptionRule(
-        OptionKind.CONTEXT_BINARY, note="selects graphs of a .bin"
-    ),
-    "context_error_reporting_options_level": _none(),
-    "context_error_reporting_options_storage_limit": _none(),
-    "context_memory_limit_hint": _none(),
-    "context_priority": _provider("qnn_context_priority", _lower, htp_only=False),
-    "context_gpu_performance_hint": _none(),
-    "context_gpu_use_gl_buffers": _none(),
-    "context_htp_performance_mode": _provider("htp_performance_mode", _lower, htp_only=True),
-    "default_graph_priority": _none("the QNN EP sets context priority only (context_priority)"),
-    "default_graph_gpu_precision": _none(),
-    "default_graph_gpu_disable_memory_optimizations": _none(),
-    "default_graph_gpu_disable_node_optimizations": _none(),
-    "default_graph_gpu_disable_queue_recording": _none(),
-    "default_graph_htp_disable_fold_relu_activation_into_conv": _none(),
-    "default_graph_htp_num_hvx_threads": _none(),
-    "default_graph_htp_optimization_type": QnnOptionRule(
-        OptionKind.IMPLICIT,
-        note="the QNN EP always uses FINALIZE_OPTIMIZATION_FLAG",
-        htp_only=True,
-    ),
-    "default_graph_htp_optimization_value": _provider(
-        "htp_graph_finalization_optimization_mode", _text, htp_only=True
-    ),
-    "default_graph_htp_precision": _provider("enable_htp_fp16_precision", _enabled, htp_only=True),
-    "default_graph_htp_disable_short_depth_conv_on_hmx": _none(),
-    # 0 ("use the maximum") is handled in _apply_rule: the EP treats 0 as "not set".
-    "default_graph_htp_vtcm_size": _provider("vtcm_mb", _text, htp_only=True),
-}
-
-
-@dataclass
-class QnnOptionPlan:
-    """Result of mapping ``--qnn_options`` for one QNN backend (or none)."""
-
-    provider_options: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    settings: dict[str, str] = field(default_factory=dict)  # implicit ones, for the record
-    enable_graphs: tuple[str, ...] = ()
-
-
-# The seed documents BURST as the default HTP performance mode; the QNN EP's own
-# default differs, and a lab must measure at the documented setting unless told
-# otherwise. (Other defaults are left to the EP: VTCM, for one, is fixed when a
-# context binary is compiled.)
-_SEED_DEFAULTS_APPLIED = ("context_htp_performance_mode",)
-
-
-def _seed_defaults(options: dict[str, str], backend: QnnBackend | None) -> dict[str, str]:
-    if backend is None or backend.key != "htp":
-        return {}
-    return {
-        key: str(QNN_SUB_OPTIONS[key].default)
-        for key in _SEED_DEFAULTS_APPLIED
-        if key not in options and QNN_SUB_OPTIONS[key].default is not None
-    }
-
-
-def map_qnn_options(options: dict[str, str], backend: QnnBackend | None) -> QnnOptionPlan:
-    """Map ``--qnn_options`` onto QNN EP provider options for ``backend``.
-
-    Values are checked against the shared table even when they end up unused. A
-    sub-option with no equivalent on this path becomes a warning that names it;
-    nothing is dropped silently.
-
-    Raises:
-        InvalidOptionError: unknown sub-option, or a value outside its allowed set.
-        AgentError: a shared sub-option without a rule here (our bug; a test guards it).
-    """
-    options = {**_seed_defaults(options, backend), **options}
-    try:
-        values = parse_wire_options(QNN_SUB_OPTIONS, options, "--qnn_options")
-    except ValueError as exc:
-        raise InvalidOptionError(str(exc)) from exc
-    plan = QnnOptionPlan()
-    for key, value in values.items():
-        rule = QNN_OPTIONS.get(key)
-        if rule is None:
-            raise AgentError(f"qnn_options {key}: no QNN EP rule for this sub-option")
-        _apply_rule(plan, key, options[key], value, rule, backend)
-    return plan
-
-
-def _apply_rule(
-    plan: QnnOptionPlan,
-    key: str,
-    text: str,
-    value: SubValue,
-    rule: QnnOptionRule,
-    backend: QnnBackend | None,
-) -> None:
-    """Add sub-option ``key`` (received as ``text``, typed ``value``) to ``plan``."""
-    label = f"qnn_options {key}={text}"
-    converted = rule.convert(value)
-    if rule.kind is OptionKind.NO_EQUIVALENT:
-        plan.warnings.append(f"{label} not applied: {rule.note}")
-    elif rule.kind is OptionKind.CONTEXT_BINARY:
-        plan.enable_graphs = value if isinstance(value, tuple) else (converted,)
-    elif backend is None:
-        plan.warnings.append(f"{label} not applied: no QNN backend in use (CPU only)")
-    elif rule.htp_only and backend is not HTP:
-        plan.warnings.append(f"{label} not applied: HTP only, QNN backend in use is {backend.key}")
-    elif rule.kind is OptionKind.IMPLICIT:
-        plan.settings[key] = f"{converted} ({rule.note})"
-    elif rule.provider_key == "vtcm_mb" and converted == "0":
-        plan.warnings.append(
-            f"{label} not applied: the QNN EP cannot request the maximum VTCM (it reads 0 as "
-            "'unset'), so the backend's default VTCM size applies"
-        )
-    else:
-        plan.provider_options[rule.provider_key] = converted
-
-
-# --------------------------------------------------------------------------------------
-# QNN profiling CSV (provider options profiling_level=detailed, profiling_file_path=...)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QnnOpSample:
-    """One op of one QNN graph execution, as the backend reported it."""
-
-    name: str
-    type: str
-    cycles: int | None
-    time_us: float | None
-
-
-@dataclass
-class QnnExecution:
-    """One QNN graph execution from the profiling CSV."""
-
-    ops: list[QnnOpSample] = field(default_factory=list)
-    accelerator_cycles: int | None = None
-    accelerator_us: float | None = None
-    execute_us: float | None = None
-
-
-_ACCEL_CYCLES = "Accelerator (execute) time (cycles)"
-_ACCEL_TIME = "Accelerator (execute) time"
-_EXECUTE_TIME = "QNN (execute) time"
-
-
-def parse_qnn_profile_csv(path: Path) -> list[QnnExecution]:
-    """Split a QNN profiling CSV into graph executions (finalize rows are dropped).
-
-    A block of rows belongs to one execution and ends with the ``QNN (execute) time``
-    row; ``NODE`` rows inside it are the per-op samples.
-    """
-    executions: list[QnnExecution] = []
-    current = QnnExecution()
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            identifier = (row.get("Event Identifier") or "").strip()
-            if (row.get("Message") or "").strip() == "NODE":
-                current.ops.append(_op_sample(identifier, row))
-            elif identifier == _ACCEL_CYCLES:
-                current.accelerator_cycles = int(float(row["Time"]))
-            elif identifier == _ACCEL_TIME:
-                current.accelerator_us = _microseconds(row)
-            elif identifier == _EXECUTE_TIME:
-                current.execute_us = _microseconds(row)
-                executions.append(current)
-                current = QnnExecution()
-    return executions
-
-
-_TO_MICROSECONDS = {"NS": 1e-3, "US": 1.0, "MS": 1e3, "S": 1e6}
-
-
-def _microseconds(row: dict[str, str]) -> float:
-    unit = (row.get("Unit of Measurement") or "US").strip().upper()
-    return float(row["Time"]) * _TO_MICROSECONDS.get(unit, 1.0)
-
-
-def _op_sample(identifier: str, row: dict[str, str]) -> QnnOpSample:
-    """``conv1_token_1:OpId_23 (cycles)`` -> name ``conv1_token_1``; ``Input OpId_2`` -> Input."""
-    label = identifier.removesuffix(" (cycles)").strip()
-    name, _, _ = label.partition(":OpId_")
-    kind = name.split(" ", 1)[0] if " OpId_" in name else ""
-    unit = (row.get("Unit of Measurement") or "").strip().upper()
-    if unit == "CYCLES":
-        return QnnOpSample(name, kind, int(float(row["Time"])), None)
-    return QnnOpSample(name, kind, None, _microseconds(row))
-
-
-def execution_layers(
-    execution: QnnExecution, compute_unit: str, op_types: dict[str, str]
-) -> list[LayerTiming]:
-    """Per-op ``LayerTiming`` rows of one QNN execution.
-
-    HTP reports cycles per op but time only for the whole graph, so an op's time is its
-    share of the accelerator execute time, in proportion to its cycles.
-    """
-    total = execution.accelerator_cycles or sum(op.cycles or 0 for op in execution.ops)
-    layers = []
-    for op in execution.ops:
-        time_us = op.time_us
-        if time_us is None and op.cycles is not None and total and execution.accelerator_us:
-            time_us = execution.accelerator_us * op.cycles / total
-        op_type = op_types.get(op.name) or op.type or "QNN"
-        layers.append(LayerTiming(op.name, op_type, compute_unit, time_us or 0.0, op.cycles))
-    return layers

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 _JOB_OPTION_FLAGS = ("--options",)
 
 
-def _join_option_values(argv: list[str]) -> list[str]:
+def join_option_values(argv: list[str]) -> list[str]:
     """``--options "--dequantize_outputs"``: argparse would take the value for an option
     of its own; the job options always start with "--", so bind them with "="."""
     joined: list[str] = []
@@ -78,7 +78,7 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``devicelab`` with ``argv`` (default: the process's); the exit code."""
-    args = build_parser().parse_args(_join_option_values(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(join_option_values(sys.argv[1:] if argv is None else argv))
     if args.store:  # as the variable would be (a daemon started from here inherits it)
         os.environ["DEVICELAB_STORE"] = args.store
     if getattr(args, "simulate", False):

@@ -72,16 +72,18 @@ def _ort_quantization() -> Any:
     return quantization
 
 
-def _quant_type(quantization: Any, scheme: QuantScheme, member: str) -> Any:
-    quant_type = getattr(quantization.QuantType, member, None)
-    if quant_type is None:
+def quant_type(quantization: Any, scheme: QuantScheme, member: str) -> Any:
+    """``quantization.QuantType.<member>``; a UserError naming the scheme when this
+    onnxruntime lacks it."""
+    found = getattr(quantization.QuantType, member, None)
+    if found is None:
         import onnxruntime
 
         raise UserError(
             f"--quantize_full_type {scheme.name} needs QuantType.{member} in "
             f"onnxruntime.quantization, which onnxruntime {onnxruntime.__version__} lacks"
         )
-    return quant_type
+    return found
 
 
 class _Feeds:
@@ -216,8 +218,8 @@ def quantize(
         qnn_preprocess_model,
     )
 
-    activations = _quant_type(quantization, scheme, scheme.activations)
-    weights = _quant_type(quantization, scheme, scheme.weights)
+    activations = quant_type(quantization, scheme, scheme.activations)
+    weights = quant_type(quantization, scheme, scheme.weights)
     prepared = target.with_name(target.stem + ".preprocessed.onnx")
     with _quiet_ort_quantizer():
         model = str(prepared) if qnn_preprocess_model(str(source), str(prepared)) else str(source)

@@ -104,15 +104,15 @@ def write_conv_stack_tflite(
     from controller.samples import tflite_models as tfl
 
     kernels = kernels or {}
-    g = tfl._GraphBuilder(rng=np.random.default_rng(_SEED))
+    g = tfl.GraphBuilder(rng=np.random.default_rng(_SEED))
     shape = (1, size, size, channels)
     image = g.activation(tfl.INPUT_NAME, shape)
     x = image
     for i in range(depth):
-        x, shape = tfl._conv(g, x, shape, channels, kernel=kernels.get(i, 3), stride=1,
+        x, shape = tfl.add_conv(g, x, shape, channels, kernel=kernels.get(i, 3), stride=1,
                              name=f"conv{i}")  # fmt: skip
-    probs = tfl._head(g, x, shape)
+    probs = tfl.add_head(g, x, shape)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tfl._serialize(g, image, probs, "devicelab regression conv stack"))
+    path.write_bytes(tfl.serialize_model(g, image, probs, "devicelab regression conv stack"))
     return path

@@ -26,7 +26,7 @@ _SCHEMA_VERSION = 3
 
 
 @dataclass
-class _GraphBuilder:
+class GraphBuilder:
     """Accumulates tensors, buffers and operators of a single-subgraph model."""
 
     rng: np.random.Generator
@@ -81,8 +81,8 @@ class _GraphBuilder:
         return len(self.tensors) - 1
 
 
-def _conv(
-    g: _GraphBuilder,
+def add_conv(
+    g: GraphBuilder,
     x: int,
     shape: tuple[int, int, int, int],
     out_ch: int,
@@ -104,7 +104,7 @@ def _conv(
 
 
 def _depthwise(
-    g: _GraphBuilder, x: int, shape: tuple[int, int, int, int], stride: int, name: str
+    g: GraphBuilder, x: int, shape: tuple[int, int, int, int], stride: int, name: str
 ) -> tuple[int, tuple[int, int, int, int]]:
     """3x3 DEPTHWISE_CONV_2D (multiplier 1) with SAME padding and fused RELU."""
     n, h, w, c = shape
@@ -121,7 +121,7 @@ def _depthwise(
     return y, out_shape
 
 
-def _head(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int]) -> int:
+def add_head(g: GraphBuilder, x: int, shape: tuple[int, int, int, int]) -> int:
     """Global MEAN over H and W, FULLY_CONNECTED to the classes, SOFTMAX."""
     n, _, _, c = shape
     axes = g.constant("head/mean_axes", np.array([1, 2], dtype=np.int32))
@@ -159,7 +159,7 @@ def _head(g: _GraphBuilder, x: int, shape: tuple[int, int, int, int]) -> int:
     return probs
 
 
-def _serialize(g: _GraphBuilder, image: int, probs: int, description: str) -> bytes:
+def serialize_model(g: GraphBuilder, image: int, probs: int, description: str) -> bytes:
     """Pack the graph into a TFLite flatbuffer with a ``serving_default`` signature."""
     subgraph = schema.SubGraphT()
     subgraph.name = "main"
@@ -217,15 +217,15 @@ def write_cnn_tflite(
     Returns:
         ``path``, for chaining.
     """
-    g = _GraphBuilder(rng=np.random.default_rng(seed))
+    g = GraphBuilder(rng=np.random.default_rng(seed))
     shape = (1, input_size, input_size, 3)
     image = g.activation(INPUT_NAME, shape)
-    x, shape = _conv(g, image, shape, stem_channels, kernel=3, stride=1, name="stem")
+    x, shape = add_conv(g, image, shape, stem_channels, kernel=3, stride=1, name="stem")
     for i, channels in enumerate(block_channels):
         x, shape = _depthwise(g, x, shape, stride=1 if i == 0 else 2, name=f"block{i}/dw")
-        x, shape = _conv(g, x, shape, channels, kernel=1, stride=1, name=f"block{i}/pw")
-    probs = _head(g, x, shape)
-    path.write_bytes(_serialize(g, image, probs, f"devicelab sample cnn (seed {seed})"))
+        x, shape = add_conv(g, x, shape, channels, kernel=1, stride=1, name=f"block{i}/pw")
+    probs = add_head(g, x, shape)
+    path.write_bytes(serialize_model(g, image, probs, f"devicelab sample cnn (seed {seed})"))
     return path
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 import controller as hub
-from controller.api import _store
+from controller.api import current_store
 from controller.cli import main
 from controller.device_states import DeviceState
 from controller.jobs import JobState
@@ -103,17 +103,17 @@ def _wait_until(predicate: Callable[[], Any], what: str, timeout_sec: float = WA
 
 
 def _state(serial: str) -> DeviceState:
-    return _store().device_status(serial).state
+    return current_store().device_status(serial).state
 
 
 def _path(serial: str) -> list[str]:
     """The states a device went through, from its stored transitions."""
-    transitions = _store().device_transitions(serial, limit=100)
+    transitions = current_store().device_transitions(serial, limit=100)
     return [t.from_state.value for t in transitions[:1]] + [t.to_state.value for t in transitions]
 
 
 def _serial_running(job: hub.Job) -> str:
-    serial = _store().get_job(job.job_id).device_serial
+    serial = current_store().get_job(job.job_id).device_serial
     assert serial is not None
     return serial
 
@@ -124,7 +124,7 @@ def _strike_in_the_loop(strike: Callable[[str], None]) -> tuple[Any, list[str]]:
 
     def listener(job: Any, event: Any) -> None:
         if event.WhichOneof("event") == "iterations" and not struck:
-            struck.append(_store().get_job(job.id).device_serial)
+            struck.append(current_store().get_job(job.id).device_serial)
             strike(struck[0])
 
     return listener, struck
@@ -149,7 +149,7 @@ def test_a_phone_unplugged_mid_job_has_the_job_retried_on_the_other_phone(
     assert status.success, status.message
     unplugged = struck[0]
     (other,) = set(phones) - {unplugged}
-    record = _store().get_job(job.job_id)
+    record = current_store().get_job(job.job_id)
     assert [r["device"] for r in record.retries] == [unplugged]
     assert unplugged in record.retries[0]["reason"]
     result = job.download_profile()["devicelab"]
@@ -189,13 +189,13 @@ def test_the_same_phone_takes_its_job_back_once_replugged(
                                  listener=listener)  # fmt: skip
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.success, status.message
-    record = _store().get_job(job.job_id)
+    record = current_store().get_job(job.job_id)
     assert [r["device"] for r in record.retries] == [phone.serial] == [record.device_serial]
     assert record.attempt == 2
     assert _path(phone.serial) == ["available", "suspect", "recovering", "available"]
-    recovered = _store().device_transitions(phone.serial)[-1]
+    recovered = current_store().device_transitions(phone.serial)[-1]
     assert recovered.reason.startswith("recovered: ")
-    assert _store().device_transitions(phone.serial)[0].job_id == job.job_id
+    assert current_store().device_transitions(phone.serial)[0].job_id == job.job_id
 
 
 # --- a model's own failure ----------------------------------------------------------------
@@ -205,14 +205,14 @@ def test_a_corrupt_model_fails_once_and_its_device_stays_available(tmp_path: Pat
     """The model's reason: not retried, and no device is held against it."""
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(b"\x1c\0\0\0TFL3" + b"\x01" * 4096)  # passes the host's type check
-    before = len(_store().device_transitions("local", limit=1000))
+    before = len(current_store().device_transitions("local", limit=1000))
     job = hub.submit_profile_job(corrupt, None, options=QUICK)
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.failure and "not a valid Flatbuffer" in status.message
-    record = _store().get_job(job.job_id)
+    record = current_store().get_job(job.job_id)
     assert record.retries == [] and record.attempt == 1
     assert _state("local") is DeviceState.AVAILABLE
-    assert len(_store().device_transitions("local", limit=1000)) == before
+    assert len(current_store().device_transitions("local", limit=1000)) == before
 
 
 # --- a phone that will not come back --------------------------------------------------------
@@ -239,9 +239,9 @@ def test_a_phone_that_fails_every_recovery_is_quarantined_and_its_jobs_go_elsewh
     assert status.success, status.message
     bad = struck[0]
     (good,) = set(phones) - {bad}
-    assert [r["device"] for r in _store().get_job(job.job_id).retries] == [bad]
+    assert [r["device"] for r in current_store().get_job(job.job_id).retries] == [bad]
     quarantined = _wait_until(
-        lambda: (s := _store().device_status(bad)).state is DeviceState.QUARANTINED and s,
+        lambda: (s := current_store().device_status(bad)).state is DeviceState.QUARANTINED and s,
         "the phone to be quarantined",
     )
     assert quarantined.reason.startswith("2 recoveries failed; last: agent: ")
@@ -289,13 +289,15 @@ def test_a_drained_or_hot_phone_rests_and_its_job_waits_then_runs(
 ) -> None:
     phone.set_prop(prop, bad)
     _wait_until(lambda: _state(phone.serial) is DeviceState.RESTING, "the phone to rest")
-    assert _store().device_status(phone.serial).reason == why
+    assert current_store().device_status(phone.serial).reason == why
     job = hub.submit_profile_job(models_dir / "tiny_cnn.onnx", S23, options=QUICK)
     time.sleep(1.5)  # five health readings: still resting, the job held
-    record = _store().get_job(job.job_id)
+    record = current_store().get_job(job.job_id)
     assert record.state is JobState.CREATED, record.message  # held, not failed
     phone.set_prop(prop, good)
     status = job.wait(JOB_TIMEOUT_SEC)
     assert status.success, status.message
     assert _path(phone.serial) == ["available", "resting", "available"]
-    assert _store().device_transitions(phone.serial)[-1].reason.startswith("rested: battery ")
+    assert (
+        current_store().device_transitions(phone.serial)[-1].reason.startswith("rested: battery ")
+    )

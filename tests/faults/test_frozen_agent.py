@@ -30,7 +30,7 @@ import controller as hub
 from agent.handshake import TOKEN_ENV, parse_ready_line
 from agent.isolation import JOB_PROCESS_NAME
 from controller.agent_client import AgentClient, Artifact
-from controller.api import _store
+from controller.api import current_store
 from controller.errors import InternalError
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
 from controller.phone_standin.device import StandinDevice
@@ -61,7 +61,7 @@ def _short_silence(monkeypatch: pytest.MonkeyPatch) -> None:
 def _submit_and_wait_for_the_loop(model: Path) -> hub.ProfileJob:
     job = hub.submit_profile_job(model, None, options=LONG_LOOP)
     deadline = time.monotonic() + JOB_TIMEOUT_SEC
-    while not any(e.kind == "iterations" for e in _store().events(job.job_id)):
+    while not any(e.kind == "iterations" for e in current_store().events(job.job_id)):
         assert not job.get_status().finished, job.get_status().message
         assert time.monotonic() < deadline, "the timed loop never started"
         time.sleep(0.02)
@@ -145,7 +145,7 @@ def test_a_frozen_agent_fails_the_job_and_serves_the_next_once_resumed(models_di
     assert next_job.wait(JOB_TIMEOUT_SEC).success
 
 
-def _local_agent() -> psutil.Process:
+def local_agent_process() -> psutil.Process:
     """The in-process worker's local agent (a job ran, so it is started)."""
     workdir = str(home_dir() / "local-agent")
     for process in psutil.Process().children(recursive=True):
@@ -158,7 +158,7 @@ def test_a_job_for_an_agent_frozen_before_it_fails_within_the_silence_limit(
     models_dir: Path,
 ) -> None:
     assert _quick_job(models_dir / "tiny_cnn.onnx").wait(JOB_TIMEOUT_SEC).success
-    agent = _local_agent()
+    agent = local_agent_process()
     with frozen(agent) as stopped_at:
         job = _quick_job(models_dir / "tiny_cnn.onnx")
         elapsed = _seconds_until_finished(job, stopped_at)

@@ -140,7 +140,7 @@ def test_a_job_whose_agent_was_killed_keeps_what_it_measured_and_reports_it_part
     # The failed run itself: with retries its job would run again once the agent is back.
     monkeypatch.setenv("DEVICELAB_DEVICE_RETRIES", "0")
     job = hub.submit_profile_job(models_dir / "tiny_cnn.onnx", options=LONG_RUN)
-    store = hub.api._store()
+    store = hub.api.current_store()
     _wait_for(lambda: _timed_events(store, job.job_id) >= 2, "timed iterations")
     for agent_process in _local_agents():
         agent_process.kill()

@@ -114,9 +114,9 @@ def test_a_script_ending_mid_job_hands_the_job_back_at_once(home: Path, models_d
     job_id = _submit(home, models_dir / "tiny_cnn.onnx", seconds=20)
     script = (
         "import time, controller as hub\n"
-        "from controller.api import _ensure_worker, _store\n"
-        "_ensure_worker()\n"  # this process's worker takes the queued job
-        f"while _store().get_job({job_id!r}).state.value != 'measuring performance':\n"
+        "from controller.api import current_store, default_lab\n"
+        "default_lab().ensure_worker()\n"  # this process's worker takes the queued job
+        f"while current_store().get_job({job_id!r}).state.value != 'measuring performance':\n"
         "    time.sleep(0.05)\n"
     )
     subprocess.run(
@@ -135,7 +135,8 @@ def test_sigterm_of_a_script_mid_job_hands_the_job_back(home: Path, models_dir: 
     store = Store(home / "store")
     job_id = _submit(home, models_dir / "tiny_cnn.onnx", seconds=20)
     script = (
-        "import time\nfrom controller.api import _ensure_worker\n_ensure_worker()\ntime.sleep(60)"
+        "import time\nfrom controller.api import default_lab\n"
+        "default_lab().ensure_worker()\ntime.sleep(60)"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", script], env=_env(home, DEVICELAB_WORKER="inprocess")
@@ -161,9 +162,7 @@ def _start_worker(home: Path) -> subprocess.Popen[str]:
     )
 
 
-def _worker_running_a_job(
-    home: Path, models_dir: Path
-) -> tuple[Store, str, subprocess.Popen[str]]:
+def _worker_running_a_job(home: Path, models_dir: Path) -> tuple[Store, str, subprocess.Popen[str]]:
     """A `devicelab worker` in the middle of a 20 s profile job."""
     store = Store(home / "store")
     job_id = _submit(home, models_dir / "tiny_cnn.onnx", seconds=20)

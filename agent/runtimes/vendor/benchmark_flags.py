@@ -22,15 +22,13 @@ from agent.errors import MissingLibraryError
 from agent.option_spec import SubValue
 from agent.option_tables import TFLITE_SUB_OPTIONS
 from agent.runtimes.base import RunConfig
+from agent.runtimes.libraries import Policy, find_library, searched
 from agent.runtimes.litert import plan_delegates
 from agent.runtimes.litert_delegates import (
     LIBRARIES,
     NNAPI_GPU_ACCELERATOR,
     GeneralOptions,
     delegate_options,
-    find_library,
-    library_search_dirs,
-    parse_tflite_options,
     resolve_threads,
     unused_option_warnings,
 )
@@ -78,7 +76,8 @@ def attempts(config: RunConfig) -> tuple[list[Attempt], list[str]]:
         InvalidOptionError: An unknown delegate, compute unit or sub-option value.
         MissingLibraryError: The first delegate's library is absent and fallback is off.
     """
-    general, user = parse_tflite_options(config.tflite_options)
+    user = config.tflite.values
+    general = GeneralOptions.from_values(user)
     plan = plan_delegates(config)
     threads = resolve_threads(general.number_of_threads)
     common = _general_flags(general, user, plan.xnnpack, threads)
@@ -123,10 +122,10 @@ def _delegate_flags(
 def _qnn_flags(
     name: str, user: Mapping[str, SubValue], general: GeneralOptions, config: RunConfig
 ) -> list[str]:
-    dirs = library_search_dirs(config.library_dirs)
-    library = find_library(LIBRARIES[name], dirs)
+    library = find_library(LIBRARIES[name], config.library_dirs, Policy.DEVICE)
     if library is None:
-        raise MissingLibraryError(f"{LIBRARIES[name]} not found (searched: {', '.join(dirs)})")
+        where = searched(config.library_dirs, Policy.DEVICE)
+        raise MissingLibraryError(f"{LIBRARIES[name]} not found (searched: {where})")
     options = delegate_options(name, user, general, config.htp_arch)
     text = ";".join(f"{key}:{value}" for key, value in options.items())
     return [f"--external_delegate_path={library}", f"--external_delegate_options={text}"]
@@ -157,7 +156,7 @@ def _nnapi_flags(name: str, user: Mapping[str, SubValue], general: GeneralOption
     partitions = int(str(_value(user, "nnapi_max_number_delegated_partitions")))
     flags = ["--use_nnapi=true", f"--nnapi_execution_preference={preference}"]
     flags += [f"--nnapi_allow_fp16={_b(bool(fp16))}"]
-    # The seed's "<= 0 means no limit" is the flag's 0.
+    # The documented "<= 0 means no limit" is the flag's 0.
     flags.append(f"--max_delegated_partitions={max(partitions, 0)}")
     if name == "nnapi-gpu":
         flags.append(f"--nnapi_accelerator_name={NNAPI_GPU_ACCELERATOR}")

@@ -14,8 +14,9 @@ from pathlib import Path
 from agent import events
 from agent.errors import InvalidModelError
 from agent.runtimes.base import RunConfig
+from agent.runtimes.libraries import Policy, find_library
 from agent.runtimes.litert import plan_delegates
-from agent.runtimes.litert_delegates import LIBRARIES, find_library, library_search_dirs
+from agent.runtimes.litert_delegates import LIBRARIES
 from agent.runtimes.vendor.benchmark_model import BENCHMARK_MODEL, find_benchmark_model
 from agent.runtimes.vendor.qnn_net_run import QNN_NET_RUN, find_qnn_tools
 from agent.runtimes.vendor.runners import BenchmarkModelRunner, QnnNetRunRunner, VendorRunner
@@ -42,9 +43,9 @@ def _wants_accelerator(config: RunConfig) -> bool:
 
 def _inprocess_qnn(config: RunConfig) -> bool:
     """Whether onnxruntime-qnn's HTP backend is there for the in-process QNN EP path."""
-    from agent.runtimes import qnn_ep  # no onnxruntime import: a file lookup only
-
-    return not on_android() and qnn_ep.find_library("libQnnHtp.so", config.library_dirs) is not None
+    if on_android():
+        return False
+    return find_library("libQnnHtp.so", config.library_dirs, Policy.QNN_EP) is not None
 
 
 def _inprocess_tflite_delegates(config: RunConfig) -> bool:
@@ -52,31 +53,32 @@ def _inprocess_tflite_delegates(config: RunConfig) -> bool:
     if on_android():
         return False
     wanted = plan_delegates(config).delegates
-    dirs = library_search_dirs(config.library_dirs)
-    return any(find_library(LIBRARIES[name], dirs) is not None for name in wanted)
+    dirs = config.library_dirs
+    return any(find_library(LIBRARIES[name], dirs, Policy.DEVICE) is not None for name in wanted)
 
 
 def vendor_tool_for(model_path: Path, config: RunConfig) -> str | None:
     """The vendor tool that should run this job, or None for the in-process runtimes.
 
-    * a QNN model library (``.so``): always ``qnn-net-run`` (nothing else loads it);
-    * a context binary (``.bin``) or ``.tflite`` asked for the NPU/GPU: the tool, but
-      only when the in-process runtimes cannot reach the accelerator here and the
-      tool is on the device.
+    * a QNN model library (``qnn_lib_aarch64_android``, ``.so``): always ``qnn-net-run``
+      (nothing else loads it);
+    * a context binary or a TFLite model asked for the NPU/GPU: the tool, but only when
+      the in-process runtimes cannot reach the accelerator here and the tool is on
+      the device.
 
     Example:
         vendor_tool_for(Path("model.so"), config)  # "qnn-net-run"
     """
-    suffix = model_path.suffix.lower()
-    if suffix == ".so":
+    model_type = config.model_type_of(model_path)
+    if model_type == "qnn_lib_aarch64_android":
         return QNN_NET_RUN
     if not _wants_accelerator(config) and not config.tflite_delegates:
         return None
-    if suffix == ".bin":
+    if model_type == "qnn_context_binary":
         if _inprocess_qnn(config) or find_qnn_tools(config.library_dirs) is None:
             return None
         return QNN_NET_RUN
-    if suffix == ".tflite":
+    if model_type == "tflite":
         if not plan_delegates(config).delegates or _inprocess_tflite_delegates(config):
             return None
         return BENCHMARK_MODEL if find_benchmark_model(config.library_dirs) else None
@@ -95,9 +97,9 @@ def make_runner(tool: str, model_path: Path, config: RunConfig) -> VendorRunner:
 def runs_within_budget(plan: ProfilePlan, one_run_us: float) -> int:
     """Timed runs to ask the tool for: the iteration cap, or what the budget predicts.
 
-    The tools cannot apply the seed's predictive stop themselves, so the count is
-    sized from the cold pass's single inference (one extra for the estimate's
-    error); ``trim_to_budget`` applies the exact rule to what was measured.
+    The tools cannot apply the documented predictive stop (``agent/session.should_stop``)
+    themselves, so the count is sized from the cold pass's single inference (one extra
+    for the estimate's error); ``trim_to_budget`` applies the exact rule to what was measured.
     """
     if one_run_us <= 0:
         return plan.max_iterations
@@ -106,7 +108,7 @@ def runs_within_budget(plan: ProfilePlan, one_run_us: float) -> int:
 
 
 def trim_to_budget(latencies_us: list[int], max_time_s: float) -> tuple[list[int], str]:
-    """The seed's predictive stop applied to measured runs, and the stop reason."""
+    """The documented predictive stop applied to measured runs, and the stop reason."""
     elapsed_us = 0
     for count, latency in enumerate(latencies_us):
         if should_stop(count, elapsed_us / 1e6, max_time_s):
@@ -148,7 +150,7 @@ def vendor_profile_job(
         profiled = runner.layers(plan.layer_profile_iterations, timeout_s)
         for index, (layers, wall_us) in enumerate(profiled.layers):
             yield events.LayerIteration(index, layers, wall_us)
-    yield events.Done(
+    yield events.Summary(
         iterations=len(latencies),
         stop_reason=stop_reason,
         loop_time_s=sum(latencies) / 1e6,  # the tool's own per-run times, not our clock

@@ -9,7 +9,7 @@ profile back through ``qnn-profile-viewer`` (``qnn_profile_viewer.py``).
 Where things are looked for, in order:
 * tools: the job's library dirs, ``$QNN_SDK_ROOT/bin/<target>``, ``PATH``;
 * backend libraries (``libQnnHtp.so``, ...): the job's library dirs,
-  ``$QNN_SDK_ROOT/lib/<target>``;
+  ``$QNN_SDK_ROOT/lib/<target>`` (``agent/runtimes/libraries.py``, ``Policy.QNN_SDK``);
 * the HTP skeleton for the DSP (``ADSP_LIBRARY_PATH``):
   ``$QNN_SDK_ROOT/lib/hexagon-v<htp_arch>/unsigned`` when the arch is known.
 
@@ -32,7 +32,8 @@ import numpy as np
 from agent.errors import AgentError, InvalidOptionError, MissingLibraryError
 from agent.inputs import make_feeds
 from agent.runtimes.base import RunConfig, TensorSpec
-from agent.runtimes.qnn_ep import QnnExecution
+from agent.runtimes.libraries import SDK_ENV, SDK_TARGETS, Policy, find_in, sdk_root, search_dirs
+from agent.runtimes.qnn_profile_csv import QnnExecution
 from agent.runtimes.vendor._process import ToolRun, run_tool, tool_env
 from agent.runtimes.vendor.qnn_options import NetRunPlan, graph_configs_for
 from agent.runtimes.vendor.qnn_profile_viewer import (
@@ -43,14 +44,6 @@ from agent.runtimes.vendor.qnn_profile_viewer import (
 )
 
 QNN_NET_RUN = "qnn-net-run"
-SDK_ENV = "QNN_SDK_ROOT"
-#: SDK target folders tried, phones first, then Snapdragon Linux boards, then a host.
-SDK_TARGETS = (
-    "aarch64-android",
-    "aarch64-oe-linux-gcc11.2",
-    "aarch64-ubuntu-gcc9.4",
-    "x86_64-linux-clang",
-)
 HTP_EXTENSIONS = "libQnnHtpNetRunExtensions.so"
 
 
@@ -80,27 +73,15 @@ class QnnTools:
 
     def library(self, name: str) -> Path | None:
         """The first ``lib_dirs/name`` that exists, or None."""
-        return next((d / name for d in self.lib_dirs if (d / name).is_file()), None)
-
-
-def _sdk_root() -> Path | None:
-    root = os.environ.get(SDK_ENV, "")
-    return Path(root) if root else None
+        return find_in(name, self.lib_dirs)
 
 
 def tool_dirs(library_dirs: Sequence[str]) -> list[Path]:
     """Directories searched for the QNN executables, in order, without repeats."""
-    root = _sdk_root()
+    root = sdk_root()
     sdk = [root / "bin" / target for target in SDK_TARGETS] if root else []
     path = [Path(d) for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     return list(dict.fromkeys([*(Path(d) for d in library_dirs), *sdk, *path]))
-
-
-def lib_dirs(library_dirs: Sequence[str]) -> list[Path]:
-    """Directories searched for QNN backend libraries, in order, without repeats."""
-    root = _sdk_root()
-    sdk = [root / "lib" / target for target in SDK_TARGETS] if root else []
-    return list(dict.fromkeys([*(Path(d) for d in library_dirs), *sdk]))
 
 
 def _find_executable(name: str, dirs: list[Path]) -> Path | None:
@@ -117,7 +98,8 @@ def find_qnn_tools(library_dirs: Sequence[str]) -> QnnTools | None:
     net_run, viewer = _find_executable(QNN_NET_RUN, dirs), _find_executable(VIEWER, dirs)
     if net_run is None or viewer is None:
         return None
-    return QnnTools(net_run, viewer, tuple(lib_dirs(library_dirs)), _sdk_root())
+    lib_dirs = tuple(search_dirs(library_dirs, Policy.QNN_SDK))
+    return QnnTools(net_run, viewer, lib_dirs, sdk_root())
 
 
 def require_qnn_tools(library_dirs: Sequence[str]) -> QnnTools:
@@ -154,7 +136,7 @@ def requested_backends(config: RunConfig) -> list[QnnBackendLib]:
 
 
 def input_specs(
-    model_path: Path, config: RunConfig, enable_graphs: Sequence[str]
+    model_path: Path, config: RunConfig, enable_graphs: Sequence[str], context_binary: bool
 ) -> list[TensorSpec]:
     """The inputs to feed, as float32 (qnn-net-run quantizes float inputs itself).
 
@@ -165,7 +147,7 @@ def input_specs(
     Raises:
         InvalidOptionError: No way to know the inputs' names and shapes.
     """
-    if model_path.suffix == ".bin":
+    if context_binary:
         specs = _context_binary_inputs(model_path, config, enable_graphs)
         if specs:
             return specs
@@ -273,13 +255,14 @@ class NetRun:
     perf_profile: str | None
     library_dirs: tuple[str, ...]
     htp_arch: str = ""
+    context_binary: bool = False  # a .bin (--retrieve_context), else a model library
 
     def argv(self, output_dir: Path, inferences: int, level: str) -> list[str]:
         """The qnn-net-run command line for ``inferences`` runs at profiling ``level``."""
         backend = self.tools.library(self.backend.library)
         if backend is None:
             raise MissingLibraryError(self.missing_backend())
-        model_flag = "--retrieve_context" if self.model_path.suffix == ".bin" else "--model"
+        model_flag = "--retrieve_context" if self.context_binary else "--model"
         argv = [str(self.tools.net_run), "--backend", str(backend)]
         argv += [model_flag, str(self.model_path), "--input_list", str(self.input_list)]
         argv += ["--output_dir", str(output_dir), "--num_inferences", str(inferences)]

@@ -2,9 +2,9 @@
 
 The sub-options themselves (allowed values, defaults) are declared once, in
 ``agent.option_tables``; this module holds only qnn-net-run's half, in the shape
-``agent/runtimes/qnn_ep.py`` uses for the ONNX Runtime path. qnn-net-run takes:
+``agent/runtimes/qnn_ep_options.py`` uses for the ONNX Runtime path. qnn-net-run takes:
 
-* ``--perf_profile <mode>`` (documented flag; the seed's HTP modes in lower case);
+* ``--perf_profile <mode>`` (documented flag; the documented HTP modes in lower case);
 * ``--config_file net_run.json`` whose ``context_configs`` / ``graph_configs``
   carry context and graph settings, and whose ``backend_extensions`` names the HTP
   extension library (``libQnnHtpNetRunExtensions.so``) and its own JSON
@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from agent.errors import AgentError, InvalidOptionError
-from agent.option_spec import SubValue, parse_wire_options
-from agent.option_tables import QNN_SUB_OPTIONS
+from agent.errors import AgentError
+from agent.option_spec import SubValue
+from agent.sub_options import SubOptions, with_htp_defaults
 
 
 class Target(Enum):
@@ -107,11 +107,6 @@ NET_RUN_OPTIONS: dict[str, NetRunRule] = {
     "default_graph_htp_vtcm_size": _htp("vtcm_mb"),
 }
 
-# The seed documents BURST as the default HTP performance mode; qnn-net-run's own
-# default differs, and the lab measures at the documented setting unless told
-# otherwise (the ONNX Runtime path does the same, qnn_ep._SEED_DEFAULTS_APPLIED).
-_SEED_DEFAULTS_APPLIED = ("context_htp_performance_mode",)
-
 
 @dataclass
 class NetRunPlan:
@@ -131,29 +126,25 @@ class NetRunPlan:
         return [str(name) for name in graphs] if isinstance(graphs, list) else []
 
 
-def plan_net_run_options(options: dict[str, str], backend: str, context_binary: bool) -> NetRunPlan:
-    """Map ``--qnn_options`` onto qnn-net-run for ``backend`` ("htp" or "gpu").
+def plan_net_run_options(qnn: SubOptions, backend: str, context_binary: bool) -> NetRunPlan:
+    """Map the job's ``--qnn_options`` (parsed once, ``agent/sub_options.py``) onto
+    qnn-net-run for ``backend`` ("htp" or "gpu").
 
-    Every value is checked against the shared table first; a sub-option with no
-    equivalent here becomes a warning naming it, never a silent drop.
+    On HTP the documented defaults the lab applies come first (``with_htp_defaults``,
+    shared with the ONNX Runtime path). A sub-option with no equivalent here becomes a
+    warning naming it, never a silent drop.
 
     Raises:
-        InvalidOptionError: Unknown sub-option, or a value outside its allowed set.
         AgentError: A shared sub-option without a rule here (a test guards it).
     """
     if backend == "htp":
-        defaults = {k: str(QNN_SUB_OPTIONS[k].default) for k in _SEED_DEFAULTS_APPLIED}
-        options = {**defaults, **options}
-    try:
-        values = parse_wire_options(QNN_SUB_OPTIONS, options, "--qnn_options")
-    except ValueError as exc:
-        raise InvalidOptionError(str(exc)) from exc
+        qnn = with_htp_defaults(qnn)
     plan = NetRunPlan()
-    for name, value in values.items():
+    for name, value in qnn.values.items():
         rule = NET_RUN_OPTIONS.get(name)
         if rule is None:
             raise AgentError(f"qnn_options {name}: no qnn-net-run rule for this sub-option")
-        _apply(plan, name, options[name], value, rule, (backend, context_binary))
+        _apply(plan, name, qnn.texts[name], value, rule, (backend, context_binary))
     return plan
 
 

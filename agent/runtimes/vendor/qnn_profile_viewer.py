@@ -13,7 +13,7 @@ Two of its outputs are read here:
   execution, in the same columns ONNX Runtime's QNN EP writes (``Msg Timestamp,
   Message, Time, Unit of Measurement, Timing Source, Event Level, Event
   Identifier``). Per-inference times and per-op cycles come from here, through
-  the parser the QNN EP path already uses (``qnn_ep.parse_qnn_profile_csv``).
+  the parser the QNN EP path already uses (``agent/runtimes/qnn_profile_csv.py``).
 
 Samples: ``tests/data/vendor_tools/`` (README there names each source).
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.runtimes.base import LayerTiming
-from agent.runtimes.qnn_ep import QnnExecution, execution_layers, parse_qnn_profile_csv
+from agent.runtimes.qnn_profile_csv import QnnExecution, execution_layers, parse_qnn_profile_csv
 
 VIEWER = "qnn-profile-viewer"
 #: Stages whose NetRun times add up to "loading the model" in qnn-net-run.
@@ -106,7 +106,7 @@ def parse_viewer_csv(path: Path) -> list[QnnExecution]:
     """Graph executions from the viewer's event CSV, in execution order.
 
     The viewer pads columns after commas on some versions; the rows are normalised
-    to the exact header ``qnn_ep.parse_qnn_profile_csv`` expects, so both paths share
+    to the exact header ``parse_qnn_profile_csv`` expects, so both paths share
     one parser.
     """
     with tempfile.TemporaryDirectory(prefix="qnn-viewer-csv-") as scratch:
@@ -127,5 +127,5 @@ def execution_latencies_us(executions: list[QnnExecution]) -> list[int]:
 
 
 def layers_of(execution: QnnExecution, compute_unit: str) -> list[LayerTiming]:
-    """Per-op rows of one execution; HTP time is apportioned by cycles (see qnn_ep)."""
+    """Per-op rows of one execution; HTP time is apportioned by cycles (``execution_layers``)."""
     return execution_layers(execution, compute_unit, {})

@@ -5,7 +5,7 @@ Each runner does three passes, each a fresh process of the tool:
 1. ``cold``: load and one inference. Gives the first (cold) load time and an
    estimate of one inference, used to size the timed pass to the time budget.
 2. ``timed``: warm load, warm-up and the timed runs, with no per-op profiling
-   (profilers change what they measure; DESIGN.md).
+   (profilers change what they measure: ``agent/session.py``).
 3. ``layers``: a few runs with per-op profiling, for the per-layer table only.
 """
 
@@ -18,7 +18,7 @@ from typing import Protocol
 from agent.errors import AgentError, DelegateError, MissingLibraryError
 from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
 from agent.runtimes.litert import check_model_file
-from agent.runtimes.litert_delegates import parse_tflite_options
+from agent.runtimes.litert_delegates import GeneralOptions
 from agent.runtimes.vendor import benchmark_flags, benchmark_model, qnn_net_run
 from agent.runtimes.vendor._process import ToolRun, run_tool, tool_env
 from agent.runtimes.vendor.benchmark_model import BenchmarkOutput, parse_benchmark_output
@@ -66,9 +66,11 @@ class QnnNetRunRunner:
         workdir = config.workdir / "qnn-net-run"
         workdir.mkdir(parents=True, exist_ok=True)
         backend, fallbacks = _first_backend(tools, config)
-        context_binary = model_path.suffix == ".bin"
-        plan = plan_net_run_options(config.qnn_options, backend.key, context_binary)
-        self.inputs = qnn_net_run.input_specs(model_path, config, plan.enable_graphs)
+        context_binary = config.model_type_of(model_path) == "qnn_context_binary"
+        plan = plan_net_run_options(config.qnn, backend.key, context_binary)
+        self.inputs = qnn_net_run.input_specs(
+            model_path, config, plan.enable_graphs, context_binary
+        )
         input_list = qnn_net_run.write_input_list(self.inputs, workdir, config)
         config_file, warnings = qnn_net_run.write_config_file(plan, tools, config, workdir)
         self.net_run = qnn_net_run.NetRun(
@@ -80,6 +82,7 @@ class QnnNetRunRunner:
             plan.perf_profile,
             config.library_dirs,
             config.htp_arch,
+            context_binary,
         )
         settings = {**plan.settings, "backend": backend.library, "latency_profiling": "basic"}
         if plan.perf_profile:
@@ -150,7 +153,7 @@ class BenchmarkModelRunner:
         self.model_path, self.config = model_path, config
         self.workdir = config.workdir / "benchmark_model"
         self.attempts, fallbacks = benchmark_flags.attempts(config)
-        general, _ = parse_tflite_options(config.tflite_options)
+        general = GeneralOptions.from_values(config.tflite.values)
         self.enable_fallback = general.enable_fallback
         self.inputs: list[TensorSpec] = []  # benchmark_model makes its own random inputs
         self.applied = AppliedConfig(

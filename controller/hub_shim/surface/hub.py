@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from controller import Client
+from controller.api import default_lab
+from controller.hub_shim.qnn_dlc import context_binary_options
 
 _global_client = Client()
 
@@ -25,7 +27,6 @@ get_frameworks = _global_client.get_frameworks
 upload_model = _global_client.upload_model
 get_models = _global_client.get_models
 get_model = _global_client.get_model
-submit_compile_job = _global_client.submit_compile_job
 submit_quantize_job = _global_client.submit_quantize_job
 submit_profile_job = _global_client.submit_profile_job
 submit_inference_job = _global_client.submit_inference_job
@@ -38,6 +39,32 @@ set_verbose = _global_client.set_verbose
 upload_dataset = _global_client.upload_dataset
 get_datasets = _global_client.get_datasets
 get_dataset = _global_client.get_dataset
+
+
+def submit_compile_job(
+    model: Any,
+    device: Any,
+    name: str | None = None,
+    input_specs: Any = None,
+    options: str = "",
+    single_compile: bool = True,
+    calibration_data: Any = None,
+    retry: bool = True,
+    project: Any = None,
+) -> Any:
+    """The client's ``submit_compile_job``; a ``qnn_dlc`` target compiles a context
+    binary instead (``controller/hub_shim/qnn_dlc.py`` says why), noted on the job."""
+    options, notes = context_binary_options(options)
+    return default_lab().submit_compile_job(
+        model,
+        device,
+        name,
+        input_specs,
+        options,
+        single_compile,
+        calibration_data,
+        notes=notes,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -78,8 +78,9 @@ def get_framework_list(config: Any = None) -> FrameworkList:
 
 def get_job_results(config: Any, job_id: str) -> JobResultView:
     """The tool versions job ``job_id`` ran (profile, inference) or compiled with."""
-    record = api._store().get_job(job_id)
-    result = api._store().get_result(job_id) or {}
+    store = api.current_store()
+    record = store.get_job(job_id)
+    result = store.get_result(job_id) or {}
     if record.kind == "compile":
         tools = [ToolVersion(n, v) for n, v in compile_tools(result)]
         return JobResultView(compile_job_result=_CompileResult(_Detail(tools)))
