@@ -39,8 +39,10 @@ class PingReply(_message.Message):
     def __init__(self, agent_version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ..., paths: _Optional[_Union[AgentPaths, _Mapping]] = ...) -> None: ...
 
 class DeviceInfoRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("library_dirs",)
+    LIBRARY_DIRS_FIELD_NUMBER: _ClassVar[int]
+    library_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, library_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RuntimeInfo(_message.Message):
     __slots__ = ("name", "version", "available", "accelerators", "backends", "detail")

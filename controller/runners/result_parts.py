@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from controller.devices import DeviceEntry
+from controller.devices.simulated import TWIN_OF_KEY, simulation_record
 from controller.liveness import find_stalls, stall_warning
 from controller.options import Options
 from controller.qairt import qairt_warning
 from controller.results import ProfileResultBuilder, npu_unused_warning
-from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import JobRecord, ModelRecord
 
 
