@@ -50,7 +50,12 @@ def infer_job(
     """Load once, run every sample, yield one result with all outputs."""
     model = runtime_for(model_path, config.model_type).load(model_path, config)
     try:
-        quantization = model.output_quantization() if config.dequantize_outputs else {}
+        # The runtime's own parameters win over what the host read from the file.
+        quantization = (
+            {**config.output_quantization, **model.output_quantization()}
+            if config.dequantize_outputs
+            else {}
+        )
         if config.dequantize_outputs:
             model.applied.warnings.extend(_undequantizable(model.outputs, quantization))
         outputs = []

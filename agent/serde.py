@@ -42,6 +42,9 @@ def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str
         vtcm_mb=options.vtcm_mb,
         library_dirs=tuple(options.library_dirs),
         dequantize_outputs=options.dequantize_outputs,
+        output_quantization={
+            name: (q.scale, q.zero_point) for name, q in options.output_quantization.items()
+        },
     )
 
 

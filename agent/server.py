@@ -87,7 +87,7 @@ class AgentServicer(pb_grpc.AgentServicer):
                 backends=info.backends,
                 detail=info.detail,
             )
-            for info in all_runtime_info()
+            for info in all_runtime_info(tuple(request.library_dirs))
         ]
         uname = platform.uname()
         return pb.DeviceInfo(

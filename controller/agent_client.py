@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,7 @@ class AgentClient:
             ],
         )
         self._stub = pb_grpc.AgentStub(self._channel)
-        self._device_info: pb.DeviceInfo | None = None
+        self._device_info: dict[tuple[str, ...], pb.DeviceInfo] = {}
 
     def close(self) -> None:
         self._channel.close()
@@ -110,15 +110,21 @@ class AgentClient:
         with grpc_errors(self.device):
             return self._stub.Ping(pb.PingRequest(), timeout=timeout_sec, metadata=self._metadata)
 
-    def device_info(self, timeout_sec: float = DEVICE_INFO_TIMEOUT_SEC) -> pb.DeviceInfo:
-        """What the agent runs on and can run; asked once per client, since it does not
-        change while that agent runs (a restarted agent gets a new client)."""
-        if self._device_info is None:
+    def device_info(
+        self, library_dirs: Sequence[str] = (), timeout_sec: float = DEVICE_INFO_TIMEOUT_SEC
+    ) -> pb.DeviceInfo:
+        """What the agent runs on and can run, its runtimes looking in ``library_dirs``
+        first (a device profile's QNN folders); asked once per client and folders, since
+        it does not change while that agent runs (a restarted agent gets a new client)."""
+        key = tuple(library_dirs)
+        if key not in self._device_info:
             with grpc_errors(self.device):
-                self._device_info = self._stub.GetDeviceInfo(
-                    pb.DeviceInfoRequest(), timeout=timeout_sec, metadata=self._metadata
+                self._device_info[key] = self._stub.GetDeviceInfo(
+                    pb.DeviceInfoRequest(library_dirs=key),
+                    timeout=timeout_sec,
+                    metadata=self._metadata,
                 )
-        return self._device_info
+        return self._device_info[key]
 
     def has_artifact(self, sha256: str, timeout_sec: float | None = None) -> bool:
         """Whether the agent holds ``sha256``; a stat on the agent, so it gets no more

@@ -183,7 +183,7 @@ class RecoveryFailed:
 
 @dataclass(frozen=True)
 class HealthRead:
-    """A battery / temperature snapshot (``controller/device_health.py``)."""
+    """A battery / temperature snapshot (``controller/transports/health.py``)."""
 
     snapshot: dict[str, Any]
 

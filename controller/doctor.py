@@ -211,7 +211,7 @@ def agent_checks(entry: DeviceEntry) -> list[Check]:
     """Start (or attach to) the agent and list the runtimes and accelerators it loads."""
     try:
         client = entry.transport.connect()
-        info = client.device_info()
+        info = client.device_info(entry.library_dirs)
     except Error as exc:
         # A message's first line says what failed, the next ones how to fix it (e.g. the
         # managed runtime that cannot be built here: controller/transports/local_runtime.py).

@@ -17,7 +17,7 @@ from controller.devices import DeviceEntry
 
 def job_environment(entry: DeviceEntry, client: AgentClient) -> dict[str, Any]:
     """The ``devicelab.environment`` of a job run on ``entry`` through ``client``."""
-    info = client.device_info()
+    info = client.device_info(entry.library_dirs)
     device: dict[str, Any] = {"name": entry.name, "serial": entry.serial}
     if entry.profile is not None:
         device["soc"] = entry.profile.name

@@ -69,8 +69,9 @@ def local_frameworks(registry: DeviceRegistry) -> list[Framework]:
     from agent.runtimes.qnn_ep import qnn_versions
     from controller.transports.local_runtime import managed_qnn_versions
 
-    transport = registry.local().transport
-    info = transport.connect().device_info()
+    local = registry.local()
+    transport = local.transport
+    info = local.device_info()
     # The local agent runs on devicelab's managed runtime, whose onnxruntime-qnn says
     # its QNN SDK; or (DEVICELAB_LOCAL_RUNTIME=current) on this interpreter, whose
     # onnxruntime-qnn is the agent's.

@@ -46,8 +46,8 @@ from controller.job_status import JobType, QuantizeDtype, job_kinds, store_state
 from controller.lab_hosts import any_host_had, lab_devices
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
-from controller.model_io import check_inference_inputs, model_io
-from controller.options import default_compile_target, parse_options
+from controller.model_io import check_inference_inputs, model_io, quantize_float_inputs
+from controller.options import OPTIONS_SPEC_KEY, Options, default_compile_target, parse_options
 from controller.store import JobRecord, Store
 from controller.worker import Worker, run_before_sigterm, stale_after_sec
 
@@ -331,7 +331,7 @@ class Lab:
                 for d in device
             ]
             return [job for job in jobs if isinstance(job, ProfileJob)]
-        parse_options(options, job="profile", target_runtime=self._run_target(model))
+        parsed = parse_options(options, job="profile", target_runtime=self._run_target(model))
         specs = self._input_specs_spec(model, input_specs)  # a dynamic model needs them
         self._check_device(device)
         record = self.store.create_job(
@@ -340,7 +340,7 @@ class Lab:
             name=name,
             device_filter=self._device_filter(device),
             options=options if isinstance(options, str) else " ".join(options),
-            spec={"input_specs": specs},
+            spec={"input_specs": specs, OPTIONS_SPEC_KEY: parsed.to_spec()},
         )
         in_process = daemon.worker_mode() == "inprocess"  # before a worker can claim it:
         self._callbacks.attach(
@@ -374,14 +374,17 @@ class Lab:
             if not profile:
                 raise UserError("submit_inference_job needs inputs unless profile=True")
             return self.submit_profile_job(model, device, name, options, retry)
-        parse_options(options, job="inference", target_runtime=self._run_target(model))
+        parsed = parse_options(options, job="inference", target_runtime=self._run_target(model))
         self._check_device(device)
         dataset = inputs if isinstance(inputs, Dataset) else None
         data = dataset_entries(inputs)
         io = self._model_io(model)
+        notes: list[str] = []
         if io is not None:
+            data, notes = quantize_float_inputs(io[0], data)  # as the cloud takes them
             check_inference_inputs(io[0], data)
-        dataset = dataset or self.upload_dataset(data, name=f"inputs for {model.name}")
+        if dataset is None or notes:  # the samples the device runs are the ones stored
+            dataset = self.upload_dataset(data, name=f"inputs for {model.name}")
         record = self.store.create_job(
             "inference",
             model.model_id,
@@ -389,6 +392,7 @@ class Lab:
             dataset_id=dataset.dataset_id,
             device_filter=self._device_filter(device),
             options=options,
+            spec={OPTIONS_SPEC_KEY: parsed.to_spec()} | ({"notes": notes} if notes else {}),
         )
         return self.queued(InferenceJob, record)
 
@@ -429,7 +433,8 @@ class Lab:
                 for d in device
             ]
         check_not_qnn_dlc(options)  # Qualcomm's converter: say so before the option parser
-        target = self._compile_target(model, options)
+        parsed = self._compile_options(model, options)
+        target = parsed.target_runtime
         # Missing torch, converters or QNN SDK tools refuse the submit, not a later job.
         check_request(model.model_type.value, target, input_specs is not None)
         # Given specs fix every input's shape (the compiler's make_static); none: as declared.
@@ -446,7 +451,11 @@ class Lab:
             device_filter=self._device_filter(device),  # the target; it runs on this host
             options=options,
             dataset_id=dataset.dataset_id if dataset else None,
-            spec={"input_specs": specs, "target_runtime": target}
+            spec={
+                "input_specs": specs,
+                "target_runtime": target,
+                OPTIONS_SPEC_KEY: parsed.to_spec(),
+            }
             | ({"notes": list(notes)} if notes else {}),
         )
         return self.queued(CompileJob, record)
@@ -488,8 +497,8 @@ class Lab:
                 for d in device
             ]
         check_not_qnn_dlc(compile_options)
-        target = self._compile_target(model, compile_options)
-        parse_options(profile_options, job="profile", target_runtime=target)
+        target = self._compile_options(model, compile_options).target_runtime
+        profiled = parse_options(profile_options, job="profile", target_runtime=target)
         self._check_device(device)
         compile_job = self.submit_compile_job(
             model, device, name, input_specs, compile_options, calibration_data=calibration_data
@@ -501,6 +510,7 @@ class Lab:
             options=profile_options,
             device_filter=self._device_filter(device),
             parent_job_id=compile_job.job_id,  # waits in the queue until it succeeded
+            spec={OPTIONS_SPEC_KEY: profiled.to_spec()},
         )
         return compile_job, self.queued(ProfileJob, record)
 
@@ -635,11 +645,11 @@ class Lab:
         return model.model_type.value
 
     @staticmethod
-    def _compile_target(model: Model, options: str) -> str:
-        """The compile's target runtime: the options', else the default for the model's
-        stored type (never from its name, which the user chose: ``name="My Model"``)."""
+    def _compile_options(model: Model, options: str) -> Options:
+        """The compile's options; their target runtime is the options', else the default
+        for the model's stored type (never from its name, which the user chose)."""
         from controller.compile import TORCH_SUFFIXES
 
         kind = model.model_type.value
         default = default_compile_target(TORCH_SUFFIXES.get(kind, f".{kind}"))
-        return parse_options(options, job="compile", target_runtime=default).target_runtime
+        return parse_options(options, job="compile", target_runtime=default)

@@ -17,8 +17,8 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from controller import settings
-from controller.device_attributes import matches
 from controller.devices import Device, DeviceEntry, DeviceRegistry, selects
+from controller.devices.filters import matches
 from controller.store import DeviceRecord, JobKind, Store
 
 log = logging.getLogger("devicelab.lab")

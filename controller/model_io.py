@@ -182,6 +182,42 @@ def model_io(path: Path, model_type: str | None = None) -> ModelIo | None:
     return reader(path) if reader else None
 
 
+def quantize_float_inputs(
+    specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]
+) -> tuple[dict[str, list[np.ndarray]], list[str]]:
+    """Float samples for a quantized input (an integer input with a per-tensor scale and
+    zero point: ``--quantize_io``) quantized as the model's own QuantizeLinear would,
+    ``q = clip(round(x / scale) + zero_point)``; every other input as given. Returns
+    the inputs and a note per input converted.
+
+    Programs written for the cloud send float samples to a model compiled with quantized
+    I/O and compare its (dequantized) outputs with the float model's: qai-hub-models'
+    export does (``qai_hub_models/utils/export/pipeline.py``, step 6).
+    """
+    converted = dict(inputs)
+    notes = []
+    for spec in specs:
+        samples = inputs.get(spec.name)
+        if not samples or spec.scale is None or spec.zero_point is None:
+            continue
+        if spec.dtype == "unknown" or np.dtype(spec.dtype).kind not in "iu":
+            continue
+        if not all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in samples):
+            continue
+        limits = np.iinfo(np.dtype(spec.dtype))
+        converted[spec.name] = [
+            np.clip(np.rint(a / spec.scale) + spec.zero_point, limits.min, limits.max).astype(
+                spec.dtype
+            )
+            for a in samples
+        ]
+        notes.append(
+            f"input '{spec.name}': {samples[0].dtype} samples quantized to {spec.dtype} "
+            f"(scale {spec.scale:g}, zero point {spec.zero_point:g})"
+        )
+    return converted, notes
+
+
 def check_inference_inputs(specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]) -> int:
     """Validate names, dtypes and shapes of inference inputs; return the sample count.
 

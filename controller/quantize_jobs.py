@@ -19,7 +19,7 @@ from controller.errors import UserError
 from controller.job_handles import QuantizeJob
 from controller.job_status import QuantizeDtype
 from controller.managed import Dataset, dataset_entries
-from controller.options import parse_options
+from controller.options import OPTIONS_SPEC_KEY, parse_options
 
 if TYPE_CHECKING:
     from controller.lab import Lab
@@ -91,13 +91,14 @@ def submit_quantize_job(
     if model.model_type.value != "onnx":
         raise UserError(f"{model.name}: a quantize job needs an ONNX model")
     job_options = f"--target_runtime onnx --quantize_full_type {full_type} {options}".strip()
-    parse_options(job_options, job="compile", target_runtime="onnx")
+    parsed = parse_options(job_options, job="compile", target_runtime="onnx")
     dataset = _calibration(lab, calibration_data, model.name)
     spec = {
         "job_type": "quantize",
         "target_runtime": "onnx",
         "weights_dtype": QuantizeDtype(weights_dtype).name,
         "activations_dtype": QuantizeDtype(activations_dtype).name,
+        OPTIONS_SPEC_KEY: parsed.to_spec(),
     }
     record = lab.queue_host_job(model, name, job_options, spec, dataset.dataset_id)
     return lab.queued(QuantizeJob, record)

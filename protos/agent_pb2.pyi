@@ -39,8 +39,10 @@ class PingReply(_message.Message):
     def __init__(self, agent_version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ..., paths: _Optional[_Union[AgentPaths, _Mapping]] = ...) -> None: ...
 
 class DeviceInfoRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("library_dirs",)
+    LIBRARY_DIRS_FIELD_NUMBER: _ClassVar[int]
+    library_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, library_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RuntimeInfo(_message.Message):
     __slots__ = ("name", "version", "available", "accelerators", "backends", "detail")
@@ -137,7 +139,7 @@ class InputSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class RunOptions(_message.Message):
-    __slots__ = ("compute_units", "tflite_delegates", "tflite_options", "qnn_options", "onnx_execution_providers", "input_specs", "soc_model", "htp_arch", "library_dirs", "dequantize_outputs", "htp_fp16", "vtcm_mb")
+    __slots__ = ("compute_units", "tflite_delegates", "tflite_options", "qnn_options", "onnx_execution_providers", "input_specs", "soc_model", "htp_arch", "library_dirs", "dequantize_outputs", "htp_fp16", "vtcm_mb", "output_quantization")
     class TfliteOptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -152,6 +154,13 @@ class RunOptions(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class OutputQuantizationEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Quantization
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Quantization, _Mapping]] = ...) -> None: ...
     COMPUTE_UNITS_FIELD_NUMBER: _ClassVar[int]
     TFLITE_DELEGATES_FIELD_NUMBER: _ClassVar[int]
     TFLITE_OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +173,7 @@ class RunOptions(_message.Message):
     DEQUANTIZE_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     HTP_FP16_FIELD_NUMBER: _ClassVar[int]
     VTCM_MB_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     compute_units: _containers.RepeatedScalarFieldContainer[str]
     tflite_delegates: _containers.RepeatedScalarFieldContainer[str]
     tflite_options: _containers.ScalarMap[str, str]
@@ -176,7 +186,16 @@ class RunOptions(_message.Message):
     dequantize_outputs: bool
     htp_fp16: str
     vtcm_mb: str
-    def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ..., htp_fp16: _Optional[str] = ..., vtcm_mb: _Optional[str] = ...) -> None: ...
+    output_quantization: _containers.MessageMap[str, Quantization]
+    def __init__(self, compute_units: _Optional[_Iterable[str]] = ..., tflite_delegates: _Optional[_Iterable[str]] = ..., tflite_options: _Optional[_Mapping[str, str]] = ..., qnn_options: _Optional[_Mapping[str, str]] = ..., onnx_execution_providers: _Optional[_Iterable[str]] = ..., input_specs: _Optional[_Iterable[_Union[InputSpec, _Mapping]]] = ..., soc_model: _Optional[str] = ..., htp_arch: _Optional[str] = ..., library_dirs: _Optional[_Iterable[str]] = ..., dequantize_outputs: _Optional[bool] = ..., htp_fp16: _Optional[str] = ..., vtcm_mb: _Optional[str] = ..., output_quantization: _Optional[_Mapping[str, Quantization]] = ...) -> None: ...
+
+class Quantization(_message.Message):
+    __slots__ = ("scale", "zero_point")
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    ZERO_POINT_FIELD_NUMBER: _ClassVar[int]
+    scale: float
+    zero_point: int
+    def __init__(self, scale: _Optional[float] = ..., zero_point: _Optional[int] = ...) -> None: ...
 
 class ProfileRequest(_message.Message):
     __slots__ = ("job_id", "artifact_sha256", "options", "max_iterations", "max_time_s", "warmup_iterations", "layer_profile_iterations", "model_filename", "heartbeat_s", "model_type")

@@ -205,3 +205,39 @@ def test_quantized_context_binary_outputs_are_dequantized_unless_asked_not_to(
     )
     assert raw.wait(TIMEOUT_SEC).success
     assert raw.download_output_data()["probs"][0].dtype == np.uint8
+
+    # Float samples, as cloud programs send them (qai-hub-models' export): quantized with
+    # the model's own input scale and zero point at submit, and the job says so.
+    from_float = hub.submit_inference_job(target, None, {"image": [image]})
+    assert from_float.wait(TIMEOUT_SEC).success
+    np.testing.assert_allclose(from_float.download_output_data()["probs"][0], expected, atol=0.03)
+    (note,) = hub.api.current_store().get_result(from_float.job_id)["devicelab"]["notes"]
+    assert note.startswith("input 'image': float32 samples quantized to uint8 (scale ")
+
+
+def test_a_quantized_io_onnx_model_takes_float_samples_and_gives_float_outputs(
+    models_dir: Path,
+) -> None:
+    """What qai-hub-models' quantized exports do: float samples in, outputs compared with
+    the float model's. The model's uint8 output is dequantized with the scale and zero
+    point the host reads from its last QuantizeLinear (ONNX Runtime does not expose it)."""
+    rng = np.random.default_rng(5)
+    image = rng.random((1, 3, 32, 32), dtype=np.float32)
+    compile_job = hub.submit_compile_job(
+        models_dir / "tiny_cnn.onnx",
+        hub.Device(),
+        options="--target_runtime onnx --quantize_full_type int8 --quantize_io",
+        calibration_data={
+            "image": [rng.random((1, 3, 32, 32), dtype=np.float32) for _ in range(8)]
+        },
+    )
+    target = compile_job.get_target_model()
+    assert target is not None, compile_job.get_status().message
+    job = hub.submit_inference_job(target, hub.Device("local"), {"image": [image]})
+    assert job.wait(TIMEOUT_SEC).success, job.get_status().message
+    probs = job.download_output_data()["probs"][0]
+    assert probs.dtype == np.float32
+    expected = ort.InferenceSession(str(models_dir / "tiny_cnn.onnx")).run(None, {"image": image})
+    np.testing.assert_allclose(probs, expected[0], atol=0.05)
+    applied = hub.api.current_store().get_result(job.job_id)["devicelab"]["applied"]
+    assert not applied.get("warnings")  # no "returned as is" for the uint8 output

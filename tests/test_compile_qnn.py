@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from agent.runtimes.base import RunConfig
 from agent.runtimes.onnx_runtime import OnnxRuntime
 from controller.compile import CompileResult, compile_model
-from controller.device_profiles import DeviceProfile, load_profiles
+from controller.devices.profiles import DeviceProfile, load_profiles
 from controller.errors import UserError
 from controller.options import parse_options
 from controller.samples.onnx_models import write_tiny_cnn_onnx

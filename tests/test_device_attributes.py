@@ -6,15 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.device_attributes import (
-    device_attributes,
-    is_android,
-    matches,
-    os_matches,
-    os_version,
-    validate_filter,
-)
-from controller.device_profiles import DeviceProfile, load_profiles, match_profile
+from controller.devices.attributes import device_attributes, is_android, os_version
+from controller.devices.filters import matches, os_matches, validate_filter
+from controller.devices.matching import match_profile
+from controller.devices.profiles import DeviceProfile, load_profiles
 from controller.errors import UserError
 
 

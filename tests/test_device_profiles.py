@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from controller.device_profiles import (
-    DT_COMPATIBLE_KEY,
+from controller.devices.matching import match_profile
+from controller.devices.profiles import (
     DeviceProfile,
     default_profiles_dir,
-    host_props,
     load_profile,
     load_profiles,
-    match_profile,
 )
 from controller.errors import UserError
+from controller.transports.props import DT_COMPATIBLE_KEY, host_props
 
 REQUIRED_PARTS = {
     "SM8350",

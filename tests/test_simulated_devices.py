@@ -17,11 +17,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 import controller as hub
 from controller.cli import main
-from controller.device_profiles import load_profiles
 from controller.devices import DeviceEntry
+from controller.devices.profiles import load_profiles
+from controller.devices.simulated import SIMULATE_ENV
 from controller.errors import UserError
-from controller.simulated import SIMULATE_ENV, SimulatedTransport
 from controller.transports.local import LocalTransport
+from controller.transports.simulated import SimulatedTransport
 
 JOB_TIMEOUT_SEC = 240
 SM8550_SIM = "Snapdragon 8 Gen 2 (simulated)"

@@ -20,6 +20,7 @@ import pytest
 from controller.devices import Device, DeviceRegistry
 from controller.options import OPTIONS_SPEC_KEY, parse_options
 from controller.store import JobRecord, Store
+from controller.transports.local import LocalDiscovery
 from controller.worker import Worker
 
 TIMEOUT_SEC = 120
@@ -29,7 +30,7 @@ TIMEOUT_SEC = 120
 def lab(tmp_path: Path) -> Iterator[tuple[Store, dict[str, Any]]]:
     """A private store with a running worker; and the device filter of this host."""
     store = Store(tmp_path / "store")
-    registry = DeviceRegistry(use_adb=False)
+    registry = DeviceRegistry(discoveries=[LocalDiscovery()])
     worker = Worker(store, registry).start()
     try:
         yield store, registry.job_filter(Device("local"))

@@ -27,8 +27,12 @@ _MODULES: dict[str, tuple[str, str]] = {
 
 
 @cache
-def get_runtime(name: str) -> Runtime:
-    """The runtime instance called ``name``; RuntimeUnavailableError if it cannot import."""
+def get_runtime(name: str, library_dirs: tuple[str, ...] = ()) -> Runtime:
+    """The runtime instance called ``name``; RuntimeUnavailableError if it cannot import.
+
+    ``library_dirs``: where its ``info()`` looks first for QNN and delegate libraries
+    (a device profile's folders, sent with ``GetDeviceInfo``); jobs carry their own.
+    """
     module_name, class_name = _MODULES[name]
     try:
         module = importlib.import_module(module_name)
@@ -36,7 +40,7 @@ def get_runtime(name: str) -> Runtime:
         raise RuntimeUnavailableError(
             f"runtime {name} is not installed on this device: {exc}"
         ) from exc
-    runtime: Runtime = getattr(module, class_name)()
+    runtime: Runtime = getattr(module, class_name)(library_dirs)
     return runtime
 
 
@@ -90,12 +94,13 @@ def runtime_for(model_path: Path, model_type: str = "") -> Runtime:
     return get_runtime(runtime_name_for(model_path, model_type))
 
 
-def all_runtime_info() -> list[RuntimeInfo]:
-    """What every registered runtime reports about itself on this device."""
+def all_runtime_info(library_dirs: tuple[str, ...] = ()) -> list[RuntimeInfo]:
+    """What every registered runtime reports about itself on this device, looking in
+    ``library_dirs`` first for the libraries of its accelerators."""
     infos = []
     for name in _MODULES:
         try:
-            infos.append(get_runtime(name).info())
+            infos.append(get_runtime(name, library_dirs).info())
         except RuntimeUnavailableError as exc:
             infos.append(RuntimeInfo(name=name, version="", available=False, detail=str(exc)))
     return infos

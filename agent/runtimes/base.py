@@ -84,6 +84,9 @@ class RunConfig:
     # Extra directories searched for delegate / backend libraries (libQnnTFLiteDelegate.so, ...).
     library_dirs: tuple[str, ...] = ()
     dequantize_outputs: bool = True
+    # (scale, zero_point) of quantized outputs, read on the host from the model file: used
+    # where the runtime does not know them (a QDQ ONNX model's last QuantizeLinear).
+    output_quantization: dict[str, tuple[float, int]] = field(default_factory=dict)
     # tflite_options / qnn_options, typed (read them as .tflite / .qnn). Init fields, so
     # that dataclasses.replace() hands them on instead of parsing the text again.
     _tflite: SubOptions = field(default_factory=SubOptions, repr=False, compare=False)

@@ -123,8 +123,9 @@ class OrtLoadedModel:
         return {spec.name: value for spec, value in zip(self.outputs, values, strict=True)}
 
     def output_quantization(self) -> dict[str, tuple[float, int]]:
-        """A bare context binary's quantized outputs, read from the binary; {} otherwise
-        (QDQ models dequantize inside the graph)."""
+        """A bare context binary's quantized outputs, read from the binary; {} otherwise:
+        a QDQ model's quantized outputs (``--quantize_io``) come from the host, which
+        reads the graph (``RunConfig.output_quantization``)."""
         return dict(self._quantization)
 
     def close(self) -> None:

@@ -19,9 +19,9 @@ import controller as hub
 from controller.cli import compile as compile_  # the module; not the builtin
 from controller.cli import devices, infer, jobs, models, profile, run, tools, worker
 from controller.cli._common import EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USER_ERROR
+from controller.devices.simulated import SIMULATE_ENV
 from controller.errors import Error, InternalError, UserError
 from controller.regress import cli as regress_cli
-from controller.simulated import SIMULATE_ENV
 from controller.web import cli as web_cli
 
 __all__ = ["EXIT_INTERNAL", "EXIT_JOB_FAILED", "EXIT_OK", "EXIT_USER_ERROR", "build_parser", "main"]

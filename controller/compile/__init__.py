@@ -24,7 +24,7 @@ Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> from controller.compile import compile_model
-    >>> from controller.device_profiles import load_profiles
+    >>> from controller.devices.profiles import load_profiles
     >>> from controller.options import parse_options
     >>> from controller.samples.onnx_models import write_tiny_cnn_onnx
     >>> work = Path(tempfile.mkdtemp())

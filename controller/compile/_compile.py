@@ -47,7 +47,7 @@ from controller.compile._source import (
     save_model,
     source_of_file,
 )
-from controller.device_profiles import DeviceProfile
+from controller.devices.profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
 from controller.qairt import version_matches

@@ -20,7 +20,7 @@ import onnx
 
 from agent.runtimes.qnn_ep import HTP
 from controller.compile import _runtime
-from controller.device_profiles import DeviceProfile
+from controller.devices.profiles import DeviceProfile
 from controller.errors import InternalError, UserError
 from controller.options import Options
 
@@ -33,7 +33,7 @@ class QnnTarget:
     """What the HTP backend is asked to build for: one SoC and the job's settings.
 
     Example:
-        >>> from controller.device_profiles import load_profiles
+        >>> from controller.devices.profiles import load_profiles
         >>> gen2 = next(p for p in load_profiles() if p.part_number == "SM8550")
         >>> target = QnnTarget(gen2, vtcm_mb=4, optimization_level=2, fp16=False)
         >>> target.provider_options()["soc_model"], target.label

@@ -1,7 +1,7 @@
 """Is a block fit to compare? Device health per block, and why a block is discarded.
 
 Every profile job records the device's health before and after it
-(``controller/device_health.py``: battery, temperatures, Android's thermal status,
+(``controller/transports/health.py``: battery, temperatures, Android's thermal status,
 CPU governors and clocks). A block measured while the device throttled says more
 about the phone's heat than about the model, so it is left out of the comparison,
 and the report says which block and why.

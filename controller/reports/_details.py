@@ -1,7 +1,7 @@
 """The report's reference sections: device health before/after, options requested/applied.
 
 Both show whatever the result holds and tolerate what it does not: health is
-best effort on the device (see ``controller.device_health``), and a cloud
+best effort on the device (see ``controller.transports.health``), and a cloud
 service result has no options record at all.
 
     >>> "Battery level" in health_section({"before": {"battery_level": 80}, "after": {}})

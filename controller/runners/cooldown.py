@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from controller import settings as lab_settings
-from controller.device_health import wait_until_cool
 from controller.transports.base import Transport
+from controller.transports.health import wait_until_cool
 
 
 def health_before(transport: Transport) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from agent import serde  # array <-> tensor conversion, shared with the agent
 from controller.devices import DeviceEntry
 from controller.environment import job_environment
 from controller.jobs import JobState
+from controller.model_io import model_io
 from controller.qairt import qairt_warning
 from controller.results import applied_to_dict
 from controller.runners.artifacts import model_artifact
@@ -26,13 +27,20 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     artifact = model_artifact(ctx.store, job.model_id)
     sha256 = entry.transport.push_artifact(client, artifact, ctx.upload_progress)
     job = ctx.move(job, JobState.RUNNING_INFERENCE)
+    model = ctx.store.get_model(job.model_id)
+    run_options = run_options_proto(options, job, entry.facts())
+    if options.dequantize_outputs:
+        for name, (scale, zero_point) in _output_quantization(ctx, model).items():
+            run_options.output_quantization[name].CopyFrom(
+                pb.Quantization(scale=scale, zero_point=zero_point)
+            )
     reply = client.infer(
         pb.InferRequest(
             job_id=job.id,
             artifact_sha256=sha256,
             model_filename=artifact.filename,
-            model_type=ctx.store.get_model(job.model_id).model_type,
-            options=run_options_proto(options, job, entry.facts()),
+            model_type=model.model_type,
+            options=run_options,
             samples=samples,
         )
     )
@@ -48,6 +56,8 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         {
             "devicelab": {
                 **({"warnings": [warning]} if warning else {}),
+                # What the submit did to the samples (float ones quantized for the model).
+                **({"notes": job.spec["notes"]} if job.spec.get("notes") else {}),
                 "job_id": job.id,
                 "device": entry.serial,
                 "samples": count,
@@ -61,6 +71,17 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         worker_id=ctx.worker_id,
     )
     ctx.move(job, JobState.SUCCESS)
+
+
+def _output_quantization(ctx: RunContext, model: Any) -> dict[str, tuple[float, int]]:
+    """(scale, zero_point) of the model's quantized outputs as this host reads the file
+    (``controller/model_io.py``); the agent uses them where its runtime cannot say."""
+    io = model_io(ctx.store.artifact_path(model.sha256), model.model_type)
+    return {
+        spec.name: (spec.scale, int(spec.zero_point))
+        for spec in (io[1] if io else [])
+        if spec.scale is not None and spec.zero_point is not None
+    }
 
 
 def _samples(ctx: RunContext, job: JobRecord) -> tuple[list[pb.Sample], int]:

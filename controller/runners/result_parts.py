@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from controller.devices import DeviceEntry
+from controller.devices.simulated import TWIN_OF_KEY, simulation_record
 from controller.liveness import find_stalls, stall_warning
 from controller.options import Options
 from controller.profile_result import ProfileResult, applied_to_dict
 from controller.qairt import qairt_warning
 from controller.results import npu_unused_warning
-from controller.simulated import TWIN_OF_KEY, simulation_record
 from controller.store import JobRecord, ModelRecord
 
 

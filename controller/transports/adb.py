@@ -33,13 +33,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agent.handshake import parse_ready_line
+from controller import settings
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback
-from controller.device_health import shell_snapshot
 from controller.errors import DeviceError, Error, InternalError, UserError
+from controller.transports.adb_host import device_serials
 from controller.transports.adb_probe import DeviceFacts, probe
 from controller.transports.adb_runtime import DevicePython, RuntimeDeployer, choose_python
 from controller.transports.adb_sync import SyncPushError, sync_push
+from controller.transports.base import FoundDevice
+from controller.transports.health import shell_snapshot
 
 log = logging.getLogger("devicelab.transport.adb")
 
@@ -117,6 +120,16 @@ class AdbDeviceConfig:
                 f"DEVICELAB_DEVICE_ROOT={self.root!r}: give an absolute device path without "
                 "spaces or shell metacharacters, e.g. /data/local/tmp/devicelab"
             )
+
+    @classmethod
+    def from_settings(cls) -> AdbDeviceConfig:
+        """The config ``DEVICELAB_DEVICE_PYTHON``, ``_ROOT``, ``_RUNTIME_QNN`` and ``_ENV`` say."""
+        return cls(
+            python=settings.text("DEVICELAB_DEVICE_PYTHON") or None,
+            root=settings.text("DEVICELAB_DEVICE_ROOT"),
+            qnn=settings.flag("DEVICELAB_DEVICE_RUNTIME_QNN"),
+            env=settings.words("DEVICELAB_DEVICE_ENV"),
+        )
 
 
 @contextlib.contextmanager
@@ -404,3 +417,35 @@ class AdbTransport:
         except InternalError:
             return False
         return True
+
+
+class AdbDiscovery:
+    """The adb server's devices in state ``device`` (phones, boards, the stand-in)."""
+
+    kind = "adb"
+
+    def __init__(self, config: AdbDeviceConfig | None = None) -> None:
+        self.config = config or AdbDeviceConfig.from_settings()
+
+    def list_serials(self) -> list[str] | None:
+        """Serials from the adb server on ``adb_server_port()``; [] when none listens,
+        None when the listing failed (the caller keeps the devices it knows)."""
+        try:
+            return device_serials(adb_server_port())  # never starts a server, unlike adbutils
+        except ConnectionRefusedError:  # no adb server: no adb devices
+            return []
+        except (OSError, ValueError) as exc:
+            log.warning("listing adb devices on port %s failed: %s", adb_server_port(), exc)
+            return None
+
+    def open(self, serial: str) -> FoundDevice:
+        """An ``AdbTransport`` to ``serial`` (no agent started yet) and its ``getprop``.
+
+        Raises:
+            DeviceError: the device cannot be read (adb lost it).
+        """
+        import adbutils
+
+        client = adbutils.AdbClient(host="127.0.0.1", port=adb_server_port())
+        transport = AdbTransport(client.device(serial), self.config)
+        return FoundDevice(serial, transport.getprop(), transport)

@@ -23,11 +23,13 @@ from typing import Any
 from agent.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import PING_TIMEOUT_SEC, AgentClient, Artifact, ProgressCallback
-from controller.device_health import local_snapshot
-from controller.errors import Error, InternalError
+from controller.errors import Error, InternalError, UserError
 from controller.settings import home_dir
 from controller.transports.adb_runtime import DevicePython
+from controller.transports.base import FoundDevice
+from controller.transports.health import local_snapshot
 from controller.transports.local_runtime import agent_environment, host_python
+from controller.transports.props import host_props
 
 log = logging.getLogger("devicelab.transport.local")
 
@@ -188,3 +190,19 @@ class LocalTransport:
         if self._process is not None and self._process.stdin is not None:
             self._process.stdin.close()
         self._process = None
+
+
+class LocalDiscovery:
+    """This host as the one device of the ``local`` kind: always there."""
+
+    kind = "local"
+
+    def list_serials(self) -> list[str]:
+        """``["local"]``: the host is reachable while this process runs."""
+        return [LOCAL_SERIAL]
+
+    def open(self, serial: str) -> FoundDevice:
+        """A ``LocalTransport`` (no agent started yet) and this host's props."""
+        if serial != LOCAL_SERIAL:
+            raise UserError(f"no local device {serial!r}: this host is {LOCAL_SERIAL!r}")
+        return FoundDevice(LOCAL_SERIAL, host_props(), LocalTransport())

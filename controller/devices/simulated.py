@@ -9,7 +9,8 @@ HTP becomes a device named ``"<SoC> (simulated)"`` with serial ``sim:<part numbe
 
 They all share the host's one agent: the agent runs every job in a fresh child
 process, so nothing of one SoC's simulation survives into the next job, and the
-devices differ only by the facts sent with each job (``DeviceEntry.facts``). Each
+devices differ only by the facts sent with each job (``DeviceEntry.facts``); each
+reaches the agent through a ``controller.transports.simulated.SimulatedTransport``. Each
 has its own serial, so the store's one-running-job-per-device holds per simulated
 SoC; the shared agent's job lock then runs them one after another, which also keeps
 one simulation from slowing another's timings.
@@ -27,10 +28,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from controller import settings
-from controller.agent_client import AgentClient, Artifact, ProgressCallback
-from controller.device_attributes import device_attributes
-from controller.device_profiles import DeviceProfile
-from controller.transports.base import Transport
+from controller.devices.attributes import device_attributes
+from controller.devices.profiles import DeviceProfile
 
 SIMULATE_ENV = "DEVICELAB_SIMULATE"
 SIMULATED_SERIAL_PREFIX = "sim:"
@@ -100,32 +99,3 @@ def simulation_record(profile: DeviceProfile, twin_of: dict[str, Any] | None) ->
     if twin_of:
         record["stands_in_for"] = twin_of
     return record
-
-
-class SimulatedTransport:
-    """One simulated SoC's view of the host's shared local transport (and agent)."""
-
-    def __init__(self, serial: str, host: Transport) -> None:
-        self.serial = serial
-        self._host = host
-
-    def connect(self) -> AgentClient:
-        return self._host.connect()
-
-    def close(self) -> None:
-        """Nothing of its own: the ``local`` device owns (and stops) the shared agent."""
-
-    def recover_agent(self) -> None:
-        """The shared agent: ping it, replaced if it does not answer."""
-        self._host.recover_agent()  # type: ignore[attr-defined]
-
-    def push_artifact(
-        self, client: AgentClient, artifact: Artifact, progress: ProgressCallback | None = None
-    ) -> str:
-        return self._host.push_artifact(client, artifact, progress)
-
-    def health(self) -> dict[str, Any]:
-        return self._host.health()
-
-    def describe(self) -> dict[str, Any]:
-        return {**self._host.describe(), "simulated": True}

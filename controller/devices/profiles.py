@@ -1,34 +1,14 @@
-"""SoC device profiles: load ``device_profiles/*.toml`` and match a device to one.
+"""SoC device profiles: load and validate ``device_profiles/*.toml``.
 
 A profile holds the per-SoC facts devicelab needs to run a model on the NPU
 (QNN ``soc_model`` id, HTP arch, VTCM, fp16 support, library directories) and
 the strings that identify the SoC on a device. The TOML schema is described in
-``device_profiles/README.md``; this module is its only reader.
-
-Matching reads a flat ``Mapping[str, str]`` of device properties that a
-transport collects. On Android these are ``getprop`` keys; Linux boards and the
-host add a few file-named keys (the key vocabulary is the ``*_KEY(S)`` constants
-below)::
-
-    ro.soc.manufacturer            "QTI" on Qualcomm (Android 12+)
-    ro.soc.model                   "SM8550"
-    ro.vendor.qti.soc_model        "SM8550"  (Qualcomm vendor property)
-    ro.vendor.qti.soc_name         "cape"    (tells taro-platform siblings apart)
-    ro.board.platform              "kalama"
-    ro.hardware                    "qcom" on most builds, the platform on some
-    ro.product.model               "SM-S911B"
-    /sys/devices/soc0/machine      "QCS6490" (Linux socinfo)
-    /proc/device-tree/compatible   NUL-separated, most specific first
-    platform.machine               "x86_64"  (the host, from platform.machine())
-
-A device that matches no profile is still usable on its CPU: ``match_profile``
-returns ``None`` and callers skip the NPU facts.
+``device_profiles/README.md``; this module is its only reader. Which profile a
+device's properties match is :mod:`controller.devices.matching`'s.
 """
 
 from __future__ import annotations
 
-import platform
-import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,20 +17,6 @@ from typing import Any, NoReturn
 
 from controller.errors import InternalError, UserError
 
-SOC_MANUFACTURER_KEY = "ro.soc.manufacturer"
-# Strongest evidence first: these name the exact SoC part.
-SOC_MODEL_KEYS = ("ro.soc.model", "ro.vendor.qti.soc_model", "/sys/devices/soc0/machine")
-# soc_name before board.platform: SM8475 and SM7475 report platform "taro" like
-# SM8450, and only ro.vendor.qti.soc_name ("cape", "ukee") separates them.
-PLATFORM_KEYS = ("ro.vendor.qti.soc_name", "ro.board.platform", "ro.hardware")
-DT_COMPATIBLE_KEY = "/proc/device-tree/compatible"
-PRODUCT_MODEL_KEY = "ro.product.model"
-MACHINE_KEY = "platform.machine"
-OS_RELEASE_ID_KEY = "os-release.ID"
-OS_RELEASE_VERSION_KEY = "os-release.VERSION_ID"
-
-# ro.soc.manufacturer values that mean Qualcomm ("QTI" is what ONNX Runtime's QNN EP checks).
-_QUALCOMM_MANUFACTURERS = frozenset({"qti", "qualcomm", "qcom"})
 # Form factors, as AI Hub spells its ``format:`` attribute values.
 FORMATS = frozenset({"phone", "tablet", "iot", "auto", "xr", "compute"})
 SCHEMA_VERSION = 1
@@ -147,7 +113,7 @@ class DeviceProfile:
 
     def phone(self, product_model: str) -> Phone | None:
         """The known product whose ``ro.product.model`` this is, if any."""
-        wanted = _norm_product(product_model)
+        wanted = normalise_product(product_model)
         return next((ph for ph in self.phones if wanted in ph.models), None)
 
     def is_verified(self, fact: str) -> bool:
@@ -160,7 +126,7 @@ class DeviceProfile:
 
 def default_profiles_dir() -> Path:
     """The ``device_profiles/`` directory at the top of the devicelab checkout."""
-    return Path(__file__).resolve().parent.parent / "device_profiles"
+    return Path(__file__).resolve().parents[2] / "device_profiles"
 
 
 def load_profiles(directory: Path | str | None = None) -> list[DeviceProfile]:
@@ -254,7 +220,7 @@ def _parse_identify(top: _Table) -> Identify:
         top.fail("identify", "a table", None)
     table.check_keys(_IDENTIFY_KEYS)
     identify = Identify(
-        soc_models=tuple(_norm_soc_model(v) for v in table.texts("soc_models")),
+        soc_models=tuple(normalise_soc_model(v) for v in table.texts("soc_models")),
         platforms=tuple(v.lower() for v in table.texts("platforms")),
         dt_compatible=tuple(v.lower() for v in table.texts("dt_compatible")),
         machines=tuple(v.lower() for v in table.texts("machines")),
@@ -268,7 +234,7 @@ def _parse_identify(top: _Table) -> Identify:
 
 def _parse_phone(table: _Table) -> Phone:
     table.check_keys(_PHONE_KEYS)
-    models = tuple(_norm_product(m) for m in table.texts("models"))
+    models = tuple(normalise_product(m) for m in table.texts("models"))
     if not models:
         table.fail("models", "a non-empty list of ro.product.model values", [])
     return Phone(
@@ -394,91 +360,11 @@ def _claims(profile: DeviceProfile) -> Iterable[tuple[str, str]]:
         yield "htp.soc_model", str(profile.soc_model)
 
 
-# --- matching --------------------------------------------------------------------------
-
-
-def match_profile(
-    props: Mapping[str, str], profiles: Iterable[DeviceProfile]
-) -> DeviceProfile | None:
-    """The profile of the SoC the device ``props`` describe, or ``None`` if unknown.
-
-    Evidence is read strongest first: the SoC part number (``ro.soc.model`` and
-    friends), the device-tree compatible list, the platform codename, the product
-    model, and last the host's machine name. A non-Qualcomm ``ro.soc.manufacturer``
-    (an Exynos Galaxy) matches nothing.
-
-    Example:
-        >>> profiles = load_profiles()
-        >>> match_profile({"ro.soc.model": "SM8550", "ro.soc.manufacturer": "QTI"}, profiles).name
-        'Snapdragon 8 Gen 2'
-        >>> match_profile({"ro.soc.manufacturer": "Samsung", "ro.soc.model": "s5e9945"}, profiles)
-    """
-    profiles = list(profiles)
-    manufacturer = props.get(SOC_MANUFACTURER_KEY, "").strip().lower()
-    if manufacturer and manufacturer not in _QUALCOMM_MANUFACTURERS:
-        return None
-    soc_model = _first_value(props, SOC_MODEL_KEYS)
-    if soc_model and (hit := _claimed_by(profiles, "soc_models", _norm_soc_model(soc_model))):
-        return hit
-    for compatible in _dt_compatible(props):
-        if hit := _claimed_by(profiles, "dt_compatible", compatible):
-            return hit
-    if soc_model:
-        # A part number we do not know must not fall back to the platform name:
-        # siblings share it (SM8635 runs on "pineapple" like SM8650, with another HTP).
-        return None
-    return _match_weak(props, profiles)
-
-
-def _match_weak(props: Mapping[str, str], profiles: list[DeviceProfile]) -> DeviceProfile | None:
-    """Match on the platform codename, the product model, then the host machine name."""
-    for key in PLATFORM_KEYS:
-        if hit := _claimed_by(profiles, "platforms", props.get(key, "").strip().lower()):
-            return hit
-    product = props.get(PRODUCT_MODEL_KEY, "")
-    if hit := next((p for p in profiles if product and p.phone(product)), None):
-        return hit
-    return _claimed_by(profiles, "machines", props.get(MACHINE_KEY, "").strip().lower())
-
-
-def _claimed_by(profiles: list[DeviceProfile], field: str, value: str) -> DeviceProfile | None:
-    """The profile whose ``identify.<field>`` lists ``value`` (uniqueness is checked at load)."""
-    if not value:
-        return None
-    return next((p for p in profiles if value in getattr(p.identify, field)), None)
-
-
-def _first_value(props: Mapping[str, str], keys: Iterable[str]) -> str:
-    return next((props[k].strip() for k in keys if props.get(k, "").strip()), "")
-
-
-def _dt_compatible(props: Mapping[str, str]) -> list[str]:
-    # The kernel file is NUL-separated; transports may hand it over joined by newlines.
-    raw = props.get(DT_COMPATIBLE_KEY, "")
-    return [c.lower() for c in re.split(r"[\x00\s]+", raw) if c]
-
-
-def _norm_soc_model(value: str) -> str:
+def normalise_soc_model(value: str) -> str:
     """``"sm8550-ab "`` -> ``"SM8550"``: bin suffixes do not change the HTP."""
     return value.strip().upper().split("-")[0]
 
 
-def _norm_product(value: str) -> str:
+def normalise_product(value: str) -> str:
+    """``ro.product.model`` as profiles store it: upper case, single spaces."""
     return " ".join(value.split()).upper()
-
-
-def host_props() -> dict[str, str]:
-    """The props of this host in the vocabulary above (for the local transport).
-
-    Example:
-        >>> host_props()["platform.machine"] in ("x86_64", "aarch64", "AMD64", "arm64")
-        True
-    """
-    props = {MACHINE_KEY: platform.machine()}
-    try:
-        release = platform.freedesktop_os_release()
-    except OSError:  # not a Linux with /etc/os-release: no OS version to report
-        return props
-    props[OS_RELEASE_ID_KEY] = release.get("ID", "")
-    props[OS_RELEASE_VERSION_KEY] = release.get("VERSION_ID", "")
-    return props
