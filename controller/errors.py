@@ -1,4 +1,4 @@
-"""Exceptions raised by the devicelab API (the seed service's names).
+"""Exceptions raised by the devicelab API (the cloud service's names).
 
     Error
     ├── UserError       something in the user's input caused the failure

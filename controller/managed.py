@@ -1,4 +1,4 @@
-"""Managed objects the API returns (the seed's "Managed objects"): models and datasets.
+"""Managed objects the API returns (the cloud service's "Managed objects"): models and datasets.
 
 They are handles over the store, so any process sharing the store sees the
 same objects. Users get them from the API (``upload_model``, ``get_dataset``...),

@@ -1,4 +1,4 @@
-"""The seed's Python API as a user's script: upload, submit, wait, download.
+"""The cloud service's Python API as a user's script: upload, submit, wait, download.
 
 Everything runs for real: the store on disk, this process's worker, the agent
 over gRPC, the runtimes, the QNN HTP simulator for the compiled binary.

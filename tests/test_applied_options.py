@@ -54,7 +54,7 @@ def units_by_type(result: dict[str, Any]) -> dict[str, set[str]]:
 def context_binary(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real QNN HTP context binary of the QDQ sample, from ORT's EP-context generation.
 
-    The seed offers no way to set the HTP performance mode of an ``.onnx`` job
+    The cloud service offers no way to set the HTP performance mode of an ``.onnx`` job
     (``--qnn_options`` is for QNN targets only), so a ``.bin`` carries that test.
     """
     import onnxruntime as ort
@@ -96,7 +96,7 @@ def test_tflite_xnnpack_on_runs_xnnpack_operators(models_dir: Path) -> None:
 
 
 def test_tflite_delegate_list_without_xnnpack_turns_it_off(models_dir: Path) -> None:
-    # The seed: delegates are used in the order given; a list without xnnpack leaves
+    # The cloud service: delegates are used in the order given; a list without xnnpack leaves
     # the builtin kernels once the (absent) GPU delegate falls back.
     result = profile(models_dir / "tiny_cnn.tflite", "--tflite_delegates gpu")
     done = applied(result)
@@ -181,7 +181,7 @@ def test_onnx_execution_provider_qnn_selects_the_htp_backend(models_dir: Path) -
 
 
 def test_qnn_options_are_refused_for_an_onnx_model(models_dir: Path) -> None:
-    # The seed: --qnn_options only with a QNN target runtime; an .onnx job has none.
+    # The cloud service: --qnn_options only with a QNN target runtime; an .onnx job has none.
     options = "--onnx_execution_providers qnn --qnn_options context_htp_performance_mode=BURST"
     with pytest.raises(hub.UserError, match="--qnn_options: not available for target runtime onnx"):
         hub.submit_profile_job(models_dir / "tiny_cnn_qdq.onnx", options=options)

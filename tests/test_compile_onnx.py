@@ -151,7 +151,7 @@ def test_sources_other_than_onnx_are_refused(tmp_path, source: str, message: str
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "needs onnx2tf, which is not installed"),  # .onnx defaults to tflite (the seed)
+        ("", "needs onnx2tf, which is not installed"),  # .onnx defaults to tflite (as the cloud)
         ("--target_runtime tflite", "DEVICELAB_ONNX2TF="),
         ("--target_runtime qnn_lib_aarch64_android", "QNN_SDK_ROOT is not set"),
     ],

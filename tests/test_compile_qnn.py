@@ -166,7 +166,7 @@ def test_vtcm_beyond_the_soc(models, profiles, tmp_path) -> None:
             profiles["QCS6490"],
             tmp_path,
         )
-    # The seed's default of 4 MB is more than the QCS6490 has: its maximum is used instead.
+    # The cloud service's default of 4 MB is more than the QCS6490 has: its maximum is used instead.
     result = compile_bin(
         models["fp32"], "--quantize_full_type int8", profiles["QCS6490"], tmp_path / "default"
     )

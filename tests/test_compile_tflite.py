@@ -1,4 +1,4 @@
-"""The seed's default compile target (tflite) and the QNN model library target, as a
+"""The cloud service's default compile target (tflite) and the QNN model library target, as a
 user's script submits them.
 
 * PyTorch -> TFLite with litert-torch (the ``tflite-convert`` extra; CI installs it:
@@ -78,7 +78,7 @@ def test_traced_module_compiles_to_tflite_by_default_and_profiles(tmp_path: Path
 
     x = torch.rand(1, 3, 16, 16)
     traced = torch.jit.trace(tiny_net(), (x,))
-    target = _compile(traced, input_specs=SPECS)  # no --target_runtime: tflite (the seed)
+    target = _compile(traced, input_specs=SPECS)  # no --target_runtime: tflite (as the cloud)
     assert target.model_type is hub.SourceModelType.TFLITE
     got = _run_tflite(target.download(str(tmp_path / "m.tflite")), x.numpy())
     with torch.no_grad():
@@ -159,7 +159,7 @@ def test_onnx_to_tflite_without_onnx2tf_is_refused_at_submit(
 def test_onnx_compiles_to_tflite_by_default_and_profiles(models_dir: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    target = _compile(models_dir / "tiny_cnn.onnx")  # no --target_runtime: tflite (the seed)
+    target = _compile(models_dir / "tiny_cnn.onnx")  # no --target_runtime: tflite (as the cloud)
     assert target.model_type is hub.SourceModelType.TFLITE
     x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
     got = _run_tflite(target.download(str(tmp_path / "m.tflite")), x)

@@ -219,7 +219,7 @@ def test_qnn_option_table_maps_names_to_numbers() -> None:
     qnn = delegate_options("qnn", user, defaults)
     assert qnn["backend_type"] == "htp"
     assert qnn["htp_performance_mode"] == "1" and qnn["log_level"] == "0"
-    assert qnn["htp_precision"] == "1" and qnn["htp_use_conv_hmx"] == "1"  # seed defaults
+    assert qnn["htp_precision"] == "1" and qnn["htp_use_conv_hmx"] == "1"  # cloud defaults
     no_fp16 = delegate_options("qnn", {}, GeneralOptions.from_values({"allow_fp32_as_fp16": False}))
     assert no_fp16["htp_precision"] == "0"
     qnn_gpu = delegate_options("qnn-gpu", {"qnn_gpu_precision": "kGpuHybrid"}, defaults)

@@ -176,7 +176,7 @@ def test_qnn_ep_no_equivalent_is_a_named_warning(name: str) -> None:
     text = wire(spec, example(spec))
     for backend in (HTP, GPU, None):
         plan = qnn_plan({name: text}, backend)
-        # Only the seed's default HTP performance mode, applied when not given.
+        # Only the cloud service's default HTP performance mode, applied when not given.
         assert plan.provider_options == (
             {"htp_performance_mode": "burst"} if backend is HTP else {}
         )
@@ -192,7 +192,7 @@ def test_qnn_provider_options_reach_the_plan_for_every_allowed_value(name: str) 
     spec = QNN_SUB_OPTIONS[name]
     for value in spec.choices or (example(spec),):
         plan = qnn_plan({name: wire(spec, value)}, HTP)
-        # beside the seed's default performance mode, which is applied when not given
+        # beside the cloud service's default performance mode, which is applied when not given
         keys = set(plan.provider_options) - (
             {"htp_performance_mode"} - {QNN_OPTIONS[name].provider_key}
         )

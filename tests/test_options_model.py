@@ -49,7 +49,7 @@ def test_effective_sub_options_fill_in_seed_defaults() -> None:
     assert effective["enable_fallback"] is False
     assert effective["allow_fp32_as_fp16"] is True
     assert effective["qnn_htp_performance_mode"] == "kHtpBurst"
-    assert "qnn_htp_vtcm_size" not in effective  # no seed default: the device decides
+    assert "qnn_htp_vtcm_size" not in effective  # no cloud default: the device decides
     assert opts.qnn_options_effective()["context_htp_performance_mode"] == "BURST"
 
 
@@ -196,5 +196,5 @@ def test_as_dict_names_the_sub_options_the_user_set() -> None:
         "--qnn_options context_priority=HIGH", job="profile", target_runtime="qnn_context_binary"
     ).as_dict()
     assert record["sub_options_set"] == {"qnn_options": ["context_priority"]}
-    # the seed's defaults fill "effective", but they are marked as not set by the user
+    # the cloud service's defaults fill "effective", but they are marked as not set by the user
     assert record["effective"]["qnn_options"]["default_graph_htp_vtcm_size"] == 4

@@ -71,7 +71,7 @@ def value_strategy(spec: Spec, sub: bool = False) -> st.SearchStrategy[Any]:
 
 
 def _repair(values: dict[str, Any], job: str) -> dict[str, Any]:
-    """Make generated values obey the seed's rules between options."""
+    """Make generated values obey the cloud service's rules between options."""
     for parent, names in COMPILE_SUB_OPTIONS.items():
         if job == "compile" and parent in values:  # a compile job takes only these
             kept = {k: v for k, v in values[parent].items() if k in names}

@@ -1,6 +1,6 @@
-"""Every option and every sub-option: one accepted example, rejected values, the seed's default.
+"""Every option and every sub-option: one accepted example, rejected values, the cloud's default.
 
-The case lists below are the test's own copy of the seed (not read from the
+The case lists below are the test's own copy of the cloud's docs (not read from the
 table), and ``test_cases_cover_the_table`` fails when an option or sub-option
 is added to the table without a case here.
 """
@@ -26,7 +26,7 @@ class Case(NamedTuple):
     accepted: str
     typed: Any
     rejected: tuple[str, ...]
-    default: Any  # the seed's default as the typed field value
+    default: Any  # the cloud service's default as the typed field value
     extra: str = ""  # other options the accepted example needs
 
 
@@ -77,7 +77,7 @@ class SubCase(NamedTuple):
     accepted: str
     typed: Any
     rejected: tuple[str, ...]
-    default: Any  # the seed's default; None where the seed names none
+    default: Any  # the cloud service's default; None where the cloud names none
 
 
 _B = ("yes", "1", "")  # never booleans
@@ -160,7 +160,7 @@ SUB_CASES = [
     _qnn("default_graph_htp_vtcm_size", "0", ("-1", "4MB"), 4, typed=0),
 ]  # fmt: skip
 
-#: Sub-options that need a sibling to be accepted (the seed: "in combination with").
+#: Sub-options that need a sibling to be accepted (the cloud's docs: "in combination with").
 SUB_EXTRA = {"default_graph_htp_optimization_value": "default_graph_htp_optimization_type="
              "FINALIZE_OPTIMIZATION_FLAG"}  # fmt: skip
 SUB_RUNTIME = {_TF: "tflite", _QNN: "qnn_lib_aarch64_android"}

@@ -15,7 +15,7 @@ I: Job = "inference"  # noqa: E741
 TFL, LIB, BIN, ONNX = RUNTIMES
 ANY = set(RUNTIMES)
 
-#: The seed's applicability, written out independently of the table.
+#: The cloud service's applicability, written out independently of the table.
 APPLIES: dict[str, tuple[set[str], set[str]]] = {
     "compute_unit": ({C, P, I}, ANY),
     "target_runtime": ({C}, ANY),

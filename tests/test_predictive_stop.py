@@ -1,4 +1,4 @@
-"""The seed's predictive stop rule, as arithmetic."""
+"""The cloud service's predictive stop rule, as arithmetic."""
 
 from __future__ import annotations
 

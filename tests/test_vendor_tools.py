@@ -208,7 +208,7 @@ def test_qnn_options_map_to_perf_profile_config_keys_and_named_warnings() -> Non
         "htp",
         context_binary=False,
     )
-    assert plan.perf_profile == "burst"  # the seed's default, applied
+    assert plan.perf_profile == "burst"  # the cloud service's default, applied
     assert plan.context_configs == {"context_priority": "high"}
     assert plan.htp_graph == {"vtcm_mb": 8}
     assert plan.warnings == [

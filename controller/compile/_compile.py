@@ -262,7 +262,7 @@ def _check_request(source: SourceModel, options: Options, input_specs: InputSpec
     if channel_last and options.target_runtime == "onnx":
         raise UserError(
             "--force_channel_last_input/--force_channel_last_output cannot be used when the "
-            "target runtime is onnx (the seed's rule); use --target_runtime qnn_context_binary"
+            "target runtime is onnx (the cloud's rule); use --target_runtime qnn_context_binary"
         )
     scheme = _quantize.SCHEMES.get(options.quantize_full_type or "")
     io_type = options.quantize_io_type

@@ -125,7 +125,7 @@ def _vtcm(options: Options, profile: DeviceProfile) -> tuple[int, list[str]]:
             f"--qnn_context_binary_vtcm {asked}: {profile.name} ({profile.part_number}) has "
             f"{maximum} MB of VTCM; give at most {maximum} (0 means the maximum)"
         )
-    # The seed's default (4 MB) exceeds small SoCs' VTCM; its maximum is the closest fit.
+    # The cloud service's default (4 MB) exceeds small SoCs' VTCM; its maximum is the closest fit.
     return maximum, [
         f"VTCM: default 4 MB exceeds the {profile.part_number}'s {maximum} MB; using {maximum} MB"
     ]

@@ -1,7 +1,7 @@
 """Input specs (the job's input shapes and types) and making a model's inputs static.
 
 A compile job may give ``input_specs`` as ``{name: shape}`` or ``{name: (shape, dtype)}``,
-the two forms the seed's API accepts. They describe the *source* model: every input
+the two forms the cloud service's API accepts. They describe the *source* model: every input
 named, ranks equal, fixed dims kept, and one value per symbolic dim (``batch``).
 """
 

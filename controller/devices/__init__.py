@@ -2,7 +2,7 @@
 
 One job per module:
 
-- ``device.py``: ``Device``, the seed's target representation, and ``selects``;
+- ``device.py``: ``Device``, the cloud service's target representation, and ``selects``;
 - ``entry.py``: ``DeviceEntry``, a reachable device with its profile and transport;
 - ``registry.py``: ``DeviceRegistry``, the reachable devices, listed from every
   transport kind (``controller/transports/kinds.py``);

@@ -1,6 +1,6 @@
 """Device attributes, in the cloud service's terms.
 
-A device is described to users the way the seed service describes its own:
+A device is described to users the way the cloud service describes its own:
 a ``name``, an ``os`` version string and a list of ``key:value`` attributes
 (``os:android``, ``format:phone``, ``vendor:samsung``,
 ``chipset:qualcomm-snapdragon-8gen2``, ``chipset:sm8550``, ``hexagon:v73``,

@@ -1,4 +1,4 @@
-"""``Device``: what users name in a job (the seed's target representation), and
+"""``Device``: what users name in a job (the cloud service's target representation), and
 whether a filter selects a reachable device.
 """
 

@@ -1,4 +1,4 @@
-"""The ``get_devices(name, os, attributes)`` filter, as the seed client documents it.
+"""The ``get_devices(name, os, attributes)`` filter, as the cloud client documents it.
 
 - ``name`` is an exact match (or a family: ``name_matches``);
 - ``os`` is empty, an exact version (``"13"`` matches ``13`` and ``13.0`` but not
@@ -138,7 +138,7 @@ def _parse_version(text: str) -> tuple[int, ...] | None:
 
 
 def _attribute_list(attributes: str | Iterable[str]) -> list[str]:
-    # The seed accepts one attribute as a plain string; "" means none.
+    # The cloud client accepts one attribute as a plain string; "" means none.
     if isinstance(attributes, str):
         return [attributes] if attributes.strip() else []
     return list(attributes)

@@ -1,4 +1,4 @@
-"""Job options: the seed's option language, parsed and validated before any device time.
+"""Job options: the cloud service's option language, parsed and validated before any device time.
 
 One declarative table (``table.py``, with the sub-option tables it shares with
 the agent in ``agent/option_tables.py``) drives parsing, validation, defaults,

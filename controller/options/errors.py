@@ -1,6 +1,6 @@
 """The one error the option parser raises, and the nearest-name helper.
 
-``OptionError`` is a ``UserError``: callers that only know the seed's hierarchy
+``OptionError`` is a ``UserError``: callers that only know the cloud service's hierarchy
 keep working, while the CLI and tests can read the structured fields.
 """
 
@@ -69,7 +69,7 @@ def visible(text: str) -> str:
 
 
 def _words(name: str) -> str:
-    # Word order is a common slip (the seed itself writes --quantization_type_full
+    # Word order is a common slip (the cloud's own docs write --quantization_type_full
     # for --quantize_full_type), so names are also compared with sorted words.
     return " ".join(sorted(name.lower().replace("-", "_").split("_")))
 

@@ -1,6 +1,6 @@
 """Tokenizing: option text -> ``RawOption`` (name, unparsed value) and back.
 
-The accepted forms are the seed's: ``--opt value``, ``--opt=value``, flags
+The accepted forms are the cloud service's: ``--opt value``, ``--opt=value``, flags
 with an optional boolean (``--quantize_io``, ``--quantize_io false``,
 ``--quantize_io=true``), and shell quoting (``shlex``) around lists that hold
 spaces or semicolons. A string is split like a shell would; a sequence is taken
@@ -56,7 +56,7 @@ def join_tokens(tokens: Sequence[str]) -> str:
 
 
 def _quote(token: str) -> str:
-    # Quoting just the value reads like the seed's examples; the shell joins
+    # Quoting just the value reads like the cloud service's examples; the shell joins
     # "--opt='a;b'" back into the single token "--opt=a;b".
     name, sep, value = token.partition("=")
     if token.startswith("--") and sep and shlex.quote(name) == name:

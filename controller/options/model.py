@@ -57,7 +57,7 @@ class Options:
     """Options of one job; build it with ``parse_options``.
 
     ``tflite_options`` and ``qnn_options`` hold only the sub-options the user
-    set; ``*_effective()`` adds the seed's defaults. ``requested`` (the text as
+    set; ``*_effective()`` adds the cloud service's defaults. ``requested`` (the text as
     given) does not take part in equality, so a round trip compares equal.
 
     Example:
@@ -97,7 +97,7 @@ class Options:
         return self.job in spec.jobs and self.target_runtime in spec.runtimes
 
     def tflite_options_effective(self) -> dict[str, SubValue]:
-        """User-set TFLite sub-options over the seed's defaults.
+        """User-set TFLite sub-options over the cloud service's defaults.
 
         Example:
             >>> from controller.options import parse_options
@@ -110,7 +110,7 @@ class Options:
         return _effective(OPTIONS_BY_NAME["tflite_options"], self.tflite_options)
 
     def qnn_options_effective(self) -> dict[str, SubValue]:
-        """User-set QNN sub-options over the seed's defaults."""
+        """User-set QNN sub-options over the cloud service's defaults."""
         return _effective(OPTIONS_BY_NAME["qnn_options"], self.qnn_options)
 
     def tflite_options_wire(self) -> dict[str, str]:
@@ -208,9 +208,9 @@ class Options:
         """JSON-able record for job results: what was requested and what is in effect.
 
         ``effective`` lists every option that applies to this job and target
-        runtime, with the seed's defaults filled in (``None``: the runtime decides).
+        runtime, with the cloud service's defaults filled in (``None``: the runtime decides).
         ``sub_options_set`` names the sub-options the user set: only those are
-        sent to the device; a sub-option's seed default is applied where the
+        sent to the device; a sub-option's cloud default is applied where the
         runtime path has an equivalent (the result's ``applied.settings`` and
         ``applied.warnings`` show what the runtime really holds).
         """

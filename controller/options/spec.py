@@ -48,7 +48,7 @@ __all__ = [
 Job = Literal["compile", "profile", "inference"]
 JOBS: tuple[Job, ...] = ("compile", "profile", "inference")
 
-#: The four target runtimes of the seed, in the seed's order.
+#: The cloud service's four target runtimes, in its order.
 RUNTIMES = ("tflite", "qnn_lib_aarch64_android", "qnn_context_binary", "onnx")
 
 
@@ -131,7 +131,7 @@ class OptionSpec(Spec):
 
     jobs: frozenset[Job]
     runtimes: frozenset[str] = frozenset(RUNTIMES)
-    #: The seed's runtime rule in words; generated from ``runtimes`` when empty.
+    #: The cloud service's runtime rule in words; generated from ``runtimes`` when empty.
     runtime_rule: str = ""
     #: Defaults that differ per target runtime (``--compute_unit``).
     runtime_defaults: Mapping[str, SubValue] = field(default_factory=dict)

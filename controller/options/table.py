@@ -37,7 +37,7 @@ MODEL_RUNTIMES = {fmt.suffix: fmt.model_type for fmt in FORMATS if fmt.runnable}
 #: PyTorch source files (compile jobs take them; nothing runs them): model type by suffix.
 TORCH_SOURCE_TYPES = {fmt.suffix: fmt.model_type for fmt in FORMATS if not fmt.runnable}
 
-#: Default compile target, by source model suffix (the seed's table).
+#: Default compile target, by source model suffix (the cloud service's table).
 COMPILE_DEFAULT_TARGETS = {
     ".pt": "tflite",
     ".onnx": "tflite",

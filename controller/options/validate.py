@@ -31,7 +31,7 @@ def _shown(option: RawOption) -> str:
 
 
 def check_job(spec: OptionSpec, job: str) -> None:
-    """Reject an option that the seed lists for other job kinds only."""
+    """Reject an option that the cloud service lists for other job kinds only."""
     if job not in spec.jobs:
         kinds = " and ".join(j for j in ("compile", "profile", "inference") if j in spec.jobs)
         article = "an" if job[0] in "aeiou" else "a"
@@ -51,7 +51,7 @@ def check_runtime(spec: OptionSpec, job: str, runtime: str) -> None:
 
 
 def check_target_runtime(runtime: str) -> None:
-    """The caller-supplied runtime must be one of the seed's four."""
+    """The caller-supplied runtime must be one of the cloud service's four."""
     if runtime not in RUNTIMES:
         raise OptionError(
             f"unknown target runtime '{runtime}'",

@@ -1,7 +1,7 @@
 """Tiny ONNX sample models for tests, demos and smoke runs.
 
 The models are deliberately small: the QNN HTP backend runs as a simulator on the
-host CPU here (see DESIGN.md), so anything bigger makes the tests crawl. Weights
+host CPU here, so anything bigger makes the tests crawl. Weights
 come from a fixed seed, so every call writes byte-identical files.
 """
 
