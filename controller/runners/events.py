@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from controller.errors import DeviceError, InternalError
-from controller.events import event_from_proto
+from controller.events import ProfileEvent, event_from_proto
 from controller.liveness import StreamLimits, StreamWatchdog
 from controller.results import ProfileResultBuilder
 from controller.runners.context import RunContext
@@ -65,9 +65,13 @@ def record_event(
     ctx: RunContext, job: JobRecord, seq: int, event: pb.ProfileEvent, builder: ProfileResultBuilder
 ) -> None:
     """One measurement event: into the builder, the store (event ``seq``), the listener."""
-    domain = event_from_proto(event)  # the one conversion; the builder and listener take it
-    builder.add(domain)
-    kind = domain.kind
+    try:  # the one conversion; the builder and the listener take the domain event
+        domain: ProfileEvent | None = event_from_proto(event)
+    except ValueError:  # a kind this controller does not know (a newer agent): kept, not read
+        domain = None
+    if domain is not None:
+        builder.add(domain)
+    kind = domain.kind if domain is not None else event.WhichOneof("event") or "unknown"
     # worker_id: once this worker handed the job back, a late event of its run is refused
     # even if another worker has re-claimed the job meanwhile.
     ctx.store.append_events(
@@ -76,5 +80,5 @@ def record_event(
         attempt=job.attempt,
         worker_id=ctx.worker_id,
     )
-    if ctx.listener is not None:
+    if ctx.listener is not None and domain is not None:
         ctx.listener(job, domain)
