@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 from agent.device_env import prepare_environment
-from agent.handshake import TOKEN_ENV, ready_line
+from contract.handshake import TOKEN_ENV, ready_line
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:

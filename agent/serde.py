@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from agent import events
 from agent.errors import AgentError, JobCancelledError
 from agent.isolation import Liveness
 from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
+from contract.stages import STAGES
 from protos import agent_pb2 as pb
-
-STAGES = {
-    "first_load": pb.STAGE_FIRST_LOAD,
-    "warm_load": pb.STAGE_WARM_LOAD,
-    "warmup": pb.STAGE_WARMUP,
-    "inference": pb.STAGE_INFERENCE,
-    "layer_profile": pb.STAGE_LAYER_PROFILE,
-}
 
 
 def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str = "") -> RunConfig:
@@ -131,16 +122,3 @@ def error_to_proto(exc: BaseException) -> pb.ErrorInfo:
     else:
         kind = pb.ErrorInfo.INTERNAL
     return pb.ErrorInfo(kind=kind, error_type=type(exc).__name__, message=str(exc))
-
-
-def tensor_to_array(tensor: pb.Tensor) -> np.ndarray:
-    dtype = np.dtype(tensor.dtype).newbyteorder("<")
-    return np.frombuffer(tensor.data, dtype=dtype).reshape(tuple(tensor.shape)).copy()
-
-
-def array_to_tensor(name: str, array: np.ndarray) -> pb.Tensor:
-    array = np.ascontiguousarray(array)
-    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    return pb.Tensor(
-        name=name, dtype=array.dtype.name, shape=list(array.shape), data=little.tobytes()
-    )

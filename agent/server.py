@@ -27,13 +27,14 @@ from agent import __version__, events, serde
 from agent.artifacts import ArtifactCache, UploadChunk
 from agent.errors import AgentError, JobCancelledError
 from agent.footprint import LoopCpuMeter
-from agent.formats import ModelFormat
-from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from agent.isolation import Cancellation, Liveness
 from agent.job_functions import infer_job, profile_job
 from agent.runtimes import all_runtime_info, model_format, runtime_name_for
 from agent.session import ProfilePlan
 from agent.standby import JobProcesses
+from contract import tensors
+from contract.formats import ModelFormat
+from contract.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from protos import agent_pb2 as pb
 from protos import agent_pb2_grpc as pb_grpc
 
@@ -209,7 +210,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         raise AssertionError("unreachable")  # context.abort raises
 
     def _infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> pb.InferReply:
-        feeds = [{t.name: serde.tensor_to_array(t) for t in s.tensors} for s in request.samples]
+        feeds = [{t.name: tensors.tensor_to_array(t) for t in s.tensors} for s in request.samples]
         cancelled = Cancellation()
         _cancel_with_call(context, cancelled)
         with (
@@ -225,7 +226,7 @@ class AgentServicer(pb_grpc.AgentServicer):
             finally:
                 self.processes.job_ended(process, runtimes)
         samples = [
-            pb.Sample(tensors=[serde.array_to_tensor(n, a) for n, a in outputs.items()])
+            pb.Sample(tensors=[tensors.array_to_tensor(n, a) for n, a in outputs.items()])
             for outputs in result.samples
         ]
         applied = serde.applied_to_proto(result.applied, result.inputs, result.outputs)

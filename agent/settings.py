@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agent.handshake import TOKEN_ENV
+from contract.handshake import TOKEN_ENV
 
 
 @dataclass(frozen=True)

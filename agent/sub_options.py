@@ -1,7 +1,7 @@
 """A job's ``--tflite_options`` / ``--qnn_options``, parsed once where they enter the agent.
 
 The controller sends sub-option values as canonical text it already validated. The
-agent checks them again against the same tables (``agent/option_tables.py``): a value
+agent checks them again against the same tables (``contract/option_tables.py``): a value
 a delegate library does not expect can abort the whole device process instead of
 failing the load. That check happens once per job, when its ``RunConfig`` is built
 (``agent/runtimes/base.py``); runtimes and vendor tools read the typed values from
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.errors import InvalidOptionError
-from agent.option_spec import Spec, SubValue, parse_wire_options
-from agent.option_tables import QNN_SUB_OPTIONS, TFLITE_SUB_OPTIONS
+from contract.option_spec import Spec, SubValue, parse_wire_options
+from contract.option_tables import QNN_SUB_OPTIONS, TFLITE_SUB_OPTIONS
 
 
 @dataclass(frozen=True)

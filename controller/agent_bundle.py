@@ -1,4 +1,5 @@
-"""The agent as one file to push: a zip of ``agent/`` and ``protos/`` with a ``__main__``.
+"""The agent as one file to push: a zip of ``agent/``, ``contract/`` and ``protos/`` with a
+``__main__``.
 
 ``python3 agent-<hash>.zip serve ...`` runs it (Python puts the zip on
 ``sys.path``). The zip is deterministic (sorted entries, fixed timestamps), so
@@ -17,7 +18,7 @@ from pathlib import Path
 from controller.settings import home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("agent", "protos")
+PACKAGES = ("agent", "contract", "protos")
 _FIXED_DATE = (2020, 1, 1, 0, 0, 0)
 # The guard matters: multiprocessing's spawn re-imports the main module in every
 # job's child process, and must not start a second server there.

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from agent.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
+from contract.handshake import MAX_MESSAGE_BYTES, TOKEN_METADATA_KEY
 from controller.errors import DeviceError, InternalError, UserError
 from controller.liveness import StreamLimits
 from protos import agent_pb2 as pb

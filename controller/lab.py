@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.formats import format_of_type
+from contract.formats import format_of_type
 from controller import daemon
 from controller.agent_client import ProgressCallback
 from controller.devices import Device, DeviceRegistry

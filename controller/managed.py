@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from agent.formats import FORMATS, suffix_of_type
+from contract.formats import FORMATS, suffix_of_type
 from controller.errors import UserError
 from controller.h5_data import output_path, read_h5, unique_path, with_suffix, write_h5
 from controller.model_io import IoSpec, model_io

@@ -69,7 +69,7 @@ def _check_qnn_context(path: Path, head: bytes) -> None:
         return  # no usable libQnnSystem.so on this host: the device's runtime remains the judge
 
 
-#: The host-side content check of each runnable model type (types from agent/formats.py).
+#: The host-side content check of each runnable model type (types from contract/formats.py).
 CHECKS = {
     "tflite": _check_tflite,
     "onnx": _check_onnx,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.formats import format_of_suffix
+from contract.formats import format_of_suffix
 from controller.errors import UserError
 
 _ONNX_DTYPES = {
@@ -159,7 +159,7 @@ def _qnn_spec(tensor: Any) -> IoSpec:
 
 ModelIo = tuple[list[IoSpec], list[IoSpec]]
 
-#: The I/O reader of each model type this host can read (types from agent/formats.py);
+#: The I/O reader of each model type this host can read (types from contract/formats.py);
 #: a reader returns None when a tool it needs is missing here.
 READERS: dict[str, Callable[[Path], ModelIo | None]] = {
     "onnx": _onnx_io,
@@ -173,7 +173,7 @@ def model_io(path: Path, model_type: str | None = None) -> ModelIo | None:
 
     Args:
         path: the model file (a stored artifact has no suffix: give its type).
-        model_type: its type (``agent/formats.py``); None to take it from the suffix.
+        model_type: its type (``contract/formats.py``); None to take it from the suffix.
     """
     if model_type is None:
         fmt = format_of_suffix(path.suffix)

@@ -38,7 +38,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.handshake import TOKEN_ENV, parse_ready_line  # noqa: E402
+from contract.handshake import TOKEN_ENV, parse_ready_line  # noqa: E402
 from controller.agent_client import AgentClient, Artifact  # noqa: E402
 from controller.samples import write_samples  # noqa: E402
 from protos import agent_pb2 as pb  # noqa: E402

@@ -1,7 +1,7 @@
 """Write OPTIONS.md from the option tables.
 
 The top-level options come from controller/options/table.py, the sub-options
-from agent/option_tables.py (shared with the agent, which reads them too).
+from contract/option_tables.py (shared with the agent, which reads them too).
 
 Run from anywhere: ``python scripts/gen_options_doc.py``. ``--check`` writes
 nothing and fails when the committed OPTIONS.md is stale

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.handshake import TOKEN_ENV, parse_ready_line
+from contract.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient
 from controller.errors import InternalError
 from protos import agent_pb2 as pb
@@ -75,10 +75,10 @@ def test_a_large_call_without_the_token_is_refused_before_its_body_is_read(
     not make the agent hold 200 MB (before: each one grew it by the message size)."""
     import numpy as np
 
-    from agent import serde
+    from contract import tensors
 
     port, pid = agent
-    big = serde.array_to_tensor("x", np.zeros(50 * 1024 * 1024, dtype=np.float32))
+    big = tensors.array_to_tensor("x", np.zeros(50 * 1024 * 1024, dtype=np.float32))
     request = pb.InferRequest(job_id="j", samples=[pb.Sample(tensors=[big])])
     before = _peak_rss_mb(pid)
     client = AgentClient(f"127.0.0.1:{port}", device="local", token="wrong")

@@ -1,11 +1,11 @@
-"""The model format registry (agent/formats.py) is the one table both sides read."""
+"""The model format registry (contract/formats.py) is the one table both sides read."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from agent.formats import FORMATS, format_of_suffix, format_of_type, suffixes_of_runtime
 from agent.runtimes import runtime_name_for
+from contract.formats import FORMATS, format_of_suffix, format_of_type, suffixes_of_runtime
 from controller.compile._source import SUFFIXES
 from controller.managed import RUNNABLE_MODEL_TYPES, SourceModelType
 from controller.model_files import CHECKS

@@ -73,7 +73,7 @@ def test_the_users_onnxruntime_never_reaches_the_managed_agent(
 
 def _copy_sources(dest: Path) -> Path:
     """The distribution's files only: pip builds in the source tree, which must stay clean."""
-    for name in ("agent", "controller", "protos", "device_profiles"):
+    for name in ("agent", "contract", "controller", "protos", "device_profiles"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, dest / name)

@@ -1,6 +1,6 @@
 """The shared sub-option tables and the agent's mappings onto its runtimes.
 
-Sub-options are declared once (``agent/option_tables.py``); each runtime path
+Sub-options are declared once (``contract/option_tables.py``); each runtime path
 adds only its own half, by name. These tests hold every path to the whole
 table: each sub-option has a mapping there, or an explicit "no equivalent"
 entry that turns into a warning naming it when set.
@@ -19,10 +19,8 @@ import sys
 
 import pytest
 
-import agent.option_spec
+import contract.option_spec
 from agent.errors import InvalidOptionError
-from agent.option_spec import Kind, Spec, SubValue, parse_wire_options
-from agent.option_tables import QNN_SUB_OPTIONS, TFLITE_GENERAL, TFLITE_SUB_OPTIONS
 from agent.runtimes.litert_delegates import (
     DELEGATE_KEYS,
     GENERAL_SETTINGS,
@@ -35,6 +33,8 @@ from agent.runtimes.litert_delegates import (
 from agent.runtimes.qnn_ep import GPU, HTP, QnnBackend
 from agent.runtimes.qnn_ep_options import QNN_OPTIONS, OptionKind, QnnOptionPlan, map_qnn_options
 from agent.sub_options import parse_qnn_options, parse_tflite_options
+from contract.option_spec import Kind, Spec, SubValue, parse_wire_options
+from contract.option_tables import QNN_SUB_OPTIONS, TFLITE_GENERAL, TFLITE_SUB_OPTIONS
 from controller.options.table import OPTIONS_BY_NAME
 from controller.options.values import format_value
 
@@ -67,7 +67,7 @@ def test_the_controller_reads_the_shared_tables() -> None:
 def test_the_shared_modules_import_no_controller_and_nothing_heavy() -> None:
     # The agent imports them in the device's process: no controller, no runtimes.
     code = (
-        "import sys, agent.option_tables, agent.option_spec; "
+        "import sys, contract.option_tables, contract.option_spec; "
         "heavy = {'controller', 'numpy', 'onnxruntime', 'ai_edge_litert', 'grpc'}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
@@ -76,7 +76,7 @@ def test_the_shared_modules_import_no_controller_and_nothing_heavy() -> None:
 
 
 def test_shared_docstring_examples_run() -> None:
-    assert doctest.testmod(agent.option_spec).failed == 0
+    assert doctest.testmod(contract.option_spec).failed == 0
 
 
 @pytest.mark.parametrize("spec", [*TFLITE_SUB_OPTIONS.values(), *QNN_SUB_OPTIONS.values()],

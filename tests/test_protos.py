@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,17 @@ def test_agent_never_imports_controller() -> None:
         str(path.relative_to(ROOT))
         for path in (ROOT / "agent").rglob("*.py")
         if "import controller" in path.read_text() or "from controller" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_the_contract_imports_neither_side() -> None:
+    """contract/ ships with the agent and is read by the controller: it stands alone."""
+    side = re.compile(r"^\s*(from|import) (agent|controller)\b", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "contract").rglob("*.py")
+        if side.search(path.read_text())
     ]
     assert offenders == []
 

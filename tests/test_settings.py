@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = re.compile(r"\bDEVICELAB_[A-Z0-9_]*[A-Z0-9]\b")
 #: DEVICELAB_ words in controller/ that are not settings, and why.
 NOT_SETTINGS = {
-    "DEVICELAB_AGENT_READY": "the agent's ready line (agent/handshake.py)",
+    "DEVICELAB_AGENT_READY": "the agent's ready line (contract/handshake.py)",
     "DEVICELAB_RUNTIME_OK": "a line the runtime's self-check prints",
     "DEVICELAB_RUNTIME_BAD": "a line the runtime's self-check prints",
     "DEVICELAB_SERIAL": "given to DEVICELAB_RECOVERY_HOOK's command, never read",

@@ -22,7 +22,6 @@ from agent.errors import (
     InvalidOptionError,
     MissingLibraryError,
 )
-from agent.option_tables import QNN_SUB_OPTIONS
 from agent.runtimes.base import RunConfig
 from agent.runtimes.vendor import BENCHMARK_MODEL, QNN_NET_RUN, vendor_profile_job, vendor_tool_for
 from agent.runtimes.vendor._process import ToolTimeoutError, run_tool
@@ -43,6 +42,7 @@ from agent.runtimes.vendor.qnn_profile_viewer import (
 )
 from agent.session import ProfilePlan
 from agent.sub_options import parse_qnn_options
+from contract.option_tables import QNN_SUB_OPTIONS
 from tests.vendor_standins import (
     BENCHMARK_STANDIN,
     MI11_FAILURE,

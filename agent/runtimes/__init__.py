@@ -1,5 +1,5 @@
 """Runtime registry: the module of each runtime; which model types it loads is
-``agent/formats.py``'s (one table both sides read).
+``contract/formats.py``'s (one table both sides read).
 
 A job names its model's type (``ProfileRequest.model_type``); an older controller
 sends none, and then the type is the file name's suffix's (``model_format``), decided
@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 
 from agent.errors import InvalidModelError, RuntimeUnavailableError
-from agent.formats import FORMATS, ModelFormat, format_of_suffix, format_of_type
 from agent.runtimes.base import Runtime, RuntimeInfo
+from contract.formats import FORMATS, ModelFormat, format_of_suffix, format_of_type
 
-# name -> (module, class); a format names its runtime in agent/formats.py.
+# name -> (module, class); a format names its runtime in contract/formats.py.
 _MODULES: dict[str, tuple[str, str]] = {
     "litert": ("agent.runtimes.litert", "LiteRtRuntime"),
     "onnxruntime": ("agent.runtimes.onnx_runtime", "OnnxRuntime"),

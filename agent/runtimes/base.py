@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.formats import format_of_suffix
 from agent.sub_options import SubOptions, parse_qnn_options, parse_tflite_options
+from contract.formats import format_of_suffix
 
 #: The ``--compute_unit`` values a job may send, lower case ("all": NPU, then GPU, then CPU).
 COMPUTE_UNIT_CHOICES = ("all", "npu", "gpu", "cpu")
@@ -67,7 +67,7 @@ class RunConfig:
     """
 
     workdir: Path  # scratch space for profiler output files
-    # The model's format (agent/formats.py); "" derives it from the file's suffix.
+    # The model's format (contract/formats.py); "" derives it from the file's suffix.
     model_type: str = ""
     compute_units: tuple[str, ...] = ("all",)  # lower-case: all, npu, gpu, cpu
     tflite_delegates: tuple[str, ...] = ()
@@ -165,7 +165,7 @@ class LoadedModel(Protocol):
 
 class Runtime(Protocol):
     name: str
-    #: the model types (agent/formats.py) this runtime loads, e.g. ("tflite",)
+    #: the model types (contract/formats.py) this runtime loads, e.g. ("tflite",)
     model_types: tuple[str, ...]
 
     def info(self) -> RuntimeInfo: ...

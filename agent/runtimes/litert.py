@@ -8,7 +8,7 @@ Loading follows the documented ``--compute_unit``, ``--tflite_delegates`` and
   xnnpack; all -> NPU, then GPU, then CPU). TFLite always keeps a CPU fallback.
 * External delegates are loaded with ``load_delegate(library, options)``; the
   option strings come from ``litert_delegates.DELEGATE_KEYS`` applied to the
-  shared sub-option table (``agent.option_tables``).
+  shared sub-option table (``contract.option_tables``).
 * A delegate whose library is missing, or that fails to prepare (or to run,
   with ``invoke_interpreter_on_cold_load``), is dropped and recorded in
   ``AppliedConfig.fallbacks`` while ``enable_fallback`` is true; otherwise the
@@ -38,8 +38,6 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
-from agent.formats import types_of_runtime
-from agent.option_spec import SubValue
 from agent.runtimes.base import (
     COMPUTE_UNIT_CHOICES,
     AppliedConfig,
@@ -67,6 +65,8 @@ from agent.runtimes.litert_delegates import (
     resolve_threads,
     unused_option_warnings,
 )
+from contract.formats import types_of_runtime
+from contract.option_spec import SubValue
 
 _FLATBUFFER_IDENTIFIER = b"TFL3"
 # The units "all" stands for, in priority order.
@@ -396,7 +396,7 @@ class LiteRtRuntime:
     """The ``Runtime`` for ``.tflite`` models, on LiteRT (tflite_runtime if LiteRT is missing)."""
 
     name: str = "litert"
-    model_types: tuple[str, ...] = types_of_runtime("litert")  # agent/formats.py
+    model_types: tuple[str, ...] = types_of_runtime("litert")  # contract/formats.py
 
     def __init__(self, library_dirs: tuple[str, ...] = ()) -> None:
         """``library_dirs``: extra places ``info()`` looks for delegate libraries."""

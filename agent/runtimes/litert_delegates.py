@@ -1,7 +1,7 @@
 """TFLite delegates for the LiteRT runtime: which library, which options, where.
 
 The sub-options of ``--tflite_options`` (names, allowed values, ranges, documented
-defaults) are declared once, in ``agent.option_tables``; this module adds only
+defaults) are declared once, in ``contract.option_tables``; this module adds only
 LiteRT's half, looked up by name:
 
 * ``DELEGATE_KEYS``: for each delegate sub-option (``qnn_*``, ``gpu_*``,
@@ -39,8 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.option_spec import SubValue
-from agent.option_tables import TFLITE_GENERAL, TFLITE_SUB_OPTIONS
+from contract.option_spec import SubValue
+from contract.option_tables import TFLITE_GENERAL, TFLITE_SUB_OPTIONS
 
 DELEGATE_NAMES = ("qnn", "qnn-gpu", "nnapi", "nnapi-gpu", "gpu", "xnnpack")
 QNN_LIBRARY = "libQnnTFLiteDelegate.so"

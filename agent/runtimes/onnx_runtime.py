@@ -29,7 +29,6 @@ from agent.errors import (
     MissingLibraryError,
     RuntimeUnavailableError,
 )
-from agent.formats import types_of_runtime
 from agent.runtimes import qnn_context
 from agent.runtimes.base import (
     AppliedConfig,
@@ -62,6 +61,7 @@ from agent.runtimes.qnn_ep import (
     usable_backends,
 )
 from agent.runtimes.qnn_ep_options import map_qnn_options
+from contract.formats import types_of_runtime
 
 _WARMUP_RUNS = 1  # profiled runs pay one-off costs (HTP power-up, arena growth) on the first run
 
@@ -139,7 +139,7 @@ class OnnxRuntime:
     """ONNX Runtime with the CPU EP and, through onnxruntime-qnn, the QNN EP (HTP, GPU)."""
 
     name: str = "onnxruntime"
-    model_types: tuple[str, ...] = types_of_runtime("onnxruntime")  # agent/formats.py
+    model_types: tuple[str, ...] = types_of_runtime("onnxruntime")  # contract/formats.py
 
     def __init__(self, library_dirs: Sequence[str] = ()) -> None:
         """``library_dirs``: extra places for QNN backend libraries, before the package's."""

@@ -1,6 +1,6 @@
 """``--qnn_options`` on ONNX Runtime's QNN EP path: which provider option each becomes.
 
-The sub-options are declared once, in ``agent.option_tables``, and parsed once per job
+The sub-options are declared once, in ``contract.option_tables``, and parsed once per job
 (``agent/sub_options.py``); ``QNN_OPTIONS`` holds only the EP's half: the provider key
 and value conversion, or why the EP has no equivalent.
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from agent.errors import AgentError
-from agent.option_spec import SubValue
 from agent.runtimes.qnn_ep import HTP, QnnBackend
 from agent.sub_options import SubOptions, with_htp_defaults
+from contract.option_spec import SubValue
 
 
 class OptionKind(Enum):

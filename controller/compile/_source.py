@@ -14,7 +14,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from agent.formats import FORMATS
+from contract.formats import FORMATS
 from controller.compile import _qnn_lib, _tflite, _torch
 from controller.compile._model import SourceModel
 from controller.errors import UserError

@@ -1,7 +1,7 @@
 """Job options: the cloud service's option language, parsed and validated before any device time.
 
 One declarative table (``table.py``, with the sub-option tables it shares with
-the agent in ``agent/option_tables.py``) drives parsing, validation, defaults,
+the agent in ``contract/option_tables.py``) drives parsing, validation, defaults,
 ``describe_options()`` and OPTIONS.md.
 
 Example:

@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from agent.option_spec import FALSE, TRUE
+from contract.option_spec import FALSE, TRUE
 from controller.options.errors import OptionError, nearest
 from controller.options.spec import Kind, OptionSpec
 

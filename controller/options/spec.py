@@ -1,10 +1,10 @@
 """The vocabulary the option table is written in.
 
 ``table.py`` declares the top-level options with these types, and
-``agent/option_tables.py`` the sub-options; parsing, validation, defaults,
+``contract/option_tables.py`` the sub-options; parsing, validation, defaults,
 help text and OPTIONS.md all read the declarations, so a fact about an option
 lives in exactly one place. The types a sub-option needs (``Spec``, ``Kind``,
-``Range``, ``Requires``, ...) are declared in ``agent/option_spec.py``, because
+``Range``, ``Requires``, ...) are declared in ``contract/option_spec.py``, because
 the agent reads the sub-option tables too and must not import the controller;
 they are re-exported here. What only top-level options use stays here.
 """
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.option_spec import (
+from contract.option_spec import (
     Kind,
     Range,
     Requirement,

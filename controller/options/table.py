@@ -1,7 +1,7 @@
 """THE option table: every ``--option`` devicelab accepts, declared once.
 
 Parsing, validation, defaults, ``devicelab options`` and OPTIONS.md all read
-this table (and the sub-option tables in ``agent/option_tables.py``, shared
+this table (and the sub-option tables in ``contract/option_tables.py``, shared
 with the agent, which reads them too). To add an option, add it here, add a
 field to ``Options`` in ``model.py`` and an example to
 ``tests/test_options_table.py``; the tests fail until all three agree. The job
@@ -9,15 +9,15 @@ stores it at submit (``Options.to_spec()``) with nothing more to do. An option t
 agent applies also needs a typed ``RunOptions`` field (``protos/agent.proto``, stubs
 from ``scripts/gen_protos.py``), set in ``controller/runners/run_options.py`` and read
 where the agent turns ``RunOptions`` into its run config (``agent/serde.py``). To add a
-sub-option, add it to ``agent/option_tables.py`` and give it a mapping (or a
+sub-option, add it to ``contract/option_tables.py`` and give it a mapping (or a
 "no equivalent" entry) on each runtime path; ``tests/test_options_mapping.py``
 fails until it has one.
 """
 
 from __future__ import annotations
 
-from agent.formats import FORMATS
-from agent.option_tables import QNN_TABLES, TFLITE_TABLES
+from contract.formats import FORMATS
+from contract.option_tables import QNN_TABLES, TFLITE_TABLES
 from controller.options.spec import (
     JOBS,
     RUNTIMES,
@@ -31,7 +31,7 @@ from controller.options.spec import (
     RequiresIfGiven,
 )
 
-#: Target runtime of a model file given to a profile or inference job (agent/formats.py).
+#: Target runtime of a model file given to a profile or inference job (contract/formats.py).
 MODEL_RUNTIMES = {fmt.suffix: fmt.model_type for fmt in FORMATS if fmt.runnable}
 
 #: PyTorch source files (compile jobs take them; nothing runs them): model type by suffix.

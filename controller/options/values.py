@@ -1,7 +1,7 @@
 """Values: text -> typed value per ``Kind``, and typed value -> canonical text.
 
 The grammar of one value (``parse_text``) is shared with the agent, which
-re-checks the canonical text it receives with it (``agent/option_spec.py``);
+re-checks the canonical text it receives with it (``contract/option_spec.py``);
 this module adds what the user sees: where the value was written and the
 nearest valid choice. ``parse_value`` and ``format_value`` are inverses on valid
 input; the round-trip tests hold them to it. Canonical text is also what the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agent.option_spec import FALSE, TRUE, ValueProblem, allowed_text, parse_text
+from contract.option_spec import FALSE, TRUE, ValueProblem, allowed_text, parse_text
 from controller.errors import InternalError
 from controller.options.errors import OptionError, nearest
 from controller.options.spec import Kind, OptionSpec, Spec, SubValue, Value

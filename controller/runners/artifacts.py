@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.formats import suffix_of_type
+from contract.formats import suffix_of_type
 from controller.agent_client import Artifact
 from controller.errors import InternalError
 from controller.store import JobRecord, Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent import serde  # array <-> tensor conversion, shared with the agent
+from contract import tensors  # array <-> Tensor, shared with the agent
 from controller.devices import DeviceEntry
 from controller.environment import job_environment
 from controller.jobs import JobState
@@ -47,7 +47,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     outputs: dict[str, list[Any]] = {}
     for sample in reply.samples:
         for tensor in sample.tensors:
-            outputs.setdefault(tensor.name, []).append(serde.tensor_to_array(tensor))
+            outputs.setdefault(tensor.name, []).append(tensors.tensor_to_array(tensor))
     ctx.store.set_output_data(job.id, outputs, worker_id=ctx.worker_id)
     applied = applied_to_dict(reply.applied)
     warning = qairt_warning(options.qairt_version, applied)
@@ -91,7 +91,7 @@ def _samples(ctx: RunContext, job: JobRecord) -> tuple[list[pb.Sample], int]:
     names = list(dataset)
     count = len(dataset[names[0]])
     samples = [
-        pb.Sample(tensors=[serde.array_to_tensor(n, dataset[n][i]) for n in names])
+        pb.Sample(tensors=[tensors.array_to_tensor(n, dataset[n][i]) for n in names])
         for i in range(count)
     ]
     return samples, count

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agent.handshake import parse_ready_line
+from contract.handshake import parse_ready_line
 from controller import settings
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import AgentClient, Artifact, ProgressCallback

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.handshake import TOKEN_ENV, parse_ready_line
+from contract.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_bundle import agent_bundle
 from controller.agent_client import PING_TIMEOUT_SEC, AgentClient, Artifact, ProgressCallback
 from controller.errors import Error, InternalError, UserError

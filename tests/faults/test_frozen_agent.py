@@ -27,8 +27,8 @@ import pytest
 from onnx import TensorProto, helper
 
 import controller as hub
-from agent.handshake import TOKEN_ENV, parse_ready_line
 from agent.isolation import JOB_PROCESS_NAME
+from contract.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient, Artifact
 from controller.api import current_store
 from controller.errors import InternalError

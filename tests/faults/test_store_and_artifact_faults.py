@@ -17,7 +17,7 @@ import pytest
 
 import controller as hub
 import controller.cli
-from agent.handshake import TOKEN_ENV, parse_ready_line
+from contract.handshake import TOKEN_ENV, parse_ready_line
 from controller.agent_client import AgentClient, Artifact
 from controller.errors import UserError
 from controller.jobs import JobState

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.errors import MissingLibraryError
-from agent.option_spec import SubValue
-from agent.option_tables import TFLITE_SUB_OPTIONS
 from agent.runtimes.base import RunConfig
 from agent.runtimes.libraries import Policy, find_library, searched
 from agent.runtimes.litert import plan_delegates
@@ -32,6 +30,8 @@ from agent.runtimes.litert_delegates import (
     resolve_threads,
     unused_option_warnings,
 )
+from contract.option_spec import SubValue
+from contract.option_tables import TFLITE_SUB_OPTIONS
 
 #: What each delegate's nodes ran on, for per-layer rows. NNAPI picks its own
 #: accelerator; on Snapdragon, plain ``nnapi`` is asked for the NPU.

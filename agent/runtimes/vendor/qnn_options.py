@@ -1,7 +1,7 @@
 """``--qnn_options`` on the ``qnn-net-run`` path: which flag or config key each sub-option becomes.
 
 The sub-options themselves (allowed values, defaults) are declared once, in
-``agent.option_tables``; this module holds only qnn-net-run's half, in the shape
+``contract.option_tables``; this module holds only qnn-net-run's half, in the shape
 ``agent/runtimes/qnn_ep_options.py`` uses for the ONNX Runtime path. qnn-net-run takes:
 
 * ``--perf_profile <mode>`` (documented flag; the documented HTP modes in lower case);
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from agent.errors import AgentError
-from agent.option_spec import SubValue
 from agent.sub_options import SubOptions, with_htp_defaults
+from contract.option_spec import SubValue
 
 
 class Target(Enum):

@@ -1,7 +1,7 @@
 """THE model formats: each format's type name, file suffix, and the runtime that runs it.
 
-Shared by both sides, like ``agent/option_tables.py``: the agent never imports the
-controller, so the facts both need live here (the agent zip carries this module,
+Shared by both sides, like ``contract/option_tables.py``: the agent never imports the
+controller, so the facts both need live in ``contract/`` (the agent zip carries it,
 ``controller/agent_bundle.py``). Everything else is derived from ``FORMATS``: the
 controller's suffix -> target runtime table (``controller/options/table.py``), the
 suffix a stored model is pushed under (``controller/model_files.py``), the compile

@@ -3,7 +3,7 @@
 Shared by both sides: the controller declares its option table with these
 types and parses the user's text with ``parse_text``; the agent (deployed
 alone, it never imports ``controller``) reads the sub-option tables of
-``agent.option_tables`` and re-checks the canonical text it receives with the
+``contract.option_tables`` and re-checks the canonical text it receives with the
 same ``parse_text``, so a value can never mean one thing to the controller and
 another to the device. Standard library only: this runs in the device process.
 """

@@ -11,13 +11,13 @@ the sub-options with them (``controller/options``); the agent re-checks the
 values it receives and maps each sub-option by name onto its runtime
 (``agent/runtimes/litert_delegates.py``, ``agent/runtimes/qnn_ep_options.py``), adding
 only what is its own: the library key and the value conversion. That is why
-they live in the agent package: the agent is deployed alone and must not
-import the controller. Pure data; standard library only.
+they live in ``contract/``, which the agent carries: it is deployed alone and must
+not import the controller. Pure data; standard library only.
 """
 
 from __future__ import annotations
 
-from agent.option_spec import Kind, Range, Requires, Spec, SubTable
+from contract.option_spec import Kind, Range, Requires, Spec, SubTable
 
 _HTP_MODES = (
     "LowPowerSaver",
