@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.runtimes.base import AppliedConfig, LayerTiming, TensorSpec
+from agent.runtimes.base import AppliedConfig, LayerTiming
+from contract.tensors import TensorInfo
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class LoadDone:
 @dataclass(frozen=True)
 class Applied:
     config: AppliedConfig
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
 
 
 @dataclass(frozen=True)

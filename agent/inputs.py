@@ -14,10 +14,10 @@ import numpy as np
 import numpy.random  # noqa: F401
 
 from agent.errors import InvalidOptionError
-from agent.runtimes.base import TensorSpec
+from contract.tensors import TensorInfo
 
 
-def resolve_shape(spec: TensorSpec, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+def resolve_shape(spec: TensorInfo, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     """The concrete shape of one input; dynamic dims must come from ``overrides``."""
     shape = overrides.get(spec.name, spec.shape)
     if any(dim < 0 for dim in shape):
@@ -29,12 +29,12 @@ def resolve_shape(spec: TensorSpec, overrides: dict[str, tuple[int, ...]]) -> tu
 
 
 def make_feeds(
-    specs: list[TensorSpec], overrides: dict[str, tuple[int, ...]], seed: int = 0
+    specs: list[TensorInfo], overrides: dict[str, tuple[int, ...]], seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Deterministic random inputs matching ``specs``.
 
     Example:
-        make_feeds([TensorSpec("image", (1, 3, 8, 8), "float32")], {})["image"].shape
+        make_feeds([TensorInfo("image", (1, 3, 8, 8), "float32")], {})["image"].shape
         # (1, 3, 8, 8)
     """
     rng = np.random.default_rng(seed)

@@ -15,17 +15,18 @@ import numpy as np
 
 from agent import events
 from agent.runtimes import runtime_for
-from agent.runtimes.base import AppliedConfig, RunConfig, TensorSpec
+from agent.runtimes.base import AppliedConfig, RunConfig
 from agent.runtimes.vendor import vendor_profile_job, vendor_tool_for
 from agent.session import ProfilePlan, ProfileSession
+from contract.tensors import TensorInfo
 
 
 @dataclass(frozen=True)
 class InferResult:
     samples: list[dict[str, np.ndarray]]
     applied: AppliedConfig
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
 
 
 def profile_job(
@@ -77,7 +78,7 @@ def _dequantize(value: np.ndarray, params: tuple[float, int] | None) -> np.ndarr
 
 
 def _undequantizable(
-    outputs: list[TensorSpec], quantization: dict[str, tuple[float, int]]
+    outputs: list[TensorInfo], quantization: dict[str, tuple[float, int]]
 ) -> list[str]:
     """Warnings for 8/16-bit integer outputs (the quantized kinds) we cannot dequantize."""
     return [

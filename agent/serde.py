@@ -7,8 +7,9 @@ from pathlib import Path
 from agent import events
 from agent.errors import AgentError, JobCancelledError
 from agent.isolation import Liveness
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
+from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig
 from contract.stages import STAGES
+from contract.tensors import TensorInfo
 from protos import agent_pb2 as pb
 
 
@@ -39,12 +40,12 @@ def run_config_from_proto(options: pb.RunOptions, workdir: Path, model_type: str
     )
 
 
-def tensor_specs_to_proto(specs: list[TensorSpec]) -> list[pb.InputSpec]:
+def tensor_specs_to_proto(specs: list[TensorInfo]) -> list[pb.InputSpec]:
     return [pb.InputSpec(name=s.name, shape=list(s.shape), dtype=s.dtype) for s in specs]
 
 
 def applied_to_proto(
-    config: AppliedConfig, inputs: list[TensorSpec], outputs: list[TensorSpec]
+    config: AppliedConfig, inputs: list[TensorInfo], outputs: list[TensorInfo]
 ) -> pb.Applied:
     return pb.Applied(
         runtime=config.runtime,

@@ -1,10 +1,29 @@
-"""numpy arrays <-> ``Tensor`` messages: C order, little-endian, the dtype by name."""
+"""A model's tensors as both sides describe them, and numpy arrays <-> ``Tensor`` messages
+(C order, little-endian, the dtype by name)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from protos import agent_pb2 as pb
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a model: as a runtime loaded it (the agent), as the host
+    read it from the file (``controller/model_io.py``), as a job's events report it.
+
+    The cloud client's ``TensorSpec`` (``controller/specs.py``) is the public form.
+    """
+
+    name: str
+    shape: tuple[int, ...]  # -1 for a dimension that is still dynamic
+    dtype: str  # numpy dtype name, e.g. "float32"
+    # Of a per-tensor quantized tensor (real = (q - zero_point) * scale), where known.
+    scale: float | None = None
+    zero_point: float | None = None
 
 
 def tensor_to_array(tensor: pb.Tensor) -> np.ndarray:

@@ -54,6 +54,7 @@ from controller.job_summaries import (
 )
 from controller.lab import Lab
 from controller.managed import Dataset, Model, ModelMetadataKey, SourceModelType
+from controller.profile_result import ProfileResult
 from controller.specs import InputSpecs, IOSpec, TensorSpec
 
 # The installed distribution's version (as the client's ``hub.__version__``).
@@ -86,6 +87,7 @@ __all__ = [
     "ProfileJob",
     "ProfileJobResult",
     "ProfileJobSummary",
+    "ProfileResult",
     "QuantizeDtype",
     "QuantizeJob",
     "QuantizeJobResult",

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from contract.tensors import TensorInfo
 from protos import agent_pb2 as pb
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
     "LoopCpu",
     "ProfileEvent",
     "StageStarted",
-    "TensorSpec",
+    "TensorInfo",
     "applied_from_proto",
     "event_from_proto",
     "events_from_stored",
@@ -85,15 +86,6 @@ class LoadDone:
 
 
 @dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output as the runtime saw it."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-
-
-@dataclass(frozen=True)
 class AppliedSettings:
     """What the runtime actually used, which may differ from what was asked."""
 
@@ -104,8 +96,8 @@ class AppliedSettings:
     fallbacks: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     settings: dict[str, str] = field(default_factory=dict)
-    inputs: tuple[TensorSpec, ...] = ()
-    outputs: tuple[TensorSpec, ...] = ()
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,8 +216,8 @@ def _stage(number: int) -> str:
     return _STAGES.get(number, "unspecified")
 
 
-def _specs(specs: Iterable[pb.InputSpec]) -> tuple[TensorSpec, ...]:
-    return tuple(TensorSpec(s.name, tuple(s.shape), s.dtype) for s in specs)
+def _specs(specs: Iterable[pb.InputSpec]) -> tuple[TensorInfo, ...]:
+    return tuple(TensorInfo(s.name, tuple(s.shape), s.dtype) for s in specs)
 
 
 def applied_from_proto(m: pb.Applied) -> AppliedSettings:

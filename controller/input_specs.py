@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from contract.tensors import TensorInfo
 from controller.errors import UserError
-from controller.model_io import IoSpec
 
 #: name -> [shape, dtype], as the job's spec stores it (JSON: lists, not tuples).
 StoredSpecs = dict[str, list[Any]]
@@ -28,7 +28,7 @@ _FORM = "give a shape of positive integers, e.g. (1, 3, 224, 224), or (shape, dt
 
 
 def check_input_specs(
-    model: str, inputs: list[IoSpec] | None, specs: object, *, every_input: bool = False
+    model: str, inputs: list[TensorInfo] | None, specs: object, *, every_input: bool = False
 ) -> StoredSpecs:
     """``specs`` as stored, after checking them against the model's ``inputs``.
 
@@ -45,7 +45,8 @@ def check_input_specs(
             model's; or a dynamic input given no shape.
 
     Example:
-        >>> check_input_specs("m.onnx", [IoSpec("image", (-1, 3), "float32")], {"image": (2, 3)})
+        >>> spec = TensorInfo("image", (-1, 3), "float32")
+        >>> check_input_specs("m.onnx", [spec], {"image": (2, 3)})
         {'image': [[2, 3], 'float32']}
     """
     if specs is None:
@@ -70,7 +71,7 @@ def check_input_specs(
     return stored
 
 
-def _takes(model: str, spec: IoSpec | None) -> str:
+def _takes(model: str, spec: TensorInfo | None) -> str:
     """What the model takes for one input, for a message ('' when unknown)."""
     if spec is None:
         return ""
@@ -122,7 +123,7 @@ def _known(dtype: str) -> str:
 def _check_names(
     model: str,
     given: Mapping[str, object],
-    inputs: Mapping[str, IoSpec],
+    inputs: Mapping[str, TensorInfo],
     every_input: bool,
 ) -> None:
     takes = ", ".join(f"{s.name} {_shape_text(s.shape)} {s.dtype}" for s in inputs.values())
@@ -147,7 +148,7 @@ def _check_names(
 
 
 def _check_against(
-    model: str, name: str, shape: tuple[int, ...], dtype: str | None, spec: IoSpec
+    model: str, name: str, shape: tuple[int, ...], dtype: str | None, spec: TensorInfo
 ) -> None:
     where = f"input_specs[{name!r}] = {list(shape)}" + (f", {dtype!r}" if dtype else "")
     takes = _takes(model, spec)

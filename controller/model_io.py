@@ -10,13 +10,13 @@ read here, ``None`` is returned and the device's runtime remains the judge.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from contract.formats import format_of_suffix
+from contract.tensors import TensorInfo
 from controller.errors import UserError
 
 _ONNX_DTYPES = {
@@ -48,30 +48,19 @@ _TFLITE_DTYPES = {
 }
 
 
-@dataclass(frozen=True)
-class IoSpec:
-    name: str
-    shape: tuple[int, ...]  # -1 for a dynamic dimension
-    dtype: str
-    # Of a per-tensor quantized input or output (real = (q - zero_point) * scale): a
-    # script quantizes its inputs with them, as the client's TensorSpec gives them.
-    scale: float | None = None
-    zero_point: float | None = None
-
-
-def _onnx_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]]:
+def _onnx_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
     initializers = {init.name for init in graph.initializer}
     quantization = _onnx_io_quantization(graph)
 
-    def spec(value: Any) -> IoSpec:
+    def spec(value: Any) -> TensorInfo:
         tensor = value.type.tensor_type
         dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
         scale, zero_point = quantization.get(value.name, (None, None))
         dtype = _ONNX_DTYPES.get(tensor.elem_type, "unknown")
-        return IoSpec(value.name, dims, dtype, scale, zero_point)
+        return TensorInfo(value.name, dims, dtype, scale, zero_point)
 
     inputs = [spec(v) for v in graph.input if v.name not in initializers]
     return inputs, [spec(v) for v in graph.output]
@@ -104,7 +93,7 @@ def _onnx_io_quantization(graph: Any) -> dict[str, tuple[float, float]]:
     return found
 
 
-def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
+def _tflite_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]] | None:
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
@@ -114,7 +103,7 @@ def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
     except Exception:  # truncated or damaged: the device's runtime says why, naming the file
         return None
 
-    def spec(index: int) -> IoSpec:
+    def spec(index: int) -> TensorInfo:
         tensor = graph.tensors[index]
         signature = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
         name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
@@ -125,12 +114,12 @@ def _tflite_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
         per_tensor = len(scales) == 1 and len(zeros) == 1  # per-channel ones are not shown
         scale = float(scales[0]) if per_tensor else None
         zero_point = float(zeros[0]) if per_tensor else None
-        return IoSpec(name, tuple(int(d) for d in signature), dtype, scale, zero_point)
+        return TensorInfo(name, tuple(int(d) for d in signature), dtype, scale, zero_point)
 
     return [spec(i) for i in graph.inputs], [spec(i) for i in graph.outputs]
 
 
-def _context_binary_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
+def _context_binary_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]] | None:
     try:
         from agent.runtimes.qnn_context import read_context_binary
     except ImportError:
@@ -146,9 +135,9 @@ def _context_binary_io(path: Path) -> tuple[list[IoSpec], list[IoSpec]] | None:
     )
 
 
-def _qnn_spec(tensor: Any) -> IoSpec:
+def _qnn_spec(tensor: Any) -> TensorInfo:
     scale, zero_point = tensor.quantization or (None, None)
-    return IoSpec(
+    return TensorInfo(
         tensor.name,
         tuple(tensor.shape),
         tensor.dtype,
@@ -157,7 +146,7 @@ def _qnn_spec(tensor: Any) -> IoSpec:
     )
 
 
-ModelIo = tuple[list[IoSpec], list[IoSpec]]
+ModelIo = tuple[list[TensorInfo], list[TensorInfo]]
 
 #: The I/O reader of each model type this host can read (types from contract/formats.py);
 #: a reader returns None when a tool it needs is missing here.
@@ -183,7 +172,7 @@ def model_io(path: Path, model_type: str | None = None) -> ModelIo | None:
 
 
 def quantize_float_inputs(
-    specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]
+    specs: list[TensorInfo], inputs: dict[str, list[np.ndarray]]
 ) -> tuple[dict[str, list[np.ndarray]], list[str]]:
     """Float samples for a quantized input (an integer input with a per-tensor scale and
     zero point: ``--quantize_io``) quantized as the model's own QuantizeLinear would,
@@ -218,11 +207,11 @@ def quantize_float_inputs(
     return converted, notes
 
 
-def check_inference_inputs(specs: list[IoSpec], inputs: dict[str, list[np.ndarray]]) -> int:
+def check_inference_inputs(specs: list[TensorInfo], inputs: dict[str, list[np.ndarray]]) -> int:
     """Validate names, dtypes and shapes of inference inputs; return the sample count.
 
     Example:
-        check_inference_inputs([IoSpec("image", (1, 3, 32, 32), "float32")],
+        check_inference_inputs([TensorInfo("image", (1, 3, 32, 32), "float32")],
                                {"image": [np.zeros((1, 3, 32, 32), np.float32)]})  # -> 1
     """
     expected = {spec.name for spec in specs}
@@ -239,7 +228,7 @@ def check_inference_inputs(specs: list[IoSpec], inputs: dict[str, list[np.ndarra
     return next(iter(counts.values()))
 
 
-def _check_array(spec: IoSpec, index: int, array: Any) -> None:
+def _check_array(spec: TensorInfo, index: int, array: Any) -> None:
     where = f"input '{spec.name}' sample {index}"
     if not isinstance(array, np.ndarray):
         raise UserError(f"{where}: expected a numpy array, got {type(array).__name__}")

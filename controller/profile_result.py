@@ -21,7 +21,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from controller.events import AppliedSettings, LayerTiming, TensorSpec
+from contract.tensors import TensorInfo
+from controller.events import AppliedSettings, LayerTiming
 from controller.profile_shapes import client_profile
 
 __all__ = [
@@ -284,12 +285,12 @@ def applied_from_dict(data: dict[str, Any]) -> AppliedSettings:
     )
 
 
-def _spec_dict(spec: TensorSpec) -> dict[str, Any]:
+def _spec_dict(spec: TensorInfo) -> dict[str, Any]:
     return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
 
 
-def _spec_from(data: dict[str, Any]) -> TensorSpec:
-    return TensorSpec(
+def _spec_from(data: dict[str, Any]) -> TensorInfo:
+    return TensorInfo(
         str(data.get("name", "")), tuple(data.get("shape") or ()), str(data.get("dtype", ""))
     )
 

@@ -17,7 +17,7 @@ Seconds end in ``_S`` (no ``_SEC`` name was ever read from the environment, so
 no alias is kept). The agent's own few settings live in ``agent/settings.py``
 (the agent never imports the controller); the phone stand-in's
 (``DEVICELAB_STANDIN_*`` and the adb binary's) are test infrastructure and stay in
-``controller/phone_standin/``.
+``phone_standin/``.
 """
 
 from __future__ import annotations

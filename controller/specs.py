@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from controller.model_io import IoSpec
+from contract.tensors import TensorInfo
 
 InputSpecs = Mapping[str, tuple[int, ...] | tuple[tuple[int, ...], str]]
 
@@ -28,13 +28,13 @@ class TensorSpec(NamedTuple):
 IOSpec = dict[str | None, list[TensorSpec]]
 
 
-def io_spec(specs: list[IoSpec]) -> IOSpec:
+def io_spec(specs: list[TensorInfo]) -> IOSpec:
     """The client's ``IOSpec`` for the tensors devicelab read from a model file."""
     return {
         None: [TensorSpec(s.name, s.dtype, tuple(s.shape), s.scale, s.zero_point) for s in specs]
     }
 
 
-def input_specs(specs: list[IoSpec]) -> dict[str, tuple[tuple[int, ...], str]]:
+def input_specs(specs: list[TensorInfo]) -> dict[str, tuple[tuple[int, ...], str]]:
     """``InputSpecs`` (name -> (shape, dtype)) for a model's inputs."""
     return {s.name: (tuple(s.shape), s.dtype) for s in specs}

@@ -129,8 +129,8 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("DEVICELAB_HOME", tempfile.mkdtemp(prefix="devicelab-bench-"))
     os.environ.pop("DEVICELAB_DEVICE_PYTHON", None)
-    from controller.phone_standin import aarch64_unavailable_reason
-    from controller.phone_standin.testing import adb_server, standin_subprocess
+    from phone_standin import aarch64_unavailable_reason
+    from phone_standin.testing import adb_server, standin_subprocess
 
     bundle = build(args)
     cache = Path(os.environ["DEVICELAB_HOME"]) / "cache" / "phone-standin"

@@ -325,7 +325,7 @@ def bench(args: argparse.Namespace, work: Path) -> None:
 def run(args: argparse.Namespace, tmp: Path) -> None:
     """The benchmark behind a private, empty adb server; the controller stopped before it."""
     from controller import api
-    from controller.phone_standin.testing import adb_server
+    from phone_standin.testing import adb_server
 
     with adb_server() as server:
         os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)

@@ -136,7 +136,7 @@ def print_table(rows: list[Row], rounds: int, size_mb: int) -> None:
 
 
 def bench(args: argparse.Namespace, work: Path) -> None:
-    from controller.phone_standin.testing import adb_server, bundled_adb, standin_subprocess
+    from phone_standin.testing import adb_server, bundled_adb, standin_subprocess
 
     size = args.size_mb * 1_000_000
     models = {"incompressible": work / "random.bin", "compressible": work / "pruned_int8.bin"}

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 if TYPE_CHECKING:
     from controller.managed import Model, ProfileJob
-    from controller.phone_standin.testing import AdbServer
+    from phone_standin.testing import AdbServer
 
 OPTIONS = "--compute_unit cpu --max_profiler_iterations 20"
 ANY_PHONE = "os:android"  # every stand-in has it; the local host (os:linux) does not
@@ -115,13 +115,13 @@ class BatchFigures:
 @contextlib.contextmanager
 def standin_process(work: Path, name: str, props: dict[str, str]) -> Iterator[Phone]:
     """A stand-in in its own process (its own GIL), started but not yet connected."""
-    from controller.phone_standin.testing import free_port
+    from phone_standin.testing import free_port
 
     slug = name.lower().replace(" ", "_")
     props_file = work / f"{slug}.json"
     props_file.write_text(json.dumps(props), encoding="utf-8")
     port = free_port()
-    command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
+    command = [sys.executable, "-m", "phone_standin", "--port", str(port)]
     command += ["--sandbox", str(work / slug), "--props", str(props_file)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -317,7 +317,7 @@ def idle_busy_share(seconds: float = 1.0) -> float:
 
 def bench(args: argparse.Namespace, work: Path) -> None:
     """Start the adb server and stand-ins, run the rounds, print figures."""
-    from controller.phone_standin.testing import adb_server
+    from phone_standin.testing import adb_server
 
     idle_busy = idle_busy_share()
     with adb_server() as server, contextlib.ExitStack() as stack:

@@ -39,8 +39,8 @@ def _stop_worker_daemon() -> Iterator[None]:
 def aarch64_cache(request: pytest.FixtureRequest) -> Path:
     """qemu + busybox for the aarch64 stand-in, kept between runs in pytest's cache;
     skips (with the reason) where aarch64 mode cannot run."""
-    from controller.phone_standin import aarch64_unavailable_reason
-    from controller.phone_standin.testing import find_adb
+    from phone_standin import aarch64_unavailable_reason
+    from phone_standin.testing import find_adb
 
     if find_adb() is None:
         pytest.skip("no `adb` on PATH (apt-get install adb, or set DEVICELAB_ADB)")

@@ -25,13 +25,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.phone_standin.testing import (
+from controller.store import Store
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     AdbServer,
     adb_server,
     free_port,
 )
-from controller.store import Store
+
+#: The repository: ``python -m phone_standin`` runs from here (test infrastructure,
+#: not part of the installed distribution).
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -114,9 +118,11 @@ def standin_phone(
     props_file = sandbox.with_suffix(".json")
     props_file.write_text(json.dumps(dict(props)), encoding="utf-8")
     port = free_port()
-    command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
+    command = [sys.executable, "-m", "phone_standin", "--port", str(port)]
     command += ["--sandbox", str(sandbox), "--props", str(props_file)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(  # from the checkout's root: phone_standin is not installed
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=CHECKOUT
+    )
     serial = f"127.0.0.1:{port}"
     try:
         assert process.stdout is not None

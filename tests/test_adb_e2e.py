@@ -15,7 +15,7 @@ import pytest
 
 import controller as hub
 from controller.events import IterationTimes
-from controller.phone_standin.testing import (
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     AdbServer,
     adb_server,

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import controller as hub
-from controller.phone_standin import StandinDevice
-from controller.phone_standin.testing import GALAXY_S23_PROPS, adb_server, connected_standin
+from phone_standin import StandinDevice
+from phone_standin.testing import GALAXY_S23_PROPS, adb_server, connected_standin
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.adb]
 

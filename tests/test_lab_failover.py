@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from controller.jobs import JobState
-from controller.phone_standin.testing import find_adb
 from controller.store import RUNNING_STATES, JobRecord, Store
+from phone_standin.testing import find_adb
 from tests.lab import client_env, lab_host
 from tests.postgres_server import database_url
 

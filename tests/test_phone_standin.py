@@ -22,10 +22,10 @@ import grpc
 import pytest
 from adbutils import AdbDevice
 
-from controller.phone_standin import StandinDevice
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.shell import exit_status, parse_shell_service
-from controller.phone_standin.testing import (
+from phone_standin import StandinDevice
+from phone_standin.paths import DevicePaths
+from phone_standin.shell import exit_status, parse_shell_service
+from phone_standin.testing import (
     AdbServer,
     adb_server,
     bundled_adb,
@@ -35,7 +35,7 @@ from controller.phone_standin.testing import (
     process_alive,
     shell_command_lines,
 )
-from controller.phone_standin.wire import A_WRTE, Message, pack, read_message
+from phone_standin.wire import A_WRTE, Message, pack, read_message
 
 needs_adb = pytest.mark.skipif(
     find_adb() is None, reason="no `adb` on PATH (apt-get install adb, or set DEVICELAB_ADB)"
@@ -373,7 +373,7 @@ def test_push_throughput_50mb(
 
 
 def test_public_names_are_exported_and_sorted() -> None:
-    import controller.phone_standin as package
+    import phone_standin as package
 
     assert package.__all__ == sorted(package.__all__)
     assert all(hasattr(package, name) for name in package.__all__)

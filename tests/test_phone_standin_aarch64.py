@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from adbutils import AdbDevice
 
-from controller.phone_standin import StandinDevice
-from controller.phone_standin.testing import (
+from phone_standin import StandinDevice
+from phone_standin.testing import (
     AdbServer,
     adb_server,
     connected_standin,

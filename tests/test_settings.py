@@ -27,7 +27,7 @@ NOT_SETTINGS = {
     "DEVICELAB_SERIAL": "given to DEVICELAB_RECOVERY_HOOK's command, never read",
 }
 #: Test infrastructure with its own variables (DEVICELAB_STANDIN_*, DEVICELAB_ADB).
-STANDIN = ROOT / "controller" / "phone_standin"
+STANDIN = ROOT / "phone_standin"
 TABLES = {entry.name for entry in settings.SETTINGS} | {
     entry.name for entry in agent_settings.SETTINGS
 }

@@ -19,20 +19,20 @@ from pathlib import Path
 import pytest
 
 from controller.errors import UserError
-from controller.phone_standin import FEATURES_BEFORE_V2, StandinDevice
-from controller.phone_standin.testing import (
-    AdbServer,
-    adb_server,
-    bundled_adb,
-    connected_standin,
-    find_adb,
-)
 from controller.transports.adb_sync import SyncPushError, device_features, sync_push
 from controller.transports.sync_compression import (
     METHODS,
     CompressionError,
     choose_method,
     method_for_flags,
+)
+from phone_standin import FEATURES_BEFORE_V2, StandinDevice
+from phone_standin.testing import (
+    AdbServer,
+    adb_server,
+    bundled_adb,
+    connected_standin,
+    find_adb,
 )
 
 pytestmark = pytest.mark.adb

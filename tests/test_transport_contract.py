@@ -27,16 +27,16 @@ from controller.agent_client import Artifact
 from controller.devices import DeviceRegistry
 from controller.devices.matching import match_profile
 from controller.devices.profiles import DeviceProfile, load_profiles
-from controller.phone_standin.testing import (
+from controller.transports.adb import AdbDiscovery
+from controller.transports.base import Discovery, FoundDevice, Transport, discover
+from controller.transports.local import LOCAL_SERIAL, LocalDiscovery
+from controller.transports.props import MACHINE_KEY, PRODUCT_MODEL_KEY, host_props
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     adb_server,
     connected_standin,
     find_adb,
 )
-from controller.transports.adb import AdbDiscovery
-from controller.transports.base import Discovery, FoundDevice, Transport, discover
-from controller.transports.local import LOCAL_SERIAL, LocalDiscovery
-from controller.transports.props import MACHINE_KEY, PRODUCT_MODEL_KEY, host_props
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from controller import daemon
-from controller.phone_standin.testing import (
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     adb_server,
     connected_standin,

@@ -18,6 +18,7 @@ import numpy as np
 
 from agent.sub_options import SubOptions, parse_qnn_options, parse_tflite_options
 from contract.formats import format_of_suffix
+from contract.tensors import TensorInfo
 
 #: The ``--compute_unit`` values a job may send, lower case ("all": NPU, then GPU, then CPU).
 COMPUTE_UNIT_CHOICES = ("all", "npu", "gpu", "cpu")
@@ -46,13 +47,6 @@ class ProfiledIteration:
 
     layers: list[LayerTiming]
     wall_time_us: float
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    shape: tuple[int, ...]  # -1 for a dimension that is still dynamic
-    dtype: str  # numpy dtype name, e.g. "float32"
 
 
 @dataclass
@@ -145,8 +139,8 @@ class RuntimeInfo:
 
 class LoadedModel(Protocol):
     applied: AppliedConfig
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
 
     def set_inputs(self, feeds: dict[str, np.ndarray]) -> None:
         """Bind input values for the following ``run()`` calls."""

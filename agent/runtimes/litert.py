@@ -45,7 +45,6 @@ from agent.runtimes.base import (
     ProfiledIteration,
     RunConfig,
     RuntimeInfo,
-    TensorSpec,
 )
 from agent.runtimes.libraries import Policy, find_in, search_dirs
 from agent.runtimes.litert_c_api import (
@@ -67,6 +66,7 @@ from agent.runtimes.litert_delegates import (
 )
 from contract.formats import types_of_runtime
 from contract.option_spec import SubValue
+from contract.tensors import TensorInfo
 
 _FLATBUFFER_IDENTIFIER = b"TFL3"
 # The units "all" stands for, in priority order.
@@ -330,9 +330,9 @@ class LiteRtModel:
         self._interpreter = None
 
 
-def _tensor_spec(detail: dict[str, Any]) -> TensorSpec:
+def _tensor_spec(detail: dict[str, Any]) -> TensorInfo:
     shape = detail.get("shape_signature", detail["shape"])
-    return TensorSpec(
+    return TensorInfo(
         name=detail["name"],
         shape=tuple(int(dim) for dim in shape),
         dtype=np.dtype(detail["dtype"]).name,

@@ -19,7 +19,6 @@ from agent.errors import (
 from agent.runtimes.base import (
     AppliedConfig,
     RunConfig,
-    TensorSpec,
 )
 from agent.runtimes.qnn_context import QnnGraphInfo
 from agent.runtimes.qnn_ep import (
@@ -32,6 +31,7 @@ from agent.runtimes.qnn_ep import (
     register_qnn_ep,
 )
 from agent.runtimes.qnn_ep_options import map_qnn_options
+from contract.tensors import TensorInfo
 
 _LOG = logging.getLogger(__name__)
 CPU_EP = "CPUExecutionProvider"
@@ -83,12 +83,12 @@ class OrtLogCapture:
 ORT_LOG = OrtLogCapture()
 
 
-def tensor_specs(args: list[Any]) -> list[TensorSpec]:
+def tensor_specs(args: list[Any]) -> list[TensorInfo]:
     specs = []
     for arg in args:
         element = arg.type.removeprefix("tensor(").removesuffix(")")
         shape = tuple(d if isinstance(d, int) else -1 for d in arg.shape)
-        specs.append(TensorSpec(arg.name, shape, _ORT_DTYPES.get(element, element)))
+        specs.append(TensorInfo(arg.name, shape, _ORT_DTYPES.get(element, element)))
     return specs
 
 

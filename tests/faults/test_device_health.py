@@ -34,8 +34,8 @@ from controller.cli import main
 from controller.device_states import DeviceState
 from controller.events import IterationTimes
 from controller.jobs import JobState
-from controller.phone_standin.device import StandinDevice
-from controller.phone_standin.testing import (
+from phone_standin.device import StandinDevice
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     AdbServer,
     adb_server,

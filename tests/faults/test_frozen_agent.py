@@ -34,14 +34,14 @@ from controller.api import current_store
 from controller.errors import InternalError
 from controller.events import IterationTimes, ProfileEvent
 from controller.liveness import StreamLimits, StreamWatchdog, find_stalls
-from controller.phone_standin.device import StandinDevice
-from controller.phone_standin.testing import (
+from controller.settings import home_dir
+from phone_standin.device import StandinDevice
+from phone_standin.testing import (
     GALAXY_S23_PROPS,
     adb_server,
     connected_standin,
     find_adb,
 )
-from controller.settings import home_dir
 from protos import agent_pb2 as pb
 
 SILENCE_S = 2.0

@@ -31,7 +31,7 @@ import numpy as np
 
 from agent.errors import AgentError, InvalidOptionError, MissingLibraryError
 from agent.inputs import make_feeds
-from agent.runtimes.base import RunConfig, TensorSpec
+from agent.runtimes.base import RunConfig
 from agent.runtimes.libraries import SDK_ENV, SDK_TARGETS, Policy, find_in, sdk_root, search_dirs
 from agent.runtimes.qnn_profile_csv import QnnExecution
 from agent.runtimes.vendor._process import ToolRun, run_tool, tool_env
@@ -42,6 +42,7 @@ from agent.runtimes.vendor.qnn_profile_viewer import (
     parse_viewer_csv,
     parse_viewer_text,
 )
+from contract.tensors import TensorInfo
 
 QNN_NET_RUN = "qnn-net-run"
 HTP_EXTENSIONS = "libQnnHtpNetRunExtensions.so"
@@ -137,7 +138,7 @@ def requested_backends(config: RunConfig) -> list[QnnBackendLib]:
 
 def input_specs(
     model_path: Path, config: RunConfig, enable_graphs: Sequence[str], context_binary: bool
-) -> list[TensorSpec]:
+) -> list[TensorInfo]:
     """The inputs to feed, as float32 (qnn-net-run quantizes float inputs itself).
 
     A context binary declares its inputs; they are read with ``libQnnSystem.so`` when
@@ -152,7 +153,7 @@ def input_specs(
         if specs:
             return specs
     if config.input_shapes:
-        return [TensorSpec(name, tuple(s), "float32") for name, s in config.input_shapes.items()]
+        return [TensorInfo(name, tuple(s), "float32") for name, s in config.input_shapes.items()]
     raise InvalidOptionError(
         f"{model_path.name}: {QNN_NET_RUN} needs each input's name and shape and this device "
         "cannot read them from the model; give them in the job's input specs"
@@ -161,7 +162,7 @@ def input_specs(
 
 def _context_binary_inputs(
     model_path: Path, config: RunConfig, enable_graphs: Sequence[str]
-) -> list[TensorSpec]:
+) -> list[TensorInfo]:
     from agent.runtimes import qnn_context  # ctypes + libQnnSystem: only when needed
 
     try:
@@ -169,10 +170,10 @@ def _context_binary_inputs(
     except (AgentError, OSError):
         return []
     graph = qnn_context.select_graph(info, enable_graphs, model_path)
-    return [TensorSpec(t.name, t.shape, "float32") for t in graph.inputs]
+    return [TensorInfo(t.name, t.shape, "float32") for t in graph.inputs]
 
 
-def write_input_list(specs: list[TensorSpec], workdir: Path, config: RunConfig) -> Path:
+def write_input_list(specs: list[TensorInfo], workdir: Path, config: RunConfig) -> Path:
     """Write one set of seeded random inputs as raw float32 files and the input list.
 
     One line, ``name:=path`` per input (qnn-net-run's documented format);

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.errors import AgentError, DelegateError, MissingLibraryError
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig, TensorSpec
+from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig
 from agent.runtimes.litert import check_model_file
 from agent.runtimes.litert_delegates import GeneralOptions
 from agent.runtimes.vendor import benchmark_flags, benchmark_model, qnn_net_run
@@ -24,6 +24,7 @@ from agent.runtimes.vendor._process import ToolRun, run_tool, tool_env
 from agent.runtimes.vendor.benchmark_model import BenchmarkOutput, parse_benchmark_output
 from agent.runtimes.vendor.qnn_options import plan_net_run_options
 from agent.runtimes.vendor.qnn_profile_viewer import execution_latencies_us, layers_of
+from contract.tensors import TensorInfo
 
 NOT_ON_HARDWARE = (
     "{tool}: implemented against the vendor tool's documented flags and output; "
@@ -47,7 +48,7 @@ class Pass:
 class VendorRunner(Protocol):
     tool: str
     applied: AppliedConfig
-    inputs: list[TensorSpec]
+    inputs: list[TensorInfo]
 
     def cold(self, timeout_s: float) -> Pass: ...
 
@@ -155,7 +156,7 @@ class BenchmarkModelRunner:
         self.attempts, fallbacks = benchmark_flags.attempts(config)
         general = GeneralOptions.from_values(config.tflite.values)
         self.enable_fallback = general.enable_fallback
-        self.inputs: list[TensorSpec] = []  # benchmark_model makes its own random inputs
+        self.inputs: list[TensorInfo] = []  # benchmark_model makes its own random inputs
         self.applied = AppliedConfig(
             runtime=self.tool,
             runtime_version="",

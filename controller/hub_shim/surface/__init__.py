@@ -8,10 +8,13 @@ from controller import *  # noqa: F403  (the drop-in API: ``import controller as
 from controller import __all__ as _controller_all
 from controller.hub_shim.surface import client, hub, public_rest_api, util
 from controller.hub_shim.surface.client import ClientConfig, Project, SourceModel
-
-# The shim's own submit_compile_job (a qnn_dlc target compiles a context binary).
 from controller.hub_shim.surface.hub import set_session_token
-from controller.hub_shim.surface.hub import submit_compile_job as submit_compile_job
+
+# The shim's own submit_compile_job replaces the star-imported one (a qnn_dlc target
+# compiles a context binary): the same call, typed as the cloud client types it.
+from controller.hub_shim.surface.hub import (  # type: ignore[assignment]
+    submit_compile_job as submit_compile_job,
+)
 
 __all__ = list(_controller_all)
 __all__ += [

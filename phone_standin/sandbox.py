@@ -25,7 +25,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from controller.phone_standin import device_tools
+from phone_standin import device_tools
 
 TOOL_NAMES = tuple(device_tools.TOOLS)
 PROPS_RELATIVE = Path(".standin") / "props.json"

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from controller.phone_standin.sandbox import BIN_RELATIVE, PROPS_RELATIVE
+from phone_standin.sandbox import BIN_RELATIVE, PROPS_RELATIVE
 
 TOKEN_ENV = "DEVICELAB_STANDIN_TOKEN"
 log = logging.getLogger(__name__)

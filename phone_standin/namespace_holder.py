@@ -1,6 +1,6 @@
 """Holder of the aarch64 stand-in's private namespaces (test infrastructure; a standalone script).
 
-Run by :class:`controller.phone_standin.emulation.EmulatedNamespace` as
+Run by :class:`phone_standin.emulation.EmulatedNamespace` as
 ``python -I namespace_holder.py ROOT QEMU CPUINFO`` with pipes on stdin and
 stdout. Standard library only: it must not import the controller package
 (the ``-I`` interpreter sees only the standard library).

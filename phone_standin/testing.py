@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from controller.phone_standin.device import StandinConfig, StandinDevice
-from controller.phone_standin.props import FEATURES
+from phone_standin.device import StandinConfig, StandinDevice
+from phone_standin.props import FEATURES
 
 if TYPE_CHECKING:
     import adbutils
@@ -35,6 +35,9 @@ ADB_PORT_ENV = "ANDROID_ADB_SERVER_PORT"
 ADB_BINARY_ENV = "DEVICELAB_ADB"
 ADB_COMMAND_TIMEOUT_SEC = 30.0
 CONNECT_TIMEOUT_SEC = 15.0
+#: The repository: ``python -m phone_standin`` runs from here (test infrastructure,
+#: not part of the installed distribution).
+CHECKOUT = Path(__file__).resolve().parent.parent
 _POLL_SEC = 0.1
 
 
@@ -186,7 +189,7 @@ def connected_standin(
     ``features``: the banner's feature list (default ``props.FEATURES``, a current
     adbd's; ``props.FEATURES_BEFORE_V2`` plays a phone before Android 11).
     ``arch="aarch64"`` runs its shell in an Android-like root under qemu-user
-    (first check :func:`controller.phone_standin.emulation.aarch64_unavailable_reason`
+    (first check :func:`phone_standin.emulation.aarch64_unavailable_reason`
     with the same ``cache_dir``, and skip if it gives a reason).
 
     On exit: ``adb disconnect``, stop the device, kill its shells' processes.
@@ -255,8 +258,10 @@ def standin_subprocess(server: AdbServer, sandbox: Path, *args: str) -> Iterator
     ``--features shell_v2,cmd,stat_v2``).
     """
     port = free_port()
-    command = [sys.executable, "-m", "controller.phone_standin", "--port", str(port)]
-    process = subprocess.Popen([*command, "--sandbox", str(sandbox), *args], stdout=subprocess.PIPE)
+    command = [sys.executable, "-m", "phone_standin", "--port", str(port)]
+    process = subprocess.Popen(  # from the checkout's root: phone_standin is not installed
+        [*command, "--sandbox", str(sandbox), *args], stdout=subprocess.PIPE, cwd=CHECKOUT
+    )
     try:
         assert process.stdout is not None
         process.stdout.readline()  # "stand-in device listening on ..."

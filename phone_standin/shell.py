@@ -28,9 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.processes import ProcessRegistry
-from controller.phone_standin.streams import Stream, StreamClosed, StreamReader
+from phone_standin.paths import DevicePaths
+from phone_standin.processes import ProcessRegistry
+from phone_standin.streams import Stream, StreamClosed, StreamReader
 
 ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN, ID_WINDOW_SIZE = range(6)
 _PACKET_HEADER = struct.Struct("<BI")

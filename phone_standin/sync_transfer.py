@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.streams import StreamReader
 from controller.transports.sync_compression import (
     FLAG_DRY_RUN,
     CompressionError,
@@ -33,6 +31,8 @@ from controller.transports.sync_compression import (
     Method,
     method_for_flags,
 )
+from phone_standin.paths import DevicePaths
+from phone_standin.streams import StreamReader
 
 SYNC_DATA_MAX = 64 * 1024
 _FRAME = struct.Struct("<4sI")

@@ -2,8 +2,8 @@
 
 Example::
 
-    python -m controller.phone_standin --sandbox /tmp/phone --props props.json --adb-connect
-    python -m controller.phone_standin --arch aarch64 --sandbox /tmp/arm-phone --adb-connect
+    python -m phone_standin --sandbox /tmp/phone --props props.json --adb-connect
+    python -m phone_standin --arch aarch64 --sandbox /tmp/arm-phone --adb-connect
 
 prints ``stand-in device listening on 127.0.0.1:PORT`` and, with
 ``--adb-connect``, registers it with the adb server (``adb connect``) and
@@ -23,14 +23,14 @@ import threading
 from pathlib import Path
 
 from controller.errors import Error
-from controller.phone_standin.device import StandinConfig, StandinDevice
-from controller.phone_standin.props import FEATURES, load_props_file
+from phone_standin.device import StandinConfig, StandinDevice
+from phone_standin.props import FEATURES, load_props_file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m controller.phone_standin",
+        prog="python -m phone_standin",
         description="Run a phone stand-in: a test device the real adb server can `adb connect` to.",
     )
     parser.add_argument(

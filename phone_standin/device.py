@@ -25,26 +25,26 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from controller.phone_standin.android_root import (
+from phone_standin.android_root import (
     CPUINFO_RELATIVE,
     SHELL_GID,
     SHELL_UID,
     fetch_busybox,
     prepare_android_root,
 )
-from controller.phone_standin.android_shell import ChrootProcessRegistry
-from controller.phone_standin.connection import Connection
-from controller.phone_standin.emulation import (
+from phone_standin.android_shell import ChrootProcessRegistry
+from phone_standin.connection import Connection
+from phone_standin.emulation import (
     EmulatedNamespace,
     NamespaceSpec,
     default_cache_dir,
     fetch_qemu,
 )
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.processes import ProcessRegistry
-from controller.phone_standin.props import FEATURES, banner, build_props
-from controller.phone_standin.sandbox import prepare_sandbox, write_props, write_sys_files
-from controller.phone_standin.services import DeviceContext
+from phone_standin.paths import DevicePaths
+from phone_standin.processes import ProcessRegistry
+from phone_standin.props import FEATURES, banner, build_props
+from phone_standin.sandbox import prepare_sandbox, write_props, write_sys_files
+from phone_standin.services import DeviceContext
 
 log = logging.getLogger(__name__)
 ACCEPT_POLL_SEC = 0.2

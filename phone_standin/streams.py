@@ -24,7 +24,7 @@ import struct
 import threading
 from typing import Protocol
 
-from controller.phone_standin.wire import A_CLSE, A_OKAY, A_WRTE
+from phone_standin.wire import A_CLSE, A_OKAY, A_WRTE
 
 # What adbd grants the server on OPEN under delayed_ack (AOSP adb.h).
 INITIAL_DELAYED_ACK_BYTES = 32 * 1024 * 1024

@@ -3,7 +3,7 @@
 The Android-like root has no Python, so ``getprop``, ``dumpsys`` and ``cmd``
 (the Python ones in :mod:`.device_tools` serve the host-shell stand-in) are
 written here for busybox's sh, with the same output. Props are read on every
-call from :data:`PROPS_PATH`, which :func:`controller.phone_standin.sandbox.write_props`
+call from :data:`PROPS_PATH`, which :func:`phone_standin.sandbox.write_props`
 keeps beside its JSON as sorted ``KEY=VALUE`` lines (the ``build.prop``
 format), so ``StandinDevice.set_prop`` is visible at once.
 
@@ -14,7 +14,7 @@ and toybox (Android's) has it: ignore SIGHUP, send a terminal stdout to
 
 from __future__ import annotations
 
-from controller.phone_standin.sandbox import PROPS_LINES_RELATIVE
+from phone_standin.sandbox import PROPS_LINES_RELATIVE
 
 PROPS_PATH = f"/{PROPS_LINES_RELATIVE.as_posix()}"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controller.phone_standin.forward import open_forward
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.processes import ProcessRegistry
-from controller.phone_standin.shell import ShellSession, parse_shell_service
-from controller.phone_standin.streams import Stream
-from controller.phone_standin.sync import serve_sync
+from phone_standin.forward import open_forward
+from phone_standin.paths import DevicePaths
+from phone_standin.processes import ProcessRegistry
+from phone_standin.shell import ShellSession, parse_shell_service
+from phone_standin.streams import Stream
+from phone_standin.sync import serve_sync
 
 Handler = Callable[[Stream], None]
 

@@ -16,15 +16,15 @@ import struct
 import threading
 from typing import BinaryIO, cast
 
-from controller.phone_standin.services import DeviceContext, Handler, open_service
-from controller.phone_standin.streams import (
+from phone_standin.services import DeviceContext, Handler, open_service
+from phone_standin.streams import (
     ACK_PAYLOAD,
     INITIAL_DELAYED_ACK_BYTES,
     Stream,
     StreamClosed,
     StreamTable,
 )
-from controller.phone_standin.wire import (
+from phone_standin.wire import (
     A_CLSE,
     A_CNXN,
     A_OKAY,

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.phone_standin import namespace_holder
+from phone_standin import namespace_holder
 
 log = logging.getLogger(__name__)
 QEMU_PACKAGE = ("amd64", "qemu-user-static", "usr/bin/qemu-aarch64-static")
@@ -121,7 +121,7 @@ def aarch64_unavailable_reason(cache_dir: Path | None = None, fetch: bool = True
     reason = _host_unavailable_reason()
     if reason is not None or not fetch:
         return reason
-    from controller.phone_standin.android_root import fetch_busybox
+    from phone_standin.android_root import fetch_busybox
 
     directory = cache_dir or default_cache_dir()
     try:

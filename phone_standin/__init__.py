@@ -40,15 +40,15 @@ is a convenience, not a security boundary.
 
 Run one device until killed::
 
-    python -m controller.phone_standin --sandbox DIR [--port 5555] [--props props.json]
+    python -m phone_standin --sandbox DIR [--port 5555] [--props props.json]
         [--serial-name NAME] [--adb-connect] [--arch host|aarch64] [--cache-dir DIR]
 """
 
 from __future__ import annotations
 
-from controller.phone_standin.device import StandinConfig, StandinDevice
-from controller.phone_standin.emulation import aarch64_unavailable_reason
-from controller.phone_standin.props import DEFAULT_PROPS, FEATURES, FEATURES_BEFORE_V2
+from phone_standin.device import StandinConfig, StandinDevice
+from phone_standin.emulation import aarch64_unavailable_reason
+from phone_standin.props import DEFAULT_PROPS, FEATURES, FEATURES_BEFORE_V2
 
 __all__ = [
     "DEFAULT_PROPS",

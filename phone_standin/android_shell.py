@@ -1,7 +1,7 @@
 """Shell processes of the aarch64 stand-in: chrooted, as the shell user, under qemu-user.
 
 Each ``shell:`` command is ``nsenter`` into the namespace of
-:class:`controller.phone_standin.emulation.EmulatedNamespace` (chroot into the
+:class:`phone_standin.emulation.EmulatedNamespace` (chroot into the
 device root, uid/gid 2000) running ``/system/bin/sh -c CMD``, which the
 namespace's binfmt_misc handler hands to qemu-aarch64. The environment is
 adb shell's on a phone: its PATH and the ``ANDROID_*`` variables init sets,
@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from controller.phone_standin.android_root import ANDROID_PATH, SHELL_GID, SHELL_UID
-from controller.phone_standin.emulation import EmulatedNamespace
-from controller.phone_standin.processes import TOKEN_ENV, ProcessRegistry
+from phone_standin.android_root import ANDROID_PATH, SHELL_GID, SHELL_UID
+from phone_standin.emulation import EmulatedNamespace
+from phone_standin.processes import TOKEN_ENV, ProcessRegistry
 
 # init's environment on Android 14 (system/core/rootdir/init.environ.rc.in).
 ANDROID_ENV = {

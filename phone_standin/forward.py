@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from controller.phone_standin.streams import Stream, StreamClosed
+from phone_standin.streams import Stream, StreamClosed
 
 CONNECT_TIMEOUT_SEC = 5.0
 _RECV_SIZE = 256 * 1024

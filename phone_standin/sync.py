@@ -21,13 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.phone_standin.paths import DevicePaths
-from controller.phone_standin.streams import Stream, StreamReader
-from controller.phone_standin.sync_transfer import Transfers
 from controller.transports.sync_compression import FEATURE_DRY_RUN_SEND, FEATURE_SENDRECV_V2
+from phone_standin.paths import DevicePaths
+from phone_standin.streams import Stream, StreamReader
+from phone_standin.sync_transfer import Transfers
 
 if TYPE_CHECKING:
-    from controller.phone_standin.services import DeviceContext
+    from phone_standin.services import DeviceContext
 
 SYNC_DATA_MAX = 64 * 1024
 MAX_PATH_LENGTH = 1024

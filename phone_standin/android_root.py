@@ -26,9 +26,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from controller.phone_standin import android_tools
-from controller.phone_standin.emulation import fetch_debian_binary
-from controller.phone_standin.sandbox import BIN_RELATIVE, write_props, write_sys_files
+from phone_standin import android_tools
+from phone_standin.emulation import fetch_debian_binary
+from phone_standin.sandbox import BIN_RELATIVE, write_props, write_sys_files
 
 SHELL_UID = SHELL_GID = 2000  # AID_SHELL, the user `adb shell` runs as
 SYSTEM_UID = SYSTEM_GID = 1000  # AID_SYSTEM, owner of /data
