@@ -63,12 +63,6 @@ def dims(value: onnx.ValueInfoProto) -> list[Dim]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape.dim]
 
 
-def is_static(value: onnx.ValueInfoProto) -> bool:
-    """True for a tensor with a declared shape whose dims are all fixed sizes."""
-    tensor = value.type.tensor_type
-    return tensor.HasField("shape") and all(isinstance(d, int) and d > 0 for d in dims(value))
-
-
 def numpy_dtype(value: onnx.ValueInfoProto) -> str:
     """numpy dtype name of a tensor value, e.g. ``'float32'``."""
     return np.dtype(helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)).name
