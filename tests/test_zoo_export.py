@@ -1,14 +1,14 @@
 """qai-hub-models' export CLI, unmodified, against devicelab: the shipped recipe folder
 (``controller/samples/zoo_recipe/devicelab_tiny_cnn``, seeded weights, no downloads) for
 tflite, onnx and qnn_context_binary, on a simulated Snapdragon and on the phone stand-in
-as a Galaxy S23 through the real adb server.
+as a Galaxy S23 through the real adb server; w8a8 for onnx and qnn_context_binary.
 
 The export runs in ``.venv-zoo`` (qai-hub-models 0.65.0 with its pins: onnxruntime
 1.22.1, protobuf 6.31.1, ai-edge-litert 2.1.1; built by ``scripts/setup.sh``) under
 ``devicelab run``; compile jobs and the local agent run under this interpreter
 (``DEVICELAB_RUNTIME_PYTHON``), which holds devicelab's own runtimes. Cost here: about
-30 s per export (7 exports), and .venv-zoo is ~2 GB (its creation: ~90 s from this
-machine's wheel cache and PyPI).
+30 s per export, 45 s a quantized one (9 exports); .venv-zoo is ~2 GB (its creation:
+~90 s from this machine's wheel cache and PyPI).
 """
 
 from __future__ import annotations
@@ -68,10 +68,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     daemon.stop_worker(path / "store")
 
 
-def export(target: str, device: str, env: dict[str, str], out: Path, how: str = "--device") -> str:
+def export(
+    target: str, device: str, env: dict[str, str], out: Path, *more: str, how: str = "--device"
+) -> str:
     """Run the export; return its output after checking it ended well."""
     command = [str(ZOO_DEVICELAB), "run", "qai-hub-models", "export", str(RECIPE)]
-    command += ["--target-runtime", target, how, device, "--output-dir", str(out)]
+    command += ["--target-runtime", target, how, device, "--output-dir", str(out), *more]
     done = subprocess.run(
         command,
         env=env,
@@ -111,9 +113,21 @@ def test_the_export_runs_unmodified_on_a_simulated_snapdragon(
     assert told is (target == "qnn_context_binary")
 
 
+@pytest.mark.parametrize("target", ["onnx", "qnn_context_binary"])
+def test_a_quantized_export_runs_with_float_samples(
+    target: str, home: Path, tmp_path: Path
+) -> None:
+    """w8a8: quantize job, --quantize_io compile; the export sends float samples (devicelab
+    quantizes them with the model's input scale) and compares dequantized outputs."""
+    env = _env(home, DEVICELAB_SIMULATE="1")
+    out = tmp_path / "out"
+    output = export(target, "Samsung Galaxy S23", env, out, "--precision", "w8a8")
+    check_summary(output, "Snapdragon 8 Gen 2 (simulated)", target)
+
+
 def test_the_export_finds_a_device_by_chipset(home: Path, tmp_path: Path) -> None:
     env = _env(home, DEVICELAB_SIMULATE="1")
-    output = export("onnx", "qualcomm-snapdragon-8gen2", env, tmp_path / "out", "--chipset")
+    output = export("onnx", "qualcomm-snapdragon-8gen2", env, tmp_path / "out", how="--chipset")
     check_summary(output, "Snapdragon 8 Gen 2 (simulated)", "onnx")
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from contract import tensors  # array <-> Tensor, shared with the agent
+from contract.tensors import TensorInfo
 from controller.devices import DeviceEntry
 from controller.environment import job_environment
 from controller.jobs import JobState
-from controller.model_io import model_io
+from controller.model_io import model_io, quantize_float_inputs
 from controller.qairt import qairt_warning
 from controller.results import applied_to_dict
 from controller.runners.artifacts import model_artifact
@@ -22,15 +23,19 @@ from protos import agent_pb2 as pb
 def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     """Run the job's model on every sample of its dataset on ``entry``."""
     options = job_options(ctx.store, job)
-    samples, count = _samples(ctx, job)
+    model = ctx.store.get_model(job.model_id)
+    # The model's I/O as this host reads the file (controller/model_io.py): the worker's
+    # interpreter may read what the submitter's could not (a context binary needs QNN's
+    # libQnnSystem.so, which the runtimes' environment has).
+    io = model_io(ctx.store.artifact_path(model.sha256), model.model_type)
+    samples, count, notes = _samples(ctx, job, io[0] if io else [])
     client = entry.transport.connect()
     artifact = model_artifact(ctx.store, job.model_id)
     sha256 = entry.transport.push_artifact(client, artifact, ctx.upload_progress)
     job = ctx.move(job, JobState.RUNNING_INFERENCE)
-    model = ctx.store.get_model(job.model_id)
     run_options = run_options_proto(options, job, entry.facts())
     if options.dequantize_outputs:
-        for name, (scale, zero_point) in _output_quantization(ctx, model).items():
+        for name, (scale, zero_point) in _quantization(io[1] if io else []).items():
             run_options.output_quantization[name].CopyFrom(
                 pb.Quantization(scale=scale, zero_point=zero_point)
             )
@@ -56,8 +61,8 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
         {
             "devicelab": {
                 **({"warnings": [warning]} if warning else {}),
-                # What the submit did to the samples (float ones quantized for the model).
-                **({"notes": job.spec["notes"]} if job.spec.get("notes") else {}),
+                # What was done to the samples (float ones quantized for the model).
+                **({"notes": notes} if notes else {}),
                 "job_id": job.id,
                 "device": entry.serial,
                 "samples": count,
@@ -73,25 +78,28 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     ctx.move(job, JobState.SUCCESS)
 
 
-def _output_quantization(ctx: RunContext, model: Any) -> dict[str, tuple[float, int]]:
-    """(scale, zero_point) of the model's quantized outputs as this host reads the file
-    (``controller/model_io.py``); the agent uses them where its runtime cannot say."""
-    io = model_io(ctx.store.artifact_path(model.sha256), model.model_type)
+def _quantization(specs: list[TensorInfo]) -> dict[str, tuple[float, int]]:
+    """(scale, zero_point) of the per-tensor quantized ones among ``specs``: the agent
+    dequantizes outputs with them where its runtime cannot say."""
     return {
         spec.name: (spec.scale, int(spec.zero_point))
-        for spec in (io[1] if io else [])
+        for spec in specs
         if spec.scale is not None and spec.zero_point is not None
     }
 
 
-def _samples(ctx: RunContext, job: JobRecord) -> tuple[list[pb.Sample], int]:
-    """The job's dataset as the agent receives it (one ``Sample`` per row), and its size."""
+def _samples(
+    ctx: RunContext, job: JobRecord, inputs: list[TensorInfo]
+) -> tuple[list[pb.Sample], int, list[str]]:
+    """The job's dataset as the agent receives it (one ``Sample`` per row), its size, and
+    notes: float samples for a quantized input are quantized here if the submit could
+    not read the model to do it (``quantize_float_inputs``)."""
     assert job.dataset_id is not None
-    dataset = ctx.store.load_dataset(job.dataset_id)
+    dataset, converted = quantize_float_inputs(inputs, ctx.store.load_dataset(job.dataset_id))
     names = list(dataset)
     count = len(dataset[names[0]])
     samples = [
         pb.Sample(tensors=[tensors.array_to_tensor(n, dataset[n][i]) for n in names])
         for i in range(count)
     ]
-    return samples, count
+    return samples, count, [*job.spec.get("notes", []), *converted]
