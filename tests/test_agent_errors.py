@@ -11,10 +11,11 @@ import pytest
 
 import agent.errors
 from agent.errors import AgentError
-from agent.server import build_server, status_for
+from agent.server import status_for
 from controller.agent_client import AgentClient, grpc_errors
 from controller.errors import InternalError, UserError
 from protos import agent_pb2 as pb
+from tests.agent_in_process import agent_client
 
 # "    ├── InvalidModelError   -> INVALID_ARGUMENT (...)" in the module docstring
 _TREE_LINE = re.compile(r"^\s*(?:[├└]── )?(\w+Error)\s+-> (\w+)", re.MULTILINE)
@@ -61,13 +62,8 @@ def test_user_caused_errors_are_exactly_the_ones_the_controller_reports_as_the_u
 
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[AgentClient]:
-    server, port = build_server(tmp_path, 0, start_ahead=False)
-    agent_client = AgentClient(f"127.0.0.1:{port}", device="local")
-    try:
-        yield agent_client
-    finally:
-        agent_client.close()
-        server.stop(None)
+    with agent_client(tmp_path) as agent:
+        yield agent
 
 
 def test_inference_on_a_model_the_device_does_not_hold_is_not_found(client: AgentClient) -> None:

@@ -12,23 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.server import build_server
 from controller.agent_client import AgentClient, Artifact
 from controller.errors import UserError
 from controller.samples.tflite_models import write_tiny_cnn_tflite
 from protos import agent_pb2 as pb
+from tests.agent_in_process import agent_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentClient]:
-    workdir = tmp_path_factory.mktemp("agent")
-    server, port = build_server(workdir, 0, start_ahead=False)
-    agent = AgentClient(f"127.0.0.1:{port}", device="local")
-    try:
+    with agent_client(tmp_path_factory.mktemp("agent")) as agent:
         yield agent
-    finally:
-        agent.close()
-        server.stop(None)
 
 
 @pytest.fixture(scope="module")
