@@ -34,7 +34,7 @@ def test_a_list_of_devices_keeps_the_listener_and_upload_progress(models_dir: Pa
     seen: dict[str, int] = {}
 
     def listener(job: Any, event: Any) -> None:
-        seen[job.id] = seen.get(job.id, 0) + 1
+        seen[job.job_id] = seen.get(job.job_id, 0) + 1
 
     jobs = hub.submit_profile_job(
         models_dir / "tiny_cnn.onnx",
