@@ -14,7 +14,6 @@ import math
 import shutil
 import struct
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pytest
 
 import controller as hub
 from controller.reports import chrome_trace, render_html, write_chrome_trace, write_html_report
+from tests.html_dom import Dom
 
 JOB_TIMEOUT_SEC = 240
 BROWSER_TIMEOUT_SEC = 90
@@ -39,53 +39,6 @@ def _profile(model: Path, options: str) -> dict[str, Any]:
     status = job.wait(timeout=JOB_TIMEOUT_SEC)
     assert status.success, status.message
     return job.download_profile()
-
-
-class Dom(HTMLParser):
-    """Start tags with their attributes, and the text of the layer table's rows."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.layer_rows: list[list[str]] = []
-        self._table = ""
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-        self.feed(markup)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag == "table":
-            self._table = attributes.get("id") or ""
-        elif tag == "tr" and self._table == "layer-table":
-            self._row = []
-        elif tag == "td" and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._row is not None and self._cell is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            if self._row:  # the header row has th cells only
-                self.layer_rows.append(self._row)
-            self._row = None
-        elif tag == "table":
-            self._table = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def count(self, tag: str, **attrs: str) -> int:
-        return sum(
-            1 for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())
-        )
-
-    def attrs_of(self, tag: str) -> list[dict[str, str | None]]:
-        return [a for t, a in self.tags if t == tag]
 
 
 def _bars(dom: Dom) -> list[dict[str, str | None]]:

@@ -24,7 +24,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +37,7 @@ from controller.job_summaries import job_summaries
 from controller.store import Store
 from controller.web import WEB_URL_ENV, LabData, LabServer, announce, read_token, withdraw
 from controller.web._address import address_file
+from tests.html_dom import Dom
 
 JOB_TIMEOUT_S = 240
 BROWSER_TIMEOUT_S = 90
@@ -192,59 +192,6 @@ def _browse(chromium: str, url: str, profile_dir: Path) -> Dom:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return Dom(done.stdout)
-
-
-class Dom(HTMLParser):
-    """Start tags with attributes, and each table's rows as cell texts (by table id)."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.tables: dict[str, list[list[str]]] = {}
-        self.text: list[str] = []
-        self._table: str | None = None
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-        self.feed(markup)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag == "table":
-            self._table = attributes.get("id") or ""
-            self.tables.setdefault(self._table, [])
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None and self._table is not None:
-            self.tables[self._table].append(self._row)
-            self._row = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def rows(self, table_id: str) -> list[list[str]]:
-        """The body rows (the header row dropped)."""
-        return self.tables.get(table_id, [])[1:]
-
-    def attrs(self, tag: str, **wanted: str) -> list[dict[str, str | None]]:
-        return [
-            a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in wanted.items())
-        ]
-
-    def pwned(self) -> bool:
-        return any("data-pwned" in attrs for attrs in self.attrs("body"))
 
 
 # ---------------------------------------------------------------- pages in the browser
