@@ -46,7 +46,12 @@ from controller.job_status import JobType, QuantizeDtype, job_kinds, store_state
 from controller.lab_hosts import any_host_had, lab_devices
 from controller.managed import Dataset, Model, dataset_entries
 from controller.model_files import check_model_file, onnx_directory
-from controller.model_io import check_inference_inputs, model_io, quantize_float_inputs
+from controller.model_io import (
+    ModelIo,
+    check_inference_inputs,
+    quantize_float_inputs,
+    stored_model_io,
+)
 from controller.options import OPTIONS_SPEC_KEY, Options, default_compile_target, parse_options
 from controller.store import JobRecord, Store
 from controller.worker import Worker, run_before_sigterm, stale_after_sec
@@ -91,10 +96,6 @@ class Lab:
         self._owns_registry = registry is None
         self._worker: Worker | None = None
         self._callbacks = JobCallbacks()
-        # A model's IO by (sha256, type): reading it parses the whole file (1.3 s and its
-        # size in memory for a 512 MiB ONNX), and a script submits one model to many
-        # devices and jobs; an entry is a few IoSpecs.
-        self._io_cache: dict[tuple[str, str], Any] = {}
 
     def __enter__(self) -> Lab:
         return self
@@ -624,13 +625,9 @@ class Lab:
         io = self._model_io(model)
         return check_input_specs(model.name, io and io[0], input_specs, every_input=every_input)
 
-    def _model_io(self, model: Model) -> Any:
-        """The model's IO, read from the stored file by its stored type."""
-        key = (model.sha256, model.model_type.value)
-        if key not in self._io_cache:
-            path = self.store.artifact_path(model.sha256)
-            self._io_cache[key] = model_io(path, model.model_type.value)
-        return self._io_cache[key]
+    def _model_io(self, model: Model) -> ModelIo | None:
+        """The model's IO, read from the stored file by its stored type (once)."""
+        return stored_model_io(self.store.artifact_path(model.sha256), model.model_type.value)
 
     @staticmethod
     def _run_target(model: Model) -> str:

@@ -21,7 +21,7 @@ from contract.formats import FORMATS, suffix_of_type
 from contract.tensors import TensorInfo
 from controller.errors import UserError
 from controller.h5_data import output_path, read_h5, unique_path, with_suffix, write_h5
-from controller.model_io import model_io
+from controller.model_io import stored_model_io
 from controller.specs import IOSpec, io_spec
 from controller.store import DatasetRecord, ModelRecord, Store
 
@@ -105,7 +105,7 @@ def qnn_metadata(details: dict[str, Any]) -> dict[ModelMetadataKey, str]:
 def read_io(store: Store, model_id: str) -> tuple[list[TensorInfo], list[TensorInfo]] | None:
     """The model's inputs and outputs, read from the stored file by its stored type."""
     record = store.get_model(model_id)
-    return model_io(store.artifact_path(record.sha256), record.model_type)
+    return stored_model_io(store.artifact_path(record.sha256), record.model_type)
 
 
 @dataclass(frozen=True)

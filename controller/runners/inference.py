@@ -9,7 +9,7 @@ from contract.tensors import TensorInfo
 from controller.devices import DeviceEntry
 from controller.environment import job_environment
 from controller.jobs import JobState
-from controller.model_io import model_io, quantize_float_inputs
+from controller.model_io import quantize_float_inputs, stored_model_io
 from controller.qairt import qairt_warning
 from controller.results import applied_to_dict
 from controller.runners.artifacts import model_artifact
@@ -27,7 +27,7 @@ def run_inference(ctx: RunContext, job: JobRecord, entry: DeviceEntry) -> None:
     # The model's I/O as this host reads the file (controller/model_io.py): the worker's
     # interpreter may read what the submitter's could not (a context binary needs QNN's
     # libQnnSystem.so, which the runtimes' environment has).
-    io = model_io(ctx.store.artifact_path(model.sha256), model.model_type)
+    io = stored_model_io(ctx.store.artifact_path(model.sha256), model.model_type)
     samples, count, notes = _samples(ctx, job, io[0] if io else [])
     client = entry.transport.connect()
     artifact = model_artifact(ctx.store, job.model_id)
