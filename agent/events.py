@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.runtimes.base import AppliedConfig, LayerTiming
+from agent.runtimes.base import AppliedConfig
+from contract.layers import LayerTiming
 from contract.tensors import TensorInfo
 
 

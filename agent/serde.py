@@ -7,7 +7,8 @@ from pathlib import Path
 from agent import events
 from agent.errors import AgentError, JobCancelledError
 from agent.isolation import Liveness
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig
+from agent.runtimes.base import AppliedConfig, RunConfig
+from contract.layers import LayerTiming
 from contract.stages import STAGES
 from contract.tensors import TensorInfo
 from protos import agent_pb2 as pb

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from contract.layers import LayerTiming
 from contract.tensors import TensorInfo
 from protos import agent_pb2 as pb
 
@@ -107,17 +108,6 @@ class IterationTimes:
     kind: ClassVar[str] = "iterations"
     first_index: int
     latencies_us: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class LayerTiming:
-    """One layer in one profiled iteration; ``execution_cycles`` None when not reported."""
-
-    name: str
-    type: str
-    compute_unit: str
-    execution_time_us: float
-    execution_cycles: int | None = None
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from contract.layers import LayerTiming
 from contract.tensors import TensorInfo
-from controller.events import AppliedSettings, LayerTiming
+from controller.events import AppliedSettings
 from controller.profile_shapes import client_profile
 
 __all__ = [

@@ -240,8 +240,8 @@ def history_hits(pools, costs, rng, histories: int) -> dict[str, tuple[int, int]
 
 def simulated(models: dict[str, Path], args, rng) -> list[str]:
     """Per-iteration total cycles on the HTP simulator: the comparator and blame on them."""
+    from contract.layers import LayerTiming
     from controller.regress.blame import blame
-    from controller.regress.blocks import LayerTime
     from controller.regress.stats import compare
 
     pools = record(models, args.sim_blocks, 3, "sim:SM8550", "--compute_unit npu", rng)
@@ -249,9 +249,12 @@ def simulated(models: dict[str, Path], args, rng) -> list[str]:
     def cycles(blocks: list) -> list[list[float]]:
         return [[sum(t.cycles or 0 for t in it) for it in b.layer_iterations] for b in blocks]
 
-    def as_cycles(blocks: list) -> list[list[LayerTime]]:
+    def as_cycles(blocks: list) -> list[list[LayerTiming]]:
         return [
-            [LayerTime(t.name, t.type, t.compute_unit, float(t.cycles or 0)) for t in it]
+            [
+                LayerTiming(t.name, t.type, t.compute_unit, float(t.execution_cycles or 0))
+                for t in it
+            ]
             for b in blocks
             for it in b.layer_iterations
         ]

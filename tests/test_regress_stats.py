@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contract.layers import LayerTiming
 from controller.regress.blame import blame, layer_series, match_layers
-from controller.regress.blocks import LayerTime
 from controller.regress.health import throttle_reason
 from controller.regress.history import change_points
 from controller.regress.stats import Comparison, Verdict, compare, decide, suite_adjusted
@@ -91,10 +91,10 @@ def test_suite_wide_adjustment_drops_a_lone_borderline_finding_among_many() -> N
     assert adjusted[-1].verdict is Verdict.REGRESSION
 
 
-def _layers(times: dict[str, tuple[str, float]], rng, n=9, jitter=0.5) -> list[list[LayerTime]]:
+def _layers(times: dict[str, tuple[str, float]], rng, n=9, jitter=0.5) -> list[list[LayerTiming]]:
     return [
         [
-            LayerTime(name, kind, "CPU", t + rng.normal(0, jitter))
+            LayerTiming(name, kind, "CPU", t + rng.normal(0, jitter))
             for name, (kind, t) in times.items()
         ]
         for _ in range(n)

@@ -18,23 +18,11 @@ import numpy as np
 
 from agent.sub_options import SubOptions, parse_qnn_options, parse_tflite_options
 from contract.formats import format_of_suffix
+from contract.layers import LayerTiming
 from contract.tensors import TensorInfo
 
 #: The ``--compute_unit`` values a job may send, lower case ("all": NPU, then GPU, then CPU).
 COMPUTE_UNIT_CHOICES = ("all", "npu", "gpu", "cpu")
-#: Where a profiled layer ran, as ``LayerTiming.compute_unit`` reports it.
-LAYER_COMPUTE_UNITS = ("NPU", "GPU", "CPU")
-
-
-@dataclass(frozen=True)
-class LayerTiming:
-    """One layer (op/node) in one profiled iteration."""
-
-    name: str
-    type: str
-    compute_unit: str  # one of LAYER_COMPUTE_UNITS
-    execution_time_us: float
-    execution_cycles: int | None = None
 
 
 @dataclass(frozen=True)

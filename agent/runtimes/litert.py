@@ -41,7 +41,6 @@ from agent.errors import (
 from agent.runtimes.base import (
     COMPUTE_UNIT_CHOICES,
     AppliedConfig,
-    LayerTiming,
     ProfiledIteration,
     RunConfig,
     RuntimeInfo,
@@ -65,6 +64,7 @@ from agent.runtimes.litert_delegates import (
     unused_option_warnings,
 )
 from contract.formats import types_of_runtime
+from contract.layers import LayerTiming
 from contract.option_spec import SubValue
 from contract.tensors import TensorInfo
 

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.runtimes.base import LayerTiming, ProfiledIteration
+from agent.runtimes.base import ProfiledIteration
 from agent.runtimes.qnn_ep import QNN_EP_NAME, QnnBackend
 from agent.runtimes.qnn_profile_csv import QnnExecution, execution_layers, parse_qnn_profile_csv
+from contract.layers import LayerTiming
 
 _KERNEL_SUFFIX = "_kernel_time"
 #: EPs other than QNN all execute on the application processor.

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.runtimes.base import LayerTiming
+from contract.layers import LayerTiming
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from scipy import stats
 
-from controller.regress.blocks import LayerTime
+from contract.layers import LayerTiming
 
 #: Layers listed per comparison (report, JSON, JUnit message shows the first 3).
 TOP_LAYERS = 10
@@ -93,20 +93,20 @@ class LayerChange:
         return f"{self.name} ({self.type}) {self.delta_us:+.1f} us{pct}, p={self.p_value:.2g}"
 
 
-def layer_series(iterations: Sequence[Sequence[LayerTime]]) -> list[LayerSeries]:
+def layer_series(iterations: Sequence[Sequence[LayerTiming]]) -> list[LayerSeries]:
     """Pool profiled iterations into one series per layer name, in execution order."""
     times: dict[str, list[float]] = defaultdict(list)
     shares: dict[str, list[float]] = defaultdict(list)
     cycles: dict[str, list[int]] = defaultdict(list)
-    first: dict[str, LayerTime] = {}
+    first: dict[str, LayerTiming] = {}
     for layers in iterations:
-        total = sum(layer.time_us for layer in layers)
+        total = sum(layer.execution_time_us for layer in layers)
         for layer in layers:
             first.setdefault(layer.name, layer)
-            times[layer.name].append(layer.time_us)
-            shares[layer.name].append(layer.time_us / total if total > 0 else 0.0)
-            if layer.cycles is not None:
-                cycles[layer.name].append(layer.cycles)
+            times[layer.name].append(layer.execution_time_us)
+            shares[layer.name].append(layer.execution_time_us / total if total > 0 else 0.0)
+            if layer.execution_cycles is not None:
+                cycles[layer.name].append(layer.execution_cycles)
     return [
         LayerSeries(
             n, f.type, f.compute_unit, i, tuple(times[n]), tuple(cycles[n]), tuple(shares[n])
@@ -141,15 +141,15 @@ def match_layers(
 
 
 def blame(
-    baseline: Sequence[Sequence[LayerTime]],
-    candidate: Sequence[Sequence[LayerTime]],
+    baseline: Sequence[Sequence[LayerTiming]],
+    candidate: Sequence[Sequence[LayerTiming]],
     top: int = TOP_LAYERS,
 ) -> list[LayerChange]:
     """The layers that changed most, slowest-added first (both arms' profiled iterations)."""
     pairs = match_layers(layer_series(baseline), layer_series(candidate))
     if not pairs:
         return []
-    totals = [sum(t.time_us for t in layers) for layers in candidate]
+    totals = [sum(t.execution_time_us for t in layers) for layers in candidate]
     iteration_us = statistics.median(totals) if totals else 0.0
     changes = [_change(a, b, how, iteration_us) for a, b, how in pairs]
     adjusted = _adjusted([c.p_value for c in changes])

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.layers import LayerTiming
 from controller.devices import Device
 from controller.errors import InternalError, UserError
 from controller.events import LayerIteration, events_from_stored
@@ -26,17 +27,6 @@ from controller.store import Store
 BLOCK_TIMEOUT_S = 1800.0
 
 
-@dataclass(frozen=True)
-class LayerTime:
-    """One layer in one profiled iteration."""
-
-    name: str
-    type: str
-    compute_unit: str
-    time_us: float
-    cycles: int | None = None
-
-
 @dataclass
 class Block:
     """One arm's profile job inside a session: ``arm`` is "A" (baseline) or "B"."""
@@ -45,7 +35,7 @@ class Block:
     index: int
     job_id: str
     samples_us: list[int]
-    layer_iterations: list[list[LayerTime]] = field(default_factory=list)
+    layer_iterations: list[list[LayerTiming]] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
     discarded: str | None = None  # why it is left out of the comparison
     wall_s: float = 0.0  # submit to result, queueing included
@@ -114,20 +104,11 @@ def run_block(
     )
 
 
-def layer_iterations(store: Store, job_id: str) -> list[list[LayerTime]]:
+def layer_iterations(store: Store, job_id: str) -> list[list[LayerTiming]]:
     """Every profiled iteration's layers, from the job's stored agent events."""
     stored = ((e.kind, e.payload) for e in store.events(job_id))
     return [
-        [
-            LayerTime(
-                layer.name,
-                layer.type,
-                layer.compute_unit,
-                layer.execution_time_us,
-                layer.execution_cycles,
-            )
-            for layer in event.layers
-        ]
+        list(event.layers)
         for event in events_from_stored(stored)
         if isinstance(event, LayerIteration)
     ]

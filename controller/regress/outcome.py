@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from contract.layers import LayerTiming
 from controller.regress.blame import LayerChange
-from controller.regress.blocks import Block, LayerTime
+from controller.regress.blocks import Block
 from controller.regress.history import DeviceHistory
 from controller.regress.stats import Comparison
 from controller.regress.suite import Policy
@@ -41,7 +42,7 @@ class TargetResult:
     baseline_samples_us: list[int] = field(default_factory=list)
     candidate_samples_us: list[int] = field(default_factory=list)
     candidate_blocks_us: list[list[int]] = field(default_factory=list)  # kept, per block
-    candidate_layer_iterations: list[list[LayerTime]] = field(default_factory=list)
+    candidate_layer_iterations: list[list[LayerTiming]] = field(default_factory=list)
     candidate_model_id: str | None = None
     baseline_model_id: str | None = None
     history: DeviceHistory | None = None
@@ -82,7 +83,10 @@ class TargetResult:
             found.pop(key)
         found["candidate_blocks_us"] = self.candidate_blocks_us
         found["candidate_layer_iterations"] = [
-            [[t.name, t.type, t.compute_unit, t.time_us, t.cycles] for t in layers]
+            [
+                [t.name, t.type, t.compute_unit, t.execution_time_us, t.execution_cycles]
+                for t in layers
+            ]
             for layers in self.candidate_layer_iterations[:STORED_LAYER_ITERATIONS]
         ]
         return found
@@ -95,10 +99,10 @@ def _candidate_median(result: TargetResult) -> float | None:
     return float(samples[len(samples) // 2]) if samples else None
 
 
-def stored_layer_iterations(stored: dict[str, Any]) -> tuple[tuple[LayerTime, ...], ...]:
-    """The layer iterations ``TargetResult.stored`` kept, as ``LayerTime`` rows."""
+def stored_layer_iterations(stored: dict[str, Any]) -> tuple[tuple[LayerTiming, ...], ...]:
+    """The layer iterations ``TargetResult.stored`` kept, as ``LayerTiming`` rows."""
     rows = stored.get("candidate_layer_iterations") or []
-    return tuple(tuple(LayerTime(n, t, u, float(us), c) for n, t, u, us, c in it) for it in rows)
+    return tuple(tuple(LayerTiming(n, t, u, float(us), c) for n, t, u, us, c in it) for it in rows)
 
 
 @dataclass

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.layers import LayerTiming
 from controller.managed import Model
-from controller.regress.blocks import Block, LayerTime, block_options, run_block
+from controller.regress.blocks import Block, block_options, run_block
 from controller.regress.plan import Target, pair_arms
 from controller.regress.stats import Comparison, Verdict, compare
 from controller.regress.suite import Policy
@@ -32,7 +33,7 @@ class StoredBaseline:
 
     run_id: str
     blocks_us: tuple[tuple[int, ...], ...]
-    layer_iterations: tuple[tuple[LayerTime, ...], ...] = ()
+    layer_iterations: tuple[tuple[LayerTiming, ...], ...] = ()
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Session:
             return [list(block) for block in self.stored.blocks_us]
         return [list(b.samples_us) for b in self.kept(arm)]
 
-    def layer_iterations(self, arm: str) -> list[Sequence[LayerTime]]:
+    def layer_iterations(self, arm: str) -> list[Sequence[LayerTiming]]:
         if arm == "A" and self.stored is not None:
             return list(self.stored.layer_iterations)
         return [layers for b in self.kept(arm) for layers in b.layer_iterations]

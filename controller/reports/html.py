@@ -18,7 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from controller.events import AppliedSettings, LayerTiming
+from contract.layers import LayerTiming
+from controller.events import AppliedSettings
 from controller.profile_result import LatencyStats, Load, ProfileResult
 from controller.reports import svg
 from controller.reports._assets import CSS, JS

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.events import LayerTiming
+from contract.layers import LayerTiming
 from controller.reports._format import esc, fmt_us, nice_ticks, unit_color
 
 # Plot margins in viewBox units: room for tick labels left and below.

@@ -25,7 +25,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from controller.events import LayerTiming
+from contract.layers import LayerTiming
 from controller.profile_result import Load, ProfileResult
 from controller.reports._format import units_in_order
 

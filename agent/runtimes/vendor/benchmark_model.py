@@ -29,7 +29,7 @@ from pathlib import Path
 
 from agent import settings
 from agent.errors import MissingLibraryError
-from agent.runtimes.base import LayerTiming
+from contract.layers import LayerTiming
 
 BENCHMARK_MODEL = "benchmark_model"
 ENV_VAR = "DEVICELAB_BENCHMARK_MODEL"

@@ -26,8 +26,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.runtimes.base import LayerTiming
 from agent.runtimes.qnn_profile_csv import QnnExecution, execution_layers, parse_qnn_profile_csv
+from contract.layers import LayerTiming
 
 VIEWER = "qnn-profile-viewer"
 #: Stages whose NetRun times add up to "loading the model" in qnn-net-run.

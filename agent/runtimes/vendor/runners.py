@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.errors import AgentError, DelegateError, MissingLibraryError
-from agent.runtimes.base import AppliedConfig, LayerTiming, RunConfig
+from agent.runtimes.base import AppliedConfig, RunConfig
 from agent.runtimes.litert import check_model_file
 from agent.runtimes.litert_delegates import GeneralOptions
 from agent.runtimes.vendor import benchmark_flags, benchmark_model, qnn_net_run
@@ -24,6 +24,7 @@ from agent.runtimes.vendor._process import ToolRun, run_tool, tool_env
 from agent.runtimes.vendor.benchmark_model import BenchmarkOutput, parse_benchmark_output
 from agent.runtimes.vendor.qnn_options import plan_net_run_options
 from agent.runtimes.vendor.qnn_profile_viewer import execution_latencies_us, layers_of
+from contract.layers import LayerTiming
 from contract.tensors import TensorInfo
 
 NOT_ON_HARDWARE = (
