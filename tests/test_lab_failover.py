@@ -22,14 +22,14 @@ import pytest
 
 from controller.jobs import JobState
 from controller.store import RUNNING_STATES, JobRecord, Store
-from phone_standin.testing import find_adb
 from tests.lab import client_env, lab_host
+from tests.markers import needs_adb
 from tests.postgres_server import database_url
 
 pytestmark = [
     pytest.mark.postgresql,
     pytest.mark.adb,
-    pytest.mark.skipif(find_adb() is None, reason="no `adb` on PATH (apt-get install adb)"),
+    needs_adb,
 ]
 
 STALE_S = 3.0  # the heartbeat timeout: short, so the test takes seconds

@@ -36,10 +36,8 @@ from phone_standin.testing import (
     shell_command_lines,
 )
 from phone_standin.wire import A_WRTE, Message, pack, read_message
+from tests.markers import needs_adb
 
-needs_adb = pytest.mark.skipif(
-    find_adb() is None, reason="no `adb` on PATH (apt-get install adb, or set DEVICELAB_ADB)"
-)
 PROPS = {"ro.product.model": "Galaxy S24", "ro.soc.model": "SM8650", "standin.battery.level": 42}
 FIVE_MB = 5 * 1024 * 1024
 

@@ -40,12 +40,12 @@ from phone_standin.testing import (
     AdbServer,
     adb_server,
     connected_standin,
-    find_adb,
 )
+from tests.markers import needs_adb
 
 pytestmark = [
     pytest.mark.adb,
-    pytest.mark.skipif(find_adb() is None, reason="no `adb` on PATH (apt-get install adb)"),
+    needs_adb,
 ]
 
 S23 = hub.Device("Samsung Galaxy S23")
