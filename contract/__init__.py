@@ -10,6 +10,8 @@ import nothing from ``agent`` or ``controller``:
   validates at submit and the agent checks again before a delegate sees a value;
 - ``handshake.py``: how the controller finds a started agent (its ready line, token,
   message limit);
-- ``tensors.py``: numpy arrays <-> ``Tensor`` messages (inference inputs and outputs);
+- ``tensors.py``: a model's tensors (``TensorInfo``) and numpy arrays <-> ``Tensor``
+  messages (inference inputs and outputs);
+- ``layers.py``: one layer's time in one profiled iteration (``LayerTiming``);
 - ``stages.py``: the names of a profile's stages and their ``Stage`` values.
 """
