@@ -102,6 +102,13 @@ def test_the_base_install_alone_profiles_a_model_on_the_managed_runtime(
     python, devicelab = str(venv / "bin" / "python"), str(venv / "bin" / "devicelab")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.pop("DEVICELAB_LOCAL_RUNTIME", None)  # the default: managed
+    # A home of its own: a worker daemon another test left serving the session's store
+    # (on the `current` runtime) would claim this job first. The managed runtime is the
+    # session's, linked in.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "runtimes").symlink_to(managed_host_runtime.parents[1], target_is_directory=True)
+    env["DEVICELAB_HOME"] = str(home)
     source = _copy_sources(tmp_path / "src")
     _run([python, "-m", "pip", "install", "--quiet", str(source)], tmp_path, env)
     listed = json.loads(_run([python, "-m", "pip", "list", "--format=json"], tmp_path, env))
