@@ -247,7 +247,9 @@ def simulated(models: dict[str, Path], args, rng) -> list[str]:
     pools = record(models, args.sim_blocks, 3, "sim:SM8550", "--compute_unit npu", rng)
 
     def cycles(blocks: list) -> list[list[float]]:
-        return [[sum(t.cycles or 0 for t in it) for it in b.layer_iterations] for b in blocks]
+        return [
+            [sum(t.execution_cycles or 0 for t in it) for it in b.layer_iterations] for b in blocks
+        ]
 
     def as_cycles(blocks: list) -> list[list[LayerTiming]]:
         return [

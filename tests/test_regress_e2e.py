@@ -175,5 +175,5 @@ def test_a_suite_on_a_simulated_snapdragon(models: Path, tmp_path: Path) -> None
     run = regress.run_suite(suite)
     (result,) = run.results
     assert result.device_serial == "sim:SM8550" and result.verdict != "error", result.notes
-    assert all(b.layer_iterations[0][0].cycles is not None for b in result.blocks)
+    assert all(b.layer_iterations[0][0].execution_cycles is not None for b in result.blocks)
     assert {layer.compute_unit for layer in result.layers} == {"NPU"}
